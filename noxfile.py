@@ -1,0 +1,77 @@
+"""Development sessions: ``python -m nox`` runs lint, typecheck and tests (what CI runs)."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.error_on_missing_interpreters = True
+
+# Supported Pythons, as the classifiers in pyproject.toml say.
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+TEST_DEPS = [
+    "pytest>=8",
+    "pytest-asyncio>=0.24",
+    "pytest-cov>=5",
+    "hypothesis>=6.100",
+    "uvicorn>=0.29",
+]
+LINT_DEPS = ["ruff>=0.6"]
+TYPECHECK_DEPS = ["mypy>=1.11", *TEST_DEPS]
+
+
+def _install(session: nox.Session, extras: str = "fast,fastapi") -> None:
+    session.install(f".[{extras}]")
+
+
+@nox.session(python=False)
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check (runs in nox's own environment)."""
+    session.run("python", "-m", "pip", "install", "--quiet", *LINT_DEPS, external=True)
+    session.run("python", "-m", "ruff", "check", ".", external=True)
+    session.run("python", "-m", "ruff", "format", "--check", ".", external=True)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package, the tests and the examples."""
+    _install(session, "fast,fastapi,cli")
+    session.install(*TYPECHECK_DEPS)
+    session.run("mypy", "--strict", "numbers_async", "tests", "examples", "noxfile.py")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite on the interpreter nox runs under, with branch coverage."""
+    _install(session)
+    session.install(*TEST_DEPS)
+    session.run(
+        "pytest",
+        "--cov=numbers_async",
+        "--cov-branch",
+        "--cov-report=term-missing:skip-covered",
+        *session.posargs,
+    )
+
+
+@nox.session(python=PYTHONS)
+def tests_all(session: nox.Session) -> None:
+    """The test suite on every supported Python (needs them on PATH, e.g. via pyenv)."""
+    _install(session)
+    session.install(*TEST_DEPS)
+    session.run("pytest", "-q", *session.posargs)
+
+
+@nox.session
+def tests_stdlib_json(session: nox.Session) -> None:
+    """The test suite without orjson, exercising the stdlib JSON fallback."""
+    _install(session, "fastapi")
+    session.install(*TEST_DEPS)
+    session.run("pytest", "-q", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: ``numbers-async demo`` against the embedded fake server."""
+    _install(session, "fast,cli")
+    session.run("numbers-async", "demo", *session.posargs)

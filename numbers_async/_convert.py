@@ -1,0 +1,148 @@
+"""The one cattrs converter between wire JSON (camelCase) and the models (snake_case).
+
+Built once at import; its hooks are generated per class up front so decoding a page does
+no per-item hook lookups. Unstructuring omits ``None`` fields (an unset field is never
+sent) and keeps ``""`` (that is how a number is unlinked from a service plan).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from numbers_async._timestamps import format_datetime, parse_datetime
+from numbers_async.models import (
+    ActiveNumber,
+    AvailableNumber,
+    AvailableRegion,
+    CallbackConfiguration,
+    Capability,
+    Money,
+    NumberType,
+    Page,
+    ProvisioningStatus,
+    ScheduledSmsProvisioning,
+    ScheduledVoiceProvisioning,
+    SearchPattern,
+    SmsConfiguration,
+    VoiceConfiguration,
+)
+
+__all__ = ["converter", "make_converter", "structure", "unstructure"]
+
+T = TypeVar("T")
+
+_MODELS: tuple[type[Any], ...] = (
+    Money,
+    ScheduledSmsProvisioning,
+    ScheduledVoiceProvisioning,
+    SmsConfiguration,
+    VoiceConfiguration,
+    AvailableNumber,
+    ActiveNumber,
+    AvailableRegion,
+    CallbackConfiguration,
+)
+_ENUMS: tuple[type[Any], ...] = (NumberType, Capability, SearchPattern, ProvisioningStatus)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _structure_decimal(value: Any, _: type) -> Decimal:
+    if isinstance(value, float):  # a float would already have lost precision: refuse it
+        raise TypeError(f"money amount must be a decimal string, got float {value!r}")
+    try:
+        return Decimal(value)
+    except (InvalidOperation, TypeError) as exc:
+        raise ValueError(f"not a decimal amount: {value!r}") from exc
+
+
+def _structure_datetime(value: Any, _: type) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"timestamp must be a string, got {type(value).__name__}")
+    return parse_datetime(value)
+
+
+def _make_enum_hook(enum_cls: type[Any]) -> Any:
+    known = enum_cls._value2member_map_
+
+    def structure_enum(value: Any, _: type) -> Any:
+        member = known.get(value)
+        return member if member is not None else enum_cls(value)
+
+    return structure_enum
+
+
+def _structure_page(data: Any, _: type) -> Page:
+    if not isinstance(data, Mapping):
+        raise TypeError(f"expected a JSON object, got {type(data).__name__}")
+    raw_items = data.get("activeNumbers")
+    if raw_items is None:
+        raw_items = []
+    elif not isinstance(raw_items, list):
+        raise TypeError("activeNumbers must be a list")
+    structure_item = _active_number_hook
+    token = data.get("nextPageToken") or None  # "" and absent both end the listing
+    total = data.get("totalSize")
+    return Page(
+        items=tuple(structure_item(item, ActiveNumber) for item in raw_items),
+        next_page_token=None if token is None else str(token),
+        total_size=None if total is None else int(total),
+    )
+
+
+def _unstructure_page(page: Page) -> dict[str, Any]:
+    out: dict[str, Any] = {"activeNumbers": [unstructure(item) for item in page.items]}
+    if page.next_page_token is not None:
+        out["nextPageToken"] = page.next_page_token
+    if page.total_size is not None:
+        out["totalSize"] = page.total_size
+    return out
+
+
+def make_converter() -> cattrs.Converter:
+    """Build a converter configured for the Numbers API wire format."""
+    conv = cattrs.Converter(
+        detailed_validation=False,  # plain exceptions are cheaper; we wrap them in DecodeError
+        unstruct_collection_overrides={tuple: list},
+    )
+    conv.register_structure_hook(datetime, _structure_datetime)
+    conv.register_unstructure_hook(datetime, format_datetime)
+    conv.register_structure_hook(Decimal, _structure_decimal)
+    conv.register_unstructure_hook(Decimal, str)
+    for enum_cls in _ENUMS:
+        conv.register_structure_hook(enum_cls, _make_enum_hook(enum_cls))
+        conv.register_unstructure_hook(enum_cls, lambda member: member.value)
+    for cls in _MODELS:
+        renames: dict[str, Any] = {
+            a.name: override(rename=_camel(a.name)) for a in cls.__attrs_attrs__
+        }
+        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **renames))
+        conv.register_unstructure_hook(
+            cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **renames)
+        )
+    conv.register_structure_hook(Page, _structure_page)
+    conv.register_unstructure_hook(Page, _unstructure_page)
+    return conv
+
+
+converter = make_converter()
+_active_number_hook = converter.get_structure_hook(ActiveNumber)
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Decode wire JSON (already parsed) into ``cls``."""
+    return converter.structure(data, cls)
+
+
+def unstructure(value: Any) -> Any:
+    """Encode a model into wire JSON (camelCase keys, unset fields left out)."""
+    return converter.unstructure(value)

@@ -1,0 +1,209 @@
+"""Every exception numbers_async raises, under one root.
+
+::
+
+    NumbersError
+    ├── InvalidInputError (also ValueError)    rejected locally, nothing sent
+    ├── TransportError                         connect/reset/DNS; the request may not have arrived
+    │   └── NumbersTimeoutError (also TimeoutError)
+    ├── AmbiguousOutcomeError                  a non-idempotent call whose result is unknown
+    ├── DecodeError                            a 2xx body that is not the documented JSON
+    ├── InvalidSignatureError                  a webhook whose signature does not verify
+    ├── InvalidEventError (also ValueError)    a webhook body that is not a JSON event
+    └── ApiError                               status, code, status_text, message, details, body
+        ├── InvalidArgumentError   400  (.field_violations)
+        ├── AuthenticationError    401 and token-endpoint failures
+        ├── PermissionDeniedError  403
+        ├── NotFoundError          404
+        ├── RateLimitedError       429  (.retry_after)
+        └── ServerError            5xx
+
+``ApiError`` is raised for any other status too (409, 418, ...). Messages never contain a
+credential: the key secret, the bearer token and the HMAC secret are only ever sent, never
+echoed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "AmbiguousOutcomeError",
+    "ApiError",
+    "AuthenticationError",
+    "DecodeError",
+    "FieldViolation",
+    "InvalidArgumentError",
+    "InvalidEventError",
+    "InvalidInputError",
+    "InvalidSignatureError",
+    "NotFoundError",
+    "NumbersError",
+    "NumbersTimeoutError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "ServerError",
+    "TransportError",
+]
+
+
+class NumbersError(Exception):
+    """Root of every exception raised by numbers_async."""
+
+
+class InvalidInputError(NumbersError, ValueError):
+    """An argument was rejected before anything was sent.
+
+    ``argument`` names the offending parameter and ``rule`` says what it must satisfy.
+    """
+
+    def __init__(self, argument: str, rule: str, value: object = None) -> None:
+        self.argument = argument
+        self.rule = rule
+        shown = "" if value is None else f" (got {_short_repr(value)})"
+        super().__init__(f"{argument}: {rule}{shown}")
+
+
+class TransportError(NumbersError):
+    """The request could not be completed on the wire (connect, reset, DNS, protocol).
+
+    The request may or may not have reached the server.
+    """
+
+
+class NumbersTimeoutError(TransportError, TimeoutError):
+    """An attempt or the overall deadline ran out."""
+
+
+class AmbiguousOutcomeError(NumbersError):
+    """A non-idempotent request failed in a way that leaves its outcome unknown.
+
+    Raised for ``rent_any`` when the request may have been processed but its response was
+    lost: retrying could rent (and pay for) a second number. ``operation`` names the call,
+    ``request`` is the JSON body that was sent (it carries no credentials) and ``__cause__``
+    is the underlying failure. Check ``active_numbers.list`` before trying again.
+    """
+
+    def __init__(self, operation: str, message: str, request: Mapping[str, Any] | None = None):
+        self.operation = operation
+        self.request = dict(request) if request is not None else None
+        super().__init__(f"{operation}: {message}")
+
+
+class DecodeError(NumbersError):
+    """A successful (2xx) response whose body is not the documented JSON."""
+
+    def __init__(self, message: str, *, status: int, body: bytes) -> None:
+        self.status = status
+        self.body = body
+        super().__init__(f"{message} (HTTP {status}, {len(body)} bytes: {_short_body(body)})")
+
+
+class InvalidSignatureError(NumbersError):
+    """A webhook body whose ``X-Sinch-Signature`` is missing or does not match."""
+
+
+class InvalidEventError(NumbersError, ValueError):
+    """A webhook body that is not a JSON ``CallbackPayload`` object."""
+
+
+@attrs.frozen
+class FieldViolation:
+    """One entry of a ``BadRequest`` detail: which field was wrong and why."""
+
+    field: str
+    description: str
+
+
+class ApiError(NumbersError):
+    """The API answered with an error status.
+
+    Attributes:
+        status: the HTTP status code.
+        code: ``error.code`` from the envelope (usually equal to ``status``), else ``status``.
+        status_text: ``error.status`` such as ``"NOT_FOUND"``, or ``""`` for non-JSON bodies.
+        message: ``error.message``, or a short excerpt of a non-JSON body.
+        details: ``error.details`` as decoded JSON objects (``ResourceInfo``, ``BadRequest``...).
+        body: the raw response body.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        code: int | None = None,
+        status_text: str = "",
+        message: str = "",
+        details: Sequence[Mapping[str, Any]] = (),
+        body: bytes = b"",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.code = status if code is None else code
+        self.status_text = status_text
+        self.message = message
+        self.details: list[dict[str, Any]] = [dict(d) for d in details]
+        self.body = body
+        self.headers: dict[str, str] = dict(headers or {})
+        label = f"HTTP {status}" + (f" {status_text}" if status_text else "")
+        super().__init__(f"{label}: {message}" if message else label)
+
+    @property
+    def resource_info(self) -> dict[str, Any] | None:
+        """The first ``ResourceInfo`` detail (``resourceType``, ``resourceName``...), if any."""
+        for detail in self.details:
+            if detail.get("type") == "ResourceInfo":
+                return detail
+        return None
+
+
+class InvalidArgumentError(ApiError):
+    """400: the server rejected an argument; ``field_violations`` lists which and why."""
+
+    @property
+    def field_violations(self) -> list[FieldViolation]:
+        """Every ``fieldViolations`` entry of every ``BadRequest`` detail."""
+        return [
+            FieldViolation(str(v.get("field", "")), str(v.get("description", "")))
+            for detail in self.details
+            if detail.get("type") == "BadRequest"
+            for v in detail.get("fieldViolations", ())
+            if isinstance(v, Mapping)
+        ]
+
+
+class AuthenticationError(ApiError):
+    """401 from the API, or a failure of the OAuth2 token endpoint."""
+
+
+class PermissionDeniedError(ApiError):
+    """403: the credentials are valid but not allowed to do this (for example a trial account)."""
+
+
+class NotFoundError(ApiError):
+    """404: the number (or project) does not exist or is not available."""
+
+
+class RateLimitedError(ApiError):
+    """429: too many requests. ``retry_after`` is the server's hint in seconds, if it gave one."""
+
+    def __init__(self, status: int = 429, *, retry_after: float | None = None, **kw: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(status, **kw)
+
+
+class ServerError(ApiError):
+    """5xx: the server or a gateway in front of it failed."""
+
+
+def _short_repr(value: object, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short_body(body: bytes, limit: int = 120) -> str:
+    text = body[:limit].decode("utf-8", "replace")
+    return repr(text + ("..." if len(body) > limit else ""))
