@@ -1,0 +1,86 @@
+"""numbers_async: an asyncio-native client for the Sinch Numbers API.
+
+::
+
+    from numbers_async import NumbersClient
+
+    async with NumbersClient(project_id, key_id, key_secret) as client:
+        numbers = await client.available_numbers.search("US", "LOCAL", size=5)
+        rented = await client.available_numbers.rent(numbers[0].phone_number)
+"""
+
+from numbers_async._client import NumbersClient
+from numbers_async._config import Timeouts
+from numbers_async._paging import ActiveNumbersPager
+from numbers_async._version import __version__
+from numbers_async.errors import (
+    AmbiguousOutcomeError,
+    ApiError,
+    AuthenticationError,
+    DecodeError,
+    FieldViolation,
+    InvalidArgumentError,
+    InvalidEventError,
+    InvalidInputError,
+    InvalidSignatureError,
+    NotFoundError,
+    NumbersError,
+    NumbersTimeoutError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+from numbers_async.models import (
+    ActiveNumber,
+    AvailableNumber,
+    AvailableRegion,
+    CallbackConfiguration,
+    Capability,
+    Money,
+    NumberType,
+    Page,
+    ProvisioningStatus,
+    ScheduledSmsProvisioning,
+    ScheduledVoiceProvisioning,
+    SearchPattern,
+    SmsConfiguration,
+    VoiceConfiguration,
+)
+
+__all__ = [
+    "ActiveNumber",
+    "ActiveNumbersPager",
+    "AmbiguousOutcomeError",
+    "ApiError",
+    "AuthenticationError",
+    "AvailableNumber",
+    "AvailableRegion",
+    "CallbackConfiguration",
+    "Capability",
+    "DecodeError",
+    "FieldViolation",
+    "InvalidArgumentError",
+    "InvalidEventError",
+    "InvalidInputError",
+    "InvalidSignatureError",
+    "Money",
+    "NotFoundError",
+    "NumberType",
+    "NumbersClient",
+    "NumbersError",
+    "NumbersTimeoutError",
+    "Page",
+    "PermissionDeniedError",
+    "ProvisioningStatus",
+    "RateLimitedError",
+    "ScheduledSmsProvisioning",
+    "ScheduledVoiceProvisioning",
+    "SearchPattern",
+    "ServerError",
+    "SmsConfiguration",
+    "Timeouts",
+    "TransportError",
+    "VoiceConfiguration",
+    "__version__",
+]

@@ -1,0 +1,188 @@
+"""Credentials: HTTP Basic, or OAuth2 client credentials with a shared, cached token.
+
+The token provider does no I/O itself; the session manager hands it a ``TokenFetcher`` that
+POSTs the form to the token endpoint, so aiohttp stays in one module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Final, Protocol
+
+from numbers_async import _json
+from numbers_async._operations import error_for, parse_retry_after
+from numbers_async.errors import AuthenticationError, NumbersError
+
+__all__ = ["Auth", "BasicAuth", "OAuth2", "TokenFetcher"]
+
+logger = logging.getLogger("numbers_async")
+
+#: POST a form with an Authorization header; returns (status, headers, body).
+TokenFetcher = Callable[
+    [str, str, Mapping[str, str]], Awaitable[tuple[int, Mapping[str, str], bytes]]
+]
+
+_TOKEN_ATTEMPTS: Final = 4
+_TOKEN_BACKOFF: Final = 0.25  # seconds, doubled per attempt, full jitter
+_TOKEN_BACKOFF_CAP: Final = 4.0
+_RETRYABLE_TOKEN_STATUS: Final = frozenset({429, 500, 502, 503, 504})
+
+
+def basic_header(key_id: str, key_secret: str) -> str:
+    """The ``Authorization`` value for HTTP Basic with the key pair."""
+    pair = f"{key_id}:{key_secret}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+class Auth(Protocol):
+    """What the session manager needs from a credential scheme."""
+
+    refreshable: bool
+
+    async def authorization(self, fetch: TokenFetcher) -> str:
+        """The ``Authorization`` header value to send now."""
+
+    def invalidate(self, used: str) -> None:
+        """Forget ``used`` if it is still the current credential (the server said it expired)."""
+
+    async def aclose(self) -> None:
+        """Stop any background work."""
+
+
+class BasicAuth:
+    """The key pair on every request (Sinch rate-limits this heavily; OAuth2 is the default)."""
+
+    refreshable = False
+
+    def __init__(self, key_id: str, key_secret: str) -> None:
+        self._header = basic_header(key_id, key_secret)
+
+    def __repr__(self) -> str:
+        return "BasicAuth(...)"
+
+    async def authorization(self, fetch: TokenFetcher) -> str:
+        return self._header
+
+    def invalidate(self, used: str) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+class OAuth2:
+    """OAuth2 client credentials: one cached bearer token shared by every request.
+
+    The token is refreshed ahead of its expiry (a tenth of its lifetime, at most a
+    minute, before ``expires_in`` runs out). Only one refresh runs at a time; every caller
+    that needs a token meanwhile awaits that same refresh through ``asyncio.shield``, so a
+    cancelled caller never cancels it for the others.
+    """
+
+    refreshable = True
+
+    def __init__(
+        self,
+        key_id: str,
+        key_secret: str,
+        token_url: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._basic = basic_header(key_id, key_secret)
+        self._token_url = token_url
+        self._clock = clock
+        self._sleep = sleep
+        self._header: str | None = None
+        self._refresh_at = 0.0
+        self._expires_at = 0.0
+        self._refresh: asyncio.Task[str] | None = None
+
+    def __repr__(self) -> str:
+        return f"OAuth2(token_url={self._token_url!r})"
+
+    async def authorization(self, fetch: TokenFetcher) -> str:
+        header = self._header
+        now = self._clock()
+        if header is not None and now < self._refresh_at:
+            return header
+        if self._refresh is None:
+            self._refresh = asyncio.create_task(
+                self._fetch_token(fetch), name="numbers_async token refresh"
+            )
+            self._refresh.add_done_callback(self._refresh_done)
+        try:
+            return await asyncio.shield(self._refresh)
+        except NumbersError:
+            # Refreshing early failed but the old token is still good: keep using it.
+            if header is not None and header == self._header and now < self._expires_at:
+                return header
+            raise
+
+    def _refresh_done(self, task: asyncio.Task[str]) -> None:
+        if self._refresh is task:
+            self._refresh = None
+        if not task.cancelled():
+            task.exception()  # retrieved here so an unawaited failure is never reported as lost
+
+    def invalidate(self, used: str) -> None:
+        if self._header == used:
+            self._header = None
+
+    async def aclose(self) -> None:
+        task, self._refresh = self._refresh, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _fetch_token(self, fetch: TokenFetcher) -> str:
+        form = {"grant_type": "client_credentials"}
+        for attempt in range(1, _TOKEN_ATTEMPTS + 1):
+            started = self._clock()
+            status, headers, body = await fetch(self._token_url, self._basic, form)
+            if status == 200:
+                return self._store(body, started)
+            error = error_for(status, headers, body)
+            if status not in _RETRYABLE_TOKEN_STATUS or attempt == _TOKEN_ATTEMPTS:
+                raise AuthenticationError(
+                    status,
+                    status_text=error.status_text,
+                    message=f"token endpoint failed: {error.message or 'no message'}",
+                    body=body,
+                ) from error
+            delay = parse_retry_after(headers.get("Retry-After"))
+            if delay is None:
+                # The token endpoint answers 429 without Retry-After (API_NOTES): back off.
+                delay = random.uniform(  # noqa: S311 - jitter, not cryptography
+                    0, min(_TOKEN_BACKOFF_CAP, _TOKEN_BACKOFF * 2**attempt)
+                )
+            logger.info(
+                "token endpoint answered %d; retrying in %.2fs (attempt %d)", status, delay, attempt
+            )
+            await self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _store(self, body: bytes, started: float) -> str:
+        try:
+            data = _json.loads(body)
+            token = data["access_token"]
+            lifetime = float(data.get("expires_in", 3600))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AuthenticationError(
+                200, message="token endpoint sent an unreadable token response"
+            ) from exc
+        if not isinstance(token, str) or not token:
+            raise AuthenticationError(200, message="token endpoint sent no access_token")
+        header = f"Bearer {token}"
+        # Count the lifetime from when we asked, so a slow response never overstates it.
+        self._expires_at = started + lifetime
+        self._refresh_at = self._expires_at - min(60.0, lifetime / 10)
+        self._header = header
+        logger.debug("obtained an access token valid for %.0fs", lifetime)
+        return header

@@ -1,0 +1,366 @@
+"""``NumbersClient`` and its resource groups."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any, Final, Literal
+
+import aiohttp
+
+from numbers_async import _operations as ops
+from numbers_async._auth import Auth, BasicAuth, OAuth2
+from numbers_async._config import Timeouts
+from numbers_async._paging import ActiveNumbersPager
+from numbers_async._session import SessionManager
+from numbers_async.errors import InvalidInputError
+from numbers_async.models import (
+    ActiveNumber,
+    AvailableNumber,
+    AvailableRegion,
+    CallbackConfiguration,
+    Capability,
+    NumberType,
+    Page,
+    SearchPattern,
+    SmsConfiguration,
+    VoiceConfiguration,
+)
+
+__all__ = ["DEFAULT_AUTH_URL", "DEFAULT_BASE_URL", "NumbersClient"]
+
+DEFAULT_BASE_URL: Final = "https://numbers.api.sinch.com"
+DEFAULT_AUTH_URL: Final = "https://auth.sinch.com/oauth2/token"
+DEFAULT_PAGE_SIZE: Final = 100
+DEFAULT_MAX_CONCURRENCY: Final = 64
+
+_EnumArg = str  # a member of the enum or its string value; members are str subclasses
+
+
+class AvailableRegions:
+    """``client.available_regions``: where numbers are offered."""
+
+    def __init__(self, session: SessionManager) -> None:
+        self._session = session
+
+    async def list(
+        self, types: Iterable[NumberType | _EnumArg] | NumberType | _EnumArg | None = None
+    ) -> list[AvailableRegion]:
+        """List regions, optionally only those offering the given number ``types``.
+
+        Example: ``await client.available_regions.list(types=["LOCAL"])``.
+        """
+        request = ops.list_regions(types)
+        status, body = await self._session.send(request)
+        return ops.decode_list(status, body, AvailableRegion, "availableRegions")
+
+
+class AvailableNumbers:
+    """``client.available_numbers``: search and rent numbers."""
+
+    def __init__(self, session: SessionManager) -> None:
+        self._session = session
+
+    async def search(
+        self,
+        region_code: str,
+        number_type: NumberType | _EnumArg,
+        *,
+        pattern: str | None = None,
+        search_pattern: SearchPattern | _EnumArg | None = None,
+        capabilities: Iterable[Capability | _EnumArg] | Capability | _EnumArg | None = None,
+        size: int | None = None,
+    ) -> list[AvailableNumber]:
+        """Search numbers available to rent.
+
+        Args:
+            region_code: ISO 3166-1 alpha-2 code, e.g. ``"US"``.
+            number_type: ``"MOBILE"``, ``"LOCAL"`` or ``"TOLL_FREE"``.
+            pattern: digits to look for, e.g. ``"+1206"`` (sent as ``%2B1206``).
+            search_pattern: ``"START"``, ``"CONTAINS"`` or ``"END"``.
+            capabilities: numbers must support all of these (``"SMS"``, ``"VOICE"``).
+            size: at most this many results.
+
+        Raises:
+            InvalidInputError: an argument breaks its rule; nothing was sent.
+        """
+        request = ops.search_available(
+            region_code,
+            number_type,
+            pattern=pattern,
+            search_pattern=search_pattern,
+            capabilities=capabilities,
+            size=size,
+        )
+        status, body = await self._session.send(request)
+        return ops.decode_list(status, body, AvailableNumber, "availableNumbers")
+
+    async def get(self, phone_number: str) -> AvailableNumber:
+        """Check whether one number is available, with its prices (``NotFoundError`` if not)."""
+        status, body = await self._session.send(ops.get_available(phone_number))
+        return ops.decode(status, body, AvailableNumber)
+
+    async def rent(
+        self,
+        phone_number: str,
+        *,
+        sms: SmsConfiguration | None = None,
+        voice: VoiceConfiguration | None = None,
+        callback_url: str | None = None,
+    ) -> ActiveNumber:
+        """Rent ``phone_number`` (this costs money).
+
+        The SMS/Voice settings are applied asynchronously by Sinch: the returned number shows
+        them under ``sms_configuration.scheduled_provisioning`` /
+        ``voice_configuration.scheduled_voice_provisioning`` until they are in place.
+        """
+        request = ops.rent(phone_number, sms=sms, voice=voice, callback_url=callback_url)
+        status, body = await self._session.send(request)
+        return ops.decode(status, body, ActiveNumber)
+
+    async def rent_any(
+        self,
+        region_code: str,
+        number_type: NumberType | _EnumArg,
+        *,
+        pattern: str | None = None,
+        search_pattern: SearchPattern | _EnumArg | None = None,
+        capabilities: Iterable[Capability | _EnumArg] | Capability | _EnumArg | None = None,
+        sms: SmsConfiguration | None = None,
+        voice: VoiceConfiguration | None = None,
+        callback_url: str | None = None,
+    ) -> ActiveNumber:
+        """Rent whichever available number matches the criteria (this costs money).
+
+        Sinch currently supports this for US ``LOCAL`` numbers only.
+        """
+        request = ops.rent_any(
+            region_code,
+            number_type,
+            pattern=pattern,
+            search_pattern=search_pattern,
+            capabilities=capabilities,
+            sms=sms,
+            voice=voice,
+            callback_url=callback_url,
+        )
+        status, body = await self._session.send(request)
+        return ops.decode(status, body, ActiveNumber)
+
+
+class ActiveNumbers:
+    """``client.active_numbers``: the numbers the project owns."""
+
+    def __init__(self, session: SessionManager) -> None:
+        self._session = session
+
+    def list(
+        self,
+        *,
+        region_code: str | None = None,
+        number_type: NumberType | _EnumArg | None = None,
+        pattern: str | None = None,
+        search_pattern: SearchPattern | _EnumArg | None = None,
+        capabilities: Iterable[Capability | _EnumArg] | Capability | _EnumArg | None = None,
+        page_size: int | None = None,
+        order_by: Literal["phoneNumber", "displayName"] | None = None,
+        page_token: str | None = None,
+        max_items: int | None = None,
+    ) -> ActiveNumbersPager:
+        """List owned numbers lazily, page by page.
+
+        Arguments are checked now; requests start when iteration does::
+
+            async for number in client.active_numbers.list(region_code="US"):
+                ...
+            async for page in client.active_numbers.list(page_size=500).pages():
+                save(page.next_page_token)  # resume later with page_token=
+
+        ``page_size`` defaults to 100; ``max_items`` stops after that many numbers.
+        """
+        query = ops.list_active_query(
+            region_code=region_code,
+            number_type=number_type,
+            pattern=pattern,
+            search_pattern=search_pattern,
+            capabilities=capabilities,
+            page_size=DEFAULT_PAGE_SIZE if page_size is None else page_size,
+            order_by=order_by,
+        )
+        if page_token is not None:
+            ops.check_str("page_token", page_token)
+        if max_items is not None:
+            ops.check_positive_int("max_items", max_items)
+
+        async def fetch(token: str | None) -> Page:
+            status, body = await self._session.send(ops.list_active_page(query, token))
+            return ops.decode(status, body, Page)
+
+        return ActiveNumbersPager(fetch, page_token=page_token or None, max_items=max_items)
+
+    async def get(self, phone_number: str) -> ActiveNumber:
+        """Fetch one owned number (``NotFoundError`` if the project does not own it)."""
+        status, body = await self._session.send(ops.get_active(phone_number))
+        return ops.decode(status, body, ActiveNumber)
+
+    async def update(
+        self,
+        phone_number: str,
+        *,
+        display_name: str | None = None,
+        sms: SmsConfiguration | None = None,
+        voice: VoiceConfiguration | None = None,
+        callback_url: str | None = None,
+    ) -> ActiveNumber:
+        """Change an owned number; only the arguments given are sent.
+
+        ``SmsConfiguration(service_plan_id="")`` unlinks the number from its service plan.
+        At least one argument is required.
+        """
+        request = ops.update_active(
+            phone_number, display_name=display_name, sms=sms, voice=voice, callback_url=callback_url
+        )
+        status, body = await self._session.send(request)
+        return ops.decode(status, body, ActiveNumber)
+
+    async def release(self, phone_number: str) -> ActiveNumber:
+        """Give an owned number back; the result has ``expire_at`` set."""
+        status, body = await self._session.send(ops.release(phone_number))
+        return ops.decode(status, body, ActiveNumber)
+
+
+class Callbacks:
+    """``client.callbacks``: the project's event callback settings."""
+
+    def __init__(self, session: SessionManager) -> None:
+        self._session = session
+
+    async def get(self) -> CallbackConfiguration:
+        """The current configuration (its ``hmac_secret`` signs every event)."""
+        status, body = await self._session.send(ops.get_callbacks())
+        return ops.decode(status, body, CallbackConfiguration)
+
+    async def update(self, hmac_secret: str) -> CallbackConfiguration:
+        """Set the HMAC secret (32-64 characters of ``a-zA-Z0-9-``) used to sign events."""
+        status, body = await self._session.send(ops.update_callbacks(hmac_secret))
+        return ops.decode(status, body, CallbackConfiguration)
+
+
+class NumbersClient:
+    """An asyncio client for the Sinch Numbers API.
+
+    Use it as an async context manager, or call ``aclose()`` when done::
+
+        async with NumbersClient(project_id, key_id, key_secret) as client:
+            found = await client.available_numbers.search("US", "LOCAL", size=5)
+
+    Args:
+        project_id: the Sinch project.
+        key_id, key_secret: an access key of the project.
+        auth: ``"oauth2"`` (default: a cached bearer token) or ``"basic"`` (the key pair on
+            every request, which Sinch rate-limits heavily).
+        base_url: the Numbers API origin.
+        auth_url: the OAuth2 token endpoint.
+        max_concurrency: the most requests in flight at once.
+        timeouts: per-attempt time limits.
+        session: an ``aiohttp.ClientSession`` to use; the client never closes it.
+    """
+
+    def __init__(
+        self,
+        project_id: str,
+        key_id: str,
+        key_secret: str,
+        *,
+        auth: Literal["oauth2", "basic"] = "oauth2",
+        base_url: str = DEFAULT_BASE_URL,
+        auth_url: str = DEFAULT_AUTH_URL,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        timeouts: Timeouts | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        ops.check_str("project_id", project_id, allow_empty=False)
+        ops.check_str("key_id", key_id, allow_empty=False)
+        ops.check_str("key_secret", key_secret, allow_empty=False, secret=True)
+        ops.check_url("base_url", base_url)
+        ops.check_url("auth_url", auth_url)
+        ops.check_positive_int("max_concurrency", max_concurrency)
+        if timeouts is not None and not isinstance(timeouts, Timeouts):
+            raise InvalidInputError("timeouts", "must be a Timeouts", timeouts)
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise InvalidInputError("session", "must be an aiohttp.ClientSession", session)
+        credentials: Auth
+        if auth == "oauth2":
+            credentials = OAuth2(key_id, key_secret, auth_url)
+        elif auth == "basic":
+            credentials = BasicAuth(key_id, key_secret)
+        else:
+            raise InvalidInputError("auth", "must be 'oauth2' or 'basic'", auth)
+        self.project_id = project_id
+        self.key_id = key_id
+        self._auth_kind = auth
+        self._base_url = base_url
+        self._session = SessionManager(
+            base_url=base_url,
+            project_id=project_id,
+            auth=credentials,
+            max_concurrency=max_concurrency,
+            timeouts=Timeouts() if timeouts is None else timeouts,
+            session=session,
+        )
+        self.available_regions = AvailableRegions(self._session)
+        self.available_numbers = AvailableNumbers(self._session)
+        self.active_numbers = ActiveNumbers(self._session)
+        self.callbacks = Callbacks(self._session)
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> NumbersClient:
+        """Build a client from ``SINCH_PROJECT_ID``, ``SINCH_KEY_ID``, ``SINCH_KEY_SECRET``.
+
+        ``SINCH_NUMBERS_URL`` and ``SINCH_AUTH_URL`` override the origins; keyword arguments
+        are passed on to the constructor and win over the environment.
+        """
+        values = {}
+        for argument, variable in (
+            ("project_id", "SINCH_PROJECT_ID"),
+            ("key_id", "SINCH_KEY_ID"),
+            ("key_secret", "SINCH_KEY_SECRET"),
+        ):
+            value = kwargs.pop(argument, None) or os.environ.get(variable)
+            if not value:
+                raise InvalidInputError(variable, "must be set in the environment")
+            values[argument] = value
+        for argument, variable in (
+            ("base_url", "SINCH_NUMBERS_URL"),
+            ("auth_url", "SINCH_AUTH_URL"),
+        ):
+            if argument not in kwargs and os.environ.get(variable):
+                kwargs[argument] = os.environ[variable]
+        return cls(values["project_id"], values["key_id"], values["key_secret"], **kwargs)
+
+    def __repr__(self) -> str:
+        return (
+            f"NumbersClient(project_id={self.project_id!r}, key_id={self.key_id!r}, "
+            f"auth={self._auth_kind!r}, base_url={self._base_url!r})"
+        )
+
+    @property
+    def closed(self) -> bool:
+        """Whether the client has been closed."""
+        return self._session.closed
+
+    async def aclose(self) -> None:
+        """Close the client (and its aiohttp session, unless it was injected). Idempotent."""
+        await self._session.aclose()
+
+    async def __aenter__(self) -> NumbersClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

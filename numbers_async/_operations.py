@@ -1,0 +1,473 @@
+"""Pure protocol logic: argument checks, request building and response decoding.
+
+Nothing here does I/O. A ``Request`` says what to send; ``decode`` and ``error_for`` turn
+``(status, headers, body)`` into a model or an exception. The session manager is the only
+place that talks to aiohttp.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import time
+from collections.abc import Iterable, Mapping
+from datetime import timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Final, TypeVar
+from urllib.parse import quote, urlencode
+
+import attrs
+
+from numbers_async import _json
+from numbers_async._convert import converter, unstructure
+from numbers_async.errors import (
+    ApiError,
+    AuthenticationError,
+    DecodeError,
+    InvalidArgumentError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+)
+from numbers_async.models import (
+    Capability,
+    NumberType,
+    SearchPattern,
+    SmsConfiguration,
+    VoiceConfiguration,
+)
+
+T = TypeVar("T")
+E = TypeVar("E", bound=enum.Enum)
+
+#: E.164: a ``+``, a non-zero country digit, at most 15 digits in all.
+_E164: Final = re.compile(r"\+[1-9]\d{1,14}")
+_REGION: Final = re.compile(r"[A-Za-z]{2}")
+_PATTERN: Final = re.compile(r"\+?\d{1,15}")
+#: API_NOTES "Callbacks": the documented shape of an HMAC secret.
+_HMAC_SECRET: Final = re.compile(r"[a-zA-Z0-9-]{32,64}")
+_ORDER_BY: Final = ("phoneNumber", "displayName")
+_INT32_MAX: Final = 2**31 - 1
+# Read-only fields a response carries but a request must not echo back.
+_READ_ONLY: Final = frozenset(
+    {"scheduledProvisioning", "scheduledVoiceProvisioning", "lastUpdatedTime"}
+)
+
+
+class Op(enum.Enum):
+    """Every operation, with what a retry of it risks (used for logs and retry safety)."""
+
+    LIST_REGIONS = "available_regions.list"
+    SEARCH = "available_numbers.search"
+    GET_AVAILABLE = "available_numbers.get"
+    RENT = "available_numbers.rent"
+    RENT_ANY = "available_numbers.rent_any"
+    LIST_ACTIVE = "active_numbers.list"
+    GET_ACTIVE = "active_numbers.get"
+    UPDATE = "active_numbers.update"
+    RELEASE = "active_numbers.release"
+    GET_CALLBACKS = "callbacks.get"
+    UPDATE_CALLBACKS = "callbacks.update"
+
+
+@attrs.frozen
+class Request:
+    """One logical API request: a path below the project, query pairs and a JSON body."""
+
+    op: Op
+    method: str
+    path: str  # already percent-encoded, relative to /v1/projects/{projectId}
+    query: str = ""  # already encoded
+    body: bytes | None = None
+    json: Mapping[str, Any] | None = None  # the body before encoding, for error reports
+
+    @property
+    def target(self) -> str:
+        """Path and query, encoded."""
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+
+# --- argument checks -------------------------------------------------------------------------
+
+
+def check_phone(argument: str, value: object) -> str:
+    """An E.164 number with its leading ``+``."""
+    if not isinstance(value, str) or _E164.fullmatch(value) is None:
+        raise InvalidInputError(
+            argument, "must be an E.164 phone number such as '+12025550134'", value
+        )
+    return value
+
+
+def check_region(argument: str, value: object) -> str:
+    """An ISO 3166-1 alpha-2 code; lower case is accepted and upper-cased."""
+    if not isinstance(value, str) or _REGION.fullmatch(value) is None:
+        raise InvalidInputError(
+            argument, "must be an ISO 3166-1 alpha-2 region code such as 'US'", value
+        )
+    return value.upper()
+
+
+def check_enum(argument: str, value: object, enum_cls: type[E]) -> str:
+    """A known member of ``enum_cls``, given as the member or its string value."""
+    known = enum_cls._value2member_map_
+    if isinstance(value, str) and value in known:
+        return str(known[value].value)
+    allowed = ", ".join(repr(member.value) for member in enum_cls)
+    raise InvalidInputError(argument, f"must be one of {allowed}", value)
+
+
+def check_enum_list(argument: str, values: object, enum_cls: type[E]) -> list[str]:
+    """One member or a non-empty iterable of members (duplicates dropped, order kept)."""
+    if isinstance(values, str):  # a bare "SMS" means ["SMS"], never ["S", "M", "S"]
+        values = [values]
+    if not isinstance(values, Iterable):
+        raise InvalidInputError(argument, f"must be a list of {enum_cls.__name__} values", values)
+    checked = list(dict.fromkeys(check_enum(argument, v, enum_cls) for v in values))
+    if not checked:
+        raise InvalidInputError(argument, "must not be empty (pass None to leave it out)")
+    return checked
+
+
+def check_positive_int(argument: str, value: object) -> int:
+    """An ``int`` from 1 to 2**31-1 (``bool`` is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _INT32_MAX:
+        raise InvalidInputError(argument, f"must be an integer from 1 to {_INT32_MAX}", value)
+    return value
+
+
+def check_str(
+    argument: str, value: object, *, allow_empty: bool = True, secret: bool = False
+) -> str:
+    """A string; ``allow_empty=False`` also refuses ``""``; a ``secret`` is never echoed."""
+    if not isinstance(value, str) or (not allow_empty and not value):
+        rule = "must be a string" if allow_empty else "must be a non-empty string"
+        raise InvalidInputError(argument, rule, None if secret else value)
+    return value
+
+
+def check_url(argument: str, value: object, *, allow_empty: bool = False) -> str:
+    """An absolute http(s) URL (or ``""`` where clearing is allowed)."""
+    if allow_empty and value == "":
+        return ""
+    if not isinstance(value, str) or re.match(r"https?://[^/\s]+", value) is None:
+        raise InvalidInputError(argument, "must be an absolute http:// or https:// URL", value)
+    return value
+
+
+def _pattern_pairs(pattern: object, search_pattern: object) -> list[tuple[str, str]]:
+    if pattern is None:
+        if search_pattern is not None:
+            raise InvalidInputError("search_pattern", "needs a pattern to apply to")
+        return []
+    if not isinstance(pattern, str) or _PATTERN.fullmatch(pattern) is None:
+        raise InvalidInputError(
+            "pattern", "must be digits, optionally after a leading '+', e.g. '+1206'", pattern
+        )
+    pairs = [("numberPattern.pattern", pattern)]
+    if search_pattern is not None:
+        pairs.append(
+            (
+                "numberPattern.searchPattern",
+                check_enum("search_pattern", search_pattern, SearchPattern),
+            )
+        )
+    return pairs
+
+
+def _configuration(argument: str, value: object, cls: type[Any]) -> dict[str, Any]:
+    if not isinstance(value, cls):
+        raise InvalidInputError(argument, f"must be a {cls.__name__}", value)
+    wire = {k: v for k, v in unstructure(value).items() if k not in _READ_ONLY}
+    if not wire:
+        # The API rejects an empty configuration object (spec, UpdateActiveNumber).
+        raise InvalidInputError(argument, f"{cls.__name__} must set at least one field")
+    return wire
+
+
+def _provisioning_body(
+    sms: object, voice: object, callback_url: object, *, allow_empty_url: bool
+) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if sms is not None:
+        body["smsConfiguration"] = _configuration("sms", sms, SmsConfiguration)
+    if voice is not None:
+        body["voiceConfiguration"] = _configuration("voice", voice, VoiceConfiguration)
+    if callback_url is not None:
+        body["callbackUrl"] = check_url("callback_url", callback_url, allow_empty=allow_empty_url)
+    return body
+
+
+def _phone_segment(phone: str) -> str:
+    # '+' is legal in a path segment and the API accepts it literally (API_NOTES).
+    return quote(phone, safe="+")
+
+
+def _json_request(op: Op, method: str, path: str, body: dict[str, Any]) -> Request:
+    return Request(op, method, path, body=_json.dumps(body), json=body)
+
+
+# --- request builders, one per operation ------------------------------------------------------
+
+
+def list_regions(types: object) -> Request:
+    """GET availableRegions, optionally only regions offering ``types``."""
+    query = []
+    if types is not None:
+        query = [("types", t) for t in check_enum_list("types", types, NumberType)]
+    return Request(Op.LIST_REGIONS, "GET", "/availableRegions", urlencode(query))
+
+
+def search_available(
+    region_code: object,
+    number_type: object,
+    *,
+    pattern: object,
+    search_pattern: object,
+    capabilities: object,
+    size: object,
+) -> Request:
+    """GET availableNumbers; note the plural ``capabilities`` parameter here."""
+    query = [
+        ("regionCode", check_region("region_code", region_code)),
+        ("type", check_enum("number_type", number_type, NumberType)),
+        *_pattern_pairs(pattern, search_pattern),
+    ]
+    if capabilities is not None:
+        query += [
+            ("capabilities", c) for c in check_enum_list("capabilities", capabilities, Capability)
+        ]
+    if size is not None:
+        query.append(("size", str(check_positive_int("size", size))))
+    return Request(Op.SEARCH, "GET", "/availableNumbers", urlencode(query))
+
+
+def get_available(phone_number: object) -> Request:
+    """GET availableNumbers/{phone}."""
+    phone = check_phone("phone_number", phone_number)
+    return Request(Op.GET_AVAILABLE, "GET", f"/availableNumbers/{_phone_segment(phone)}")
+
+
+def rent(phone_number: object, *, sms: object, voice: object, callback_url: object) -> Request:
+    """POST availableNumbers/{phone}:rent."""
+    phone = check_phone("phone_number", phone_number)
+    body = _provisioning_body(sms, voice, callback_url, allow_empty_url=False)
+    return _json_request(Op.RENT, "POST", f"/availableNumbers/{_phone_segment(phone)}:rent", body)
+
+
+def rent_any(
+    region_code: object,
+    number_type: object,
+    *,
+    pattern: object,
+    search_pattern: object,
+    capabilities: object,
+    sms: object,
+    voice: object,
+    callback_url: object,
+) -> Request:
+    """POST availableNumbers:rentAny; filters travel in the body, not the query."""
+    body: dict[str, Any] = {
+        "regionCode": check_region("region_code", region_code),
+        "type": check_enum("number_type", number_type, NumberType),
+    }
+    pattern_pairs = dict(_pattern_pairs(pattern, search_pattern))
+    if pattern_pairs:
+        body["numberPattern"] = {
+            key.removeprefix("numberPattern."): value for key, value in pattern_pairs.items()
+        }
+    if capabilities is not None:
+        body["capabilities"] = check_enum_list("capabilities", capabilities, Capability)
+    body |= _provisioning_body(sms, voice, callback_url, allow_empty_url=False)
+    return _json_request(Op.RENT_ANY, "POST", "/availableNumbers:rentAny", body)
+
+
+def list_active_query(
+    *,
+    region_code: object,
+    number_type: object,
+    pattern: object,
+    search_pattern: object,
+    capabilities: object,
+    page_size: object,
+    order_by: object,
+) -> list[tuple[str, str]]:
+    """Query pairs of activeNumbers without the page token; note the singular ``capability``."""
+    query: list[tuple[str, str]] = []
+    if region_code is not None:
+        query.append(("regionCode", check_region("region_code", region_code)))
+    if number_type is not None:
+        query.append(("type", check_enum("number_type", number_type, NumberType)))
+    query += _pattern_pairs(pattern, search_pattern)
+    if capabilities is not None:
+        query += [
+            ("capability", c) for c in check_enum_list("capabilities", capabilities, Capability)
+        ]
+    query.append(("pageSize", str(check_positive_int("page_size", page_size))))
+    if order_by is not None and order_by not in _ORDER_BY:
+        raise InvalidInputError("order_by", "must be 'phoneNumber' or 'displayName'", order_by)
+    if order_by is not None:
+        query.append(("orderBy", str(order_by)))
+    return query
+
+
+def list_active_page(query: list[tuple[str, str]], page_token: str | None) -> Request:
+    """GET activeNumbers for one page."""
+    pairs = [*query, ("pageToken", page_token)] if page_token else query
+    return Request(Op.LIST_ACTIVE, "GET", "/activeNumbers", urlencode(pairs))
+
+
+def get_active(phone_number: object) -> Request:
+    """GET activeNumbers/{phone}."""
+    phone = check_phone("phone_number", phone_number)
+    return Request(Op.GET_ACTIVE, "GET", f"/activeNumbers/{_phone_segment(phone)}")
+
+
+def update_active(
+    phone_number: object, *, display_name: object, sms: object, voice: object, callback_url: object
+) -> Request:
+    """PATCH activeNumbers/{phone} with only the fields given."""
+    phone = check_phone("phone_number", phone_number)
+    body: dict[str, Any] = {}
+    if display_name is not None:
+        body["displayName"] = check_str("display_name", display_name)
+    body |= _provisioning_body(sms, voice, callback_url, allow_empty_url=True)
+    if not body:
+        raise InvalidInputError(
+            "update", "give at least one of display_name, sms, voice, callback_url"
+        )
+    return _json_request(Op.UPDATE, "PATCH", f"/activeNumbers/{_phone_segment(phone)}", body)
+
+
+def release(phone_number: object) -> Request:
+    """POST activeNumbers/{phone}:release."""
+    phone = check_phone("phone_number", phone_number)
+    return Request(Op.RELEASE, "POST", f"/activeNumbers/{_phone_segment(phone)}:release")
+
+
+def get_callbacks() -> Request:
+    """GET callbackConfiguration."""
+    return Request(Op.GET_CALLBACKS, "GET", "/callbackConfiguration")
+
+
+def update_callbacks(hmac_secret: object) -> Request:
+    """PATCH callbackConfiguration. The secret is checked but never echoed in an error."""
+    if not isinstance(hmac_secret, str) or _HMAC_SECRET.fullmatch(hmac_secret) is None:
+        raise InvalidInputError(
+            "hmac_secret", "must be 32 to 64 characters from a-z, A-Z, 0-9 and '-'"
+        )
+    body = {"hmacSecret": hmac_secret}
+    # json=None: the body holds a secret and Request.json ends up in error reports.
+    return Request(Op.UPDATE_CALLBACKS, "PATCH", "/callbackConfiguration", body=_json.dumps(body))
+
+
+# --- responses ---------------------------------------------------------------------------------
+
+
+def _loads_object(status: int, body: bytes) -> dict[str, Any]:
+    try:
+        data = _json.loads(body)
+    except ValueError as exc:
+        raise DecodeError(f"response is not valid JSON ({exc})", status=status, body=body) from None
+    if not isinstance(data, dict):
+        raise DecodeError("response is not a JSON object", status=status, body=body)
+    return data
+
+
+def decode(status: int, body: bytes, cls: type[T]) -> T:
+    """Decode a 2xx body into ``cls``."""
+    data = _loads_object(status, body)
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:  # cattrs and hooks raise many types; all mean "bad body"
+        raise DecodeError(f"cannot decode {cls.__name__}: {exc}", status=status, body=body) from exc
+
+
+def decode_list(status: int, body: bytes, cls: type[T], key: str) -> list[T]:
+    """Decode a 2xx body holding a list of ``cls`` under ``key`` (absent means empty)."""
+    data = _loads_object(status, body)
+    items = data.get(key)
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise DecodeError(f"{key} is not a JSON array", status=status, body=body)
+    hook = converter.get_structure_hook(cls)
+    try:
+        return [hook(item, cls) for item in items]
+    except Exception as exc:  # as above
+        raise DecodeError(f"cannot decode {key}[]: {exc}", status=status, body=body) from exc
+
+
+_ERROR_CLASSES: Final[dict[int, type[ApiError]]] = {
+    400: InvalidArgumentError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitedError,
+}
+
+
+def error_for(status: int, headers: Mapping[str, str], body: bytes) -> ApiError:
+    """Map an error response (JSON envelope, problem+json, HTML or empty) to an ``ApiError``."""
+    code, status_text, message, details = _parse_envelope(body)
+    cls = _ERROR_CLASSES.get(status) or (ServerError if status >= 500 else ApiError)
+    kwargs: dict[str, Any] = {
+        "code": code,
+        "status_text": status_text,
+        "message": message,
+        "details": details,
+        "body": body,
+        "headers": {k: v for k, v in headers.items() if k.lower() != "set-cookie"},
+    }
+    if cls is RateLimitedError:
+        return RateLimitedError(
+            status, retry_after=parse_retry_after(headers.get("Retry-After")), **kwargs
+        )
+    return cls(status, **kwargs)
+
+
+def _parse_envelope(body: bytes) -> tuple[int | None, str, str, list[dict[str, Any]]]:
+    try:
+        data = _json.loads(body) if body.strip() else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        err = data["error"]
+        code = err.get("code")
+        details = [d for d in err.get("details") or () if isinstance(d, dict)]
+        return (
+            code if isinstance(code, int) and not isinstance(code, bool) else None,
+            str(err.get("status") or ""),
+            str(err.get("message") or ""),
+            details,
+        )
+    if isinstance(data, dict) and ("title" in data or "detail" in data):  # RFC 7807 problem+json
+        text = ": ".join(str(data[k]) for k in ("title", "detail") if data.get(k))
+        return None, "", text, []
+    return None, "", _excerpt(body), []
+
+
+def _excerpt(body: bytes, limit: int = 200) -> str:
+    text = body.decode("utf-8", "replace")
+    text = re.sub(r"<[^>]*>", " ", text)  # a gateway's HTML page: keep the words
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" means UTC with no zone information
+        when = when.replace(tzinfo=timezone.utc)
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)

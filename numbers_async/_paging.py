@@ -1,0 +1,66 @@
+"""The async pager behind ``active_numbers.list``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+
+from numbers_async.errors import DecodeError
+from numbers_async.models import ActiveNumber, Page
+
+__all__ = ["ActiveNumbersPager"]
+
+FetchPage = Callable[[str | None], Awaitable[Page]]
+
+
+class ActiveNumbersPager:
+    """Iterate a listing of active numbers, fetching one page at a time.
+
+    ``async for number in pager`` yields every number across all pages;
+    ``async for page in pager.pages()`` yields ``Page`` objects (with ``next_page_token``
+    to resume later). At most one page is held in memory. Each iteration starts again from
+    the ``page_token`` the listing was created with.
+    """
+
+    def __init__(self, fetch: FetchPage, *, page_token: str | None, max_items: int | None) -> None:
+        self._fetch = fetch
+        self._page_token = page_token
+        self._max_items = max_items
+
+    def __repr__(self) -> str:
+        return f"ActiveNumbersPager(page_token={self._page_token!r}, max_items={self._max_items!r})"
+
+    def __aiter__(self) -> AsyncIterator[ActiveNumber]:
+        return self._items()
+
+    async def _items(self) -> AsyncGenerator[ActiveNumber, None]:
+        async for page in self.pages():
+            for item in page.items:
+                yield item
+
+    async def pages(self) -> AsyncGenerator[Page, None]:
+        """Yield each page in turn; the last one is trimmed to ``max_items`` if given."""
+        token = self._page_token
+        remaining = self._max_items
+        while True:
+            page = await self._fetch(token)
+            if remaining is not None and len(page.items) >= remaining:
+                # Trimmed pages keep the server's token: resuming from it would skip the
+                # items cut here, which the caller asked not to see anyway.
+                yield Page(page.items[:remaining], page.next_page_token, page.total_size)
+                return
+            yield page
+            if remaining is not None:
+                remaining -= len(page.items)
+            if not page.next_page_token:
+                return
+            if page.next_page_token == token:
+                raise DecodeError(
+                    "activeNumbers returned the page token it was given; stopping to avoid a loop",
+                    status=200,
+                    body=b"",
+                )
+            token = page.next_page_token
+
+    async def collect(self) -> list[ActiveNumber]:
+        """All items in one list (mind the memory for large projects)."""
+        return [item async for item in self]
