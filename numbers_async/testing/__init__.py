@@ -1,0 +1,32 @@
+"""Test support: a stateful fake Sinch Numbers API server and a pytest fixture.
+
+``FakeNumbersServer`` serves the Numbers API and the OAuth2 token endpoint on loopback,
+with an inventory, rent/release state, scheduled provisioning, paging and the documented
+error envelopes. ``Fault`` describes what can go wrong on a request (status codes,
+latency, connection resets, truncated bodies, token expiry) for ``FakeNumbersServer.inject``.
+
+::
+
+    from numbers_async.testing import Fault, FakeNumbersServer
+
+    async with FakeNumbersServer() as fake:
+        fake.inject(Fault.status(503, body="html"), route="rent_any")
+        async with fake.client() as client:
+            ...
+
+With pytest, add ``pytest_plugins = ["numbers_async.testing.pytest_plugin"]`` and use the
+``fake_numbers_server`` fixture.
+"""
+
+from ._fake import FakeNumbersServer, ProvisioningHook, RecordedRequest
+from ._faults import Fault, FaultHandle
+from ._wire import ROUTES
+
+__all__ = [
+    "ROUTES",
+    "FakeNumbersServer",
+    "Fault",
+    "FaultHandle",
+    "ProvisioningHook",
+    "RecordedRequest",
+]
