@@ -1,0 +1,213 @@
+"""What the aiohttp and FastAPI receivers share, so that neither repeats it.
+
+Size limit, verification, parsing, de-duplication and hand-off to the application live here;
+each framework module only adapts its request and response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterable, Awaitable, Callable
+
+import attrs
+
+from numbers_async.errors import InvalidEventError, InvalidInputError, InvalidSignatureError
+from numbers_async.webhooks import NumbersEvent, parse_event
+
+__all__ = [
+    "DEFAULT_DEDUPLICATE",
+    "DEFAULT_MAX_BODY_SIZE",
+    "DEFAULT_SHUTDOWN_TIMEOUT",
+    "EventSink",
+    "Receiver",
+    "Reply",
+    "SecretSource",
+    "logger",
+]
+
+logger = logging.getLogger("numbers_async.webhooks")
+
+EventSink = Callable[[NumbersEvent], Awaitable[None]] | asyncio.Queue[NumbersEvent]
+"""An async callback run in the background per event, or a queue the event is put on."""
+
+SecretSource = str | Callable[[], Awaitable[str] | str]
+"""The HMAC secret, or a (possibly async) function returning it on each request (rotation)."""
+
+# Defaults shared by both integrations. An event is a few hundred bytes, so 64 KiB is ample;
+# 10,000 ids cost about a megabyte and cover hours of Sinch retries for a busy project.
+DEFAULT_MAX_BODY_SIZE = 64 * 1024
+DEFAULT_DEDUPLICATE = 10_000
+DEFAULT_SHUTDOWN_TIMEOUT = 5.0
+
+
+@attrs.frozen
+class Reply:
+    """The status and plain-text body to answer a delivery with."""
+
+    status: int
+    text: str
+
+
+_ACCEPTED = Reply(200, "accepted")
+_DUPLICATE = Reply(200, "duplicate event, already accepted")
+_TOO_LARGE = Reply(413, "request body too large")
+_CLOSED = Reply(503, "shutting down, retry later")
+_QUEUE_FULL = Reply(503, "event queue full, retry later")
+
+
+class Receiver:
+    """Answers deliveries and hands accepted events over; owns the callback tasks."""
+
+    def __init__(
+        self,
+        on_event: EventSink,
+        *,
+        secret: SecretSource,
+        max_body_size: int,
+        deduplicate: int | None,
+        shutdown_timeout: float,
+    ) -> None:
+        if isinstance(secret, str):
+            if not secret:
+                raise InvalidInputError("secret", "must be a non-empty string (the HMAC secret)")
+        elif not callable(secret):
+            raise InvalidInputError("secret", "must be a string or a function returning one")
+        if not isinstance(on_event, asyncio.Queue) and not callable(on_event):
+            raise InvalidInputError("on_event", "must be an async function or an asyncio.Queue")
+        if max_body_size < 1:
+            raise InvalidInputError("max_body_size", "must be a positive number of bytes")
+        if deduplicate is not None and deduplicate < 0:
+            raise InvalidInputError("deduplicate", "must be None, 0 (off) or a positive count")
+        if shutdown_timeout < 0:
+            raise InvalidInputError("shutdown_timeout", "must be zero or more seconds")
+        self._on_event = on_event
+        self._secret = secret
+        self._max_body_size = max_body_size
+        self._seen = _RecentIds(deduplicate) if deduplicate else None
+        self._shutdown_timeout = shutdown_timeout
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    async def handle(
+        self, *, content_length: str | None, signature: str | None, chunks: AsyncIterable[bytes]
+    ) -> Reply:
+        """Check size, verify, parse, de-duplicate and hand over one delivery."""
+        if _declares_more_than(content_length, self._max_body_size):
+            logger.warning("rejected an event: Content-Length %s is too large", content_length)
+            return _TOO_LARGE
+        body = await _read_at_most(chunks, self._max_body_size)
+        if body is None:
+            logger.warning("rejected an event: body exceeds %d bytes", self._max_body_size)
+            return _TOO_LARGE
+        secret = await self._resolve_secret()
+        try:
+            event = parse_event(body, signature=signature, secret=secret)
+        except InvalidSignatureError as exc:
+            logger.warning("rejected an event: %s", exc)
+            return Reply(401, str(exc))
+        except InvalidEventError as exc:
+            logger.warning("rejected a signed event: %s", exc)
+            return Reply(400, str(exc))
+        return self._hand_over(event)
+
+    async def aclose(self) -> None:
+        """Refuse new events, let callbacks finish for ``shutdown_timeout``, cancel the rest."""
+        self._closed = True
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=self._shutdown_timeout)
+        if pending:
+            logger.warning(
+                "cancelling %d event callback(s) still running after %g s",
+                len(pending),
+                self._shutdown_timeout,
+            )
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _resolve_secret(self) -> str:
+        if isinstance(self._secret, str):
+            return self._secret
+        secret = self._secret()
+        return secret if isinstance(secret, str) else await secret
+
+    def _hand_over(self, event: NumbersEvent) -> Reply:
+        # No await from here on: the duplicate check, the hand-off and remembering the id
+        # happen atomically with respect to other deliveries of the same event.
+        if self._closed:
+            return _CLOSED
+        event_id = event.event_id
+        if self._seen is not None and event_id is not None and event_id in self._seen:
+            logger.info("event %s was already accepted; not handed over again", event_id)
+            return _DUPLICATE
+        if isinstance(self._on_event, asyncio.Queue):
+            try:
+                self._on_event.put_nowait(event)
+            except asyncio.QueueFull:
+                # 503 makes Sinch retry later; the id is not remembered, so the retry counts.
+                logger.warning("event queue is full; event %s answered 503", event_id)
+                return _QUEUE_FULL
+        else:
+            task = asyncio.create_task(
+                self._run(self._on_event, event), name=f"numbers_async.webhooks:{event_id}"
+            )
+            self._tasks.add(task)  # the loop keeps only weak references to tasks
+            task.add_done_callback(self._tasks.discard)
+        if self._seen is not None and event_id is not None:
+            self._seen.add(event_id)
+        logger.debug("accepted event %s", event_id)
+        return _ACCEPTED
+
+    @staticmethod
+    async def _run(
+        callback: Callable[[NumbersEvent], Awaitable[None]], event: NumbersEvent
+    ) -> None:
+        try:
+            await callback(event)
+        except Exception:
+            # Sinch already has its 200; the application's failure is logged, not re-raised
+            # into a task nobody awaits.
+            logger.exception("on_event failed for event %s", event.event_id)
+
+
+class _RecentIds:
+    """The ``capacity`` most recently seen event ids, least recently seen evicted first."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._ids: OrderedDict[str, None] = OrderedDict()
+
+    def __contains__(self, event_id: str) -> bool:
+        if event_id in self._ids:
+            self._ids.move_to_end(event_id)
+            return True
+        return False
+
+    def add(self, event_id: str) -> None:
+        self._ids[event_id] = None
+        if len(self._ids) > self._capacity:
+            self._ids.popitem(last=False)
+
+
+def _declares_more_than(content_length: str | None, limit: int) -> bool:
+    if content_length is None:
+        return False
+    try:
+        return int(content_length) > limit
+    except ValueError:
+        # HTTP servers reject a malformed Content-Length before the handler runs; should one
+        # get through, the streaming check below still bounds what is read.
+        return False
+
+
+async def _read_at_most(chunks: AsyncIterable[bytes], limit: int) -> bytes | None:
+    """The whole body, or ``None`` as soon as it exceeds ``limit`` (the rest is not read)."""
+    body = bytearray()
+    async for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)

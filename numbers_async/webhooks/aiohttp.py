@@ -1,0 +1,117 @@
+"""Receive Sinch number events in an aiohttp.web application.
+
+::
+
+    from aiohttp import web
+    from numbers_async.webhooks import NumbersEvent
+    from numbers_async.webhooks.aiohttp import events_handler
+
+    async def on_event(event: NumbersEvent) -> None:
+        ...  # runs in the background, after Sinch has its 200
+
+    app = web.Application()
+    events_handler(on_event, secret=os.environ["SINCH_CALLBACK_SECRET"]).setup(app, "/sinch/events")
+
+``setup`` mounts the handler and registers its cleanup (which waits for, then cancels,
+running callbacks). Answers: 200 accepted (or a duplicate, not handed over again), 400
+malformed JSON, 401 missing or wrong ``X-Sinch-Signature``, 413 body over ``max_body_size``,
+503 when the queue is full or the application is shutting down (Sinch retries later).
+"""
+
+from __future__ import annotations
+
+from aiohttp import hdrs, web
+
+from numbers_async.webhooks import SIGNATURE_HEADER
+from numbers_async.webhooks._receiver import (
+    DEFAULT_DEDUPLICATE,
+    DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_SHUTDOWN_TIMEOUT,
+    EventSink,
+    Receiver,
+    SecretSource,
+)
+
+__all__ = ["EventsHandler", "events_handler"]
+
+
+def events_handler(
+    on_event: EventSink,
+    *,
+    secret: SecretSource,
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    deduplicate: int | None = DEFAULT_DEDUPLICATE,
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+) -> EventsHandler:
+    """Build an aiohttp.web handler that verifies, parses and hands over Sinch number events.
+
+    Mount it with ``handler.setup(app, path)``, which also registers the cleanup that
+    finishes (or cancels) background callbacks before the loop closes. To mount it some other
+    way, route to ``handler.handle`` and append ``handler.on_cleanup`` to ``app.on_cleanup``.
+
+    Args:
+        on_event: an ``async def on_event(event)``, run as a background task per event
+            (its exceptions are logged on ``numbers_async.webhooks``, never raised); or an
+            ``asyncio.Queue`` the event is put on without waiting (a full queue answers 503).
+        secret: the project's callback HMAC secret, or a function (sync or async) returning
+            it, called once per request so that a rotated secret takes effect at once (if it
+            raises, the delivery is answered 500 and Sinch retries it).
+        max_body_size: bodies larger than this many bytes (default 64 KiB) are answered 413
+            without being read in full.
+        deduplicate: remember this many recent event ids (default 10,000) and answer a
+            repeated delivery 200 without handing it over again (Sinch retries can repeat an
+            event); ``None`` or ``0`` hands every delivery over.
+        shutdown_timeout: seconds ``on_cleanup`` waits for running callbacks before
+            cancelling them (default 5).
+
+    Raises:
+        InvalidInputError: an argument is out of range, or ``secret`` is an empty string.
+
+    Example::
+
+        queue: asyncio.Queue[NumbersEvent] = asyncio.Queue(maxsize=1000)
+        events_handler(queue, secret=secret).setup(app, "/sinch/events")
+    """
+    return EventsHandler(
+        Receiver(
+            on_event,
+            secret=secret,
+            max_body_size=max_body_size,
+            deduplicate=deduplicate,
+            shutdown_timeout=shutdown_timeout,
+        )
+    )
+
+
+class EventsHandler:
+    """An aiohttp.web request handler for Sinch number events.
+
+    Build it with :func:`events_handler`, then call :meth:`setup`; or route to
+    :meth:`handle` yourself and register :meth:`on_cleanup` in ``app.on_cleanup``.
+    """
+
+    def __init__(self, receiver: Receiver) -> None:
+        """Wrap the shared receiver; use :func:`events_handler` rather than this."""
+        self._receiver = receiver
+
+    def setup(self, app: web.Application, path: str) -> web.AbstractRoute:
+        """Route ``POST path`` to :meth:`handle` and register :meth:`on_cleanup` on ``app``.
+
+        Call it before the application starts (aiohttp freezes routes and signals then).
+        Returns the route, like ``app.router.add_post``.
+        """
+        app.on_cleanup.append(self.on_cleanup)
+        return app.router.add_post(path, self.handle)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Answer one delivery; the event reaches the application only if it verifies."""
+        reply = await self._receiver.handle(
+            content_length=request.headers.get(hdrs.CONTENT_LENGTH),
+            signature=request.headers.get(SIGNATURE_HEADER),
+            chunks=request.content.iter_any(),
+        )
+        return web.Response(status=reply.status, text=reply.text)
+
+    async def on_cleanup(self, app: web.Application) -> None:
+        """An ``app.on_cleanup`` hook: refuse new events, finish or cancel running callbacks."""
+        await self._receiver.aclose()

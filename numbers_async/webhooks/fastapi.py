@@ -1,0 +1,120 @@
+"""Receive Sinch number events in a FastAPI application (needs ``numbers-async[fastapi]``).
+
+::
+
+    from fastapi import FastAPI
+    from numbers_async.webhooks.fastapi import events_router
+
+    async def on_event(event: NumbersEvent) -> None:
+        ...  # runs in the background, after Sinch has its 200
+
+    app = FastAPI()
+    app.include_router(events_router(on_event, secret=os.environ["SINCH_CALLBACK_SECRET"]))
+
+The router carries a lifespan that, at shutdown, waits for (then cancels) running callbacks;
+FastAPI runs it when the router is added with ``include_router``. Answers are the same as
+:mod:`numbers_async.webhooks.aiohttp`: 200, 400, 401, 413 or 503.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import aclosing, asynccontextmanager
+from typing import Any
+
+try:
+    from fastapi import APIRouter, Request, Response
+except ImportError as exc:  # pragma: no cover - covered by a test that hides FastAPI
+    raise ImportError(
+        "numbers_async.webhooks.fastapi needs FastAPI; install it with "
+        "`pip install 'numbers-async[fastapi]'`",
+        name=exc.name,
+    ) from exc
+
+from numbers_async.webhooks import SIGNATURE_HEADER
+from numbers_async.webhooks._receiver import (
+    DEFAULT_DEDUPLICATE,
+    DEFAULT_MAX_BODY_SIZE,
+    DEFAULT_SHUTDOWN_TIMEOUT,
+    EventSink,
+    Receiver,
+    SecretSource,
+)
+
+__all__ = ["events_router"]
+
+
+def events_router(
+    on_event: EventSink,
+    *,
+    secret: SecretSource,
+    path: str = "/sinch/events",
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    deduplicate: int | None = DEFAULT_DEDUPLICATE,
+    shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+) -> APIRouter:
+    """Build an ``APIRouter`` with one ``POST path`` that receives Sinch number events.
+
+    Add it with ``app.include_router(router)``: that also installs its lifespan, which
+    finishes (or cancels) background callbacks when the application shuts down.
+
+    Args:
+        on_event: an ``async def on_event(event)``, run as a background task per event
+            (its exceptions are logged on ``numbers_async.webhooks``, never raised); or an
+            ``asyncio.Queue`` the event is put on without waiting (a full queue answers 503).
+        secret: the project's callback HMAC secret, or a function (sync or async) returning
+            it, called once per request so that a rotated secret takes effect at once (if it
+            raises, the delivery is answered 500 and Sinch retries it).
+        path: where Sinch POSTs events (the number's ``callback_url`` path).
+        max_body_size: bodies larger than this many bytes (default 64 KiB) are answered 413
+            without being read in full.
+        deduplicate: remember this many recent event ids (default 10,000) and answer a
+            repeated delivery 200 without handing it over again (Sinch retries can repeat an
+            event); ``None`` or ``0`` hands every delivery over.
+        shutdown_timeout: seconds the lifespan waits for running callbacks at shutdown
+            before cancelling them (default 5).
+
+    Raises:
+        InvalidInputError: an argument is out of range, or ``secret`` is an empty string.
+
+    Example::
+
+        queue: asyncio.Queue[NumbersEvent] = asyncio.Queue(maxsize=1000)
+        app.include_router(events_router(queue, secret=secret, path="/hooks/sinch"))
+    """
+    receiver = Receiver(
+        on_event,
+        secret=secret,
+        max_body_size=max_body_size,
+        deduplicate=deduplicate,
+        shutdown_timeout=shutdown_timeout,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await receiver.aclose()
+
+    async def receive_numbers_event(request: Request) -> Response:
+        # Read the stream ourselves (no body parameter) so the limit applies while reading
+        # and the signature is checked over the exact bytes; aclosing() ends the stream's
+        # generator when we stop early on an oversized body.
+        async with aclosing(request.stream()) as chunks:
+            reply = await receiver.handle(
+                content_length=request.headers.get("content-length"),
+                signature=request.headers.get(SIGNATURE_HEADER),
+                chunks=chunks,
+            )
+        return Response(reply.text, status_code=reply.status, media_type="text/plain")
+
+    router = APIRouter(lifespan=lifespan)
+    router.add_api_route(
+        path,
+        receive_numbers_event,
+        methods=["POST"],
+        response_class=Response,
+        summary="Receive a Sinch number event",
+    )
+    return router
