@@ -1,0 +1,341 @@
+"""Auth, the session manager and error mapping, over real HTTP to the fake server."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import warnings
+
+import aiohttp
+import pytest
+
+from numbers_async import (
+    ApiError,
+    AuthenticationError,
+    DecodeError,
+    InvalidArgumentError,
+    InvalidInputError,
+    NotFoundError,
+    NumbersClient,
+    NumbersTimeoutError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    SmsConfiguration,
+    Timeouts,
+    TransportError,
+)
+from numbers_async.testing import FakeNumbersServer, Fault
+
+from .conftest import api_requests
+
+# --- OAuth2 ------------------------------------------------------------------------------
+
+
+async def test_one_token_serves_many_requests(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    await asyncio.gather(*(client.available_regions.list() for _ in range(20)))
+    assert fake.token_requests == 1
+    bearer = {r.headers["Authorization"] for r in fake.requests if r.route != "token"}
+    assert len(bearer) == 1
+    assert bearer.pop().startswith("Bearer ")
+
+
+async def test_fifty_concurrent_calls_after_expiry_cause_one_token_request(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    await client.available_regions.list()
+    fake.expire_tokens()
+    results = await asyncio.gather(*(client.available_regions.list() for _ in range(50)))
+    assert len(results) == 50
+    assert fake.token_requests == 2
+    statuses = [r.status for r in fake.requests if r.route == "list_regions"]
+    assert statuses.count(401) == 50  # each saw "expired" once, then replayed with the new token
+    assert statuses.count(200) == 51
+
+
+async def test_token_is_refreshed_ahead_of_expiry_without_any_401() -> None:
+    async with FakeNumbersServer(token_lifetime=1) as fake, fake.client() as client:
+        await client.available_regions.list()
+        await asyncio.sleep(0.95)  # past the refresh point (a tenth of the lifetime early)
+        await asyncio.gather(*(client.available_regions.list() for _ in range(50)))
+        assert fake.token_requests == 2
+        assert all(r.status == 200 for r in fake.requests)
+
+
+async def test_expired_token_replay_happens_only_once(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    fake.inject(Fault.expire_token(), route="get_callbacks", times=2)
+    with pytest.raises(AuthenticationError) as caught:
+        await client.callbacks.get()
+    assert caught.value.status == 401
+    assert api_requests(fake) == ["get_callbacks", "get_callbacks"]
+
+
+async def test_wrong_key_secret_is_an_authentication_error_without_the_secret(
+    fake: FakeNumbersServer,
+) -> None:
+    secret = "wrong-secret-value-123"
+    async with NumbersClient(
+        fake.project_id, fake.key_id, secret, base_url=fake.url, auth_url=fake.auth_url
+    ) as client:
+        with pytest.raises(AuthenticationError) as caught:
+            await client.available_regions.list()
+    assert caught.value.status == 401
+    assert "token endpoint" in str(caught.value)
+    assert secret not in str(caught.value)
+    assert fake.token_requests == 1  # a 401 from the token endpoint is not retried
+    assert api_requests(fake) == []
+
+
+async def test_token_endpoint_outage_is_retried_then_recovers(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    fake.inject(Fault.status(503, body="html"), route="token", times=2)
+    await client.available_regions.list()
+    assert fake.token_requests == 3
+
+
+async def test_a_cancelled_waiter_does_not_break_the_shared_refresh(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    fake.inject(Fault.latency(0.2), route="token")
+    first = asyncio.create_task(client.available_regions.list())
+    others = [asyncio.create_task(client.available_regions.list()) for _ in range(5)]
+    await asyncio.sleep(0.05)  # all six are waiting for the one token request
+    first.cancel()
+    results = await asyncio.gather(*others)
+    assert len(results) == 5
+    assert first.cancelled()
+    assert fake.token_requests == 1
+
+
+# --- Basic auth --------------------------------------------------------------------------
+
+
+async def test_basic_auth_sends_the_key_pair_and_never_asks_for_a_token(
+    fake: FakeNumbersServer,
+) -> None:
+    async with fake.client(auth="basic") as client:
+        await client.available_regions.list()
+        await client.callbacks.get()
+    assert fake.token_requests == 0
+    assert all(r.headers["Authorization"].startswith("Basic ") for r in fake.requests)
+
+
+async def test_basic_auth_with_a_wrong_secret_is_401(fake: FakeNumbersServer) -> None:
+    async with NumbersClient(
+        fake.project_id, fake.key_id, "nope", auth="basic", base_url=fake.url
+    ) as client:
+        with pytest.raises(AuthenticationError):
+            await client.available_regions.list()
+
+
+# --- error mapping over HTTP -------------------------------------------------------------
+
+
+async def test_another_project_is_permission_denied(fake: FakeNumbersServer) -> None:
+    async with NumbersClient(
+        "someone-else", fake.key_id, fake.key_secret, base_url=fake.url, auth_url=fake.auth_url
+    ) as client:
+        with pytest.raises(PermissionDeniedError) as caught:
+            await client.available_regions.list()
+    assert caught.value.status_text == "PERMISSION_DENIED"
+
+
+async def test_server_side_validation_is_invalid_argument_with_details(
+    client: NumbersClient,
+) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        await client.available_numbers.rent_any("SE", "MOBILE")  # rentAny is US LOCAL only
+    assert caught.value.status == 400
+    assert caught.value.status_text == "INVALID_ARGUMENT"
+
+
+async def test_unknown_number_is_not_found_with_resource_info(client: NumbersClient) -> None:
+    with pytest.raises(NotFoundError) as caught:
+        await client.active_numbers.release("+12025550199")
+    info = caught.value.resource_info
+    assert info is not None
+    assert info["resourceName"] == "+12025550199"
+
+
+async def test_429_is_rate_limited_with_retry_after(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    fake.inject(Fault.status(429, retry_after="7"), route="list_regions")
+    with pytest.raises(RateLimitedError) as caught:
+        await client.available_regions.list()
+    assert caught.value.retry_after == 7.0
+
+
+@pytest.mark.parametrize("body", ["json", "html", "empty"])
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+async def test_5xx_bodies_of_every_kind_are_server_errors(
+    client: NumbersClient, fake: FakeNumbersServer, status: int, body: str
+) -> None:
+    fake.inject(Fault.status(status, body=body), route="get_callbacks")  # type: ignore[arg-type]
+    with pytest.raises(ServerError) as caught:
+        await client.callbacks.get()
+    assert caught.value.status == status
+    assert isinstance(caught.value, ApiError)
+
+
+async def test_truncated_json_on_200_is_a_decode_error(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    fake.inject(Fault.truncated_json(), route="list_regions")
+    with pytest.raises(DecodeError) as caught:
+        await client.available_regions.list()
+    assert caught.value.status == 200
+
+
+async def test_connection_reset_is_a_transport_error(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    # Every time: aiohttp itself retries an idempotent request once on a dropped keep-alive.
+    fault = fake.inject(Fault.reset_before(), route="get_callbacks", times=None)
+    with pytest.raises(TransportError):
+        await client.callbacks.get()
+    fault.cancel()
+    assert (await client.callbacks.get()).project_id == fake.project_id  # the client recovers
+
+
+async def test_a_slow_response_times_out(fake: FakeNumbersServer) -> None:
+    fake.inject(Fault.latency(1.0), route="get_callbacks")
+    async with fake.client(timeouts=Timeouts(total=0.2)) as client:
+        with pytest.raises(NumbersTimeoutError) as caught:
+            await client.callbacks.get()
+    assert isinstance(caught.value, TimeoutError)
+    assert isinstance(caught.value, TransportError)
+
+
+# --- input is checked before anything is sent -------------------------------------------
+
+
+async def test_invalid_input_never_reaches_the_server(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    attempts = [
+        client.available_numbers.search("USA", "LOCAL"),
+        client.available_numbers.search("US", "LANDLINE"),
+        client.available_numbers.get("2025550134"),
+        client.available_numbers.rent("+12025550134", sms="plan"),  # type: ignore[arg-type]
+        client.available_numbers.rent_any("US", "LOCAL", capabilities=["MMS"]),
+        client.active_numbers.update("+12025550134"),
+        client.active_numbers.release("+1 202 555 0134"),
+        client.callbacks.update("too-short"),
+        client.available_regions.list(types=["PREMIUM"]),
+    ]
+    for attempt in attempts:
+        with pytest.raises(InvalidInputError):
+            await attempt
+    with pytest.raises(InvalidInputError):
+        client.active_numbers.list(page_size=0)
+    with pytest.raises(InvalidInputError):
+        client.active_numbers.list(order_by="price")  # type: ignore[arg-type]
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"project_id": ""}, "project_id"),
+        ({"key_secret": ""}, "key_secret"),
+        ({"auth": "digest"}, "auth"),
+        ({"base_url": "numbers.api.sinch.com"}, "base_url"),
+        ({"max_concurrency": 0}, "max_concurrency"),
+        ({"timeouts": 5}, "timeouts"),
+        ({"session": object()}, "session"),
+    ],
+)
+def test_bad_constructor_arguments_are_named(kwargs: dict[str, object], argument: str) -> None:
+    arguments: dict[str, object] = {"project_id": "p", "key_id": "k", "key_secret": "s"} | kwargs
+    with pytest.raises(InvalidInputError) as caught:
+        NumbersClient(**arguments)  # type: ignore[arg-type]
+    assert caught.value.argument == argument
+
+
+def test_bad_timeouts_are_named() -> None:
+    with pytest.raises(InvalidInputError, match=r"Timeouts\.read"):
+        Timeouts(read=0)
+
+
+# --- session ownership, concurrency, secrets --------------------------------------------
+
+
+async def test_an_injected_session_stays_open_after_the_client_closes(
+    fake: FakeNumbersServer,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with fake.client(session=session) as client:
+            await client.available_regions.list()
+        assert client.closed
+        assert not session.closed
+        async with session.get(fake.url + "/v1/projects/x/availableRegions") as response:
+            assert response.status == 401  # still usable
+
+
+async def test_a_closed_client_refuses_new_calls(fake: FakeNumbersServer) -> None:
+    client = fake.client()
+    await client.aclose()
+    await client.aclose()  # idempotent
+    with pytest.raises(RuntimeError, match="closed"):
+        await client.callbacks.get()
+
+
+async def test_closing_leaves_no_unclosed_session_or_resource_warning(
+    fake: FakeNumbersServer,
+) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        client = fake.client()
+        await client.available_regions.list()
+        await client.aclose()
+        del client
+        gc.collect()
+    assert [str(w.message) for w in caught] == []
+
+
+async def test_max_concurrency_bounds_requests_in_flight(fake: FakeNumbersServer) -> None:
+    fake.inject(Fault.latency(0.02), route="get_callbacks", times=None)
+    async with fake.client(max_concurrency=4) as client:
+        await asyncio.gather(*(client.callbacks.get() for _ in range(40)))
+    assert fake.max_in_flight <= 4
+
+
+async def test_secrets_never_reach_repr_or_debug_logs(
+    fake: FakeNumbersServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    hmac_secret = "h" * 40
+    caplog.set_level(logging.DEBUG, logger="numbers_async")
+    async with fake.client() as client:
+        fake.expire_tokens()
+        await client.callbacks.update(hmac_secret)
+        await client.available_numbers.rent_any("US", "LOCAL", sms=SmsConfiguration("plan"))
+        text = repr(client) + caplog.text
+    tokens = {r.headers["Authorization"].split()[-1] for r in fake.requests if r.route != "token"}
+    assert caplog.records  # something was logged at DEBUG
+    for secret in (fake.key_secret, hmac_secret, *tokens):
+        assert secret not in text
+
+
+def test_from_env_reads_the_sinch_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SINCH_PROJECT_ID", "proj")
+    monkeypatch.setenv("SINCH_KEY_ID", "kid")
+    monkeypatch.setenv("SINCH_KEY_SECRET", "ksecret")
+    monkeypatch.setenv("SINCH_NUMBERS_URL", "http://127.0.0.1:9")
+    client = NumbersClient.from_env()
+    assert client.project_id == "proj"
+    assert "ksecret" not in repr(client)
+    assert "http://127.0.0.1:9" in repr(client)
+
+
+def test_from_env_names_a_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SINCH_PROJECT_ID", "SINCH_KEY_ID", "SINCH_KEY_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(InvalidInputError, match="SINCH_PROJECT_ID"):
+        NumbersClient.from_env()
