@@ -34,10 +34,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package, the tests and the examples."""
+    """mypy --strict over the package and the tests."""
     _install(session, "fast,fastapi,cli")
     session.install(*TYPECHECK_DEPS)
-    session.run("mypy", "--strict", "numbers_async", "tests", "examples", "noxfile.py")
+    session.run("mypy", "--strict", "numbers_async", "tests", "noxfile.py")
 
 
 @nox.session

@@ -6,7 +6,10 @@ import asyncio
 import signal
 import sys
 
+import pytest
+
 from numbers_async import NumbersClient
+from numbers_async.cli import main
 
 CLI = [sys.executable, "-W", "error", "-m", "numbers_async"]
 
@@ -79,3 +82,15 @@ async def test_fake_server_serves_a_client_and_stops_on_sigint() -> None:
         out, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0, err.decode()
     assert "fake server stopped" in out.decode()
+
+
+def test_demo_in_process_prints_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--count", "2", "--latency", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "2 numbers in 1 page." in out
+    assert "1 token request(s)" in out
+
+
+def test_demo_in_process_rejects_a_bad_count(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--count", "51"]) == 2
+    assert "--count must be from 1 to 50" in capsys.readouterr().err

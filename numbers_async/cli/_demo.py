@@ -107,7 +107,7 @@ async def _tour(fake: FakeNumbersServer, client: NumbersClient, count: int) -> N
         pages += 1
         listed.extend(page.items)
     print(table(ACTIVE_HEADERS, _active_rows(listed)))
-    print(f"{len(listed)} numbers in {pages} pages.")
+    print(f"{len(listed)} numbers in {pages} page{'' if pages == 1 else 's'}.")
 
     first = rented[0].phone_number
     _step(5, f"Name {first} 'Support line'")
