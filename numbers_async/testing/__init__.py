@@ -2,8 +2,10 @@
 
 ``FakeNumbersServer`` serves the Numbers API and the OAuth2 token endpoint on loopback,
 with an inventory, rent/release state, scheduled provisioning, paging and the documented
-error envelopes. ``Fault`` describes what can go wrong on a request (status codes,
-latency, connection resets, truncated bodies, token expiry) for ``FakeNumbersServer.inject``.
+error envelopes, and it POSTs signed callbacks to each number's ``callbackUrl`` (every
+attempt recorded as a ``CallbackDelivery``). ``Fault`` describes what can go wrong on a
+request (status codes, latency, connection resets, truncated bodies, token expiry) for
+``FakeNumbersServer.inject``.
 
 ::
 
@@ -18,12 +20,14 @@ With pytest, add ``pytest_plugins = ["numbers_async.testing.pytest_plugin"]`` an
 ``fake_numbers_server`` fixture.
 """
 
+from ._callbacks import CallbackDelivery
 from ._fake import FakeNumbersServer, ProvisioningHook, RecordedRequest
 from ._faults import Fault, FaultHandle
 from ._wire import ROUTES
 
 __all__ = [
     "ROUTES",
+    "CallbackDelivery",
     "FakeNumbersServer",
     "Fault",
     "FaultHandle",

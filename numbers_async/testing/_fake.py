@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, unquote
 import attrs
 from aiohttp import web
 
+from ._callbacks import CallbackDelivery, CallbackSender
 from ._faults import Fault, FaultHandle, FaultPlan, TokenBucket, retry_after_header
 from ._inventory import (
     BOTH,
@@ -84,6 +85,9 @@ logger = logging.getLogger("numbers_async.testing")
 ProvisioningHook = Callable[[dict[str, Any]], Awaitable[None]]
 """``async def hook(event: dict) -> None``: see ``FakeNumbersServer.on_provisioning_event``."""
 
+# How long wait_for_callbacks() waits by default before giving up.
+_CALLBACK_WAIT = 10.0
+
 # How long close() lets in-flight requests and provisioning hooks finish before cancelling.
 _CLOSE_GRACE = 1.0
 # Cached activeNumbers orderings kept at most (one per distinct filter and order).
@@ -131,8 +135,8 @@ class FakeNumbersServer:
     It serves both on one loopback port, holds an inventory of available numbers in
     several regions, moves numbers between available and active on rent and release,
     plays the scheduled-provisioning state machine, pages with opaque tokens, answers the
-    documented error envelopes, and injects faults on demand. Every request is logged
-    in :attr:`requests`.
+    documented error envelopes, delivers signed callbacks, and injects faults on demand.
+    Every request is logged in :attr:`requests`.
 
     Example::
 
@@ -156,6 +160,30 @@ class FakeNumbersServer:
             ``"nextPageToken": ""`` or leaves the field out (both happen for real).
         us_local_only_rent: reject rent/rentAny of anything but US LOCAL numbers, as
             the real API does.
+        callback_attempts: how many times a callback POST is tried before giving up.
+        callback_backoff: seconds before the first retry; each later one waits twice as
+            long as the one before.
+        callback_timeout: seconds one callback POST may take.
+        callback_out_of_order: deliver each batch of events (those one state change
+            emits, such as a number's SMS and voice provisioning completing together) in
+            a shuffled order, reproducible for a given ``seed``.
+        callback_duplicates: deliver every event this many extra times, same ``eventId``.
+
+    Callbacks: when scheduled provisioning completes or fails, and when a release
+    deprovisions a number, the fake calls :attr:`on_provisioning_event` with the event.
+    By default that is :meth:`deliver_callback`, which POSTs the ``CallbackPayload`` to
+    the number's ``callbackUrl`` as Sinch does (``X-Sinch-Signature`` when
+    :attr:`callback_configuration` has an ``hmacSecret``; retries on anything but
+    ``200``) and records every attempt in :attr:`callback_deliveries`. Replace the hook
+    to intercept events instead, or wrap it to watch them and still deliver::
+
+        async def watch(event: dict[str, Any]) -> None:
+            seen.append(event)
+            await fake.deliver_callback(event)
+
+        fake.on_provisioning_event = watch
+
+    ``await fake.wait_for_callbacks()`` returns once every event so far is handled.
 
     The state is plain wire-format dicts you may read in tests: :attr:`available`,
     :attr:`active` (both keyed by phone number) and :attr:`callback_configuration`.
@@ -178,6 +206,11 @@ class FakeNumbersServer:
         numbers_per_bucket: int = 50,
         final_page_token: Literal["empty", "absent"] = "empty",
         us_local_only_rent: bool = True,
+        callback_attempts: int = 4,
+        callback_backoff: float = 0.05,
+        callback_timeout: float = 5.0,
+        callback_out_of_order: bool = False,
+        callback_duplicates: int = 0,
     ) -> None:
         _check_settings(token_lifetime, provisioning_delay, latency, final_page_token)
         self.project_id = project_id
@@ -207,10 +240,19 @@ class FakeNumbersServer:
         """Phone number -> ``ActiveNumber``: the numbers the project owns."""
         self.callback_configuration: Json = {"projectId": project_id, "hmacSecret": ""}
         """What ``GET /callbackConfiguration`` answers."""
-        self.on_provisioning_event: ProvisioningHook | None = None
+        self.on_provisioning_event: ProvisioningHook | None = self.deliver_callback
         """Called (as a task) with each callback event: a ``CallbackPayload`` dict plus
         ``"callbackUrl"``, whenever scheduled provisioning completes or fails, and for
-        each SMS plan, campaign or voice app a release deprovisions."""
+        each SMS plan, campaign or voice app a release deprovisions. Defaults to
+        :meth:`deliver_callback`; ``None`` drops the events."""
+        self._callbacks = CallbackSender(
+            attempts=callback_attempts,
+            backoff=callback_backoff,
+            timeout=callback_timeout,
+            out_of_order=callback_out_of_order,
+            duplicates=callback_duplicates,
+            seed=seed,
+        )
 
         self._available_order: list[str] = []  # sorted phones of `available`
         self._origins: dict[str, Json] = {}  # active phone -> its AvailableNumber, for release
@@ -260,7 +302,8 @@ class FakeNumbersServer:
         """Stop serving and settle hook tasks. Idempotent; :meth:`start` may follow.
 
         Provisioning still pending stays WAITING (its timers are cancelled) until
-        :meth:`complete_provisioning`.
+        :meth:`complete_provisioning`. Callbacks still being delivered (or retried) get
+        one second to finish, then are cancelled.
         """
         runner, self._runner = self._runner, None
         for phone, timer in self._pending.items():
@@ -270,6 +313,7 @@ class FakeNumbersServer:
         if runner is not None:
             await runner.cleanup()
         await self._settle_event_tasks()
+        await self._callbacks.aclose()
 
     async def __aenter__(self) -> FakeNumbersServer:
         await self.start()
@@ -311,6 +355,46 @@ class FakeNumbersServer:
             auth_url=self.auth_url,
             **kwargs,
         )
+
+    # -- callbacks ---------------------------------------------------------------------
+
+    async def deliver_callback(self, event: Mapping[str, Any]) -> None:
+        """POST one event to its ``callbackUrl`` as Sinch would; the default hook.
+
+        ``event`` is what :attr:`on_provisioning_event` receives. The body is the
+        ``CallbackPayload`` JSON (without ``callbackUrl``), signed with ``X-Sinch-Signature``
+        when :attr:`callback_configuration` has an ``hmacSecret``. Anything but ``200``,
+        and any connection error or timeout, is retried after ``callback_backoff``
+        seconds, doubling, up to ``callback_attempts`` tries; then a warning is logged on
+        ``numbers_async.testing`` and the event is dropped. Nothing is raised. An event
+        whose ``callbackUrl`` is empty is not sent.
+
+        Events passed in the same event-loop step form one batch, which
+        ``callback_out_of_order`` shuffles; the call that starts a batch returns when the
+        whole batch is delivered.
+        """
+        secret = str(self.callback_configuration.get("hmacSecret") or "")
+        await self._callbacks.deliver(event, secret)
+
+    @property
+    def callback_deliveries(self) -> list[CallbackDelivery]:
+        """Every callback POST attempt :meth:`deliver_callback` made, in order."""
+        return self._callbacks.deliveries
+
+    async def wait_for_callbacks(self, timeout: float = _CALLBACK_WAIT) -> None:
+        """Wait until every event emitted so far has been handled by the hook.
+
+        With the default hook, that is: delivered, or given up on after the last retry.
+        Raises ``TimeoutError`` if that takes more than ``timeout`` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._event_tasks:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                busy = len(self._event_tasks)
+                raise TimeoutError(f"{busy} callback event(s) still in hand after {timeout} s")
+            await asyncio.wait(set(self._event_tasks), timeout=remaining)
 
     # -- test controls -----------------------------------------------------------------
 
