@@ -10,7 +10,7 @@
 """
 
 from numbers_async._client import NumbersClient
-from numbers_async._config import Timeouts
+from numbers_async._config import RetryEvent, RetryPolicy, Timeouts
 from numbers_async._paging import ActiveNumbersPager
 from numbers_async._version import __version__
 from numbers_async.errors import (
@@ -74,6 +74,8 @@ __all__ = [
     "PermissionDeniedError",
     "ProvisioningStatus",
     "RateLimitedError",
+    "RetryEvent",
+    "RetryPolicy",
     "ScheduledSmsProvisioning",
     "ScheduledVoiceProvisioning",
     "SearchPattern",

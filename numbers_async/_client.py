@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterable
 from types import TracebackType
@@ -11,9 +12,9 @@ import aiohttp
 
 from numbers_async import _operations as ops
 from numbers_async._auth import Auth, BasicAuth, OAuth2
-from numbers_async._config import Timeouts
+from numbers_async._config import RetryPolicy, Timeouts
 from numbers_async._paging import ActiveNumbersPager
-from numbers_async._session import SessionManager
+from numbers_async._session import CallOptions, SessionManager
 from numbers_async.errors import InvalidInputError
 from numbers_async.models import (
     ActiveNumber,
@@ -38,11 +39,19 @@ DEFAULT_MAX_CONCURRENCY: Final = 64
 _EnumArg = str  # a member of the enum or its string value; members are str subclasses
 
 
-class AvailableRegions:
-    """``client.available_regions``: where numbers are offered."""
+class _Resource:
+    """A group of operations sharing the client's session manager and call options."""
 
-    def __init__(self, session: SessionManager) -> None:
+    def __init__(self, session: SessionManager, options: CallOptions) -> None:
         self._session = session
+        self._options = options
+
+    async def _send(self, request: ops.Request) -> tuple[int, bytes]:
+        return await self._session.send(request, self._options)
+
+
+class AvailableRegions(_Resource):
+    """``client.available_regions``: where numbers are offered."""
 
     async def list(
         self, types: Iterable[NumberType | _EnumArg] | NumberType | _EnumArg | None = None
@@ -52,15 +61,12 @@ class AvailableRegions:
         Example: ``await client.available_regions.list(types=["LOCAL"])``.
         """
         request = ops.list_regions(types)
-        status, body = await self._session.send(request)
+        status, body = await self._send(request)
         return ops.decode_list(status, body, AvailableRegion, "availableRegions")
 
 
-class AvailableNumbers:
+class AvailableNumbers(_Resource):
     """``client.available_numbers``: search and rent numbers."""
-
-    def __init__(self, session: SessionManager) -> None:
-        self._session = session
 
     async def search(
         self,
@@ -93,12 +99,12 @@ class AvailableNumbers:
             capabilities=capabilities,
             size=size,
         )
-        status, body = await self._session.send(request)
+        status, body = await self._send(request)
         return ops.decode_list(status, body, AvailableNumber, "availableNumbers")
 
     async def get(self, phone_number: str) -> AvailableNumber:
         """Check whether one number is available, with its prices (``NotFoundError`` if not)."""
-        status, body = await self._session.send(ops.get_available(phone_number))
+        status, body = await self._send(ops.get_available(phone_number))
         return ops.decode(status, body, AvailableNumber)
 
     async def rent(
@@ -116,7 +122,7 @@ class AvailableNumbers:
         ``voice_configuration.scheduled_voice_provisioning`` until they are in place.
         """
         request = ops.rent(phone_number, sms=sms, voice=voice, callback_url=callback_url)
-        status, body = await self._session.send(request)
+        status, body = await self._send(request)
         return ops.decode(status, body, ActiveNumber)
 
     async def rent_any(
@@ -145,15 +151,12 @@ class AvailableNumbers:
             voice=voice,
             callback_url=callback_url,
         )
-        status, body = await self._session.send(request)
+        status, body = await self._send(request)
         return ops.decode(status, body, ActiveNumber)
 
 
-class ActiveNumbers:
+class ActiveNumbers(_Resource):
     """``client.active_numbers``: the numbers the project owns."""
-
-    def __init__(self, session: SessionManager) -> None:
-        self._session = session
 
     def list(
         self,
@@ -193,15 +196,23 @@ class ActiveNumbers:
         if max_items is not None:
             ops.check_positive_int("max_items", max_items)
 
-        async def fetch(token: str | None) -> Page:
-            status, body = await self._session.send(ops.list_active_page(query, token))
+        session, options = self._session, self._options
+
+        async def fetch(token: str | None, deadline_at: float | None) -> Page:
+            request = ops.list_active_page(query, token)
+            status, body = await session.send(request, options, deadline_at=deadline_at)
             return ops.decode(status, body, Page)
 
-        return ActiveNumbersPager(fetch, page_token=page_token or None, max_items=max_items)
+        return ActiveNumbersPager(
+            fetch,
+            page_token=page_token or None,
+            max_items=max_items,
+            deadline=lambda: session.deadline_for(options),
+        )
 
     async def get(self, phone_number: str) -> ActiveNumber:
         """Fetch one owned number (``NotFoundError`` if the project does not own it)."""
-        status, body = await self._session.send(ops.get_active(phone_number))
+        status, body = await self._send(ops.get_active(phone_number))
         return ops.decode(status, body, ActiveNumber)
 
     async def update(
@@ -221,29 +232,26 @@ class ActiveNumbers:
         request = ops.update_active(
             phone_number, display_name=display_name, sms=sms, voice=voice, callback_url=callback_url
         )
-        status, body = await self._session.send(request)
+        status, body = await self._send(request)
         return ops.decode(status, body, ActiveNumber)
 
     async def release(self, phone_number: str) -> ActiveNumber:
         """Give an owned number back; the result has ``expire_at`` set."""
-        status, body = await self._session.send(ops.release(phone_number))
+        status, body = await self._send(ops.release(phone_number))
         return ops.decode(status, body, ActiveNumber)
 
 
-class Callbacks:
+class Callbacks(_Resource):
     """``client.callbacks``: the project's event callback settings."""
-
-    def __init__(self, session: SessionManager) -> None:
-        self._session = session
 
     async def get(self) -> CallbackConfiguration:
         """The current configuration (its ``hmac_secret`` signs every event)."""
-        status, body = await self._session.send(ops.get_callbacks())
+        status, body = await self._send(ops.get_callbacks())
         return ops.decode(status, body, CallbackConfiguration)
 
     async def update(self, hmac_secret: str) -> CallbackConfiguration:
         """Set the HMAC secret (32-64 characters of ``a-zA-Z0-9-``) used to sign events."""
-        status, body = await self._session.send(ops.update_callbacks(hmac_secret))
+        status, body = await self._send(ops.update_callbacks(hmac_secret))
         return ops.decode(status, body, CallbackConfiguration)
 
 
@@ -263,8 +271,14 @@ class NumbersClient:
         base_url: the Numbers API origin.
         auth_url: the OAuth2 token endpoint.
         max_concurrency: the most requests in flight at once.
-        timeouts: per-attempt time limits.
+        rate_limit: the most requests per second, client-wide (``None``: no limit). Whatever
+            this is, a 429 pauses the whole client for ``Retry-After`` and then ramps up.
+        retry: how failed requests are retried (only where it is safe).
+        timeouts: time limits per attempt, and an optional deadline per call.
         session: an ``aiohttp.ClientSession`` to use; the client never closes it.
+
+    ``client.with_options(retry=..., timeouts=...)`` gives a view with other settings for
+    some calls, sharing this client's connections, token and rate limit.
     """
 
     def __init__(
@@ -277,6 +291,8 @@ class NumbersClient:
         base_url: str = DEFAULT_BASE_URL,
         auth_url: str = DEFAULT_AUTH_URL,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        rate_limit: float | None = None,
+        retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
@@ -286,8 +302,9 @@ class NumbersClient:
         ops.check_url("base_url", base_url)
         ops.check_url("auth_url", auth_url)
         ops.check_positive_int("max_concurrency", max_concurrency)
-        if timeouts is not None and not isinstance(timeouts, Timeouts):
-            raise InvalidInputError("timeouts", "must be a Timeouts", timeouts)
+        if rate_limit is not None:
+            ops.check_positive_number("rate_limit", rate_limit)
+        options = _call_options(retry, timeouts, CallOptions(RetryPolicy(), Timeouts()))
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise InvalidInputError("session", "must be an aiohttp.ClientSession", session)
         credentials: Auth
@@ -306,13 +323,32 @@ class NumbersClient:
             project_id=project_id,
             auth=credentials,
             max_concurrency=max_concurrency,
-            timeouts=Timeouts() if timeouts is None else timeouts,
+            rate_limit=None if rate_limit is None else float(rate_limit),
             session=session,
         )
-        self.available_regions = AvailableRegions(self._session)
-        self.available_numbers = AvailableNumbers(self._session)
-        self.active_numbers = ActiveNumbers(self._session)
-        self.callbacks = Callbacks(self._session)
+        self._bind(options)
+
+    def _bind(self, options: CallOptions) -> None:
+        self._options = options
+        self.available_regions = AvailableRegions(self._session, options)
+        self.available_numbers = AvailableNumbers(self._session, options)
+        self.active_numbers = ActiveNumbers(self._session, options)
+        self.callbacks = Callbacks(self._session, options)
+
+    def with_options(
+        self, *, retry: RetryPolicy | None = None, timeouts: Timeouts | None = None
+    ) -> NumbersClient:
+        """A view of this client with another retry policy and/or timeouts.
+
+        The view shares the connections, token, concurrency and rate limit; closing
+        either closes both. Example::
+
+            fast = client.with_options(retry=RetryPolicy(attempts=1), timeouts=Timeouts(total=2))
+            number = await fast.active_numbers.get(phone)
+        """
+        view = copy.copy(self)
+        view._bind(_call_options(retry, timeouts, self._options))
+        return view
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> NumbersClient:
@@ -364,3 +400,16 @@ class NumbersClient:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _call_options(
+    retry: RetryPolicy | None, timeouts: Timeouts | None, defaults: CallOptions
+) -> CallOptions:
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise InvalidInputError("retry", "must be a RetryPolicy", retry)
+    if timeouts is not None and not isinstance(timeouts, Timeouts):
+        raise InvalidInputError("timeouts", "must be a Timeouts", timeouts)
+    return CallOptions(
+        retry=defaults.retry if retry is None else retry,
+        timeouts=defaults.timeouts if timeouts is None else timeouts,
+    )

@@ -57,7 +57,7 @@ _READ_ONLY: Final = frozenset(
 
 
 class Op(enum.Enum):
-    """Every operation, with what a retry of it risks (used for logs and retry safety)."""
+    """Every operation, named as the client exposes it (for logs and retry safety)."""
 
     LIST_REGIONS = "available_regions.list"
     SEARCH = "available_numbers.search"
@@ -72,6 +72,25 @@ class Op(enum.Enum):
     UPDATE_CALLBACKS = "callbacks.update"
 
 
+class Safety(enum.Enum):
+    """What repeating a request risks, which decides how it may be retried (DESIGN §2)."""
+
+    #: Reads, PATCHes and release: doing it twice leaves the same state.
+    IDEMPOTENT = "idempotent"
+    #: rent of a given number: a repeat fails once the first went through, and the
+    #: outcome can be checked with GET activeNumbers/{phone}.
+    RECONCILE = "reconcile"
+    #: rentAny: a repeat may rent (and bill) a second number; retry only what provably
+    #: was not processed.
+    AT_MOST_ONCE = "at-most-once"
+
+
+SAFETY: Final = dict.fromkeys(Op, Safety.IDEMPOTENT) | {
+    Op.RENT: Safety.RECONCILE,
+    Op.RENT_ANY: Safety.AT_MOST_ONCE,
+}
+
+
 @attrs.frozen
 class Request:
     """One logical API request: a path below the project, query pairs and a JSON body."""
@@ -82,6 +101,12 @@ class Request:
     query: str = ""  # already encoded
     body: bytes | None = None
     json: Mapping[str, Any] | None = None  # the body before encoding, for error reports
+    phone_number: str | None = None  # the number in the path, if any
+
+    @property
+    def safety(self) -> Safety:
+        """How this request may be retried."""
+        return SAFETY[self.op]
 
     @property
     def target(self) -> str:
@@ -136,6 +161,13 @@ def check_positive_int(argument: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _INT32_MAX:
         raise InvalidInputError(argument, f"must be an integer from 1 to {_INT32_MAX}", value)
     return value
+
+
+def check_positive_number(argument: str, value: object) -> float:
+    """An ``int`` or ``float`` greater than zero (``bool`` is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InvalidInputError(argument, "must be a number greater than 0", value)
+    return float(value)
 
 
 def check_str(
@@ -205,8 +237,10 @@ def _phone_segment(phone: str) -> str:
     return quote(phone, safe="+")
 
 
-def _json_request(op: Op, method: str, path: str, body: dict[str, Any]) -> Request:
-    return Request(op, method, path, body=_json.dumps(body), json=body)
+def _json_request(
+    op: Op, method: str, path: str, body: dict[str, Any], phone_number: str | None = None
+) -> Request:
+    return Request(op, method, path, body=_json.dumps(body), json=body, phone_number=phone_number)
 
 
 # --- request builders, one per operation ------------------------------------------------------
@@ -247,14 +281,16 @@ def search_available(
 def get_available(phone_number: object) -> Request:
     """GET availableNumbers/{phone}."""
     phone = check_phone("phone_number", phone_number)
-    return Request(Op.GET_AVAILABLE, "GET", f"/availableNumbers/{_phone_segment(phone)}")
+    path = f"/availableNumbers/{_phone_segment(phone)}"
+    return Request(Op.GET_AVAILABLE, "GET", path, phone_number=phone)
 
 
 def rent(phone_number: object, *, sms: object, voice: object, callback_url: object) -> Request:
     """POST availableNumbers/{phone}:rent."""
     phone = check_phone("phone_number", phone_number)
     body = _provisioning_body(sms, voice, callback_url, allow_empty_url=False)
-    return _json_request(Op.RENT, "POST", f"/availableNumbers/{_phone_segment(phone)}:rent", body)
+    path = f"/availableNumbers/{_phone_segment(phone)}:rent"
+    return _json_request(Op.RENT, "POST", path, body, phone)
 
 
 def rent_any(
@@ -322,7 +358,9 @@ def list_active_page(query: list[tuple[str, str]], page_token: str | None) -> Re
 def get_active(phone_number: object) -> Request:
     """GET activeNumbers/{phone}."""
     phone = check_phone("phone_number", phone_number)
-    return Request(Op.GET_ACTIVE, "GET", f"/activeNumbers/{_phone_segment(phone)}")
+    return Request(
+        Op.GET_ACTIVE, "GET", f"/activeNumbers/{_phone_segment(phone)}", phone_number=phone
+    )
 
 
 def update_active(
@@ -338,13 +376,14 @@ def update_active(
         raise InvalidInputError(
             "update", "give at least one of display_name, sms, voice, callback_url"
         )
-    return _json_request(Op.UPDATE, "PATCH", f"/activeNumbers/{_phone_segment(phone)}", body)
+    return _json_request(Op.UPDATE, "PATCH", f"/activeNumbers/{_phone_segment(phone)}", body, phone)
 
 
 def release(phone_number: object) -> Request:
     """POST activeNumbers/{phone}:release."""
     phone = check_phone("phone_number", phone_number)
-    return Request(Op.RELEASE, "POST", f"/activeNumbers/{_phone_segment(phone)}:release")
+    path = f"/activeNumbers/{_phone_segment(phone)}:release"
+    return Request(Op.RELEASE, "POST", path, phone_number=phone)
 
 
 def get_callbacks() -> Request:

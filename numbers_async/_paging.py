@@ -9,7 +9,7 @@ from numbers_async.models import ActiveNumber, Page
 
 __all__ = ["ActiveNumbersPager"]
 
-FetchPage = Callable[[str | None], Awaitable[Page]]
+FetchPage = Callable[[str | None, float | None], Awaitable[Page]]  # (token, deadline_at)
 
 
 class ActiveNumbersPager:
@@ -18,11 +18,20 @@ class ActiveNumbersPager:
     ``async for number in pager`` yields every number across all pages;
     ``async for page in pager.pages()`` yields ``Page`` objects (with ``next_page_token``
     to resume later). At most one page is held in memory. Each iteration starts again from
-    the ``page_token`` the listing was created with.
+    the ``page_token`` the listing was created with; ``Timeouts.deadline`` bounds the whole
+    iteration, every page included.
     """
 
-    def __init__(self, fetch: FetchPage, *, page_token: str | None, max_items: int | None) -> None:
+    def __init__(
+        self,
+        fetch: FetchPage,
+        *,
+        page_token: str | None,
+        max_items: int | None,
+        deadline: Callable[[], float | None] = lambda: None,
+    ) -> None:
         self._fetch = fetch
+        self._deadline = deadline
         self._page_token = page_token
         self._max_items = max_items
 
@@ -41,8 +50,9 @@ class ActiveNumbersPager:
         """Yield each page in turn; the last one is trimmed to ``max_items`` if given."""
         token = self._page_token
         remaining = self._max_items
+        deadline_at = self._deadline()  # one deadline for the whole listing
         while True:
-            page = await self._fetch(token)
+            page = await self._fetch(token, deadline_at)
             if remaining is not None and len(page.items) >= remaining:
                 # Trimmed pages keep the server's token: resuming from it would skip the
                 # items cut here, which the caller asked not to see anyway.

@@ -70,8 +70,14 @@ class InvalidInputError(NumbersError, ValueError):
 class TransportError(NumbersError):
     """The request could not be completed on the wire (connect, reset, DNS, protocol).
 
-    The request may or may not have reached the server.
+    ``request_sent`` is False when no connection was ever made, so the server cannot have
+    acted on the request; True when it may have reached the server (a reset or timeout
+    after sending), in which case its effect is unknown.
     """
+
+    def __init__(self, message: str, *, request_sent: bool = True) -> None:
+        self.request_sent = request_sent
+        super().__init__(message)
 
 
 class NumbersTimeoutError(TransportError, TimeoutError):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -25,3 +26,12 @@ async def client(fake: FakeNumbersServer) -> AsyncIterator[NumbersClient]:
 def api_requests(fake: FakeNumbersServer) -> list[str]:
     """Routes of every Numbers API request the fake saw (token endpoint left out)."""
     return [r.route for r in fake.requests if r.route != "token"]
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait until ``predicate()`` holds (polling the fake's counters), or fail."""
+    for _ in range(int(timeout / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")

@@ -91,7 +91,7 @@ async def test_every_iteration_starts_again(client: NumbersClient, fake: FakeNum
 async def test_a_server_repeating_its_page_token_is_stopped() -> None:
     from numbers_async import ActiveNumber, ActiveNumbersPager, DecodeError
 
-    async def stuck(token: str | None) -> Page:
+    async def stuck(token: str | None, deadline_at: float | None) -> Page:
         return Page(items=(ActiveNumber(phone_number="+12025550134"),), next_page_token="same")
 
     pager = ActiveNumbersPager(stuck, page_token=None, max_items=None)

@@ -21,6 +21,7 @@ from numbers_async import (
     NumbersTimeoutError,
     PermissionDeniedError,
     RateLimitedError,
+    RetryPolicy,
     ServerError,
     SmsConfiguration,
     Timeouts,
@@ -29,6 +30,8 @@ from numbers_async import (
 from numbers_async.testing import FakeNumbersServer, Fault
 
 from .conftest import api_requests
+
+NO_RETRY = RetryPolicy(attempts=1)
 
 # --- OAuth2 ------------------------------------------------------------------------------
 
@@ -168,7 +171,7 @@ async def test_429_is_rate_limited_with_retry_after(
 ) -> None:
     fake.inject(Fault.status(429, retry_after="7"), route="list_regions")
     with pytest.raises(RateLimitedError) as caught:
-        await client.available_regions.list()
+        await client.with_options(retry=NO_RETRY).available_regions.list()
     assert caught.value.retry_after == 7.0
 
 
@@ -179,7 +182,7 @@ async def test_5xx_bodies_of_every_kind_are_server_errors(
 ) -> None:
     fake.inject(Fault.status(status, body=body), route="get_callbacks")  # type: ignore[arg-type]
     with pytest.raises(ServerError) as caught:
-        await client.callbacks.get()
+        await client.with_options(retry=NO_RETRY).callbacks.get()
     assert caught.value.status == status
     assert isinstance(caught.value, ApiError)
 
@@ -206,7 +209,7 @@ async def test_connection_reset_is_a_transport_error(
 
 async def test_a_slow_response_times_out(fake: FakeNumbersServer) -> None:
     fake.inject(Fault.latency(1.0), route="get_callbacks")
-    async with fake.client(timeouts=Timeouts(total=0.2)) as client:
+    async with fake.client(timeouts=Timeouts(total=0.2), retry=NO_RETRY) as client:
         with pytest.raises(NumbersTimeoutError) as caught:
             await client.callbacks.get()
     assert isinstance(caught.value, TimeoutError)
