@@ -78,17 +78,28 @@ async def start_aiohttp(on_event: Any, options: dict[str, Any]) -> tuple[str, St
 
 
 async def start_fastapi(on_event: Any, options: dict[str, Any]) -> tuple[str, Stop]:
-    import uvicorn
     from fastapi import FastAPI
 
     from numbers_async.webhooks.fastapi import events_router
 
     app = FastAPI()
     app.include_router(events_router(on_event, path=EVENTS_PATH, **options))
-    # Binding the socket ourselves gives port 0 a known number before the server starts.
+    sock = loopback_socket()
+    port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}{EVENTS_PATH}", await serve_uvicorn(app, sock)
+
+
+def loopback_socket() -> socket.socket:
+    """A TCP socket bound to a free port on 127.0.0.1, so the port is known before serving."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    return sock
+
+
+async def serve_uvicorn(app: Any, sock: socket.socket) -> Stop:
+    """Serve an ASGI app on ``sock`` with uvicorn (lifespan on); returns how to stop it."""
+    import uvicorn
+
     config = uvicorn.Config(
         app, log_config=None, log_level="warning", lifespan="on", http="h11", ws="none"
     )
@@ -109,4 +120,4 @@ async def start_fastapi(on_event: Any, options: dict[str, Any]) -> tuple[str, St
         server.should_exit = True
         await serving
 
-    return f"http://127.0.0.1:{port}{EVENTS_PATH}", stop
+    return stop
