@@ -75,3 +75,19 @@ def demo(session: nox.Session) -> None:
     """The main job: ``numbers-async demo`` against the embedded fake server."""
     _install(session, "fast,cli")
     session.run("numbers-async", "demo", *session.posargs)
+
+
+# Baselines the benchmarks compare against; never runtime dependencies.
+BENCH_DEPS = ["pydantic>=2", "msgspec>=0.18", "sinch>=2.3"]
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks B1-B7 against their baselines: one table, JSON in benchmarks/results/.
+
+    ``nox -s bench -- --quick`` for a smoke run, ``-- --only b2,b3`` for some of them.
+    Never fails on a number (only if a benchmark crashes).
+    """
+    _install(session, "fast")
+    session.install(*BENCH_DEPS)
+    session.run("python", "benchmarks/run_all.py", *session.posargs)

@@ -1,0 +1,243 @@
+"""Shared benchmark plumbing: the server child process, paired rounds, statistics, output.
+
+Every benchmark measures our client and its baseline in the same run, in alternating
+rounds (the order flips every round), and reports medians with their spread (min-max)
+and the *paired* ratio: the median of the per-round ratios, which cancels most of the
+drift of a shared, noisy machine. Results go to stdout as a table and to
+``benchmarks/results/<benchmark>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+REPO_DIR = BENCH_DIR.parent
+
+# The benchmarks import the package from this checkout even when it is not installed.
+if str(REPO_DIR) not in sys.path:
+    sys.path.insert(0, str(REPO_DIR))
+
+
+def pythonpath() -> str:
+    """``PYTHONPATH`` for a child process that must import this checkout."""
+    return os.pathsep.join(filter(None, [str(REPO_DIR), os.environ.get("PYTHONPATH")]))
+
+
+# --- the server child process ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """Where a benchmark server listens and the credentials it accepts."""
+
+    url: str
+    auth_url: str
+    project_id: str
+    key_id: str
+    key_secret: str
+    phones: list[str]
+
+
+@contextlib.contextmanager
+def server(kind: Literal["fixed", "fake"], *options: str) -> Iterator[ServerInfo]:
+    """Start ``_server.py kind options...`` in a child process; stop it on exit."""
+    command = [sys.executable, str(BENCH_DIR / "_server.py"), kind, *options]
+    env = {**os.environ, "PYTHONPATH": pythonpath()}
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if not line:
+            raise RuntimeError(f"benchmark server did not start: {' '.join(command)}")
+        yield ServerInfo(**json.loads(line))
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+# --- rounds and statistics ---------------------------------------------------------------------
+
+
+def alternate(rounds: int, contenders: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
+    """Run every contender once per round, rotating who goes first; collect the values."""
+    names = list(contenders)
+    values: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(rounds):
+        shift = index % len(names)
+        for name in names[shift:] + names[:shift]:
+            values[name].append(contenders[name]())
+        summary = "  ".join(f"{name}={values[name][-1]:.4g}" for name in names)
+        print(f"  round {index + 1}/{rounds}: {summary}", file=sys.stderr, flush=True)
+    return values
+
+
+@dataclass(frozen=True)
+class Stat:
+    """The median of some samples and their spread."""
+
+    median: float
+    low: float
+    high: float
+    samples: list[float]
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Stat:
+        """Summarise ``samples`` (at least one)."""
+        return cls(statistics.median(samples), min(samples), max(samples), list(samples))
+
+
+def paired_ratio(ours: Sequence[float], baseline: Sequence[float]) -> Stat:
+    """Per-round ``ours / baseline``, summarised."""
+    return Stat.of([a / b for a, b in zip(ours, baseline, strict=True)])
+
+
+# --- results -----------------------------------------------------------------------------------
+
+Goal = Literal["ratio_at_least", "ratio_at_most", "ours_at_most", "none"]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the results table: our figure against one baseline, and the target."""
+
+    benchmark: str  # "B1"
+    what: str  # "active_numbers.get, concurrency 64"
+    unit: str  # "req/s"
+    ours: Stat
+    baseline_label: str
+    baseline: Stat | None
+    ratio: Stat | None  # ours / baseline, paired per round
+    target: str  # ">= 0.85x bare" (human text)
+    goal: Goal
+    goal_value: float | None
+    notes: str = ""
+    met: bool | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        met: bool | None = None
+        if self.goal == "ratio_at_least" and self.ratio is not None:
+            met = self.ratio.median >= (self.goal_value or 0.0)
+        elif self.goal == "ratio_at_most" and self.ratio is not None:
+            met = self.ratio.median <= (self.goal_value or 0.0)
+        elif self.goal == "ours_at_most":
+            met = self.ours.median <= (self.goal_value or 0.0)
+        object.__setattr__(self, "met", met)
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    versions: dict[str, str] = {}
+    for package in ("aiohttp", "attrs", "cattrs", "yarl", "orjson"):
+        with contextlib.suppress(Exception):
+            from importlib.metadata import version
+
+            versions[package] = version(package)
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "system": f"{platform.system()} {platform.release()}",
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "packages": versions,
+    }
+
+
+def write_result(name: str, rows: list[Row], params: dict[str, Any], out: Path | None) -> Path:
+    """Write the rows, parameters and machine as JSON; return the path."""
+    path = out or RESULTS_DIR / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "benchmark": name,
+        "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "params": params,
+        "machine": machine(),
+        "rows": [asdict(row) for row in rows],
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path
+
+
+def _number(value: float, unit: str = "") -> str:
+    text = f"{value:,.1f}" if unit in ("ms", "µs", "MB") or abs(value) < 100 else f"{value:,.0f}"
+    return f"{text} {unit}" if unit else text
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The results table (rows as written to JSON), aligned for a terminal or Markdown."""
+    header = ["benchmark", "ours", "baseline", "ratio (paired, min-max)", "target", "met?"]
+    lines = [header]
+    for row in rows:
+        ours = row["ours"]
+        baseline = row["baseline"]
+        ratio = row["ratio"]
+        met = {True: "yes", False: "**no**", None: "—"}[row["met"]]
+        lines.append(
+            [
+                f"{row['benchmark']} {row['what']}",
+                f"{_number(ours['median'], row['unit'])} "
+                f"({_number(ours['low'])}-{_number(ours['high'])})",
+                (
+                    f"{_number(baseline['median'], row['unit'])} ({row['baseline_label']})"
+                    if baseline
+                    else row["baseline_label"]
+                ),
+                (
+                    f"{ratio['median']:.2f}x ({ratio['low']:.2f}-{ratio['high']:.2f})"
+                    if ratio
+                    else "—"
+                ),
+                row["target"],
+                met,
+            ]
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    out = []
+    for index, line in enumerate(lines):
+        out.append(
+            "| " + " | ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) + " |"
+        )
+        if index == 0:
+            out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(out)
+
+
+def report(name: str, rows: list[Row], params: dict[str, Any], out: Path | None) -> None:
+    """Print the table and write the JSON."""
+    path = write_result(name, rows, params, out)
+    print(format_table([asdict(row) for row in rows]))
+    print(f"\n(wrote {path})")
+
+
+def parser(description: str, *, rounds: int) -> argparse.ArgumentParser:
+    """An argument parser with the options every benchmark takes."""
+    result = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    result.add_argument("--rounds", type=int, default=rounds, help="alternating rounds")
+    result.add_argument("--out", type=Path, default=None, help="JSON result path")
+    return result

@@ -1,0 +1,296 @@
+"""B2: decoding a 100-item ``ListActiveNumbersResponse`` page, against pydantic v2 and msgspec.
+
+What is measured: microseconds to turn the raw body (bytes) of one page of 100 active
+numbers (``_payloads``: every documented field present) into typed objects:
+
+- ours: ``numbers_async._operations.decode(200, body, Page)``, exactly what
+  ``active_numbers.list`` runs per page (orjson when installed, then the cattrs converter);
+- pydantic v2: ``model_validate_json`` on models of the same shape (same fields and types:
+  camelCase aliases, ``Decimal`` money, aware ``datetime``, enums, tuples, frozen),
+  pydantic's fastest path (JSON parsed and validated in Rust);
+- msgspec: ``msgspec.json.Decoder(Page).decode`` on ``Struct`` models of the same shape;
+- for reference, the official SDK (``pip install sinch``): its own pydantic models, decoded
+  the way its transport does (``json.loads``, then ``TypeAdapter(...).validate_python``).
+
+How: in one process, each contender decodes the page ``--repeat`` times per round (after
+a warm-up); rounds alternate the order. The figure is the mean time per page in a round;
+medians over rounds, spread min-max, and the paired per-round ratio ours / theirs.
+
+Target (DESIGN §4): faster than pydantic v2 (ours / pydantic <= 1.0x). msgspec and the
+SDK rows have no target.
+
+Run: ``python benchmarks/b2_decode.py [--rounds 7] [--repeat 300]``
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import pydantic
+from _common import Row, Stat, alternate, paired_ratio, parser, report
+from _payloads import page_body
+from pydantic.alias_generators import to_camel
+
+from numbers_async._operations import decode
+from numbers_async.models import Page
+
+# --- pydantic v2 models of the same shape ----------------------------------------------------
+
+
+class NumberType(str, enum.Enum):
+    MOBILE = "MOBILE"
+    LOCAL = "LOCAL"
+    TOLL_FREE = "TOLL_FREE"
+
+
+class Capability(str, enum.Enum):
+    SMS = "SMS"
+    VOICE = "VOICE"
+
+
+class ProvisioningStatus(str, enum.Enum):
+    WAITING = "WAITING"
+    IN_PROGRESS = "IN_PROGRESS"
+    FAILED = "FAILED"
+
+
+class _PydanticModel(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(alias_generator=to_camel, frozen=True, extra="ignore")
+
+
+class PMoney(_PydanticModel):
+    currency_code: str | None = None
+    amount: Decimal | None = None
+
+
+class PScheduledSmsProvisioning(_PydanticModel):
+    service_plan_id: str | None = None
+    campaign_id: str | None = None
+    status: ProvisioningStatus | None = None
+    last_updated_time: datetime | None = None
+    error_codes: tuple[str, ...] | None = None
+
+
+class PScheduledVoiceProvisioning(_PydanticModel):
+    app_id: str | None = None
+    status: ProvisioningStatus | None = None
+    last_updated_time: datetime | None = None
+
+
+class PSmsConfiguration(_PydanticModel):
+    service_plan_id: str | None = None
+    campaign_id: str | None = None
+    scheduled_provisioning: PScheduledSmsProvisioning | None = None
+
+
+class PVoiceConfiguration(_PydanticModel):
+    app_id: str | None = None
+    last_updated_time: datetime | None = None
+    scheduled_voice_provisioning: PScheduledVoiceProvisioning | None = None
+
+
+class PActiveNumber(_PydanticModel):
+    phone_number: str
+    project_id: str | None = None
+    display_name: str | None = None
+    region_code: str | None = None
+    type: NumberType | None = None
+    capability: tuple[Capability, ...] | None = None
+    money: PMoney | None = None
+    payment_interval_months: int | None = None
+    next_charge_date: datetime | None = None
+    expire_at: datetime | None = None
+    sms_configuration: PSmsConfiguration | None = None
+    voice_configuration: PVoiceConfiguration | None = None
+    callback_url: str | None = None
+
+
+class PPage(_PydanticModel):
+    active_numbers: tuple[PActiveNumber, ...] = ()
+    next_page_token: str | None = None
+    total_size: int | None = None
+
+
+# --- msgspec models of the same shape ----------------------------------------------------------
+
+
+class _Struct(msgspec.Struct, rename="camel", frozen=True):
+    pass
+
+
+# (frozen=True is repeated on each subclass only so that mypy sees it too.)
+
+
+class MMoney(_Struct, frozen=True):
+    currency_code: str | None = None
+    amount: Decimal | None = None
+
+
+class MScheduledSmsProvisioning(_Struct, frozen=True):
+    service_plan_id: str | None = None
+    campaign_id: str | None = None
+    status: ProvisioningStatus | None = None
+    last_updated_time: datetime | None = None
+    error_codes: tuple[str, ...] | None = None
+
+
+class MScheduledVoiceProvisioning(_Struct, frozen=True):
+    app_id: str | None = None
+    status: ProvisioningStatus | None = None
+    last_updated_time: datetime | None = None
+
+
+class MSmsConfiguration(_Struct, frozen=True):
+    service_plan_id: str | None = None
+    campaign_id: str | None = None
+    scheduled_provisioning: MScheduledSmsProvisioning | None = None
+
+
+class MVoiceConfiguration(_Struct, frozen=True):
+    app_id: str | None = None
+    last_updated_time: datetime | None = None
+    scheduled_voice_provisioning: MScheduledVoiceProvisioning | None = None
+
+
+class MActiveNumber(_Struct, frozen=True):
+    phone_number: str
+    project_id: str | None = None
+    display_name: str | None = None
+    region_code: str | None = None
+    type: NumberType | None = None
+    capability: tuple[Capability, ...] | None = None
+    money: MMoney | None = None
+    payment_interval_months: int | None = None
+    next_charge_date: datetime | None = None
+    expire_at: datetime | None = None
+    sms_configuration: MSmsConfiguration | None = None
+    voice_configuration: MVoiceConfiguration | None = None
+    callback_url: str | None = None
+
+
+class MPage(_Struct, frozen=True):
+    active_numbers: tuple[MActiveNumber, ...] = ()
+    next_page_token: str | None = None
+    total_size: int | None = None
+
+
+# --- the contenders ----------------------------------------------------------------------------
+
+
+def sdk_decoder() -> Callable[[bytes], Any] | None:
+    """The official SDK's own decoding of a list page, if ``sinch`` is installed."""
+    try:
+        from pydantic import TypeAdapter
+        from sinch.domains.numbers.models.v1.internal import ListActiveNumbersResponse
+    except ImportError:
+        return None
+
+    def decode_like_the_sdk(body: bytes) -> Any:
+        # sinch.core.endpoint.BaseHTTPEndpoint._process_response_model, after requests'
+        # response.json().
+        return TypeAdapter(ListActiveNumbersResponse).validate_python(json.loads(body))
+
+    return decode_like_the_sdk
+
+
+def per_page(decode_one: Callable[[bytes], Any], body: bytes, repeat: int) -> Callable[[], float]:
+    """A round: decode ``body`` ``repeat`` times, return µs per page."""
+
+    def run() -> float:
+        started = time.perf_counter()
+        for _ in range(repeat):
+            decode_one(body)
+        return (time.perf_counter() - started) / repeat * 1e6
+
+    return run
+
+
+def check_same_content(body: bytes) -> None:
+    """Every contender reads the same numbers out of the page (a sanity check)."""
+    page = decode(200, body, Page)
+    theirs = PPage.model_validate_json(body)
+    spec = msgspec.json.decode(body, type=MPage)
+    assert len(page.items) == len(theirs.active_numbers) == len(spec.active_numbers)
+    for a, b, c in zip(page.items, theirs.active_numbers, spec.active_numbers, strict=True):
+        assert a.phone_number == b.phone_number == c.phone_number
+        assert a.next_charge_date == b.next_charge_date == c.next_charge_date
+        assert a.money is not None
+        assert b.money is not None
+        assert c.money is not None
+        assert a.money.amount == b.money.amount == c.money.amount
+
+
+def main() -> None:
+    args_parser = parser(__doc__.splitlines()[0], rounds=7)
+    args_parser.add_argument("--repeat", type=int, default=300, help="decodes per round")
+    args_parser.add_argument("--items", type=int, default=100, help="numbers on the page")
+    args = args_parser.parse_args()
+    body = page_body(0, pages=2, page_size=args.items)
+    check_same_content(body)
+    msgspec_decoder = msgspec.json.Decoder(MPage)
+    contenders = {
+        "ours": per_page(lambda b: decode(200, b, Page), body, args.repeat),
+        "pydantic": per_page(PPage.model_validate_json, body, args.repeat),
+        "msgspec": per_page(msgspec_decoder.decode, body, args.repeat),
+    }
+    sdk = sdk_decoder()
+    if sdk is not None:
+        contenders["sdk"] = per_page(sdk, body, max(1, args.repeat // 5))
+    for run in contenders.values():  # warm-up: caches, lazily built validators
+        run()
+    values = alternate(args.rounds, contenders)
+    what = f"decode a {args.items}-item page"
+    rows = [
+        Row(
+            benchmark="B2",
+            what=what,
+            unit="µs",
+            ours=Stat.of(values["ours"]),
+            baseline_label="pydantic v2",
+            baseline=Stat.of(values["pydantic"]),
+            ratio=paired_ratio(values["ours"], values["pydantic"]),
+            target="<= 1.0x (time)",
+            goal="ratio_at_most",
+            goal_value=1.0,
+        ),
+        Row(
+            benchmark="B2",
+            what=what,
+            unit="µs",
+            ours=Stat.of(values["ours"]),
+            baseline_label="msgspec",
+            baseline=Stat.of(values["msgspec"]),
+            ratio=paired_ratio(values["ours"], values["msgspec"]),
+            target="(reference)",
+            goal="none",
+            goal_value=None,
+        ),
+    ]
+    if "sdk" in values:
+        rows.append(
+            Row(
+                benchmark="B2",
+                what=what,
+                unit="µs",
+                ours=Stat.of(values["ours"]),
+                baseline_label="official SDK models",
+                baseline=Stat.of(values["sdk"]),
+                ratio=paired_ratio(values["ours"], values["sdk"]),
+                target="(reference)",
+                goal="none",
+                goal_value=None,
+            )
+        )
+    params = {"rounds": args.rounds, "repeat": args.repeat, "items": args.items}
+    report("b2_decode", rows, params | {"body_bytes": len(body)}, args.out)
+
+
+if __name__ == "__main__":
+    main()
