@@ -74,7 +74,24 @@ def _structure_decimal(value: Any, _: type) -> Decimal:
 def _structure_datetime(value: Any, _: type) -> datetime:
     if not isinstance(value, str):
         raise TypeError(f"timestamp must be a string, got {type(value).__name__}")
+    if _is_utc_microseconds(value):
+        # A tenth of parse_datetime's cost. "+00:00" rather than "Z", which Python 3.10's
+        # fromisoformat refuses; both give the timezone.utc singleton.
+        return datetime.fromisoformat(value[:-1] + "+00:00")
     return parse_datetime(value)
+
+
+def _is_utc_microseconds(text: str) -> bool:
+    # 'YYYY-MM-DDTHH:MM:SS.ffffffZ', the form REST responses use. fromisoformat rejects
+    # anything but digits between these separators; text[7] rules out ISO week dates
+    # ('2024-W01-1'), which Python 3.12+ would accept.
+    return (
+        len(text) == 27
+        and text[26] == "Z"
+        and text[19] == "."
+        and text[10] == "T"
+        and text[7] == "-"
+    )
 
 
 def _make_enum_hook(enum_cls: type[Any]) -> Any:
