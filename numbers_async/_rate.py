@@ -25,6 +25,7 @@ _MIN_RATE: Final = 1.0  # requests/s: never throttle below this
 _RECOVERY_STEP: Final = 1.5  # rate multiplier per recovery interval without a 429
 _RECOVERY_INTERVAL: Final = 1.0  # seconds
 _WINDOW: Final = 1.0  # seconds of send times kept to estimate the achieved rate
+_EPSILON: Final = 1e-9
 
 
 class RateGate:
@@ -77,8 +78,8 @@ class RateGate:
                 if self._rate is None:
                     break
                 self._refill(now, self._rate)
-                if self._tokens >= 1:
-                    self._tokens -= 1
+                if self._tokens >= 1 - _EPSILON:  # float sums of refills fall a hair short
+                    self._tokens = max(0.0, self._tokens - 1)
                     break
                 await self._sleep((1 - self._tokens) / self._rate)
         self._record(self._clock())
