@@ -6,7 +6,7 @@ import copy
 import os
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import aiohttp
 
@@ -28,6 +28,9 @@ from numbers_async.models import (
     SmsConfiguration,
     VoiceConfiguration,
 )
+
+if TYPE_CHECKING:
+    from numbers_async.bulk import Bulk
 
 __all__ = ["DEFAULT_AUTH_URL", "DEFAULT_BASE_URL", "NumbersClient"]
 
@@ -120,6 +123,13 @@ class AvailableNumbers(_Resource):
         The SMS/Voice settings are applied asynchronously by Sinch: the returned number shows
         them under ``sms_configuration.scheduled_provisioning`` /
         ``voice_configuration.scheduled_voice_provisioning`` until they are in place.
+
+        Retried safely: if an attempt may have gone through and a retry finds the number
+        no longer available, ``active_numbers.get`` settles it — owned means rented.
+
+        Raises:
+            NotFoundError: the number is not available (and the project does not own it).
+            AmbiguousOutcomeError: an attempt may have rented it and checking failed.
         """
         request = ops.rent(phone_number, sms=sms, voice=voice, callback_url=callback_url)
         status, body = await self._send(request)
@@ -139,7 +149,13 @@ class AvailableNumbers(_Resource):
     ) -> ActiveNumber:
         """Rent whichever available number matches the criteria (this costs money).
 
-        Sinch currently supports this for US ``LOCAL`` numbers only.
+        Sinch currently supports this for US ``LOCAL`` numbers only. It is retried only when
+        the request provably was not processed (connect failure, 429): a repeat could rent
+        and bill a second number.
+
+        Raises:
+            AmbiguousOutcomeError: the request may have rented a number but the response was
+                lost or failed; check ``active_numbers.list`` before trying again.
         """
         request = ops.rent_any(
             region_code,
@@ -236,7 +252,12 @@ class ActiveNumbers(_Resource):
         return ops.decode(status, body, ActiveNumber)
 
     async def release(self, phone_number: str) -> ActiveNumber:
-        """Give an owned number back; the result has ``expire_at`` set."""
+        """Give an owned number back; the result has ``expire_at`` set.
+
+        Retried like a read: if an attempt's response was lost and the retry finds the
+        number no longer owned, the lost attempt released it, and the result carries only
+        ``phone_number`` (the API has nothing more to say about it).
+        """
         status, body = await self._send(ops.release(phone_number))
         return ops.decode(status, body, ActiveNumber)
 
@@ -400,6 +421,16 @@ class NumbersClient:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+    @property
+    def bulk(self) -> Bulk:
+        """Bulk jobs over many numbers: ``client.bulk.rent / rent_any / update / release``."""
+        from numbers_async.bulk import Bulk
+
+        bulk: Bulk | None = self.__dict__.get("_bulk")
+        if bulk is None:
+            bulk = self.__dict__["_bulk"] = Bulk(self)
+        return bulk
 
 
 def _call_options(
