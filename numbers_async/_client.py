@@ -368,6 +368,7 @@ class NumbersClient:
             number = await fast.active_numbers.get(phone)
         """
         view = copy.copy(self)
+        view.__dict__.pop("_bulk", None)  # the view's bulk jobs run with the view's options
         view._bind(_call_options(retry, timeouts, self._options))
         return view
 
