@@ -52,25 +52,40 @@ class ServerInfo:
     phones: list[str]
 
 
-@contextlib.contextmanager
-def server(kind: Literal["fixed", "fake"], *options: str) -> Iterator[ServerInfo]:
-    """Start ``_server.py kind options...`` in a child process; stop it on exit."""
+def start_server(
+    kind: Literal["fixed", "fake"], *options: str
+) -> tuple[subprocess.Popen[str], ServerInfo]:
+    """Start ``_server.py kind options...`` in a child process; return it and where it is."""
     command = [sys.executable, str(BENCH_DIR / "_server.py"), kind, *options]
     env = {**os.environ, "PYTHONPATH": pythonpath()}
     child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    assert child.stdout is not None
+    line = child.stdout.readline()
+    if not line:
+        stop_server(child)
+        raise RuntimeError(f"benchmark server did not start: {' '.join(command)}")
+    return child, ServerInfo(**json.loads(line))
+
+
+def stop_server(child: subprocess.Popen[str]) -> str:
+    """Terminate the server child; return what it printed after its first line."""
+    child.terminate()
     try:
-        assert child.stdout is not None
-        line = child.stdout.readline()
-        if not line:
-            raise RuntimeError(f"benchmark server did not start: {' '.join(command)}")
-        yield ServerInfo(**json.loads(line))
+        output, _ = child.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        output, _ = child.communicate()
+    return output or ""
+
+
+@contextlib.contextmanager
+def server(kind: Literal["fixed", "fake"], *options: str) -> Iterator[ServerInfo]:
+    """Run a benchmark server child for the duration of the ``with`` block."""
+    child, info = start_server(kind, *options)
+    try:
+        yield info
     finally:
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop_server(child)
 
 
 # --- rounds and statistics ---------------------------------------------------------------------

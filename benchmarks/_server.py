@@ -8,10 +8,13 @@ the server, is what a throughput benchmark measures. It understands exactly what
 benchmarked clients send (no chunked bodies, no pipelining beyond what it buffers).
 
 ``fake``: the library's own ``FakeNumbersServer`` (stateful, spec-faithful, slower) with
-``--latency`` seconds added to every answer and ``--active`` owned numbers.
+``--latency`` seconds added to every answer, ``--active`` owned numbers and an optional
+``--rate-limit`` (requests/s, 429 with ``Retry-After`` beyond it). When terminated it
+prints one more JSON line: how many requests each route got, by status, and when the
+first and last arrived.
 
-Either way the child prints one JSON line (``url``, ``auth_url``, credentials) to stdout,
-then serves until it is terminated.
+Either way the child first prints one JSON line (``url``, ``auth_url``, credentials, the
+owned ``phones``) to stdout, then serves until it is terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -158,13 +162,24 @@ async def serve_fixed(args: argparse.Namespace) -> None:
 
 
 async def serve_fake(args: argparse.Namespace) -> None:
-    """Run ``FakeNumbersServer`` until SIGTERM."""
+    """Run ``FakeNumbersServer`` until SIGTERM, then print what it answered per route."""
     from numbers_async.testing import FakeNumbersServer
 
     async with FakeNumbersServer(latency=args.latency, numbers_per_bucket=1) as fake:
         phones = fake.add_active_numbers(args.active)
+        if args.rate_limit:
+            fake.set_rate_limit(args.rate_limit)
         _announce(fake.url, fake.auth_url, fake.project_id, fake.key_id, fake.key_secret, phones)
         await _until_terminated()
+        routes: dict[str, dict[str, Any]] = {}
+        for request in fake.requests:
+            route = routes.setdefault(
+                request.route, {"statuses": {}, "first": request.at, "last": request.at}
+            )
+            statuses = route["statuses"]
+            statuses[str(request.status)] = statuses.get(str(request.status), 0) + 1
+            route["last"] = request.at
+        print(json.dumps({"routes": routes}), flush=True)
 
 
 def main() -> None:
@@ -174,6 +189,9 @@ def main() -> None:
     parser.add_argument("--page-size", type=int, default=100, help="fixed: numbers per page")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--active", type=int, default=0, help="fake: owned numbers to add")
+    parser.add_argument(
+        "--rate-limit", type=float, default=0.0, help="fake: requests/s before 429 (0: none)"
+    )
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve_fixed(args) if args.kind == "fixed" else serve_fake(args))
