@@ -13,6 +13,7 @@ from numbers_async._client import NumbersClient
 from numbers_async._config import RetryEvent, RetryPolicy, Timeouts
 from numbers_async._paging import ActiveNumbersPager
 from numbers_async._version import __version__
+from numbers_async.bulk import BulkFailure, BulkJob, BulkOutcome, BulkProgress, BulkReport
 from numbers_async.errors import (
     AmbiguousOutcomeError,
     ApiError,
@@ -56,6 +57,11 @@ __all__ = [
     "AuthenticationError",
     "AvailableNumber",
     "AvailableRegion",
+    "BulkFailure",
+    "BulkJob",
+    "BulkOutcome",
+    "BulkProgress",
+    "BulkReport",
     "CallbackConfiguration",
     "Capability",
     "DecodeError",
