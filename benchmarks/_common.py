@@ -166,7 +166,7 @@ def machine() -> dict[str, Any]:
                 cpu = line.split(":", 1)[1].strip()
                 break
     versions: dict[str, str] = {}
-    for package in ("aiohttp", "attrs", "cattrs", "yarl", "orjson"):
+    for package in ("aiohttp", "attrs", "cattrs", "yarl", "orjson", "pydantic", "msgspec", "sinch"):
         with contextlib.suppress(Exception):
             from importlib.metadata import version
 
