@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import datetime
 import json
 import os
 import platform
+import pstats
 import statistics
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -122,6 +125,18 @@ class Stat:
 def paired_ratio(ours: Sequence[float], baseline: Sequence[float]) -> Stat:
     """Per-round ``ours / baseline``, summarised."""
     return Stat.of([a / b for a, b in zip(ours, baseline, strict=True)])
+
+
+def profile(name: str, run: Callable[[], object], *, top: int = 30) -> Path:
+    """Run ``run`` once under cProfile; save the stats and print the costliest functions."""
+    # Not in results/: only JSON is git-ignored there.
+    path = Path(tempfile.gettempdir()) / f"numbers_async-{name}.prof"
+    profiler = cProfile.Profile()
+    profiler.runcall(run)
+    profiler.dump_stats(path)
+    pstats.Stats(str(path)).sort_stats("tottime").print_stats(top)
+    print(f"(wrote {path}; e.g. python -m pstats {path})")
+    return path
 
 
 # --- results -----------------------------------------------------------------------------------
@@ -248,11 +263,17 @@ def report(name: str, rows: list[Row], params: dict[str, Any], out: Path | None)
     print(f"\n(wrote {path})")
 
 
-def parser(description: str, *, rounds: int) -> argparse.ArgumentParser:
-    """An argument parser with the options every benchmark takes."""
+def parser(description: str, *, rounds: int, profiling: bool = False) -> argparse.ArgumentParser:
+    """An argument parser with the options every benchmark takes (and ``--profile``)."""
     result = argparse.ArgumentParser(
         description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     result.add_argument("--rounds", type=int, default=rounds, help="alternating rounds")
     result.add_argument("--out", type=Path, default=None, help="JSON result path")
+    if profiling:
+        result.add_argument(
+            "--profile",
+            action="store_true",
+            help="run ours once under cProfile instead (stats saved in the temp directory)",
+        )
     return result

@@ -13,7 +13,8 @@ alternate, the order flipping every round.
 
 Target (DESIGN §4): ours >= 0.85x the bare throughput.
 
-Run: ``python benchmarks/b1_get.py [--rounds 7] [--requests 4000] [--concurrency 64]``
+Run: ``python benchmarks/b1_get.py [--rounds 7] [--requests 4000] [--concurrency 64]``;
+``--profile`` runs ours once under cProfile instead.
 """
 
 from __future__ import annotations
@@ -25,7 +26,17 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from _common import Row, ServerInfo, Stat, alternate, paired_ratio, parser, report, server
+from _common import (
+    Row,
+    ServerInfo,
+    Stat,
+    alternate,
+    paired_ratio,
+    parser,
+    profile,
+    report,
+    server,
+)
 from _payloads import phone_number
 
 from numbers_async import NumbersClient
@@ -95,12 +106,15 @@ async def bare(info: ServerInfo, *, concurrency: int, total: int) -> float:
 
 
 def main() -> None:
-    args_parser = parser(__doc__.splitlines()[0], rounds=7)
+    args_parser = parser(__doc__.splitlines()[0], rounds=7, profiling=True)
     args_parser.add_argument("--requests", type=int, default=4000, help="timed calls per round")
     args_parser.add_argument("--concurrency", type=int, default=64)
     args = args_parser.parse_args()
     options = {"concurrency": args.concurrency, "total": args.requests}
     with server("fixed") as info:
+        if args.profile:
+            profile("b1_get", lambda: asyncio.run(ours(info, **options)))
+            return
         values = alternate(
             args.rounds,
             {

@@ -21,7 +21,8 @@ the paired per-round ratio ours / theirs.
 Target (DESIGN §4): faster than pydantic v2 (ours / pydantic <= 1.0x). msgspec and the
 SDK rows have no target.
 
-Run: ``python benchmarks/b2_decode.py [--rounds 7] [--repeat 300]``
+Run: ``python benchmarks/b2_decode.py [--rounds 7] [--repeat 300]``; ``--profile`` runs
+ours under cProfile instead.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from typing import Any
 
 import msgspec
 import pydantic
-from _common import Row, Stat, alternate, paired_ratio, parser, report
+from _common import Row, Stat, alternate, paired_ratio, parser, profile, report
 from _payloads import page_body
 from pydantic.alias_generators import to_camel
 
@@ -230,7 +231,7 @@ def check_same_content(body: bytes) -> None:
 
 
 def main() -> None:
-    args_parser = parser(__doc__.splitlines()[0], rounds=7)
+    args_parser = parser(__doc__.splitlines()[0], rounds=7, profiling=True)
     args_parser.add_argument("--repeat", type=int, default=300, help="decodes per round")
     args_parser.add_argument("--items", type=int, default=100, help="numbers on the page")
     args = args_parser.parse_args()
@@ -245,6 +246,9 @@ def main() -> None:
     sdk = sdk_decoder()
     if sdk is not None:
         contenders["sdk"] = per_page(sdk, body, max(1, args.repeat // 5))
+    if args.profile:
+        profile("b2_decode", contenders["ours"])
+        return
     for run in contenders.values():  # warm-up: caches, lazily built validators
         run()
     values = alternate(args.rounds, contenders)

@@ -18,7 +18,8 @@ untimed (token, connection), then times the full listing; the order rotates ever
 
 Targets (DESIGN §4): ours >= 6x the SDK's pages/s and >= 0.5x bare aiohttp's.
 
-Run: ``python benchmarks/b3_list.py [--rounds 5] [--pages 200] [--page-size 100]``
+Run: ``python benchmarks/b3_list.py [--rounds 5] [--pages 200] [--page-size 100]``;
+``--profile`` runs ours once under cProfile instead.
 """
 
 from __future__ import annotations
@@ -30,7 +31,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-from _common import Row, ServerInfo, Stat, alternate, paired_ratio, parser, report, server
+from _common import (
+    Row,
+    ServerInfo,
+    Stat,
+    alternate,
+    paired_ratio,
+    parser,
+    profile,
+    report,
+    server,
+)
 from b1_get import bare_token
 
 from numbers_async import NumbersClient
@@ -107,13 +118,16 @@ def sdk(info: ServerInfo, *, pages: int, page_size: int) -> float:
 
 
 def main() -> None:
-    args_parser = parser(__doc__.splitlines()[0], rounds=5)
+    args_parser = parser(__doc__.splitlines()[0], rounds=5, profiling=True)
     args_parser.add_argument("--pages", type=int, default=200)
     args_parser.add_argument("--page-size", type=int, default=100)
     args_parser.add_argument("--no-sdk", action="store_true", help="skip the official SDK")
     args = args_parser.parse_args()
     options = {"pages": args.pages, "page_size": args.page_size}
     with server("fixed", "--pages", str(args.pages), "--page-size", str(args.page_size)) as info:
+        if args.profile:
+            profile("b3_list", lambda: asyncio.run(ours(info, **options)))
+            return
         contenders = {
             "ours": lambda: asyncio.run(ours(info, **options)),
             "bare": lambda: asyncio.run(bare(info, **options)),
