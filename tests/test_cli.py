@@ -1,96 +1,547 @@
-"""The numbers-async command, run as a subprocess the way people run it."""
+"""The numbers-async command, run as a subprocess the way people run it.
+
+Most tests share one ``numbers-async fake-server`` process (it starts owning 30 numbers)
+and point the command at it through the ``SINCH_*`` variables.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import io
+import json
+import os
+import re
 import signal
+import subprocess
 import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from numbers_async import NumbersClient
 from numbers_async.cli import main
 
 CLI = [sys.executable, "-W", "error", "-m", "numbers_async"]
+ROOT = Path(__file__).parent.parent
+ACTIVE_AT_START = 30
 
 
-async def run(*args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        *CLI, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+class Server:
+    """A ``numbers-async fake-server`` child process."""
+
+    def __init__(self, *options: str) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [*CLI, "fake-server", "--port", "0", *options],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env({}),
+        )
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline()
+        self.url = first.rsplit(" ", 1)[-1].strip()
+        assert self.url.startswith("http://127.0.0.1:"), first
+        self.env = {
+            "SINCH_NUMBERS_URL": self.url,
+            "SINCH_AUTH_URL": self.url + "/oauth2/token",
+            "SINCH_PROJECT_ID": "fake-project",
+            "SINCH_KEY_ID": "fake-key-id",
+            "SINCH_KEY_SECRET": "fake-key-secret",
+        }
+
+    def stop(self) -> str:
+        """Stop it with Ctrl-C; return what it printed."""
+        self.process.send_signal(signal.SIGINT)
+        out, err = self.process.communicate(timeout=30)
+        assert self.process.returncode == 0, err
+        return out
+
+
+def _env(extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SINCH_")}
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return {**env, **extra}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    fake = Server("--active", str(ACTIVE_AT_START), "--provisioning-delay", "0.2")
+    yield fake
+    fake.stop()
+
+
+def cli(
+    *args: str, server: Server | None = None, stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [*CLI, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_env(server.env if server else {}),
+        check=False,
     )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
-async def test_demo_walks_through_every_step_and_exits_0() -> None:
-    code, out, err = await run("demo", "--count", "3")
-    assert code == 0, err
-    for step in (
-        "[1] Regions",
-        "[2] Search 3",
-        "[3] Rent 3",
-        "[4] Provisioning",
-        "[5] Name",
-        "[6] Release",
-    ):
-        assert step in out
-    assert "3 numbers in 2 pages." in out
-    assert "The project now owns 0 numbers." in out
-    assert "every rented number rented exactly once: True" in out
-    assert err == ""
+def ok_json(*args: str, server: Server) -> Any:
+    result = cli(*args, "--json", server=server)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    return json.loads(result.stdout)
 
 
-async def test_demo_refuses_a_bad_count_with_exit_2() -> None:
-    code, _, err = await run("demo", "--count", "0")
-    assert code == 2
-    assert "--count" in err
-    assert "Traceback" not in err
+def assert_usage_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("numbers-async: error: ")
+    assert result.stderr.count("\n") == 1  # one line, no traceback
+    for word in words:
+        assert word in result.stderr
 
 
-async def test_unknown_subcommand_is_a_usage_error() -> None:
-    code, _, err = await run("frobnicate")
-    assert code == 2
-    assert "invalid choice" in err
+def is_active_number(data: Any) -> bool:
+    return isinstance(data, dict) and re.fullmatch(r"\+\d+", data["phoneNumber"]) is not None
 
 
-async def test_fake_server_serves_a_client_and_stops_on_sigint() -> None:
-    process = await asyncio.create_subprocess_exec(
-        *CLI,
-        "fake-server",
-        "--port",
-        "0",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+# --- every operation --------------------------------------------------------------------------
+
+
+def test_every_operation_prints_the_documented_json(server: Server) -> None:
+    regions = ok_json("regions", "--type", "LOCAL", server=server)
+    assert {r["regionCode"] for r in regions} >= {"US", "GB"}
+    assert all("LOCAL" in r["types"] for r in regions)
+
+    found = ok_json("search", "US", "LOCAL", "--capability", "SMS", "--size", "3", server=server)
+    assert len(found) == 3
+    assert all("SMS" in n["capability"] for n in found)
+    phone = found[0]["phoneNumber"]
+
+    available = ok_json("get-available", phone, server=server)
+    assert available["phoneNumber"] == phone
+    assert available["monthlyPrice"] == {"currencyCode": "USD", "amount": "2.00"}
+
+    rented = ok_json("rent", phone, "--sms-service-plan", "plan-1", server=server)
+    assert rented["phoneNumber"] == phone
+    assert rented["smsConfiguration"]["scheduledProvisioning"]["servicePlanId"] == "plan-1"
+
+    anyone = ok_json("rent-any", "US", "LOCAL", "--pattern", "+1", server=server)
+    assert is_active_number(anyone)
+    assert anyone["phoneNumber"] != phone
+
+    assert ok_json("get", phone, server=server)["phoneNumber"] == phone
+    updated = ok_json("update", phone, "--display-name", "Support", server=server)
+    assert updated["displayName"] == "Support"
+    released = ok_json("release", anyone["phoneNumber"], server=server)
+    assert released["expireAt"]
+
+    secret = "0123456789abcdef0123456789abcdef"
+    config = ok_json("update-callbacks", secret, server=server)
+    assert config == {"projectId": "fake-project", "hmacSecret": "******** (32 characters)"}
+    shown = ok_json("get-callbacks", "--show-secret", server=server)
+    assert shown["hmacSecret"] == secret
+
+
+def test_list_prints_one_page_and_its_token(server: Server) -> None:
+    page = ok_json("list", "--page-size", "4", "--order-by", "phoneNumber", server=server)
+    assert set(page) == {"activeNumbers", "nextPageToken", "totalSize"}
+    assert len(page["activeNumbers"]) == 4
+    assert page["nextPageToken"]
+    assert page["totalSize"] >= ACTIVE_AT_START
+
+    following = ok_json(
+        "list", "--page-size", "4", "--page-token", page["nextPageToken"], server=server
     )
-    assert process.stdout is not None
+    first = {n["phoneNumber"] for n in page["activeNumbers"]}
+    assert first.isdisjoint(n["phoneNumber"] for n in following["activeNumbers"])
+
+
+def test_list_all_walks_every_page_with_a_progress_bar(server: Server) -> None:
+    result = cli("list", "--all", "--page-size", "7", "--json", "--progress", server=server)
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(result.stdout)
+    assert listing["nextPageToken"] is None
+    assert len(listing["activeNumbers"]) == listing["totalSize"] >= ACTIVE_AT_START
+    assert all(is_active_number(n) for n in listing["activeNumbers"])
+    assert "/s" in result.stderr  # the bar's rate column
+    assert "ETA" in result.stderr
+
+
+def test_tables_and_csv_for_people_and_scripts(server: Server) -> None:
+    human = cli("list", "--page-size", "3", server=server)
+    assert human.returncode == 0, human.stderr
+    header = human.stdout.splitlines()[0].split()
+    assert header[:3] == ["number", "name", "region"]
+    assert re.search(r"^3 numbers of \d+; more with --page-token ", human.stdout, re.M)
+
+    spreadsheet = cli("list", "--max-items", "3", "--csv", server=server)
+    assert spreadsheet.returncode == 0, spreadsheet.stderr
+    rows = spreadsheet.stdout.splitlines()
+    assert rows[0].startswith("phoneNumber,displayName,regionCode,type,capability,")
+    assert len(rows) == 4
+
+
+# --- bulk jobs --------------------------------------------------------------------------------
+
+
+def test_bulk_release_reads_a_file_and_reports_each_failure(server: Server, tmp_path: Path) -> None:
+    owned = [
+        n["phoneNumber"]
+        for n in ok_json("list", "--max-items", "5", server=server)["activeNumbers"]
+    ]
+    numbers = tmp_path / "numbers.txt"
+    numbers.write_text("# to release\n" + "\n".join(owned) + "\n+19995550000, not ours\n\n")
+
+    result = cli("bulk-release", str(numbers), "--json", server=server)
+
+    assert result.returncode == 1  # one item failed
+    report = json.loads(result.stdout)
+    assert report["operation"] == "release"
+    assert (report["ok"], report["total"], report["succeeded"], report["failed"]) == (
+        False,
+        6,
+        5,
+        1,
+    )
+    assert sorted(report["numbers"]) == sorted(owned)
+    assert report["failures"] == [
+        {
+            "item": "+19995550000",
+            "error": "NotFoundError",
+            "status": 404,
+            "message": report["failures"][0]["message"],
+            "outcomeUnknown": False,
+        }
+    ]
+    assert set(report) >= {"interrupted", "unknown", "resumed", "elapsed", "rate", "journal"}
+
+
+def test_bulk_update_reads_stdin_and_streams_csv(server: Server) -> None:
+    listing = cli("list", "--max-items", "4", "--csv", server=server).stdout
+    phones = [line.split(",")[0] for line in listing.splitlines()[1:]]
+    assert len(phones) == 4
+    csv_in = "phoneNumber,displayName\n" + "\n".join(f"{p},old" for p in phones) + "\n"
+
+    result = cli("bulk-update", "--display-name", "Fleet", "--csv", server=server, stdin=csv_in)
+
+    assert result.returncode == 0, result.stderr
+    rows = [line.split(",") for line in result.stdout.splitlines()]
+    assert rows[0] == ["item", "outcome", "phoneNumber", "resumed", "error", "status", "message"]
+    assert sorted(r[0] for r in rows[1:]) == sorted(phones)
+    assert {r[1] for r in rows[1:]} == {"succeeded"}
+    assert "bulk-update: 4 succeeded, 0 failed" in result.stderr  # the summary, off stdout
+
+
+def test_bulk_rent_and_rent_any_with_a_human_summary(server: Server, tmp_path: Path) -> None:
+    found = ok_json("search", "US", "LOCAL", "--size", "3", server=server)
+    numbers = tmp_path / "numbers.txt"
+    numbers.write_text("\n".join(n["phoneNumber"] for n in found) + "\n")
+
+    rent = cli("bulk-rent", str(numbers), "--sms-service-plan", "p", server=server)
+    assert rent.returncode == 0, rent.stderr
+    assert rent.stdout.startswith("bulk-rent: 3 succeeded, 0 failed; 3 in ")
+
+    rent_any = cli("bulk-rent-any", "4", "US", "LOCAL", "--concurrency", "2", server=server)
+    assert rent_any.returncode == 0, rent_any.stderr
+    assert rent_any.stdout.startswith("bulk-rent-any: 4 succeeded, 0 failed; 4 in ")
+
+
+def test_a_journal_refuses_another_kind_of_job_with_exit_2(server: Server, tmp_path: Path) -> None:
+    journal = tmp_path / "job.jsonl"
+    numbers = tmp_path / "none.txt"
+    numbers.write_text("")
+    assert (
+        cli("bulk-release", str(numbers), "--journal", str(journal), server=server).returncode == 0
+    )
+    result = cli("bulk-rent", str(numbers), "--journal", str(journal), server=server)
+    assert_usage_error(result, "bulk release job; it cannot drive a bulk rent job")
+
+
+def last_events(journal: Path) -> dict[Any, str]:
+    """Each item's last journal event (a line torn by kill -9 is skipped)."""
+    events = {}
+    for line in journal.read_text().splitlines()[1:]:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if "item" in entry:
+            events[entry["item"]] = entry["event"]
+    return events
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "ctrl-c-twice", "kill-9"])
+def test_an_interrupted_bulk_job_resumes_from_its_journal(tmp_path: Path, stop: str) -> None:
+    """Ctrl-C (once, twice) or kill -9 mid-job, then rerun: every number rented exactly once."""
+    count = 40
+    rent_40 = ["bulk-rent-any", str(count), "US", "LOCAL"]
+    server = Server("--latency", "0.1")
+    journal = tmp_path / "rent.jsonl"
     try:
-        first = (await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode()
-        url = first.rsplit(" ", 1)[-1].strip()
-        assert url.startswith("http://127.0.0.1:")
-        async with NumbersClient(
-            "fake-project",
-            "fake-key-id",
-            "fake-key-secret",
-            base_url=url,
-            auth_url=url + "/oauth2/token",
-        ) as client:
-            regions = await client.available_regions.list()
-        assert {r.region_code for r in regions} >= {"US", "GB"}
+        job = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [*CLI, *rent_40, "--concurrency", "4", "--journal", str(journal)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(server.env),
+        )
+        for _ in range(1000):
+            if journal.exists() and journal.read_text().count('"succeeded"') >= 8:
+                break
+            time.sleep(0.01)
+        if stop == "kill-9":
+            job.kill()
+        else:
+            job.send_signal(signal.SIGINT)
+            if stop == "ctrl-c-twice":
+                time.sleep(0.02)  # the requests in flight take 0.1 s: abandon them
+                job.send_signal(signal.SIGINT)
+        out, err = job.communicate(timeout=30)
+        last = last_events(journal)
+        if stop == "kill-9":
+            assert job.returncode == -signal.SIGKILL
+        else:
+            assert job.returncode == 130, err
+            assert "Traceback" not in err
+            assert "stopping: waiting for" in err
+            assert "rerun the same command with --journal" in out
+        if stop == "ctrl-c":
+            assert "interrupted: stopped;" in out
+            assert "intent" not in last.values()  # stopped cleanly: every request settled
+        if stop == "ctrl-c-twice":
+            assert "interrupted: abandoned the requests in flight;" in out
+            assert "intent" in last.values()  # those are settled by the rerun
+        assert len(last) < count
+
+        rerun = cli(
+            "bulk-rent-any",
+            str(count),
+            "US",
+            "LOCAL",
+            "--journal",
+            str(journal),
+            "--json",
+            server=server,
+        )
+        assert rerun.returncode == 0, rerun.stderr
+        report = json.loads(rerun.stdout)
+        assert report["ok"]
+        assert report["succeeded"] == count
+        assert report["resumed"] >= 8
+        assert len(set(report["numbers"])) == count
     finally:
-        process.send_signal(signal.SIGINT)
-        out, err = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 0, err.decode()
-    assert "fake server stopped" in out.decode()
+        summary = server.stop()
+    assert f"{count} rents of {count} numbers, no number rented twice" in summary
 
 
-def test_demo_in_process_prints_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--count", "2", "--latency", "0"]) == 0
-    out = capsys.readouterr().out
-    assert "2 numbers in 1 page." in out
-    assert "1 token request(s)" in out
+# --- usage errors -----------------------------------------------------------------------------
 
 
-def test_demo_in_process_rejects_a_bad_count(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--count", "51"]) == 2
-    assert "--count must be from 1 to 50" in capsys.readouterr().err
+def test_bad_arguments_exit_2_with_one_line() -> None:
+    assert_usage_error(cli("frobnicate"), "invalid choice: 'frobnicate'")
+    assert_usage_error(cli("search", "US"), "required: type")
+    assert_usage_error(cli("bulk-release", "--concurrency", "0", "--fake"), "--concurrency")
+    assert_usage_error(cli("--fake", "get", "12025550134"), "phone_number", "E.164")
+
+
+def test_missing_credentials_exit_2_with_one_line() -> None:
+    assert_usage_error(cli("regions"), "missing credentials", "SINCH_PROJECT_ID", "--fake")
+
+
+def test_an_api_error_exits_1_with_one_line(server: Server) -> None:
+    result = cli("get", "+19995550000", server=server)
+    assert result.returncode == 1
+    assert (
+        result.stderr == "numbers-async: error: HTTP 404 NOT_FOUND: Number +19995550000 not found\n"
+    )
+
+
+# --- demo and fake-server ---------------------------------------------------------------------
+
+
+def test_demo_shows_bulk_jobs_and_a_summary() -> None:
+    result = cli("demo", "--count", "40", "--latency", "0")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for step in ("[1] Regions", "[2] Search 40", "[3] Bulk rent", "[4] Rerun", "[8] Summary"):
+        assert step in out
+    assert "the fake's rent counter says every number was rented exactly once: True" in out
+    assert "40 numbers in 1 page." in out
+    assert "The project now owns 0 numbers." in out
+    assert re.search(r"^release\s+40\s+40\s+0\s", out, re.M)
+    assert "every number rented exactly once: True." in out
+    assert result.stderr == ""
+
+
+def test_python_dash_m_and_version() -> None:
+    result = cli("--version")
+    assert result.returncode == 0
+    assert re.fullmatch(r"numbers-async \d+\.\d+\.\d+.*\n", result.stdout)
+
+
+def test_fake_server_prints_where_to_connect_and_a_summary() -> None:
+    fake = Server("--active", "2")
+    listing = ok_json("list", server=fake)
+    assert listing["totalSize"] == 2
+    assert "fake server stopped: 1 API requests, 0 rents of 0 numbers" in fake.stop()
+
+
+# --- in process (measured by coverage) ----------------------------------------------------------
+
+
+@pytest.fixture
+def connected(server: Server, monkeypatch: pytest.MonkeyPatch) -> Server:
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    return server
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_in_process_every_operation_as_a_table(
+    connected: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_main(capsys, "search", "US", "LOCAL", "--size", "2", "--pattern", "+1")
+    assert code == 0
+    phone = out.splitlines()[2].split()[0]
+    for args in (
+        ["regions"],
+        ["get-available", phone],
+        ["rent", phone, "--voice-app", "app-1", "--callback-url", "https://example.com/cb"],
+        ["get", phone],
+        ["update", phone, "--display-name", "Desk", "--sms-campaign", "c-1"],
+        [
+            "rent-any",
+            "US",
+            "LOCAL",
+            "--capability",
+            "sms",
+            "--pattern",
+            "+1",
+            "--search-pattern",
+            "start",
+        ],
+        ["list", "--region", "US", "--type", "LOCAL", "--capability", "SMS", "--page-size", "5"],
+        ["get-callbacks"],
+        ["release", phone],
+    ):
+        code, out, err = run_main(capsys, *args)
+        assert code == 0, (args, err)
+        assert out.splitlines()[1].startswith("---"), args  # a table under its header
+    code, out, _ = run_main(capsys, "get", "+19995550000")
+    assert code == 1
+
+
+def test_in_process_csv_output(connected: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    for args, header in (
+        (["regions", "--csv"], "regionCode,regionName,types"),
+        (["search", "US", "LOCAL", "--size", "1", "--csv"], "phoneNumber,regionCode,type"),
+        (["get-callbacks", "--csv"], "projectId,hmacSecret"),
+        (["list", "--max-items", "1", "--csv"], "phoneNumber,displayName"),
+    ):
+        code, out, err = run_main(capsys, *args)
+        assert code == 0, err
+        assert out.startswith(header)
+
+
+def test_in_process_update_callbacks_reads_the_secret_from_stdin(
+    connected: Server, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("abcdefghij-abcdefghij-abcdefghij\n"))
+    code, out, _ = run_main(capsys, "update-callbacks", "-", "--json")
+    assert code == 0
+    assert json.loads(out)["hmacSecret"] == "******** (32 characters)"
+
+
+def test_in_process_bulk_jobs(
+    connected: Server,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    code, out, _ = run_main(capsys, "list", "--max-items", "3", "--csv")
+    phones = [line.split(",")[0] for line in out.splitlines()[1:]]
+    strangers = [f"+1999555{i:04d}" for i in range(25)]
+    numbers = tmp_path / "numbers.txt"
+    numbers.write_text("\n".join(phones + strangers) + "\n")
+
+    code, out, err = run_main(capsys, "bulk-update", str(numbers), "--display-name", "x")
+    assert code == 1
+    assert out.startswith("bulk-update: 3 succeeded, 25 failed; 28 in ")
+    assert "... and 5 more (--json lists all)" in out
+    assert "rerun the same command to retry what failed" in out
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(phones) + "\n"))
+    journal = tmp_path / "release.jsonl"
+    code, out, err = run_main(capsys, "bulk-release", "--journal", str(journal), "--progress")
+    assert code == 0, err
+    assert "bulk-release: 3 succeeded, 0 failed" in out
+    assert "bulk-release" in err  # the progress bar
+    code, out, err = run_main(
+        capsys, "bulk-update", "/dev/null", "--journal", str(journal), "--display-name", "y"
+    )
+    assert code == 2
+    assert "it cannot drive a bulk update job" in err
+
+
+def test_in_process_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    for args, words in (
+        (["regions"], "missing credentials"),
+        (["--fake", "bulk-update", str(tmp_path / "missing.txt")], "cannot read"),
+        (["--fake", "bulk-update", "/dev/null"], "update: give at least one of"),
+        (
+            [
+                "--project-id",
+                "p",
+                "--key-id",
+                "k",
+                "--key-secret",
+                "s",
+                "--base-url",
+                "nope",
+                "regions",
+            ],
+            "base_url",
+        ),
+        (["demo", "--count", "1001"], "--count must be from 1 to 1000"),
+        (["--fake", "bulk-rent-any", "0", "US", "LOCAL"], "must be at least 1"),
+    ):
+        code, _, err = run_main(capsys, *args)
+        assert code == 2, (args, err)
+        assert words in err, (args, err)
+        assert err.count("\n") == 1
+
+
+def test_in_process_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "bulk-rent-any" in capsys.readouterr().out
+    assert main(["bulk-release", "--help"]) == 0
+    assert "--journal" in capsys.readouterr().out
+
+
+def test_in_process_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "demo", "--count", "12", "--latency", "0")
+    assert code == 0
+    assert "every number rented exactly once: True." in out
+
+
+def test_in_process_bulk_json_and_csv_on_the_embedded_fake(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run_main(capsys, "--fake", "bulk-rent-any", "5", "US", "LOCAL", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["operation"], report["ok"], report["succeeded"]) == ("rent_any", True, 5)
+    assert len(report["numbers"]) == 5
+
+    numbers = tmp_path / "numbers.txt"
+    numbers.write_text("+19995550000\n")
+    code, out, err = run_main(capsys, "--fake", "bulk-rent", str(numbers), "--csv")
+    assert code == 1
+    assert out.splitlines()[1].startswith("+19995550000,failed,,False,NotFoundError,404,")
+    assert "bulk-rent: 0 succeeded, 1 failed" in err

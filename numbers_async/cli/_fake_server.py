@@ -13,7 +13,7 @@ __all__ = ["serve"]
 
 
 async def serve(args: argparse.Namespace) -> int:
-    """Run until SIGINT/SIGTERM, printing where to connect."""
+    """Run until SIGINT/SIGTERM, printing where to connect, then a summary of the rents."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -22,15 +22,27 @@ async def serve(args: argparse.Namespace) -> int:
     async with FakeNumbersServer(
         host=args.host,
         port=args.port,
-        project_id=args.project_id,
-        key_id=args.key_id,
-        key_secret=args.key_secret,
+        project_id=args.fake_project_id,
+        key_id=args.fake_key_id,
+        key_secret=args.fake_key_secret,
         provisioning_delay=args.provisioning_delay,
+        latency=args.latency,
     ) as fake:
+        if args.active:
+            fake.add_active_numbers(args.active)
         print(f"fake Sinch Numbers API listening on {fake.url}", flush=True)
         print(f"  SINCH_NUMBERS_URL={fake.url}", flush=True)
         print(f"  SINCH_AUTH_URL={fake.auth_url}", flush=True)
         print(f"  SINCH_PROJECT_ID={fake.project_id} SINCH_KEY_ID={fake.key_id}", flush=True)
+        print(f"  SINCH_KEY_SECRET={fake.key_secret}", flush=True)
         await stop.wait()
-    print("fake server stopped", flush=True)
+    api_requests = sum(1 for r in fake.requests if r.route != "token")
+    rents = sum(fake.rent_counts.values())
+    twice = sorted(phone for phone, count in fake.rent_counts.items() if count > 1)
+    print(
+        f"fake server stopped: {api_requests} API requests, {rents} rents of "
+        f"{len(fake.rent_counts)} numbers, "
+        + (f"rented more than once: {' '.join(twice)}" if twice else "no number rented twice"),
+        flush=True,
+    )
     return 0

@@ -1,0 +1,291 @@
+"""Running a parsed command: connecting, the eleven operations, and ``list``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from numbers_async import (
+    AuthenticationError,
+    InvalidInputError,
+    NumbersClient,
+    NumbersError,
+    SmsConfiguration,
+    VoiceConfiguration,
+)
+from numbers_async._client import DEFAULT_AUTH_URL, DEFAULT_BASE_URL
+from numbers_async.cli import EXIT_FAILED, EXIT_OK, PROG, UsageError
+from numbers_async.cli._output import ACTIVE, ACTIVE_CSV, Writer, table, wire
+from numbers_async.cli._progress import Progress
+
+__all__ = ["connect", "option", "run", "sms_of", "voice_of"]
+
+STDIN = "-"
+LIST_PAGE_SIZE = 100
+LIST_ALL_PAGE_SIZE = 1000
+
+
+def option(args: argparse.Namespace, name: str, default: Any = None) -> Any:
+    """A common option (given before or after the subcommand), or ``default``."""
+    return getattr(args, name, default)
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Run the command ``args`` describes; return the exit code."""
+    if args.command == "demo":
+        from numbers_async.cli._demo import run_demo
+
+        if args.count > 1000:
+            raise UsageError("--count must be from 1 to 1000")
+        return await run_demo(latency=args.latency, count=args.count)
+    if args.command == "fake-server":
+        from numbers_async.cli._fake_server import serve
+
+        return await serve(args)
+    writer = Writer(
+        option(args, "format", "table"),
+        sys.stdout,
+        show_secret=bool(option(args, "show_secret", False)),
+    )
+    if args.command.startswith("bulk-"):
+        from numbers_async.cli._bulk import run_bulk
+
+        exit_code: int = await run_bulk(args, writer)
+        return exit_code
+    async with connect(args) as client:
+        try:
+            await OPERATIONS[args.command](client, args, writer)
+        except (InvalidInputError, AuthenticationError) as exc:
+            raise UsageError(_one_line(exc)) from None
+        except NumbersError as exc:
+            print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_FAILED
+    return EXIT_OK
+
+
+@contextlib.asynccontextmanager
+async def connect(args: argparse.Namespace, **client_options: Any) -> AsyncIterator[NumbersClient]:
+    """A client for the credentials in flags or ``SINCH_*``, or for an embedded fake."""
+    if option(args, "fake", False):
+        from numbers_async.testing import FakeNumbersServer
+
+        async with FakeNumbersServer() as fake, fake.client(**client_options) as client:
+            yield client
+        return
+    settings = {
+        "project_id": ("--project-id", "SINCH_PROJECT_ID"),
+        "key_id": ("--key-id", "SINCH_KEY_ID"),
+        "key_secret": ("--key-secret", "SINCH_KEY_SECRET"),
+    }
+    values = {
+        name: option(args, name) or os.environ.get(env) for name, (_, env) in settings.items()
+    }
+    missing = [env for name, (_, env) in settings.items() if not values[name]]
+    if missing:
+        raise UsageError(
+            f"missing credentials: set {', '.join(missing)} (or pass "
+            f"{', '.join(settings[n][0] for n in settings if not values[n])}), or use --fake"
+        )
+    try:
+        client = NumbersClient(
+            str(values["project_id"]),
+            str(values["key_id"]),
+            str(values["key_secret"]),
+            auth=option(args, "auth", "oauth2"),
+            base_url=option(args, "base_url")
+            or os.environ.get("SINCH_NUMBERS_URL")
+            or DEFAULT_BASE_URL,
+            auth_url=option(args, "auth_url")
+            or os.environ.get("SINCH_AUTH_URL")
+            or DEFAULT_AUTH_URL,
+            **client_options,
+        )
+    except InvalidInputError as exc:
+        raise UsageError(_one_line(exc)) from None
+    async with client:
+        yield client
+
+
+def sms_of(args: argparse.Namespace) -> SmsConfiguration | None:
+    """``--sms-service-plan`` / ``--sms-campaign`` as an ``SmsConfiguration``."""
+    plan, campaign = args.sms_service_plan, args.sms_campaign
+    if plan is None and campaign is None:
+        return None
+    return SmsConfiguration(service_plan_id=plan, campaign_id=campaign)
+
+
+def voice_of(args: argparse.Namespace) -> VoiceConfiguration | None:
+    """``--voice-app`` as a ``VoiceConfiguration``."""
+    return None if args.voice_app is None else VoiceConfiguration(app_id=args.voice_app)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+# --- the operations ----------------------------------------------------------------------------
+
+
+async def _regions(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    out.regions(await client.available_regions.list(types=args.types))
+
+
+async def _search(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    found = await client.available_numbers.search(
+        args.region,
+        args.type,
+        pattern=args.pattern,
+        search_pattern=args.search_pattern,
+        capabilities=args.capabilities,
+        size=args.size,
+    )
+    out.available_numbers(found)
+
+
+async def _get_available(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    out.available_number(await client.available_numbers.get(args.phone))
+
+
+async def _rent(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    number = await client.available_numbers.rent(
+        args.phone, sms=sms_of(args), voice=voice_of(args), callback_url=args.callback_url
+    )
+    out.active_number(number)
+
+
+async def _rent_any(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    number = await client.available_numbers.rent_any(
+        args.region,
+        args.type,
+        pattern=args.pattern,
+        search_pattern=args.search_pattern,
+        capabilities=args.capabilities,
+        sms=sms_of(args),
+        voice=voice_of(args),
+        callback_url=args.callback_url,
+    )
+    out.active_number(number)
+
+
+async def _get(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    out.active_number(await client.active_numbers.get(args.phone))
+
+
+async def _update(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    number = await client.active_numbers.update(
+        args.phone,
+        display_name=args.display_name,
+        sms=sms_of(args),
+        voice=voice_of(args),
+        callback_url=args.callback_url,
+    )
+    out.active_number(number)
+
+
+async def _release(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    out.active_number(await client.active_numbers.release(args.phone))
+
+
+async def _get_callbacks(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    out.callbacks(await client.callbacks.get())
+
+
+async def _update_callbacks(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    secret: str = args.hmac_secret
+    if secret == STDIN:
+        secret = sys.stdin.readline().strip()
+    out.callbacks(await client.callbacks.update(secret))
+
+
+async def _list(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    page_size = args.page_size or (LIST_ALL_PAGE_SIZE if args.all else LIST_PAGE_SIZE)
+    pager = client.active_numbers.list(
+        region_code=args.region,
+        number_type=args.type,
+        pattern=args.pattern,
+        search_pattern=args.search_pattern,
+        capabilities=args.capabilities,
+        page_size=page_size,
+        order_by=args.order_by,
+        page_token=args.page_token,
+        max_items=args.max_items,
+    )
+    listing = _Listing(out)
+    enabled = option(args, "progress") if args.all else False
+    with Progress("list", total=None, enabled=enabled) as progress:
+        async with contextlib.aclosing(pager.pages()) as pages:
+            async for page in pages:
+                if listing.count == 0 and page.total_size is not None:
+                    total = page.total_size
+                    progress.set_total(min(total, args.max_items or total))
+                listing.add(page.items, page.next_page_token, page.total_size)
+                progress.advance(len(page.items))
+                if not args.all:
+                    break
+    listing.finish()
+
+
+class _Listing:
+    """Prints a listing as it arrives: JSON and CSV stream, a table waits for the end."""
+
+    def __init__(self, out: Writer) -> None:
+        self._out = out
+        self.count = 0
+        self._next_token: str | None = None
+        self._total: int | None = None
+        self._rows: list[list[str]] = []
+        if out.format == "csv":
+            self._out.rows(ACTIVE_CSV, [])  # the header
+        elif out.format == "json":
+            print('{"activeNumbers": [', file=out.out, end="")
+
+    def add(self, items: Any, next_token: str | None, total: int | None) -> None:
+        if self._out.format == "json":
+            for item in items:
+                separator = "," if self.count else ""
+                print(f"{separator}\n  {json.dumps(wire(item))}", file=self._out.out, end="")
+                self.count += 1
+        elif self._out.format == "csv":
+            self._out.rows(ACTIVE_CSV, items, header=False)
+            self.count += len(items)
+        else:
+            self._rows.extend(self._out.cells(ACTIVE, items))
+            self.count += len(items)
+        self._next_token = next_token or None
+        self._total = total
+
+    def finish(self) -> None:
+        out = self._out
+        if out.format == "json":
+            tail = {"nextPageToken": self._next_token, "totalSize": self._total}
+            print(f"\n], {json.dumps(tail)[1:]}", file=out.out)
+        elif out.format == "table":
+            print(table([c.human for c in ACTIVE], self._rows), file=out.out)
+            summary = f"{self.count} number{'' if self.count == 1 else 's'}"
+            if self._total is not None:
+                summary += f" of {self._total}"
+            if self._next_token:
+                summary += f"; more with --page-token {self._next_token}"
+            print(summary, file=out.out)
+
+
+Operation = Callable[[NumbersClient, argparse.Namespace, Writer], Awaitable[None]]
+
+OPERATIONS: dict[str, Operation] = {
+    "regions": _regions,
+    "search": _search,
+    "get-available": _get_available,
+    "rent": _rent,
+    "rent-any": _rent_any,
+    "list": _list,
+    "get": _get,
+    "update": _update,
+    "release": _release,
+    "get-callbacks": _get_callbacks,
+    "update-callbacks": _update_callbacks,
+}
