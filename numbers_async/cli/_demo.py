@@ -25,7 +25,7 @@ from numbers_async import (
     RetryPolicy,
     SmsConfiguration,
 )
-from numbers_async.cli._output import Writer, table
+from numbers_async.cli._output import ACTIVE, Writer, table
 from numbers_async.cli._progress import Progress
 from numbers_async.testing import FakeNumbersServer, Fault
 
@@ -36,6 +36,8 @@ CAMPAIGN = "demo-campaign-0001"
 CONCURRENCY = 20
 PAGE_SIZE = 50
 SHOWN = 5
+# number, name, capabilities, monthly, sms: what the tour changes
+COMPACT = [ACTIVE[i] for i in (0, 1, 4, 5, 6)]
 
 
 @attrs.define
@@ -131,7 +133,10 @@ async def _rent(tour: _Tour, count: int) -> list[str]:
 
     stopped = await tour.bulk("rent (stopped)", len(phones), first_half)
     lines = tour.journal.read_text().count("\n")
-    print(f"Stopped with {stopped.total} numbers rented; the journal holds {lines} lines.")
+    print(
+        f"Stopped with {stopped.total} numbers rented (the {stopped.total - half} in flight "
+        f"were let finish); the journal holds {lines} lines."
+    )
 
     tour.heading("Rerun with the same journal: it skips what is done, rents the rest")
     resumed = await tour.bulk(
@@ -166,7 +171,7 @@ async def _list(tour: _Tour) -> None:
             listed.extend(page.items)
             bar.advance(len(page.items))
     tour.steps.append(_Step("list", len(listed), len(listed), 0, time.perf_counter() - started))
-    tour.out.active_numbers(listed[:SHOWN])
+    tour.out.rows(COMPACT, listed[:SHOWN])
     print(f"... {len(listed)} numbers in {pages} page{'' if pages == 1 else 's'}.")
 
 
@@ -184,7 +189,7 @@ async def _update(tour: _Tour, phones: list[str]) -> None:
             on_progress=on_progress,
         ),
     )
-    tour.out.active_numbers(report.succeeded[:SHOWN])
+    tour.out.rows(COMPACT, report.succeeded[:SHOWN])
 
 
 async def _release(tour: _Tour, phones: list[str]) -> None:
