@@ -31,6 +31,7 @@ How a journal is reconciled on a rerun (see the README, "Bulk jobs"):
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import os
@@ -619,7 +620,7 @@ class _Unsettled(Exception):
         self.error = error
 
 
-class _Operation:
+class _Operation(abc.ABC):
     """What a job does to one item, and how it settles an unknown outcome."""
 
     name = ""
@@ -633,9 +634,9 @@ class _Operation:
         """Open the job's journal (and settle what it must before the first item)."""
         return await Journal.open(path, self.name, self.request)
 
+    @abc.abstractmethod
     async def call(self, item: Any, was_unknown: bool) -> ActiveNumber:
         """Do the operation on ``item``; ``was_unknown``: an earlier attempt may have acted."""
-        raise NotImplementedError
 
 
 class _Rent(_Operation):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import random
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -313,3 +315,30 @@ async def test_with_a_journal_a_repeated_item_is_done_once(
     assert phones_of(report) == [phone, phone]
     assert report.resumed == 1
     assert len(fake.requests_for("release")) == 1
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_rent_any_cancelled_again_and_again_still_rents_exactly_count(
+    tmp_path: Path, seed: int
+) -> None:
+    rng = random.Random(seed)
+    journal = tmp_path / "rent_any.jsonl"
+    count = 30
+    async with FakeNumbersServer(latency=0.01) as fake, fake.client(retry=NO_RETRY) as client:
+        fake.inject(Fault.reset_after(), route="rent_any", probability=0.2, times=None)
+        for _ in range(4):  # killed at a random point, four times in a row
+            task = asyncio.create_task(
+                client.bulk.rent_any(count, "US", "LOCAL", journal=journal, concurrency=5).run()
+            )
+            await asyncio.sleep(rng.uniform(0.0, 0.08))
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await asyncio.sleep(0.02)  # what the server was handling completes
+        fake.clear_faults()
+        report = await client.bulk.rent_any(count, "US", "LOCAL", journal=journal)
+
+    assert report.ok
+    assert len(set(phones_of(report))) == count
+    assert sum(fake.rent_counts.values()) == count
+    assert set(fake.rent_counts.values()) == {1}

@@ -33,6 +33,7 @@ from numbers_async import (
     InvalidInputError,
     NumbersClient,
 )
+from numbers_async._client import DEFAULT_MAX_CONCURRENCY
 from numbers_async.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, PROG, UsageError
 from numbers_async.cli._output import Writer, table
 from numbers_async.cli._progress import Progress
@@ -53,7 +54,9 @@ async def run_bulk(args: argparse.Namespace, out: Writer) -> int:
     numbers: Iterable[str] | AsyncIterator[str] = ()
     if args.command != "bulk-rent-any":
         numbers, total = _open_numbers(args.file)
-    async with connect(args, max_concurrency=max(args.concurrency, 8)) as client:
+    # The client's own bound must not be the tighter one.
+    options = {"max_concurrency": max(args.concurrency, DEFAULT_MAX_CONCURRENCY)}
+    async with connect(args, **options) as client:
         try:
             job = _job(client, args, numbers)
         except InvalidInputError as exc:
@@ -242,6 +245,8 @@ def _csv_row(outcome: BulkOutcome) -> list[object]:
 def _open_numbers(file: str) -> tuple[Iterable[str] | AsyncIterator[str], int | None]:
     """The numbers of ``file`` (counted first, for the progress bar) or of stdin."""
     if file == STDIN:
+        if sys.stdin.isatty():
+            print(f"{PROG}: reading numbers from the terminal (Ctrl-D to end)", file=sys.stderr)
         return _StdinNumbers(sys.stdin), None
     path = Path(file)
     try:
