@@ -295,8 +295,8 @@ class BulkJob:
     def stop(self) -> None:
         """Start no more items; the ones in flight finish and are recorded, then it ends.
 
-        The report then has ``stopped=True``. Unlike cancelling, nothing is left with an
-        unknown outcome. Safe to call from a signal handler (``loop.add_signal_handler``).
+        The report then has ``stopped=True``. Unlike cancelling, no request is cut off
+        midway. Safe to call from a signal handler (``loop.add_signal_handler``).
         """
         self._stopping = True
         if self._pull is not None:
