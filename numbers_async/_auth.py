@@ -44,6 +44,9 @@ class Auth(Protocol):
 
     refreshable: bool
 
+    def cached(self) -> str | None:
+        """The header value to send now if no I/O is needed to get it, else None."""
+
     async def authorization(self, fetch: TokenFetcher) -> str:
         """The ``Authorization`` header value to send now."""
 
@@ -64,6 +67,9 @@ class BasicAuth:
 
     def __repr__(self) -> str:
         return "BasicAuth(...)"
+
+    def cached(self) -> str:
+        return self._header
 
     async def authorization(self, fetch: TokenFetcher) -> str:
         return self._header
@@ -106,6 +112,10 @@ class OAuth2:
 
     def __repr__(self) -> str:
         return f"OAuth2(token_url={self._token_url!r})"
+
+    def cached(self) -> str | None:
+        header = self._header
+        return header if header is not None and self._clock() < self._refresh_at else None
 
     async def authorization(self, fetch: TokenFetcher) -> str:
         header = self._header

@@ -49,9 +49,6 @@ class _Resource:
         self._session = session
         self._options = options
 
-    async def _send(self, request: ops.Request) -> tuple[int, bytes]:
-        return await self._session.send(request, self._options)
-
 
 class AvailableRegions(_Resource):
     """``client.available_regions``: where numbers are offered."""
@@ -64,7 +61,7 @@ class AvailableRegions(_Resource):
         Example: ``await client.available_regions.list(types=["LOCAL"])``.
         """
         request = ops.list_regions(types)
-        status, body = await self._send(request)
+        status, body = await self._session.send(request, self._options)
         return ops.decode_list(status, body, AvailableRegion, "availableRegions")
 
 
@@ -102,12 +99,12 @@ class AvailableNumbers(_Resource):
             capabilities=capabilities,
             size=size,
         )
-        status, body = await self._send(request)
+        status, body = await self._session.send(request, self._options)
         return ops.decode_list(status, body, AvailableNumber, "availableNumbers")
 
     async def get(self, phone_number: str) -> AvailableNumber:
         """Check whether one number is available, with its prices (``NotFoundError`` if not)."""
-        status, body = await self._send(ops.get_available(phone_number))
+        status, body = await self._session.send(ops.get_available(phone_number), self._options)
         return ops.decode(status, body, AvailableNumber)
 
     async def rent(
@@ -132,7 +129,7 @@ class AvailableNumbers(_Resource):
             AmbiguousOutcomeError: an attempt may have rented it and checking failed.
         """
         request = ops.rent(phone_number, sms=sms, voice=voice, callback_url=callback_url)
-        status, body = await self._send(request)
+        status, body = await self._session.send(request, self._options)
         return ops.decode(status, body, ActiveNumber)
 
     async def rent_any(
@@ -167,7 +164,7 @@ class AvailableNumbers(_Resource):
             voice=voice,
             callback_url=callback_url,
         )
-        status, body = await self._send(request)
+        status, body = await self._session.send(request, self._options)
         return ops.decode(status, body, ActiveNumber)
 
 
@@ -228,7 +225,7 @@ class ActiveNumbers(_Resource):
 
     async def get(self, phone_number: str) -> ActiveNumber:
         """Fetch one owned number (``NotFoundError`` if the project does not own it)."""
-        status, body = await self._send(ops.get_active(phone_number))
+        status, body = await self._session.send(ops.get_active(phone_number), self._options)
         return ops.decode(status, body, ActiveNumber)
 
     async def update(
@@ -248,7 +245,7 @@ class ActiveNumbers(_Resource):
         request = ops.update_active(
             phone_number, display_name=display_name, sms=sms, voice=voice, callback_url=callback_url
         )
-        status, body = await self._send(request)
+        status, body = await self._session.send(request, self._options)
         return ops.decode(status, body, ActiveNumber)
 
     async def release(self, phone_number: str) -> ActiveNumber:
@@ -258,7 +255,7 @@ class ActiveNumbers(_Resource):
         number no longer owned, the lost attempt released it, and the result carries only
         ``phone_number`` (the API has nothing more to say about it).
         """
-        status, body = await self._send(ops.release(phone_number))
+        status, body = await self._session.send(ops.release(phone_number), self._options)
         return ops.decode(status, body, ActiveNumber)
 
 
@@ -267,12 +264,12 @@ class Callbacks(_Resource):
 
     async def get(self) -> CallbackConfiguration:
         """The current configuration (its ``hmac_secret`` signs every event)."""
-        status, body = await self._send(ops.get_callbacks())
+        status, body = await self._session.send(ops.get_callbacks(), self._options)
         return ops.decode(status, body, CallbackConfiguration)
 
     async def update(self, hmac_secret: str) -> CallbackConfiguration:
         """Set the HMAC secret (32-64 characters of ``a-zA-Z0-9-``) used to sign events."""
-        status, body = await self._send(ops.update_callbacks(hmac_secret))
+        status, body = await self._session.send(ops.update_callbacks(hmac_secret), self._options)
         return ops.decode(status, body, CallbackConfiguration)
 
 

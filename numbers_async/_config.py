@@ -53,7 +53,7 @@ class Timeouts:
     """
 
     connect: float | None = attrs.field(default=10.0, validator=_positive_or_none)
-    read: float | None = attrs.field(default=30.0, validator=_positive_or_none)
+    read: float | None = attrs.field(default=None, validator=_positive_or_none)
     total: float | None = attrs.field(default=60.0, validator=_positive_or_none)
     deadline: float | None = attrs.field(default=None, validator=_positive_or_none)
 

@@ -10,7 +10,6 @@ of each hammering the server on its own schedule.
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import math
 import time
@@ -48,7 +47,10 @@ class RateGate:
         self._burst = 1.0 if rate_limit is None else max(1.0, rate_limit / 10)
         self._tokens = self._burst
         self._refilled_at = clock()
-        self._recent: collections.deque[float] = collections.deque()
+        # Sends counted per one-second window: the achieved rate at the time of a 429.
+        self._window_start = self._refilled_at
+        self._window_count = 0
+        self._last_window_count = 0
         self._lock = asyncio.Lock()
 
     @property
@@ -129,12 +131,16 @@ class RateGate:
             self._refilled_at = now
 
     def _record(self, now: float) -> None:
-        recent = self._recent
-        recent.append(now)
-        horizon = now - _WINDOW
-        while recent and recent[0] < horizon:
-            recent.popleft()
+        if now - self._window_start >= _WINDOW:
+            # A gap of more than one window means the last full window saw nothing.
+            gap = now - self._window_start >= 2 * _WINDOW
+            self._last_window_count = 0 if gap else self._window_count
+            self._window_start = now
+            self._window_count = 0
+        self._window_count += 1
 
     def _achieved_rate(self, now: float) -> float:
-        horizon = now - _WINDOW
-        return max(_MIN_RATE, sum(1 for t in self._recent if t >= horizon) / _WINDOW)
+        # The busier of the last full window and the current one, scaled to a second.
+        elapsed = max(now - self._window_start, 0.05)
+        current = self._window_count / min(elapsed, _WINDOW)
+        return max(_MIN_RATE, self._last_window_count / _WINDOW, current)

@@ -59,6 +59,15 @@ class CallOptions:
 
     retry: RetryPolicy
     timeouts: Timeouts
+    #: aiohttp's form of ``timeouts``, built once rather than per request.
+    client_timeout: aiohttp.ClientTimeout = attrs.field(init=False, eq=False, repr=False)
+
+    @client_timeout.default
+    def _client_timeout(self) -> aiohttp.ClientTimeout:
+        timeouts = self.timeouts
+        return aiohttp.ClientTimeout(
+            total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
+        )
 
 
 @attrs.frozen
@@ -102,7 +111,6 @@ class SessionManager:
         self._closed = False
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
-        self._timeouts: dict[Timeouts, aiohttp.ClientTimeout] = {}
 
     @property
     def closed(self) -> bool:
@@ -148,7 +156,7 @@ class SessionManager:
         while True:
             attempt += 1
             self._check_deadline(request, deadline_at)
-            result = await self._send_once(request, options.timeouts, deadline_at)
+            result = await self._send_once(request, options, deadline_at)
             if isinstance(result, tuple):
                 return result
             if maybe_processed and _looks_already_done(request, result):
@@ -259,16 +267,19 @@ class SessionManager:
     # --- one attempt ----------------------------------------------------------------------
 
     async def _send_once(
-        self, request: Request, timeouts: Timeouts, deadline_at: float | None
+        self, request: Request, options: CallOptions, deadline_at: float | None
     ) -> tuple[int, bytes] | _Failure:
         """One attempt (plus one replay on an expired token); a 2xx or the failure."""
         http = self._http()
         url = URL(self._prefix + request.target, encoded=True)
         headers = self._json_headers if request.body is not None else self._headers
-        timeout = self._client_timeout(timeouts, deadline_at)
+        if deadline_at is None:
+            timeout = options.client_timeout
+        else:
+            timeout = self._bounded(options.timeouts, deadline_at)
         replayed = False
         while True:
-            authorization = await self._auth.authorization(self._fetch_token)
+            authorization = self._auth.cached() or await self._auth.authorization(self._fetch_token)
             try:
                 status, response_headers, body = await self._exchange(
                     http,
@@ -308,23 +319,13 @@ class SessionManager:
             return _Failure(error, maybe_processed=True)
         return status, body
 
-    def _client_timeout(
-        self, timeouts: Timeouts, deadline_at: float | None
-    ) -> aiohttp.ClientTimeout:
-        total = timeouts.total
-        if deadline_at is not None:
-            remaining = max(0.001, deadline_at - self._clock())
-            total = remaining if total is None else min(total, remaining)
-            return aiohttp.ClientTimeout(
-                total=total, sock_connect=timeouts.connect, sock_read=timeouts.read
-            )
-        cached = self._timeouts.get(timeouts)
-        if cached is None:
-            cached = aiohttp.ClientTimeout(
-                total=total, sock_connect=timeouts.connect, sock_read=timeouts.read
-            )
-            self._timeouts[timeouts] = cached
-        return cached
+    def _bounded(self, timeouts: Timeouts, deadline_at: float) -> aiohttp.ClientTimeout:
+        """The attempt's timeouts, its total cut short by the call's deadline."""
+        remaining = max(0.001, deadline_at - self._clock())
+        total = remaining if timeouts.total is None else min(timeouts.total, remaining)
+        return aiohttp.ClientTimeout(
+            total=total, sock_connect=timeouts.connect, sock_read=timeouts.read
+        )
 
     def _check_deadline(self, request: Request, deadline_at: float | None) -> None:
         if deadline_at is not None and self._clock() >= deadline_at:

@@ -48,12 +48,12 @@ async def test_a_pause_stops_everything_then_resumes_at_half_the_achieved_rate(
     time: VirtualTime,
 ) -> None:
     gate = RateGate(None, clock=time.clock, sleep=time.sleep)
-    for _ in range(40):  # 40 requests within the last second
+    for _ in range(40):  # one request every 20 ms
         await gate.acquire()
         time.now += 0.02
     gate.pause(2.0)
     paused_at = time.now
-    assert gate.rate == pytest.approx(20.0)
+    assert gate.rate == pytest.approx(25.0)  # half of one request per 20 ms
     await gate.acquire()
     assert time.now >= paused_at + 2.0
 
@@ -68,9 +68,9 @@ async def test_after_a_pause_the_rate_ramps_back_to_unlimited(time: VirtualTime)
     for _ in range(200):
         await gate.acquire()
         rates.append(gate.rate)
-    assert rates[0] == pytest.approx(20.0)
+    assert rates[0] == pytest.approx(25.0)
     assert rates[-1] is None  # back to unlimited once it reached the rate that drew the 429
-    assert any(r is not None and r > 20.0 for r in rates)  # through a faster step on the way
+    assert any(r is not None and r > 25.0 for r in rates)  # through a faster step on the way
 
 
 async def test_with_a_limit_the_ramp_stops_at_the_limit(time: VirtualTime) -> None:
