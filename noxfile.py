@@ -17,10 +17,10 @@ TEST_DEPS = [
     "uvicorn>=0.29",
 ]
 LINT_DEPS = ["ruff>=0.6"]
-TYPECHECK_DEPS = ["mypy>=1.11", *TEST_DEPS]
+TYPECHECK_DEPS = ["mypy>=1.11", "nox>=2024.4.15", *TEST_DEPS]
 
 
-def _install(session: nox.Session, extras: str = "fast,fastapi") -> None:
+def _install(session: nox.Session, extras: str = "fast,fastapi,cli") -> None:
     session.install(f".[{extras}]")
 
 
@@ -34,10 +34,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the package and the tests."""
-    _install(session, "fast,fastapi,cli")
+    """mypy --strict over the package, the tests, the examples and this file."""
+    _install(session)
     session.install(*TYPECHECK_DEPS)
-    session.run("mypy", "--strict", "numbers_async", "tests", "noxfile.py")
+    session.run("mypy", "--strict", "numbers_async", "tests", "examples", "noxfile.py")
 
 
 @nox.session
