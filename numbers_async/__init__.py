@@ -9,11 +9,12 @@
         rented = await client.available_numbers.rent(numbers[0].phone_number)
 """
 
+from typing import TYPE_CHECKING, Any
+
 from numbers_async._client import NumbersClient
 from numbers_async._config import RetryEvent, RetryPolicy, Timeouts
 from numbers_async._paging import ActiveNumbersPager
 from numbers_async._version import __version__
-from numbers_async.bulk import BulkFailure, BulkJob, BulkOutcome, BulkProgress, BulkReport
 from numbers_async.errors import (
     AmbiguousOutcomeError,
     ApiError,
@@ -48,6 +49,22 @@ from numbers_async.models import (
     SmsConfiguration,
     VoiceConfiguration,
 )
+
+if TYPE_CHECKING:
+    from numbers_async.bulk import BulkFailure, BulkJob, BulkOutcome, BulkProgress, BulkReport
+
+# Bulk jobs are imported on first use: most programs never run one, and the module is a
+# good part of the import time (DESIGN §4, B7).
+_LAZY = frozenset({"BulkFailure", "BulkJob", "BulkOutcome", "BulkProgress", "BulkReport"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from numbers_async import bulk
+
+        return getattr(bulk, name)
+    raise AttributeError(f"module 'numbers_async' has no attribute {name!r}")
+
 
 __all__ = [
     "ActiveNumber",
