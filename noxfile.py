@@ -13,6 +13,7 @@ TEST_DEPS = [
     "pytest>=8",
     "pytest-asyncio>=0.24",
     "pytest-cov>=5",
+    "pytest-timeout>=2.3",
     "hypothesis>=6.100",
     "uvicorn>=0.29",
 ]
@@ -50,6 +51,7 @@ def tests(session: nox.Session) -> None:
         "--cov=numbers_async",
         "--cov-branch",
         "--cov-report=term-missing:skip-covered",
+        "--timeout=300",  # a hung test fails alone instead of stalling the whole run
         *session.posargs,
     )
 
@@ -59,7 +61,7 @@ def tests_all(session: nox.Session) -> None:
     """The test suite on every supported Python (needs them on PATH, e.g. via pyenv)."""
     _install(session)
     session.install(*TEST_DEPS)
-    session.run("pytest", "-q", *session.posargs)
+    session.run("pytest", "-q", "--timeout=300", *session.posargs)
 
 
 @nox.session
@@ -67,7 +69,7 @@ def tests_stdlib_json(session: nox.Session) -> None:
     """The test suite without orjson, exercising the stdlib JSON fallback."""
     _install(session, "fastapi")
     session.install(*TEST_DEPS)
-    session.run("pytest", "-q", *session.posargs)
+    session.run("pytest", "-q", "--timeout=300", *session.posargs)
 
 
 @nox.session
