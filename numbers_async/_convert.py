@@ -222,9 +222,143 @@ def make_converter() -> cattrs.Converter:
         conv.register_unstructure_hook(
             cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **renames)
         )
+    for cls, hook in _HOT_HOOKS.items():
+        conv.register_structure_hook(cls, hook)
     conv.register_structure_hook(Page, _structure_page)
     conv.register_unstructure_hook(Page, _unstructure_page)
     return conv
+
+
+# --- hand-written hooks for ActiveNumber and what it holds --------------------------------
+#
+# Every page of a listing decodes a hundred of these, so they are written out rather than
+# generated: cattrs' generated hooks test each key twice and collect keyword arguments in a
+# dict. Arguments are positional, in field order (keywords cost a frozen attrs __init__
+# half as much again); the Hypothesis round trips in tests/test_models.py run through
+# these hooks, so a field out of place fails them.
+
+
+def _str(value: Any) -> str | None:
+    return value if value is None or value.__class__ is str else str(value)
+
+
+def _required_str(value: Any) -> str:
+    return value if value.__class__ is str else str(value)
+
+
+def _int(value: Any) -> int | None:
+    return value if value is None or value.__class__ is int else int(value)
+
+
+def _when(value: Any) -> datetime | None:
+    return None if value is None else _structure_datetime(value, datetime)
+
+
+def _open_enum(enum_cls: type[Any]) -> Callable[[Any], Any]:
+    known = enum_cls._value2member_map_
+
+    def member(value: Any) -> Any:
+        if value is None:
+            return None
+        found = known.get(value)
+        return found if found is not None else enum_cls(value)
+
+    return member
+
+
+_number_type = _open_enum(NumberType)
+_capability = _open_enum(Capability)
+_status = _open_enum(ProvisioningStatus)
+
+
+def _capabilities(value: Any) -> tuple[Capability, ...] | None:
+    return None if value is None else tuple([_capability(item) for item in value])
+
+
+def _money(value: Any, _: Any = None) -> Money | None:
+    if value is None:
+        return None
+    amount = value.get("amount")
+    return Money(
+        _str(value.get("currencyCode")),  # currency_code
+        None if amount is None else _structure_decimal(amount, Decimal),  # amount
+    )
+
+
+def _scheduled_sms(value: Any, _: Any = None) -> ScheduledSmsProvisioning | None:
+    if value is None:
+        return None
+    get = value.get
+    codes = get("errorCodes")
+    return ScheduledSmsProvisioning(
+        _str(get("servicePlanId")),  # service_plan_id
+        _str(get("campaignId")),  # campaign_id
+        _status(get("status")),  # status
+        _when(get("lastUpdatedTime")),  # last_updated_time
+        None if codes is None else tuple([_required_str(code) for code in codes]),  # error_codes
+    )
+
+
+def _scheduled_voice(value: Any, _: Any = None) -> ScheduledVoiceProvisioning | None:
+    if value is None:
+        return None
+    get = value.get
+    return ScheduledVoiceProvisioning(
+        _str(get("appId")),  # app_id
+        _status(get("status")),  # status
+        _when(get("lastUpdatedTime")),  # last_updated_time
+    )
+
+
+def _sms(value: Any, _: Any = None) -> SmsConfiguration | None:
+    if value is None:
+        return None
+    get = value.get
+    return SmsConfiguration(
+        _str(get("servicePlanId")),  # service_plan_id
+        _str(get("campaignId")),  # campaign_id
+        _scheduled_sms(get("scheduledProvisioning")),  # scheduled_provisioning
+    )
+
+
+def _voice(value: Any, _: Any = None) -> VoiceConfiguration | None:
+    if value is None:
+        return None
+    get = value.get
+    return VoiceConfiguration(
+        _str(get("appId")),  # app_id
+        _when(get("lastUpdatedTime")),  # last_updated_time
+        _scheduled_voice(get("scheduledVoiceProvisioning")),  # scheduled_voice_provisioning
+    )
+
+
+def _active_number(value: Any, _: Any = None) -> ActiveNumber:
+    get = value.get
+    return ActiveNumber(
+        _required_str(value["phoneNumber"]),  # phone_number
+        _str(get("projectId")),  # project_id
+        _str(get("displayName")),  # display_name
+        _str(get("regionCode")),  # region_code
+        _number_type(get("type")),  # type
+        _capabilities(get("capability")),  # capability
+        _money(get("money")),  # money
+        _int(get("paymentIntervalMonths")),  # payment_interval_months
+        _when(get("nextChargeDate")),  # next_charge_date
+        _when(get("expireAt")),  # expire_at
+        _sms(get("smsConfiguration")),  # sms_configuration
+        _voice(get("voiceConfiguration")),  # voice_configuration
+        _str(get("callbackUrl")),  # callback_url
+    )
+
+
+_HOT_HOOKS: dict[type[Any], Callable[[Any, Any], Any]] = {
+    Money: _money,
+    ScheduledSmsProvisioning: _scheduled_sms,
+    ScheduledVoiceProvisioning: _scheduled_voice,
+    SmsConfiguration: _sms,
+    VoiceConfiguration: _voice,
+    ActiveNumber: _active_number,
+}
 
 
 converter = make_converter()
