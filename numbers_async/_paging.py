@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
 from numbers_async.errors import DecodeError
@@ -47,29 +48,49 @@ class ActiveNumbersPager:
                 yield item
 
     async def pages(self) -> AsyncGenerator[Page, None]:
-        """Yield each page in turn; the last one is trimmed to ``max_items`` if given."""
-        token = self._page_token
+        """Yield each page in turn; the last one is trimmed to ``max_items`` if given.
+
+        While the caller works on a page, the next one is already being fetched (so at
+        most two pages are in memory). Closing the iteration early cancels that fetch.
+        """
         remaining = self._max_items
         deadline_at = self._deadline()  # one deadline for the whole listing
-        while True:
+        token = self._page_token
+        upcoming: asyncio.Future[Page] | None = None
+        try:
             page = await self._fetch(token, deadline_at)
-            if remaining is not None and len(page.items) >= remaining:
-                # Trimmed pages keep the server's token: resuming from it would skip the
-                # items cut here, which the caller asked not to see anyway.
-                yield Page(page.items[:remaining], page.next_page_token, page.total_size)
-                return
-            yield page
-            if remaining is not None:
-                remaining -= len(page.items)
-            if not page.next_page_token:
-                return
-            if page.next_page_token == token:
-                raise DecodeError(
-                    "activeNumbers returned the page token it was given; stopping to avoid a loop",
-                    status=200,
-                    body=b"",
-                )
-            token = page.next_page_token
+            while True:
+                if remaining is not None and len(page.items) >= remaining:
+                    # Trimmed pages keep the server's token: resuming from it would skip
+                    # the items cut here, which the caller asked not to see anyway.
+                    yield Page(page.items[:remaining], page.next_page_token, page.total_size)
+                    return
+                next_token = self._next_token(page, token)
+                if next_token is not None:
+                    upcoming = asyncio.ensure_future(self._fetch(next_token, deadline_at))
+                yield page
+                if upcoming is None:
+                    return
+                if remaining is not None:
+                    remaining -= len(page.items)
+                page, token = await upcoming, next_token
+                upcoming = None
+        finally:
+            if upcoming is not None:
+                upcoming.cancel()
+                await asyncio.gather(upcoming, return_exceptions=True)
+
+    @staticmethod
+    def _next_token(page: Page, token: str | None) -> str | None:
+        if not page.next_page_token:
+            return None
+        if page.next_page_token == token:
+            raise DecodeError(
+                "activeNumbers returned the page token it was given; stopping to avoid a loop",
+                status=200,
+                body=b"",
+            )
+        return page.next_page_token
 
     async def collect(self) -> list[ActiveNumber]:
         """All items in one list (mind the memory for large projects)."""

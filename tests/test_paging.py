@@ -9,6 +9,8 @@ import pytest
 from numbers_async import NumbersClient, Page
 from numbers_async.testing import FakeNumbersServer
 
+from .conftest import eventually
+
 
 @pytest.mark.parametrize("final_page_token", ["empty", "absent"])
 async def test_1050_numbers_in_pages_of_100_are_each_listed_once_in_11_requests(
@@ -97,3 +99,14 @@ async def test_a_server_repeating_its_page_token_is_stopped() -> None:
     pager = ActiveNumbersPager(stuck, page_token=None, max_items=None)
     with pytest.raises(DecodeError, match="page token"):
         await pager.collect()
+
+
+async def test_the_next_page_is_fetched_while_the_caller_holds_the_current_one(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    fake.add_active_numbers(30)
+    pages = client.active_numbers.list(page_size=10).pages()
+    await anext(pages)
+    await eventually(lambda: len(fake.requests_for("list_active")) == 2)  # page 2 on its way
+    await pages.aclose()  # closing early cancels or collects the prefetch
+    assert len(fake.requests_for("list_active")) == 2
