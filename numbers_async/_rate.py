@@ -63,11 +63,17 @@ class RateGate:
         """The rate in force now (requests/s), or None when unlimited."""
         return self._rate
 
-    async def acquire(self) -> None:
-        """Wait until a request may be sent, then account for it."""
+    def try_pass(self) -> bool:
+        """Account for a request and return True if it may go now without waiting."""
         now = self._clock()
         if self._rate is None and now >= self._paused_until:
-            self._record(now)  # the common case: no limit, no pause, no lock
+            self._record(now)  # the common case: no limit, no pause, no lock, no await
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        """Wait until a request may be sent, then account for it."""
+        if self.try_pass():
             return
         # The lock makes waiters go one by one, in arrival order (asyncio.Lock is FIFO).
         async with self._lock:

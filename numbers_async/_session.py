@@ -111,6 +111,7 @@ class SessionManager:
         self._closed = False
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        self._merged_headers: dict[tuple[int, str], dict[str, str]] = {}
 
     @property
     def closed(self) -> bool:
@@ -285,7 +286,7 @@ class SessionManager:
                     http,
                     request.method,
                     url,
-                    {**headers, "Authorization": authorization},
+                    self._with_authorization(headers, authorization),
                     request.body,
                     timeout,
                     gated=True,
@@ -302,6 +303,16 @@ class SessionManager:
             error = error_for(status, response_headers, body)
             # A 429 was refused before any work; a 4xx was refused; a 5xx may have acted.
             return _Failure(error, maybe_processed=status >= 500)
+
+    def _with_authorization(self, headers: dict[str, str], authorization: str) -> dict[str, str]:
+        # The merged headers change only when the token does: build them once per token.
+        key = (id(headers), authorization)
+        merged = self._merged_headers.get(key)
+        if merged is None:
+            if len(self._merged_headers) > 8:  # old tokens: forget them
+                self._merged_headers.clear()
+            merged = self._merged_headers[key] = {**headers, "Authorization": authorization}
+        return merged
 
     def _check_body(
         self, request: Request, status: int, body: bytes
@@ -343,7 +354,7 @@ class SessionManager:
         gated: bool,
     ) -> tuple[int, Mapping[str, str], bytes]:
         async with self._slots:
-            if gated:
+            if gated and not self._gate.try_pass():
                 await self._gate.acquire()
             started = time.perf_counter()
             try:
