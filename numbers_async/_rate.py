@@ -1,10 +1,13 @@
 """Client-wide rate control: an optional token bucket plus a shared pause after a 429.
 
 When any request is answered 429, the whole client stops sending until ``Retry-After`` (or
-a backoff) has passed, then restarts at half the rate it had achieved and speeds up again
-(x1.5 per second without another 429) until it is back at the configured ``rate_limit``,
-or unlimited if none was set. So a hundred concurrent callers slow down together instead
-of each hammering the server on its own schedule.
+a backoff) has passed. It then resumes at the rate the server has actually granted it —
+the requests it accepted since the last pause, divided by the time that took *including
+the pause now owed* — holds that rate for a while, and only then speeds up gently (x1.1 a
+second) until it is back at the configured ``rate_limit``, or, with none, at twice the
+granted rate, where it lets go of the brake. So a hundred concurrent callers slow down
+together instead of each hammering the server on its own schedule, and a bulk job settles
+just under a limit it was never told.
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ __all__ = ["RateGate"]
 logger = logging.getLogger("numbers_async")
 
 _MIN_RATE: Final = 1.0  # requests/s: never throttle below this
-_RECOVERY_STEP: Final = 1.5  # rate multiplier per recovery interval without a 429
+_HOLD: Final = 10.0  # seconds at the granted rate before speeding up again
+_RECOVERY_STEP: Final = 1.1  # rate multiplier per recovery interval without a 429
 _RECOVERY_INTERVAL: Final = 1.0  # seconds
-_WINDOW: Final = 1.0  # seconds of send times kept to estimate the achieved rate
+_IDLE: Final = 1.0  # seconds without a request after which the granted rate is measured anew
 _EPSILON: Final = 1e-9
 
 
@@ -42,15 +46,16 @@ class RateGate:
         self._clock = clock
         self._sleep = sleep
         self._paused_until = 0.0
-        self._last_increase = 0.0
-        self._peak = _MIN_RATE  # the achieved rate when the last 429 came
         self._burst = 1.0 if rate_limit is None else max(1.0, rate_limit / 10)
         self._tokens = self._burst
         self._refilled_at = clock()
-        # Sends counted per one-second window: the achieved rate at the time of a 429.
-        self._window_start = self._refilled_at
-        self._window_count = 0
-        self._last_window_count = 0
+        # What the server granted since the last pause ended: requests sent minus refused.
+        self._epoch = self._refilled_at
+        self._granted = 0
+        self._last_sent = -math.inf
+        self._hold_until = 0.0
+        self._last_increase = 0.0
+        self._release_at = math.inf  # an unlimited client lets go of the brake here
         self._lock = asyncio.Lock()
 
     @property
@@ -67,7 +72,7 @@ class RateGate:
         """Account for a request and return True if it may go now without waiting."""
         now = self._clock()
         if self._rate is None and now >= self._paused_until:
-            self._record(now)  # the common case: no limit, no pause, no lock, no await
+            self._count(now)  # the common case: no limit, no pause, no lock, no await
             return True
         return False
 
@@ -90,23 +95,39 @@ class RateGate:
                     self._tokens = max(0.0, self._tokens - 1)
                     break
                 await self._sleep((1 - self._tokens) / self._rate)
-        self._record(self._clock())
+        self._count(self._clock())
+
+    def _count(self, now: float) -> None:
+        if now - self._last_sent > _IDLE:
+            # After a quiet spell the server's bucket is full again: measure afresh.
+            self._epoch = now
+            self._granted = 0
+        self._last_sent = now
+        self._granted += 1
 
     def pause(self, seconds: float) -> None:
-        """Stop every request for ``seconds`` (a 429 was seen) and slow down afterwards."""
+        """A request was refused (429): stop everything for ``seconds``, then slow down."""
+        self._granted = max(0, self._granted - 1)
         now = self._clock()
         until = now + seconds
-        if until <= self._paused_until:
-            return  # another caller's 429 already paused us at least this long
-        achieved = self._achieved_rate(now)
-        current = achieved if self._rate is None else min(self._rate, achieved)
-        self._peak = current
-        self._rate = max(_MIN_RATE, current / 2)
+        if now < self._paused_until:
+            # Requests sent before the pause began, refused now: the pause (and the
+            # estimate made when it began) already account for them.
+            self._paused_until = max(self._paused_until, until)
+            self._epoch = max(self._epoch, until)
+            return
+        granted = max(_MIN_RATE, self._granted / max(until - self._epoch, _EPSILON))
+        self._rate = granted if self._rate is None else min(self._rate, granted)
+        if self._limit is None:
+            self._release_at = 2 * self._rate
         self._burst = 1.0
         self._tokens = 0.0
         self._refilled_at = until
         self._paused_until = until
-        self._last_increase = until
+        self._epoch = until
+        self._granted = 0
+        self._hold_until = until + _HOLD
+        self._last_increase = self._hold_until
         logger.info(
             "rate limited: pausing all requests for %.2fs, then resuming at %.1f req/s",
             seconds,
@@ -114,7 +135,7 @@ class RateGate:
         )
 
     def _recover(self, now: float) -> None:
-        if self._rate is None or self._rate == self._limit:
+        if self._rate is None or self._rate == self._limit or now < self._hold_until:
             return
         steps = math.floor((now - self._last_increase) / _RECOVERY_INTERVAL)
         if steps < 1:
@@ -123,30 +144,14 @@ class RateGate:
         rate = self._rate * _RECOVERY_STEP**steps
         if self._limit is not None:
             self._rate = min(rate, self._limit)
-            self._burst = max(1.0, self._rate / 10)
-        elif rate >= self._peak:
-            # Back at the rate that drew the 429: from here on the server decides again.
-            self._rate = None
+        elif rate >= self._release_at:
+            self._rate = None  # well past what drew the 429: let the server decide again
+            return
         else:
             self._rate = rate
-            self._burst = max(1.0, rate / 10)
+        self._burst = max(1.0, self._rate / 10)
 
     def _refill(self, now: float, rate: float) -> None:
         if now > self._refilled_at:
             self._tokens = min(self._burst, self._tokens + (now - self._refilled_at) * rate)
             self._refilled_at = now
-
-    def _record(self, now: float) -> None:
-        if now - self._window_start >= _WINDOW:
-            # A gap of more than one window means the last full window saw nothing.
-            gap = now - self._window_start >= 2 * _WINDOW
-            self._last_window_count = 0 if gap else self._window_count
-            self._window_start = now
-            self._window_count = 0
-        self._window_count += 1
-
-    def _achieved_rate(self, now: float) -> float:
-        # The busier of the last full window and the current one, scaled to a second.
-        elapsed = max(now - self._window_start, 0.05)
-        current = self._window_count / min(elapsed, _WINDOW)
-        return max(_MIN_RATE, self._last_window_count / _WINDOW, current)
