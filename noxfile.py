@@ -67,7 +67,7 @@ def tests_all(session: nox.Session) -> None:
 @nox.session
 def tests_stdlib_json(session: nox.Session) -> None:
     """The test suite without orjson, exercising the stdlib JSON fallback."""
-    _install(session, "fastapi")
+    _install(session, "fastapi,cli")
     session.install(*TEST_DEPS)
     session.run("pytest", "-q", "--timeout=300", *session.posargs)
 
