@@ -6,6 +6,7 @@ and point the command at it through the ``SINCH_*`` variables.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -545,3 +546,67 @@ def test_in_process_bulk_json_and_csv_on_the_embedded_fake(
     assert code == 1
     assert out.splitlines()[1].startswith("+19995550000,failed,,False,NotFoundError,404,")
     assert "bulk-rent: 0 succeeded, 1 failed" in err
+
+
+async def test_fake_server_delivers_signed_duplicated_callbacks() -> None:
+    from aiohttp import web
+
+    from numbers_async import NumbersClient, SmsConfiguration
+    from numbers_async.webhooks import verify_signature
+
+    secret = "cli-fake-server-secret-0123456789abcdef"
+    received: list[tuple[bytes, str | None]] = []
+    arrived = asyncio.Event()
+
+    async def events(request: web.Request) -> web.Response:
+        received.append((await request.read(), request.headers.get("X-Sinch-Signature")))
+        if len(received) == 2:
+            arrived.set()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/events", events)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    fake = await asyncio.to_thread(
+        Server,
+        "--hmac-secret",
+        secret,
+        "--callback-duplicates",
+        "1",
+        "--provisioning-delay",
+        "0.05",
+    )
+    try:
+        async with NumbersClient(
+            "fake-project",
+            "fake-key-id",
+            "fake-key-secret",
+            base_url=fake.url,
+            auth_url=fake.url + "/oauth2/token",
+        ) as client:
+            await client.available_numbers.rent_any(
+                "US",
+                "LOCAL",
+                sms=SmsConfiguration(service_plan_id="plan"),
+                callback_url=f"http://127.0.0.1:{port}/events",
+            )
+            await asyncio.wait_for(arrived.wait(), timeout=20)
+    finally:
+        await asyncio.to_thread(fake.stop)
+        await runner.cleanup()
+    (first, sig1), (second, sig2) = received
+    assert first == second  # the duplicate is the same event, same bytes
+    assert sig1 is not None
+    assert verify_signature(first, sig1, secret)
+    assert sig2 == sig1
+
+
+def test_fake_server_refuses_a_negative_duplicate_count() -> None:
+    result = cli("fake-server", "--callback-duplicates", "-1")
+    assert result.returncode == 2
+    assert "must be 0 or more" in result.stderr
+    assert "Traceback" not in result.stderr

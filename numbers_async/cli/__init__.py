@@ -56,6 +56,16 @@ def _positive(value: str) -> int:
     return number
 
 
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {number}")
+    return number
+
+
 def _seconds(value: str) -> float:
     try:
         number = float(value)
@@ -244,6 +254,24 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seconds,
         default=2.0,
         help="seconds before scheduled SMS/Voice provisioning completes",
+    )
+    events = fake.add_argument_group("callbacks (events POSTed to each number's callbackUrl)")
+    events.add_argument(
+        "--hmac-secret",
+        default="",
+        help="the project's callback secret at start (events are signed when it is set)",
+    )
+    events.add_argument(
+        "--callback-out-of-order",
+        action="store_true",
+        help="deliver the events of one change in shuffled order",
+    )
+    events.add_argument(
+        "--callback-duplicates",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="deliver every event N extra times (same eventId)",
     )
     return parser
 

@@ -27,9 +27,13 @@ async def serve(args: argparse.Namespace) -> int:
         key_secret=args.fake_key_secret,
         provisioning_delay=args.provisioning_delay,
         latency=args.latency,
+        callback_out_of_order=args.callback_out_of_order,
+        callback_duplicates=args.callback_duplicates,
     ) as fake:
         if args.active:
             fake.add_active_numbers(args.active)
+        if args.hmac_secret:
+            fake.callback_configuration["hmacSecret"] = args.hmac_secret
         print(f"fake Sinch Numbers API listening on {fake.url}", flush=True)
         print(f"  SINCH_NUMBERS_URL={fake.url}", flush=True)
         print(f"  SINCH_AUTH_URL={fake.auth_url}", flush=True)
