@@ -21,8 +21,14 @@ def phone_number(index: int) -> str:
     return f"+1202{index:07d}"
 
 
+def _timestamp(day: str, index: int) -> str:
+    # Numbers rented at different moments: every number's timestamps differ, so no decoder
+    # can reuse one number's parsed timestamp for the next.
+    return f"{day}T{index // 3600 % 24:02d}:{index // 60 % 60:02d}:{index % 60:02d}.{index:06d}Z"
+
+
 def active_number(index: int) -> dict[str, Any]:
-    """One active number as the API sends it."""
+    """One active number as the API sends it (same price and plans, its own timestamps)."""
     return {
         "phoneNumber": phone_number(index),
         "projectId": PROJECT_ID,
@@ -32,7 +38,7 @@ def active_number(index: int) -> dict[str, Any]:
         "capability": ["SMS", "VOICE"],
         "money": {"currencyCode": "USD", "amount": "2.00"},
         "paymentIntervalMonths": 1,
-        "nextChargeDate": "2026-07-06T14:42:42.022227Z",
+        "nextChargeDate": _timestamp("2026-07-06", index),
         "expireAt": None,
         "smsConfiguration": {
             "servicePlanId": "f4b1c2d3e5a64b7c8d9e0f1a2b3c4d5e",
@@ -44,7 +50,7 @@ def active_number(index: int) -> dict[str, Any]:
             "appId": "8f3c2a1b-4d5e-6f70-8192-a3b4c5d6e7f8",
             "trunkId": "",
             "serviceId": "",
-            "lastUpdatedTime": "2026-06-06T14:42:42.022227Z",
+            "lastUpdatedTime": _timestamp("2026-06-06", index),
             "scheduledVoiceProvisioning": None,
         },
         "callbackUrl": "https://callbacks.example.com/numbers",
