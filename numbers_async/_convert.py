@@ -250,6 +250,22 @@ def _int(value: Any) -> int | None:
     return value if value is None or value.__class__ is int else int(value)
 
 
+# Values that repeat across a listing (the same price, service plan, campaign, voice app)
+# are immutable, so each distinct one is decoded once and shared. The caches are bounded:
+# emptied when they reach _INTERNED_MAX entries.
+_INTERNED_MAX = 4096
+_moneys: dict[Any, Money] = {}
+_sms_configurations: dict[Any, SmsConfiguration] = {}
+_voice_configurations: dict[Any, VoiceConfiguration] = {}
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: T) -> T:
+    if len(cache) >= _INTERNED_MAX:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
 def _when(value: Any) -> datetime | None:
     return None if value is None else _structure_datetime(value, datetime)
 
@@ -278,11 +294,17 @@ def _capabilities(value: Any) -> tuple[Capability, ...] | None:
 def _money(value: Any, _: Any = None) -> Money | None:
     if value is None:
         return None
-    amount = value.get("amount")
-    return Money(
-        _str(value.get("currencyCode")),  # currency_code
-        None if amount is None else _structure_decimal(amount, Decimal),  # amount
-    )
+    currency, amount = value.get("currencyCode"), value.get("amount")
+    key = (currency, amount) if _plain(currency, amount) else None
+    money = None if key is None else _moneys.get(key)
+    if money is None:
+        money = Money(
+            _str(currency),  # currency_code
+            None if amount is None else _structure_decimal(amount, Decimal),  # amount
+        )
+        if key is not None:
+            _remember(_moneys, key, money)
+    return money
 
 
 def _scheduled_sms(value: Any, _: Any = None) -> ScheduledSmsProvisioning | None:
@@ -314,22 +336,49 @@ def _sms(value: Any, _: Any = None) -> SmsConfiguration | None:
     if value is None:
         return None
     get = value.get
-    return SmsConfiguration(
-        _str(get("servicePlanId")),  # service_plan_id
-        _str(get("campaignId")),  # campaign_id
-        _scheduled_sms(get("scheduledProvisioning")),  # scheduled_provisioning
+    plan, campaign, scheduled = (
+        get("servicePlanId"),
+        get("campaignId"),
+        get("scheduledProvisioning"),
     )
+    key = (plan, campaign) if scheduled is None and _plain(plan, campaign) else None
+    sms = None if key is None else _sms_configurations.get(key)
+    if sms is None:
+        sms = SmsConfiguration(
+            _str(plan),  # service_plan_id
+            _str(campaign),  # campaign_id
+            _scheduled_sms(scheduled),  # scheduled_provisioning
+        )
+        if key is not None:
+            _remember(_sms_configurations, key, sms)
+    return sms
 
 
 def _voice(value: Any, _: Any = None) -> VoiceConfiguration | None:
     if value is None:
         return None
     get = value.get
-    return VoiceConfiguration(
-        _str(get("appId")),  # app_id
-        _when(get("lastUpdatedTime")),  # last_updated_time
-        _scheduled_voice(get("scheduledVoiceProvisioning")),  # scheduled_voice_provisioning
+    app, updated, scheduled = (
+        get("appId"),
+        get("lastUpdatedTime"),
+        get("scheduledVoiceProvisioning"),
     )
+    key = (app, updated) if scheduled is None and _plain(app, updated) else None
+    voice = None if key is None else _voice_configurations.get(key)
+    if voice is None:
+        voice = VoiceConfiguration(
+            _str(app),  # app_id
+            _when(updated),  # last_updated_time
+            _scheduled_voice(scheduled),  # scheduled_voice_provisioning
+        )
+        if key is not None:
+            _remember(_voice_configurations, key, voice)
+    return voice
+
+
+def _plain(first: Any, second: Any) -> bool:
+    """Both a str or None: safe as a cache key, and decoded exactly as given."""
+    return (first is None or first.__class__ is str) and (second is None or second.__class__ is str)
 
 
 def _active_number(value: Any, _: Any = None) -> ActiveNumber:

@@ -254,3 +254,38 @@ def test_utc_and_naive_datetimes_format_with_z() -> None:
         == "2024-01-02T03:04:05Z"
     )
     assert format_datetime(datetime(2024, 1, 2, 3, 4, 5, 6)) == "2024-01-02T03:04:05.000006Z"
+
+
+def test_repeated_values_in_a_page_decode_once_and_distinct_ones_stay_distinct() -> None:
+    def number(phone: str, plan: str, amount: str) -> dict[str, object]:
+        return {
+            "phoneNumber": phone,
+            "money": {"currencyCode": "USD", "amount": amount},
+            "smsConfiguration": {"servicePlanId": plan, "campaignId": ""},
+            "voiceConfiguration": {"appId": "app", "lastUpdatedTime": "2024-06-06T14:42:42Z"},
+        }
+
+    body = _json.dumps(
+        {
+            "activeNumbers": [
+                number("+12025550001", "plan-a", "2.00"),
+                number("+12025550002", "plan-a", "2.00"),
+                number("+12025550003", "plan-b", "2.0"),
+            ]
+        }
+    )
+    first, second, third = decode(200, body, Page).items
+    assert first.money is second.money  # immutable, so shared
+    assert first.sms_configuration is second.sms_configuration
+    assert first.voice_configuration is second.voice_configuration
+    assert third.sms_configuration == SmsConfiguration("plan-b", "")
+    assert third.money is not None
+    assert str(third.money.amount) == "2.0"  # "2.0" and "2.00" are not conflated
+
+
+def test_the_shared_value_caches_stay_bounded() -> None:
+    from numbers_async import _convert
+
+    for i in range(_convert._INTERNED_MAX + 10):
+        structure({"phoneNumber": "+1", "money": {"amount": f"{i}.00"}}, ActiveNumber)
+    assert len(_convert._moneys) <= _convert._INTERNED_MAX
