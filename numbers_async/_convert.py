@@ -291,20 +291,34 @@ def _capabilities(value: Any) -> tuple[Capability, ...] | None:
     return None if value is None else tuple([_capability(item) for item in value])
 
 
+def _shared(
+    cache: dict[Any, T], build: Callable[[Any, Any, Any], T], first: Any, second: Any, rest: Any
+) -> T:
+    """``build(first, second, rest)``, decoded once per distinct value and then shared.
+
+    Only values without a nested object (``rest is None``) whose two fields are plain
+    (str or None) are shared: those make a safe key and decode exactly as given.
+    """
+    if rest is not None or not _plain(first, second):
+        return build(first, second, rest)
+    key = (first, second)
+    found = cache.get(key)
+    if found is None:
+        found = _remember(cache, key, build(first, second, None))
+    return found
+
+
+def _build_money(currency: Any, amount: Any, _: Any) -> Money:
+    return Money(
+        _str(currency),  # currency_code
+        None if amount is None else _structure_decimal(amount, Decimal),  # amount
+    )
+
+
 def _money(value: Any, _: Any = None) -> Money | None:
     if value is None:
         return None
-    currency, amount = value.get("currencyCode"), value.get("amount")
-    key = (currency, amount) if _plain(currency, amount) else None
-    money = None if key is None else _moneys.get(key)
-    if money is None:
-        money = Money(
-            _str(currency),  # currency_code
-            None if amount is None else _structure_decimal(amount, Decimal),  # amount
-        )
-        if key is not None:
-            _remember(_moneys, key, money)
-    return money
+    return _shared(_moneys, _build_money, value.get("currencyCode"), value.get("amount"), None)
 
 
 def _scheduled_sms(value: Any, _: Any = None) -> ScheduledSmsProvisioning | None:
@@ -332,48 +346,46 @@ def _scheduled_voice(value: Any, _: Any = None) -> ScheduledVoiceProvisioning | 
     )
 
 
+def _build_sms(plan: Any, campaign: Any, scheduled: Any) -> SmsConfiguration:
+    return SmsConfiguration(
+        _str(plan),  # service_plan_id
+        _str(campaign),  # campaign_id
+        _scheduled_sms(scheduled),  # scheduled_provisioning
+    )
+
+
 def _sms(value: Any, _: Any = None) -> SmsConfiguration | None:
     if value is None:
         return None
     get = value.get
-    plan, campaign, scheduled = (
+    return _shared(
+        _sms_configurations,
+        _build_sms,
         get("servicePlanId"),
         get("campaignId"),
         get("scheduledProvisioning"),
     )
-    key = (plan, campaign) if scheduled is None and _plain(plan, campaign) else None
-    sms = None if key is None else _sms_configurations.get(key)
-    if sms is None:
-        sms = SmsConfiguration(
-            _str(plan),  # service_plan_id
-            _str(campaign),  # campaign_id
-            _scheduled_sms(scheduled),  # scheduled_provisioning
-        )
-        if key is not None:
-            _remember(_sms_configurations, key, sms)
-    return sms
+
+
+def _build_voice(app: Any, updated: Any, scheduled: Any) -> VoiceConfiguration:
+    return VoiceConfiguration(
+        _str(app),  # app_id
+        _when(updated),  # last_updated_time
+        _scheduled_voice(scheduled),  # scheduled_voice_provisioning
+    )
 
 
 def _voice(value: Any, _: Any = None) -> VoiceConfiguration | None:
     if value is None:
         return None
     get = value.get
-    app, updated, scheduled = (
+    return _shared(
+        _voice_configurations,
+        _build_voice,
         get("appId"),
         get("lastUpdatedTime"),
         get("scheduledVoiceProvisioning"),
     )
-    key = (app, updated) if scheduled is None and _plain(app, updated) else None
-    voice = None if key is None else _voice_configurations.get(key)
-    if voice is None:
-        voice = VoiceConfiguration(
-            _str(app),  # app_id
-            _when(updated),  # last_updated_time
-            _scheduled_voice(scheduled),  # scheduled_voice_provisioning
-        )
-        if key is not None:
-            _remember(_voice_configurations, key, voice)
-    return voice
 
 
 def _plain(first: Any, second: Any) -> bool:
