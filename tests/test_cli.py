@@ -608,5 +608,5 @@ async def test_fake_server_delivers_signed_duplicated_callbacks() -> None:
 def test_fake_server_refuses_a_negative_duplicate_count() -> None:
     result = cli("fake-server", "--callback-duplicates", "-1")
     assert result.returncode == 2
-    assert "must be 0 or more" in result.stderr
+    assert "must be at least 0" in result.stderr
     assert "Traceback" not in result.stderr
