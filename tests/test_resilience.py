@@ -451,11 +451,16 @@ async def test_cancelling_100_in_flight_calls_leaves_no_connection_or_task(
 
 
 async def test_cancelling_during_a_backoff_sleep_stops_the_retries(fake: FakeNumbersServer) -> None:
-    fake.inject(Fault.status(503), route="get_callbacks", times=None)
-    async with fake.client(retry=RetryPolicy(backoff=30, max_backoff=30)) as client:
+    # A fixed Retry-After makes the sleep long for certain: a jittered backoff may be
+    # drawn close to zero, and the retry would then race the cancel.
+    fake.inject(Fault.status(503, retry_after="30"), route="get_callbacks", times=None)
+    retries = Retries()
+    async with fake.client(retry=RetryPolicy(on_retry=retries.events.append)) as client:
         call = asyncio.create_task(client.callbacks.get())
-        await eventually(lambda: bool(fake.requests_for("get_callbacks")))
-        await asyncio.sleep(0.05)
+        # on_retry runs just before the sleep, with no await in between: once it has
+        # fired, the call is asleep.
+        await eventually(lambda: bool(retries.events))
+        assert [event.delay for event in retries.events] == [30.0]
         call.cancel()
         with pytest.raises(asyncio.CancelledError):
             await call
