@@ -1,5 +1,5 @@
 """``python -m numbers_async`` is the ``numbers-async`` command."""
 
-from numbers_async.cli import main
+from numbers_async.cli import entry_point
 
-raise SystemExit(main())
+entry_point()

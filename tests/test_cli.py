@@ -7,6 +7,7 @@ and point the command at it through the ``SINCH_*`` variables.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -272,12 +273,22 @@ def last_events(journal: Path) -> dict[Any, str]:
     return events
 
 
-@pytest.mark.parametrize("stop", ["ctrl-c", "ctrl-c-twice", "kill-9"])
+def interrupt_until_exit(job: subprocess.Popen[str]) -> None:
+    """Ctrl-C held down: SIGINT every 10 ms until the process has exited."""
+    while job.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            job.send_signal(signal.SIGINT)
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "ctrl-c-twice", "ctrl-c-held", "kill-9"])
 def test_an_interrupted_bulk_job_resumes_from_its_journal(tmp_path: Path, stop: str) -> None:
-    """Ctrl-C (once, twice) or kill -9 mid-job, then rerun: every number rented exactly once."""
+    """Ctrl-C (once, twice, held down) or kill -9 mid-job, then rerun: every number rented
+    exactly once, and the interrupted run always ends with exit 130 and its summary."""
     count = 40
     rent_40 = ["bulk-rent-any", str(count), "US", "LOCAL"]
-    server = Server("--latency", "0.1")
+    # Ctrl-C twice must land while requests are still in flight: they take 0.3 s there.
+    server = Server("--latency", "0.3" if stop == "ctrl-c-twice" else "0.1")
     journal = tmp_path / "rent.jsonl"
     try:
         job = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -287,26 +298,36 @@ def test_an_interrupted_bulk_job_resumes_from_its_journal(tmp_path: Path, stop: 
             text=True,
             env=_env(server.env),
         )
+        assert job.stderr is not None
         for _ in range(1000):
             if journal.exists() and journal.read_text().count('"succeeded"') >= 8:
                 break
             time.sleep(0.01)
+        seen = ""
         if stop == "kill-9":
             job.kill()
         else:
             job.send_signal(signal.SIGINT)
-            if stop == "ctrl-c-twice":
-                time.sleep(0.02)  # the requests in flight take 0.1 s: abandon them
-                job.send_signal(signal.SIGINT)
+        if stop == "ctrl-c-twice":
+            # Once the first press has been handled (its line is out), press again.
+            while "stopping: waiting for" not in seen:
+                line = job.stderr.readline()
+                assert line, "the job ended before it acknowledged the first Ctrl-C"
+                seen += line
+            job.send_signal(signal.SIGINT)
+        if stop == "ctrl-c-held":
+            interrupt_until_exit(job)
         out, err = job.communicate(timeout=30)
+        err = seen + err
         last = last_events(journal)
         if stop == "kill-9":
             assert job.returncode == -signal.SIGKILL
         else:
-            assert job.returncode == 130, err
+            assert job.returncode == 130, (job.returncode, err)
             assert "Traceback" not in err
             assert "stopping: waiting for" in err
             assert "rerun the same command with --journal" in out
+            assert "bulk-rent-any: " in out  # the summary
         if stop == "ctrl-c":
             assert "interrupted: stopped;" in out
             assert "intent" not in last.values()  # stopped cleanly: every request settled

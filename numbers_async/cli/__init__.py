@@ -14,13 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from numbers_async._version import __version__
 
-__all__ = ["main"]
+__all__ = ["entry_point", "main"]
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -301,6 +303,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def entry_point() -> NoReturn:
+    """The ``numbers-async`` script and ``python -m numbers_async``: ``main()``, then exit.
+
+    Once the command has finished and printed its summary, a Ctrl-C could only kill the
+    process while it exits (status -2, nothing said), so from then on it is ignored.
+    """
+    try:
+        code = main()
+    except KeyboardInterrupt:  # pressed in the instant between main()'s end and here
+        code = EXIT_INTERRUPTED
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise SystemExit(code)
 
 
 def _fail(error: BaseException, code: int) -> int:

@@ -97,6 +97,7 @@ class _Run:
         self.bar = Progress(args.command, total=total, enabled=option(args, "progress"))
         self.presses = 0
         self.aborted = False
+        self.finished = False
         self.succeeded: list[str] = []
         self.failed: list[BulkOutcome] = []
         self.resumed = 0
@@ -114,8 +115,9 @@ class _Run:
                     self.csv.writerow(CSV_HEADER)
                 await self._consume()
         finally:
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signal.SIGINT)
+            # The handler stays until the loop closes, ignoring presses from now on: a
+            # Ctrl-C that lands after the job ended must not cut the summary short.
+            self.finished = True
         self._summary(loop.time() - started)
         if self.presses:
             return EXIT_INTERRUPTED
@@ -134,6 +136,8 @@ class _Run:
                 current.uncancel()
 
     def _interrupt(self, task: asyncio.Task[Any] | None) -> None:
+        if self.finished:
+            return
         self.presses += 1
         if self.presses == 1:
             self.job.stop()
