@@ -11,6 +11,7 @@ hooks look up the hook of ``X`` again for every value they see.
 
 from __future__ import annotations
 
+import sys
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -236,37 +237,44 @@ def make_converter() -> cattrs.Converter:
 # dict. Arguments are positional, in field order (keywords cost a frozen attrs __init__
 # half as much again); the Hypothesis round trips in tests/test_models.py run through
 # these hooks, so a field out of place fails them.
+#
+# Profiled (benchmarks/b3_list.py --profile), the cost was Python calls, not work: one
+# helper per field, three per timestamp. So the usual case is written inline: a value
+# that already has its final form (str or None, int or None, a known enum value) passes
+# through a class check, and only the rest goes through a helper.
+
+#: Classes whose values a text field keeps as they are (anything else goes through str()).
+_AS_IS_TEXT: frozenset[Any] = frozenset({str, _NONE_TYPE})
+_AS_IS_INT: frozenset[Any] = frozenset({int, _NONE_TYPE})
 
 
 def _str(value: Any) -> str | None:
-    return value if value is None or value.__class__ is str else str(value)
-
-
-def _required_str(value: Any) -> str:
-    return value if value.__class__ is str else str(value)
+    return value if value.__class__ in _AS_IS_TEXT else str(value)
 
 
 def _int(value: Any) -> int | None:
-    return value if value is None or value.__class__ is int else int(value)
+    return value if value.__class__ in _AS_IS_INT else int(value)
 
 
-# Values that repeat across a listing (the same price, service plan, campaign, voice app)
-# are immutable, so each distinct one is decoded once and shared. The caches are bounded:
-# emptied when they reach _INTERNED_MAX entries.
-_INTERNED_MAX = 4096
-_moneys: dict[Any, Money] = {}
-_sms_configurations: dict[Any, SmsConfiguration] = {}
-_voice_configurations: dict[Any, VoiceConfiguration] = {}
+if sys.version_info >= (3, 11):
+    _from_utc_text = datetime.fromisoformat  # reads the trailing "Z" itself
+else:  # pragma: no cover - Python 3.10 (nox -s tests_all)
 
-
-def _remember(cache: dict[Any, Any], key: Any, value: T) -> T:
-    if len(cache) >= _INTERNED_MAX:
-        cache.clear()
-    cache[key] = value
-    return value
+    def _from_utc_text(text: str) -> datetime:
+        return datetime.fromisoformat(text[:-1] + "+00:00")
 
 
 def _when(value: Any) -> datetime | None:
+    """A timestamp field: the REST form ('YYYY-MM-DDTHH:MM:SS.ffffffZ') at once."""
+    if (
+        value.__class__ is str
+        and len(value) == 27
+        and value[26] == "Z"
+        and value[19] == "."
+        and value[10] == "T"
+        and value[7] == "-"
+    ):
+        return _from_utc_text(value)
     return None if value is None else _structure_datetime(value, datetime)
 
 
@@ -285,40 +293,57 @@ def _open_enum(enum_cls: type[Any]) -> Callable[[Any], Any]:
 _number_type = _open_enum(NumberType)
 _capability = _open_enum(Capability)
 _status = _open_enum(ProvisioningStatus)
+_NUMBER_TYPES: Mapping[Any, NumberType] = NumberType._value2member_map_  # type: ignore[assignment]
+
+
+# Values that repeat across a listing (the same capabilities, price, service plan) are
+# immutable, so each distinct one is decoded once and shared. Only values made of
+# plain text are cached (they make a safe key and decode exactly as given). The caches are
+# bounded: emptied when they reach _INTERNED_MAX entries.
+_INTERNED_MAX = 4096
+_capability_sets: dict[Any, tuple[Capability, ...]] = {}
+_moneys: dict[Any, Money] = {}
+_sms_configurations: dict[Any, SmsConfiguration] = {}
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: T) -> T:
+    if len(cache) >= _INTERNED_MAX:
+        cache.clear()
+    cache[key] = value
+    return value
 
 
 def _capabilities(value: Any) -> tuple[Capability, ...] | None:
-    return None if value is None else tuple([_capability(item) for item in value])
-
-
-def _shared(
-    cache: dict[Any, T], build: Callable[[Any, Any, Any], T], first: Any, second: Any, rest: Any
-) -> T:
-    """``build(first, second, rest)``, decoded once per distinct value and then shared.
-
-    Only values without a nested object (``rest is None``) whose two fields are plain
-    (str or None) are shared: those make a safe key and decode exactly as given.
-    """
-    if rest is not None or not _plain(first, second):
-        return build(first, second, rest)
-    key = (first, second)
-    found = cache.get(key)
+    if value is None:
+        return None
+    key = tuple(value)
+    found = _capability_sets.get(key)
     if found is None:
-        found = _remember(cache, key, build(first, second, None))
+        found = tuple([_capability(item) for item in key])
+        if all(item.__class__ is str for item in key):
+            _remember(_capability_sets, key, found)
     return found
-
-
-def _build_money(currency: Any, amount: Any, _: Any) -> Money:
-    return Money(
-        _str(currency),  # currency_code
-        None if amount is None else _structure_decimal(amount, Decimal),  # amount
-    )
 
 
 def _money(value: Any, _: Any = None) -> Money | None:
     if value is None:
         return None
-    return _shared(_moneys, _build_money, value.get("currencyCode"), value.get("amount"), None)
+    currency = value.get("currencyCode")
+    amount = value.get("amount")
+    if currency.__class__ in _AS_IS_TEXT and amount.__class__ in _AS_IS_TEXT:
+        key = (currency, amount)
+        found = _moneys.get(key)
+        if found is None:
+            found = _remember(_moneys, key, _build_money(currency, amount))
+        return found
+    return _build_money(currency, amount)
+
+
+def _build_money(currency: Any, amount: Any) -> Money:
+    return Money(
+        _str(currency),  # currency_code
+        None if amount is None else _structure_decimal(amount, Decimal),  # amount
+    )
 
 
 def _scheduled_sms(value: Any, _: Any = None) -> ScheduledSmsProvisioning | None:
@@ -331,8 +356,12 @@ def _scheduled_sms(value: Any, _: Any = None) -> ScheduledSmsProvisioning | None
         _str(get("campaignId")),  # campaign_id
         _status(get("status")),  # status
         _when(get("lastUpdatedTime")),  # last_updated_time
-        None if codes is None else tuple([_required_str(code) for code in codes]),  # error_codes
+        None if codes is None else tuple([_text(code) for code in codes]),  # error_codes
     )
+
+
+def _text(value: Any) -> str:
+    return value if value.__class__ is str else str(value)
 
 
 def _scheduled_voice(value: Any, _: Any = None) -> ScheduledVoiceProvisioning | None:
@@ -346,7 +375,19 @@ def _scheduled_voice(value: Any, _: Any = None) -> ScheduledVoiceProvisioning | 
     )
 
 
-def _build_sms(plan: Any, campaign: Any, scheduled: Any) -> SmsConfiguration:
+def _sms(value: Any, _: Any = None) -> SmsConfiguration | None:
+    if value is None:
+        return None
+    get = value.get
+    plan = get("servicePlanId")
+    campaign = get("campaignId")
+    scheduled = get("scheduledProvisioning")
+    if scheduled is None and plan.__class__ in _AS_IS_TEXT and campaign.__class__ in _AS_IS_TEXT:
+        key = (plan, campaign)
+        found = _sms_configurations.get(key)
+        if found is None:
+            found = _remember(_sms_configurations, key, SmsConfiguration(plan, campaign, None))
+        return found
     return SmsConfiguration(
         _str(plan),  # service_plan_id
         _str(campaign),  # campaign_id
@@ -354,61 +395,47 @@ def _build_sms(plan: Any, campaign: Any, scheduled: Any) -> SmsConfiguration:
     )
 
 
-def _sms(value: Any, _: Any = None) -> SmsConfiguration | None:
-    if value is None:
-        return None
-    get = value.get
-    return _shared(
-        _sms_configurations,
-        _build_sms,
-        get("servicePlanId"),
-        get("campaignId"),
-        get("scheduledProvisioning"),
-    )
-
-
-def _build_voice(app: Any, updated: Any, scheduled: Any) -> VoiceConfiguration:
-    return VoiceConfiguration(
-        _str(app),  # app_id
-        _when(updated),  # last_updated_time
-        _scheduled_voice(scheduled),  # scheduled_voice_provisioning
-    )
-
-
 def _voice(value: Any, _: Any = None) -> VoiceConfiguration | None:
+    # Not shared like the SMS configuration: its lastUpdatedTime differs from number to
+    # number, so a cache would only miss.
     if value is None:
         return None
     get = value.get
-    return _shared(
-        _voice_configurations,
-        _build_voice,
-        get("appId"),
-        get("lastUpdatedTime"),
-        get("scheduledVoiceProvisioning"),
+    app = get("appId")
+    scheduled = get("scheduledVoiceProvisioning")
+    return VoiceConfiguration(
+        app if app.__class__ in _AS_IS_TEXT else str(app),  # app_id
+        _when(get("lastUpdatedTime")),  # last_updated_time
+        None if scheduled is None else _scheduled_voice(scheduled),  # scheduled_voice_...
     )
-
-
-def _plain(first: Any, second: Any) -> bool:
-    """Both a str or None: safe as a cache key, and decoded exactly as given."""
-    return (first is None or first.__class__ is str) and (second is None or second.__class__ is str)
 
 
 def _active_number(value: Any, _: Any = None) -> ActiveNumber:
     get = value.get
+    phone = value["phoneNumber"]
+    project = get("projectId")
+    name = get("displayName")
+    region = get("regionCode")
+    kind = get("type")
+    money = get("money")
+    interval = get("paymentIntervalMonths")
+    sms = get("smsConfiguration")
+    voice = get("voiceConfiguration")
+    url = get("callbackUrl")
     return ActiveNumber(
-        _required_str(value["phoneNumber"]),  # phone_number
-        _str(get("projectId")),  # project_id
-        _str(get("displayName")),  # display_name
-        _str(get("regionCode")),  # region_code
-        _number_type(get("type")),  # type
+        phone if phone.__class__ is str else str(phone),  # phone_number
+        project if project.__class__ in _AS_IS_TEXT else str(project),  # project_id
+        name if name.__class__ in _AS_IS_TEXT else str(name),  # display_name
+        region if region.__class__ in _AS_IS_TEXT else str(region),  # region_code
+        _NUMBER_TYPES.get(kind) or _number_type(kind),  # type
         _capabilities(get("capability")),  # capability
-        _money(get("money")),  # money
-        _int(get("paymentIntervalMonths")),  # payment_interval_months
+        None if money is None else _money(money),  # money
+        interval if interval.__class__ in _AS_IS_INT else int(interval),  # payment_interval_months
         _when(get("nextChargeDate")),  # next_charge_date
         _when(get("expireAt")),  # expire_at
-        _sms(get("smsConfiguration")),  # sms_configuration
-        _voice(get("voiceConfiguration")),  # voice_configuration
-        _str(get("callbackUrl")),  # callback_url
+        None if sms is None else _sms(sms),  # sms_configuration
+        None if voice is None else _voice(voice),  # voice_configuration
+        url if url.__class__ in _AS_IS_TEXT else str(url),  # callback_url
     )
 
 

@@ -260,6 +260,7 @@ def test_repeated_values_in_a_page_decode_once_and_distinct_ones_stay_distinct()
     def number(phone: str, plan: str, amount: str) -> dict[str, object]:
         return {
             "phoneNumber": phone,
+            "capability": ["SMS", "VOICE"] if plan == "plan-a" else ["SMS"],
             "money": {"currencyCode": "USD", "amount": amount},
             "smsConfiguration": {"servicePlanId": plan, "campaignId": ""},
             "voiceConfiguration": {"appId": "app", "lastUpdatedTime": "2024-06-06T14:42:42Z"},
@@ -277,8 +278,10 @@ def test_repeated_values_in_a_page_decode_once_and_distinct_ones_stay_distinct()
     first, second, third = decode(200, body, Page).items
     assert first.money is second.money  # immutable, so shared
     assert first.sms_configuration is second.sms_configuration
-    assert first.voice_configuration is second.voice_configuration
+    assert first.capability is second.capability
+    assert first.voice_configuration == second.voice_configuration  # equal, not cached
     assert third.sms_configuration == SmsConfiguration("plan-b", "")
+    assert third.capability == (Capability.SMS,)
     assert third.money is not None
     assert str(third.money.amount) == "2.0"  # "2.0" and "2.00" are not conflated
 
@@ -286,6 +289,18 @@ def test_repeated_values_in_a_page_decode_once_and_distinct_ones_stay_distinct()
 def test_the_shared_value_caches_stay_bounded() -> None:
     from numbers_async import _convert
 
+    for cache in (_convert._moneys, _convert._sms_configurations, _convert._capability_sets):
+        cache.clear()  # whatever earlier tests left
     for i in range(_convert._INTERNED_MAX + 10):
-        structure({"phoneNumber": "+1", "money": {"amount": f"{i}.00"}}, ActiveNumber)
-    assert len(_convert._moneys) <= _convert._INTERNED_MAX
+        structure(
+            {
+                "phoneNumber": "+1",
+                "money": {"amount": f"{i}.00"},
+                "capability": ["SMS"] * (i % 50),
+                "smsConfiguration": {"servicePlanId": str(i)},
+            },
+            ActiveNumber,
+        )
+    assert 0 < len(_convert._moneys) <= _convert._INTERNED_MAX
+    assert 0 < len(_convert._sms_configurations) <= _convert._INTERNED_MAX
+    assert 0 < len(_convert._capability_sets) <= 50
