@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Final, TypeVar
@@ -416,11 +416,18 @@ def _loads_object(status: int, body: bytes) -> dict[str, Any]:
     return data
 
 
+#: Each class's structure hook, looked up once (cattrs would dispatch on every call).
+_HOOKS: dict[type[Any], Callable[[Any, type[Any]], Any]] = {}
+
+
 def decode(status: int, body: bytes, cls: type[T]) -> T:
     """Decode a 2xx body into ``cls``."""
     data = _loads_object(status, body)
+    hook = _HOOKS.get(cls)
+    if hook is None:
+        hook = _HOOKS[cls] = converter.get_structure_hook(cls)
     try:
-        return converter.structure(data, cls)
+        return hook(data, cls)  # type: ignore[no-any-return]
     except Exception as exc:  # cattrs and hooks raise many types; all mean "bad body"
         raise DecodeError(f"cannot decode {cls.__name__}: {exc}", status=status, body=body) from exc
 
