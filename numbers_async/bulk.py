@@ -271,6 +271,7 @@ class BulkJob:
         self._done = self._succeeded = 0
         self._clock_start = 0.0
         self._input_exhausted = False
+        self._unreported: list[BulkOutcome] = []
 
     @property
     def operation(self) -> str:
@@ -286,6 +287,17 @@ class BulkJob:
     def in_flight(self) -> int:
         """Items started and not yet finished (never more than ``concurrency``)."""
         return len(self._pending)
+
+    @property
+    def unreported(self) -> tuple[BulkOutcome, ...]:
+        """Outcomes reached but never yielded: the stream was closed or cancelled first.
+
+        That happens on ``break`` out of ``async for`` or a second Ctrl-C in the CLI. Items
+        that had finished by then (a number rented, say) are here rather than lost; items
+        still in flight were cancelled and are not. Empty for a job that ran to its end. A
+        journal records these outcomes too.
+        """
+        return tuple(self._unreported)
 
     @property
     def stopping(self) -> bool:
@@ -442,8 +454,9 @@ class BulkJob:
 
     async def _cancel_all(self) -> None:
         tasks: set[asyncio.Future[Any]] = set(self._pending)
-        if self._pull is not None:
-            tasks.add(self._pull)
+        pull = self._pull
+        if pull is not None:
+            tasks.add(pull)
         self._pending.clear()
         self._pull = None
         for task in tasks:
@@ -451,8 +464,11 @@ class BulkJob:
         if tasks:
             await asyncio.wait(tasks)
         for task in tasks:
-            if not task.cancelled():
-                task.exception()  # retrieved, so asyncio does not log it as lost
+            if task.cancelled():
+                continue
+            error = task.exception()  # retrieved, so asyncio does not log it as lost
+            if task is not pull and error is None:
+                self._unreported.append(task.result())  # it finished before the cancel
 
 
 class Bulk:

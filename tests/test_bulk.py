@@ -209,6 +209,35 @@ async def test_leaving_a_stream_early_cancels_what_is_in_flight() -> None:
         assert (await client.active_numbers.get(owned[-1])).phone_number == owned[-1]
 
 
+async def test_outcomes_reached_after_the_stream_was_left_are_kept_as_unreported() -> None:
+    async with FakeNumbersServer(latency=0.05) as fake, fake.client() as client:
+        owned = fake.add_active_numbers(50)
+        job = client.bulk.release(owned, concurrency=5)
+        yielded: list[BulkOutcome] = []
+        async with job.stream() as stream:
+            async for outcome in stream:
+                yielded.append(outcome)
+                # While the consumer dawdles, the four other releases in flight finish
+                # (no new ones start: the job is suspended at its yield).
+                await asyncio.sleep(0.5)
+                break
+        released = set(owned) - set(fake.active)
+
+    assert len(yielded) == 1
+    assert len(job.unreported) == 4
+    assert all(outcome.ok for outcome in job.unreported)
+    assert {o.item for o in [*yielded, *job.unreported]} == released  # nothing unaccounted
+
+
+async def test_a_job_that_ran_to_its_end_has_nothing_unreported(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    job = client.bulk.release(fake.add_active_numbers(7), concurrency=3)
+    report = await job
+    assert report.total == 7
+    assert job.unreported == ()
+
+
 async def test_cancelling_a_job_leaves_no_task_behind() -> None:
     async with FakeNumbersServer(latency=0.05) as fake, fake.client() as client:
         owned = fake.add_active_numbers(50)

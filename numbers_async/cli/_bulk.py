@@ -134,6 +134,8 @@ class _Run:
             current = asyncio.current_task()
             if current is not None and hasattr(current, "uncancel"):
                 current.uncancel()
+            for outcome in self.job.unreported:  # done before the abandon: still counted
+                self._count(outcome)
 
     def _interrupt(self, task: asyncio.Task[Any] | None) -> None:
         if self.finished:
