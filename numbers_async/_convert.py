@@ -72,27 +72,44 @@ def _structure_decimal(value: Any, _: type) -> Decimal:
         raise ValueError(f"not a decimal amount: {value!r}") from exc
 
 
-def _structure_datetime(value: Any, _: type) -> datetime:
+if sys.version_info >= (3, 11):
+    _from_utc_text = datetime.fromisoformat  # reads the trailing "Z" itself
+else:  # pragma: no cover - Python 3.10 (nox -s tests_all)
+
+    def _from_utc_text(text: str) -> datetime:
+        return datetime.fromisoformat(text[:-1] + "+00:00")  # the same timezone.utc
+
+
+def _when(value: Any) -> datetime | None:
+    """A timestamp field, or None.
+
+    The form REST responses use, 'YYYY-MM-DDTHH:MM:SS.ffffffZ', goes straight to
+    ``fromisoformat`` (a tenth of ``parse_datetime``'s cost), which rejects anything but
+    digits between these separators; ``value[7]`` rules out ISO week dates ('2024-W01-1'),
+    which Python 3.12+ would accept. Every other form goes through ``parse_datetime``.
+    """
+    if (
+        value.__class__ is str
+        and len(value) == 27
+        and value[26] == "Z"
+        and value[19] == "."
+        and value[10] == "T"
+        and value[7] == "-"
+    ):
+        return _from_utc_text(value)
+    if value is None:
+        return None
     if not isinstance(value, str):
         raise TypeError(f"timestamp must be a string, got {type(value).__name__}")
-    if _is_utc_microseconds(value):
-        # A tenth of parse_datetime's cost. "+00:00" rather than "Z", which Python 3.10's
-        # fromisoformat refuses; both give the timezone.utc singleton.
-        return datetime.fromisoformat(value[:-1] + "+00:00")
     return parse_datetime(value)
 
 
-def _is_utc_microseconds(text: str) -> bool:
-    # 'YYYY-MM-DDTHH:MM:SS.ffffffZ', the form REST responses use. fromisoformat rejects
-    # anything but digits between these separators; text[7] rules out ISO week dates
-    # ('2024-W01-1'), which Python 3.12+ would accept.
-    return (
-        len(text) == 27
-        and text[26] == "Z"
-        and text[19] == "."
-        and text[10] == "T"
-        and text[7] == "-"
-    )
+def _structure_datetime(value: Any, _: type) -> datetime:
+    """The cattrs hook for ``datetime`` (its ``X | None`` hook has already ruled out None)."""
+    parsed = _when(value)
+    if parsed is None:
+        raise TypeError("timestamp must be a string, got NoneType")
+    return parsed
 
 
 def _make_enum_hook(enum_cls: type[Any]) -> Any:
@@ -239,7 +256,8 @@ def make_converter() -> cattrs.Converter:
 # these hooks, so a field out of place fails them.
 #
 # Profiled (benchmarks/b3_list.py --profile), the cost was Python calls, not work: one
-# helper per field, three per timestamp. So the usual case is written inline: a value
+# helper per field, three per timestamp. So the usual case is written inline (and a
+# timestamp is one call, _when): a value
 # that already has its final form (str or None, int or None, a known enum value) passes
 # through a class check, and only the rest goes through a helper.
 
@@ -254,28 +272,6 @@ def _str(value: Any) -> str | None:
 
 def _int(value: Any) -> int | None:
     return value if value.__class__ in _AS_IS_INT else int(value)
-
-
-if sys.version_info >= (3, 11):
-    _from_utc_text = datetime.fromisoformat  # reads the trailing "Z" itself
-else:  # pragma: no cover - Python 3.10 (nox -s tests_all)
-
-    def _from_utc_text(text: str) -> datetime:
-        return datetime.fromisoformat(text[:-1] + "+00:00")
-
-
-def _when(value: Any) -> datetime | None:
-    """A timestamp field: the REST form ('YYYY-MM-DDTHH:MM:SS.ffffffZ') at once."""
-    if (
-        value.__class__ is str
-        and len(value) == 27
-        and value[26] == "Z"
-        and value[19] == "."
-        and value[10] == "T"
-        and value[7] == "-"
-    ):
-        return _from_utc_text(value)
-    return None if value is None else _structure_datetime(value, datetime)
 
 
 def _open_enum(enum_cls: type[Any]) -> Callable[[Any], Any]:
