@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +23,7 @@ from numbers_async.webhooks import (
     parse_event,
     verify_signature,
 )
+from tests.conftest import eventually
 
 SECRET = "fake-callbacks-0123456789abcdefABCDEF"
 PAYLOAD_FIELDS = {
@@ -98,14 +98,6 @@ async def rent(
             "US", "LOCAL", sms=sms, voice=voice, callback_url=callback_url
         )
     return number.phone_number
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
 
 
 def event_order(deliveries: list[CallbackDelivery]) -> list[tuple[str, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 
 import pytest
@@ -18,6 +18,7 @@ from numbers_async.webhooks import (
     ResourceType,
     compute_signature,
 )
+from tests.conftest import eventually
 
 from .harness import ENDPOINT_SECRET, EventsEndpoint
 
@@ -43,14 +44,6 @@ def body_of(event: NumbersEvent) -> bytes:
 
 def drain(queue: asyncio.Queue[NumbersEvent]) -> list[NumbersEvent]:
     return [queue.get_nowait() for _ in range(queue.qsize())]
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("condition not met in time")
 
 
 async def test_correctly_signed_event_is_answered_200_and_delivered_exactly_once(
