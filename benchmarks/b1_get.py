@@ -39,8 +39,6 @@ from _common import (
 )
 from _payloads import phone_number
 
-from numbers_async import NumbersClient
-
 
 async def drive(concurrency: int, total: int, call: Callable[[], Awaitable[Any]]) -> None:
     """Make ``total`` calls with ``concurrency`` workers."""
@@ -57,14 +55,7 @@ async def drive(concurrency: int, total: int, call: Callable[[], Awaitable[Any]]
 
 async def ours(info: ServerInfo, *, concurrency: int, total: int) -> float:
     """Our client: requests per second."""
-    async with NumbersClient(
-        info.project_id,
-        info.key_id,
-        info.key_secret,
-        base_url=info.url,
-        auth_url=info.auth_url,
-        max_concurrency=concurrency,
-    ) as client:
+    async with info.client(max_concurrency=concurrency) as client:
         phone = phone_number(0)
         get = client.active_numbers.get
         await drive(concurrency, concurrency * 4, lambda: get(phone))  # token + connections

@@ -44,14 +44,10 @@ from _common import (
 )
 from b1_get import bare_token
 
-from numbers_async import NumbersClient
-
 
 async def ours(info: ServerInfo, *, pages: int, page_size: int) -> float:
     """Our client: pages per second."""
-    async with NumbersClient(
-        info.project_id, info.key_id, info.key_secret, base_url=info.url, auth_url=info.auth_url
-    ) as client:
+    async with info.client() as client:
         await client.active_numbers.list(page_size=page_size, max_items=1).collect()
         count = 0
         started = time.perf_counter()

@@ -27,19 +27,10 @@ from _common import Row, ServerInfo, Stat, alternate, paired_ratio, parser, repo
 from _payloads import phone_number
 from b1_get import bare_token
 
-from numbers_async import NumbersClient
-
 
 async def ours(info: ServerInfo, *, concurrency: int, phones: list[str]) -> float:
     """Our client: requests per second."""
-    async with NumbersClient(
-        info.project_id,
-        info.key_id,
-        info.key_secret,
-        base_url=info.url,
-        auth_url=info.auth_url,
-        max_concurrency=concurrency,
-    ) as client:
+    async with info.client(max_concurrency=concurrency) as client:
         get = client.active_numbers.get
         await asyncio.gather(*(get(phone) for phone in phones[:concurrency]))  # warm-up
         started = time.perf_counter()

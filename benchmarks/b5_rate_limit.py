@@ -40,14 +40,7 @@ async def release_all(
     info: ServerInfo, *, rate_limit: float | None, concurrency: int
 ) -> tuple[float, int]:
     """Release every owned number in one bulk job; return (seconds, numbers released)."""
-    async with NumbersClient(
-        info.project_id,
-        info.key_id,
-        info.key_secret,
-        base_url=info.url,
-        auth_url=info.auth_url,
-        rate_limit=rate_limit,
-    ) as client:
+    async with info.client(rate_limit=rate_limit) as client:
         started = time.perf_counter()
         outcome = await client.bulk.release(info.phones, concurrency=concurrency)  # type: ignore[attr-defined,unused-ignore]
         elapsed = time.perf_counter() - started

@@ -85,11 +85,7 @@ class PeakTracker:
 
 async def stream_ours(info: ServerInfo, page_size: int) -> tuple[int, int]:
     """Walk the listing with our client; return (numbers seen, peak growth in bytes)."""
-    from numbers_async import NumbersClient
-
-    async with NumbersClient(
-        info.project_id, info.key_id, info.key_secret, base_url=info.url, auth_url=info.auth_url
-    ) as client:
+    async with info.client() as client:
         tracker = PeakTracker()
         count = 0
         async for number in client.active_numbers.list(page_size=page_size):
