@@ -210,6 +210,13 @@ class Writer:
         """The table cells of ``items``."""
         return [[_text(c.read(item)) for c in columns] for item in items]
 
+    def many(self, columns: Sequence[Column], items: Sequence[Any]) -> None:
+        """Print several objects: a JSON array, CSV rows or a table."""
+        if self.format == "json":
+            self.json([wire(item) for item in items])
+        else:
+            self.rows(columns, items)
+
     def one(
         self, columns: Sequence[Column], item: Any, *, csv_columns: Sequence[Column] | None = None
     ) -> None:
@@ -231,19 +238,9 @@ class Writer:
         else:
             self.one(ACTIVE, number, csv_columns=ACTIVE_CSV)
 
-    def active_numbers(self, numbers: Iterable[ActiveNumber]) -> None:
-        """Several ``ActiveNumber`` (a JSON array, CSV rows or a table)."""
-        if self.format == "json":
-            self.json([wire(n) for n in numbers])
-        else:
-            self.rows(ACTIVE, numbers, csv_columns=ACTIVE_CSV)
-
     def available_numbers(self, numbers: Sequence[AvailableNumber]) -> None:
         """Several ``AvailableNumber``."""
-        if self.format == "json":
-            self.json([wire(n) for n in numbers])
-        else:
-            self.rows(AVAILABLE, numbers)
+        self.many(AVAILABLE, numbers)
 
     def available_number(self, number: AvailableNumber) -> None:
         """One ``AvailableNumber``."""
@@ -251,10 +248,7 @@ class Writer:
 
     def regions(self, regions: Sequence[AvailableRegion]) -> None:
         """Several ``AvailableRegion``."""
-        if self.format == "json":
-            self.json([wire(r) for r in regions])
-        else:
-            self.rows(REGIONS, regions)
+        self.many(REGIONS, regions)
 
     def callbacks(self, config: CallbackConfiguration) -> None:
         """The callback configuration; the secret is masked unless ``--show-secret``."""
