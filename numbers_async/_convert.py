@@ -40,7 +40,7 @@ from numbers_async.models import (
     VoiceConfiguration,
 )
 
-__all__ = ["converter", "make_converter", "structure", "unstructure"]
+__all__ = ["converter", "make_converter", "structure", "structure_hook", "unstructure"]
 
 T = TypeVar("T")
 
@@ -449,9 +449,20 @@ converter = make_converter()
 _active_number_hook = converter.get_structure_hook(ActiveNumber)
 
 
+_hooks: dict[type[Any], Callable[[Any, Any], Any]] = {}
+
+
+def structure_hook(cls: type[T]) -> Callable[[Any, type[T]], T]:
+    """The converter's hook for ``cls``, looked up once (not dispatched on every call)."""
+    hook = _hooks.get(cls)
+    if hook is None:
+        hook = _hooks[cls] = converter.get_structure_hook(cls)
+    return hook
+
+
 def structure(data: Any, cls: type[T]) -> T:
     """Decode wire JSON (already parsed) into ``cls``."""
-    return converter.structure(data, cls)
+    return structure_hook(cls)(data, cls)
 
 
 def unstructure(value: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any, Final, TypeVar
@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import attrs
 
 from numbers_async import _json
-from numbers_async._convert import converter, unstructure
+from numbers_async._convert import structure_hook, unstructure
 from numbers_async.errors import (
     ApiError,
     AuthenticationError,
@@ -416,18 +416,11 @@ def _loads_object(status: int, body: bytes) -> dict[str, Any]:
     return data
 
 
-#: Each class's structure hook, looked up once (cattrs would dispatch on every call).
-_HOOKS: dict[type[Any], Callable[[Any, type[Any]], Any]] = {}
-
-
 def decode(status: int, body: bytes, cls: type[T]) -> T:
     """Decode a 2xx body into ``cls``."""
     data = _loads_object(status, body)
-    hook = _HOOKS.get(cls)
-    if hook is None:
-        hook = _HOOKS[cls] = converter.get_structure_hook(cls)
     try:
-        return hook(data, cls)  # type: ignore[no-any-return]
+        return structure_hook(cls)(data, cls)
     except Exception as exc:  # cattrs and hooks raise many types; all mean "bad body"
         raise DecodeError(f"cannot decode {cls.__name__}: {exc}", status=status, body=body) from exc
 
@@ -440,7 +433,7 @@ def decode_list(status: int, body: bytes, cls: type[T], key: str) -> list[T]:
         return []
     if not isinstance(items, list):
         raise DecodeError(f"{key} is not a JSON array", status=status, body=body)
-    hook = converter.get_structure_hook(cls)
+    hook = structure_hook(cls)
     try:
         return [hook(item, cls) for item in items]
     except Exception as exc:  # as above
