@@ -17,9 +17,9 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
-__all__ = ["RateGate"]
+__all__ = ["RateGate", "RateLimiter"]
 
 logger = logging.getLogger("numbers_async")
 
@@ -31,8 +31,32 @@ _IDLE: Final = 1.0  # seconds without a request after which the granted rate is 
 _EPSILON: Final = 1e-9
 
 
+@runtime_checkable
+class RateLimiter(Protocol):
+    """Decides when the client's next request may be sent.
+
+    ``NumbersClient(rate_limit=...)`` takes a number (requests per second, enforced by the
+    client's own in-process gate) or any object with these two methods, for example a
+    limiter shared by several processes. The client calls ``acquire`` before every API
+    request (never before token requests) and ``pause`` when the server answered 429.
+    A limiter object passed in belongs to the caller, who closes it if it needs closing.
+    """
+
+    async def acquire(self) -> None:
+        """Wait until one request may be sent, and count it as sent."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """The server refused a request (429): send nothing for ``seconds``, then slow down.
+
+        Must not block: a limiter that shares the pause with others starts that work in
+        the background and applies the pause locally at once.
+        """
+        ...
+
+
 class RateGate:
-    """Decides when the next request may be sent."""
+    """The in-process ``RateLimiter``: a token bucket plus the shared pause after a 429."""
 
     def __init__(
         self,
