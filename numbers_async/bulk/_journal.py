@@ -14,6 +14,10 @@ request is sent, an outcome before it is reported). Lines from concurrent items 
 committed together — one ``fsync`` per batch, on a private writer thread — so a journal
 costs little throughput. A line torn by a crash is cut off when the journal is reopened:
 it was never acknowledged, so nothing depended on it.
+
+The journal owns what it knows: jobs and operations tell it what happened through its
+verbs (``record_baseline``, ``record_intent``, ``record_success``, ``record_failure``,
+``forget``) and ask through its queries; only this module writes lines or state.
 """
 
 from __future__ import annotations
