@@ -98,8 +98,6 @@ class Bulk:
         that region and type by other means until such a job has been settled.
         """
         ops.check_positive_int("count", count)
-        if capabilities is not None and not isinstance(capabilities, str):
-            capabilities = list(capabilities)
         request = ops.rent_any(
             region_code,
             number_type,
