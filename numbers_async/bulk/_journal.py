@@ -14,6 +14,10 @@ request is sent, an outcome before it is reported). Lines from concurrent items 
 committed together — one ``fsync`` per batch, on a private writer thread — so a journal
 costs little throughput. A line torn by a crash is cut off when the journal is reopened:
 it was never acknowledged, so nothing depended on it.
+
+The journal owns what it knows: jobs and operations tell it what happened through its
+verbs (``record_baseline``, ``record_intent``, ``record_success``, ``record_failure``,
+``forget``) and ask through its queries; only this module writes lines or state.
 """
 
 from __future__ import annotations
@@ -29,21 +33,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Final, Literal
 
-from numbers_async.errors import InvalidInputError
+from numbers_async._convert import structure, unstructure
+from numbers_async.bulk._results import Item
+from numbers_async.errors import ApiError, InvalidInputError, NumbersError
+from numbers_async.models import ActiveNumber
 
 if sys.platform != "win32":
     import fcntl
 
-__all__ = ["Journal", "JournalState"]
+__all__ = ["Journal", "JournalPath", "Status"]
 
 FORMAT: Final = "numbers_async.bulk"
 VERSION: Final = 1
 
-Item = str | int
+JournalPath = str | os.PathLike[str]
 Status = Literal["succeeded", "failed", "unknown"]
 
 
-class JournalState:
+class _State:
     """What a journal says about each item: the last word, except that success sticks."""
 
     def __init__(self) -> None:
@@ -68,17 +75,19 @@ class JournalState:
         else:  # "intent" without an outcome, or "unknown": the request may have acted
             self.status[item] = "unknown"
 
-    def succeeded_phones(self) -> set[str]:
-        """The phone numbers of every succeeded item."""
-        return {str(number.get("phoneNumber")) for number in self.numbers.values()}
-
 
 class Journal:
-    """An open journal file: read on open, appended with group-committed fsyncs."""
+    """An open journal file: read on open, appended with group-committed fsyncs.
 
-    def __init__(self, path: Path, file: IO[bytes], state: JournalState) -> None:
+    The journal owns its state. Callers say what happened to an item (``record_intent``,
+    ``record_success``, ``record_failure``, ``record_baseline``, ``forget``) and ask what
+    is known (``status``, ``succeeded``, ``unknown_items``, ``baseline``,
+    ``succeeded_phones``); the journal decides how each event is written and folded in.
+    """
+
+    def __init__(self, path: Path, file: IO[bytes], state: _State) -> None:
         self.path = path
-        self.state = state
+        self._state = state
         self._file = file
         self._queue: list[tuple[bytes, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
@@ -89,7 +98,7 @@ class Journal:
         self._closed = False
 
     @classmethod
-    async def open(cls, path: str | os.PathLike[str], operation: str, request: Any) -> Journal:
+    async def open(cls, path: JournalPath, operation: str, request: Any) -> Journal:
         """Open (or create) the journal of a ``operation`` job sending ``request``.
 
         Raises ``InvalidInputError`` (argument ``journal``) if the file is another job's
@@ -102,14 +111,93 @@ class Journal:
             # A new journal: the header must be durable before the first request.
             header = {"journal": FORMAT, "version": VERSION, "operation": operation}
             try:
-                await journal.append([{**header, "request": request, "created": _now()}])
+                await journal._append([{**header, "request": request, "created": _now()}])
                 await asyncio.to_thread(_fsync_directory, journal_path)
             except BaseException:
                 await journal.aclose()
                 raise
         return journal
 
-    async def append(self, entries: Iterable[Mapping[str, Any]]) -> None:
+    # --- what is known ----------------------------------------------------------------------
+
+    def status(self, item: Item) -> Status | None:
+        """The item's last recorded outcome (``None``: never tried, or forgotten)."""
+        return self._state.status.get(item)
+
+    def succeeded(self, item: Item) -> ActiveNumber | None:
+        """The number a succeeded item ended with; ``None`` if it has not succeeded."""
+        number = self._state.numbers.get(item)
+        return None if number is None else structure(number, ActiveNumber)
+
+    def unknown_items(self) -> list[Item]:
+        """The items whose outcome is unknown (their request may have acted), sorted."""
+        return sorted(
+            (item for item, status in self._state.status.items() if status == "unknown"),
+            key=_sort_key,
+        )
+
+    @property
+    def baseline(self) -> frozenset[str] | None:
+        """The numbers owned before the job's first request (``rent_any``), if recorded."""
+        return self._state.baseline
+
+    def succeeded_phones(self) -> set[str]:
+        """The phone numbers of every succeeded item."""
+        return {str(number.get("phoneNumber")) for number in self._state.numbers.values()}
+
+    # --- what happened ------------------------------------------------------------------------
+
+    async def record_baseline(self, phone_numbers: Iterable[str]) -> None:
+        """Record the numbers owned before the first request; durable on return."""
+        await self._commit({"baseline": sorted(phone_numbers)})
+
+    async def record_intent(self, item: Item) -> None:
+        """Record that a request for ``item`` is about to be sent; durable on return.
+
+        Until an outcome follows, the item's outcome is unknown.
+        """
+        await self._commit(_event(item, "intent"))
+
+    async def record_success(
+        self, item: Item, number: ActiveNumber, *, reconciled: bool = False
+    ) -> None:
+        """Record that ``item`` succeeded with ``number``; durable on return.
+
+        ``reconciled``: not answered by a request but found on the server afterwards.
+        A success sticks: nothing recorded later undoes it.
+        """
+        fields: dict[str, Any] = {"number": unstructure(number)}
+        if reconciled:
+            fields["reconciled"] = True
+        await self._commit(_event(item, "succeeded", **fields))
+
+    async def record_failure(self, item: Item, error: NumbersError, *, unknown: bool) -> None:
+        """Record that ``item`` failed with ``error``; durable on return.
+
+        ``unknown``: the request may have acted anyway, so a rerun must check before acting.
+        """
+        fields: dict[str, Any] = {"error": type(error).__name__, "message": str(error)}
+        if isinstance(error, ApiError):
+            fields["status"] = error.status
+        await self._commit(_event(item, "unknown" if unknown else "failed", **fields))
+
+    def forget(self, item: Item) -> None:
+        """Treat ``item`` as never tried in this run: its unknown outcome was disproved.
+
+        Only the caller's proof (the server's word) disproves an outcome, so nothing is
+        written: reopened, the journal still shows the old outcome and the proof is made
+        again. An item that succeeded is not forgotten.
+        """
+        if self._state.status.get(item) != "succeeded":
+            self._state.status.pop(item, None)
+
+    # --- the file -----------------------------------------------------------------------------
+
+    async def _commit(self, entry: Mapping[str, Any]) -> None:
+        await self._append([entry])
+        self._state.apply(entry)
+
+    async def _append(self, entries: Iterable[Mapping[str, Any]]) -> None:
         """Append ``entries`` and return once they are on disk (written and fsynced)."""
         if self._closed:
             raise RuntimeError("the journal is closed")
@@ -123,12 +211,6 @@ class Journal:
                 self._drain(), name="numbers-async journal writer"
             )
         await done
-
-    async def record(self, item: Item, event: str, **fields: Any) -> None:
-        """Append one item event (``intent``, ``succeeded``, ``failed``, ``unknown``)."""
-        entry = {"item": item, "event": event, **fields, "at": _now()}
-        await self.append([entry])
-        self.state.apply(entry)
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
@@ -175,7 +257,7 @@ class Journal:
         self._file.close()  # closing also releases the lock
 
 
-def _open(path: Path, operation: str, request: Any) -> tuple[IO[bytes], JournalState]:
+def _open(path: Path, operation: str, request: Any) -> tuple[IO[bytes], _State]:
     """Open, lock and read the journal, cutting off a torn last line."""
     file = path.open("a+b")
     try:
@@ -192,9 +274,9 @@ def _open(path: Path, operation: str, request: Any) -> tuple[IO[bytes], JournalS
     return file, state
 
 
-def _read(content: bytes, path: Path, operation: str, request: Any) -> JournalState:
+def _read(content: bytes, path: Path, operation: str, request: Any) -> _State:
     """Parse the complete lines of a journal and check that it belongs to this job."""
-    state = JournalState()
+    state = _State()
     lines = content.splitlines()
     if not lines:
         return state
@@ -252,6 +334,15 @@ def _fsync_directory(path: Path) -> None:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+
+
+def _event(item: Item, event: str, **fields: Any) -> dict[str, Any]:
+    return {"item": item, "event": event, **fields, "at": _now()}
+
+
+def _sort_key(item: Item) -> tuple[int, int, str]:
+    # Attempt numbers (rent_any) in numeric order, before any phone number.
+    return (0, item, "") if isinstance(item, int) else (1, 0, item)
 
 
 def _now() -> str:

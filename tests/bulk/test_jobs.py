@@ -301,6 +301,7 @@ async def test_an_empty_input_is_an_empty_report(client: NumbersClient) -> None:
         (lambda b: b.update(["+12065550100"]), "update"),
         (lambda b: b.rent_any(0, "US", "LOCAL"), "count"),
         (lambda b: b.rent_any(3, "USA", "LOCAL"), "region_code"),
+        (lambda b: b.rent_any(3, "US", "LOCAL", capabilities=5), "capabilities"),
         (lambda b: b.rent(["+12065550100"], callback_url="not a url"), "callback_url"),
     ],
 )

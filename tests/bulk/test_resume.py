@@ -21,7 +21,7 @@ from numbers_async import (
     RetryPolicy,
     SmsConfiguration,
 )
-from numbers_async._journal import Journal
+from numbers_async.bulk._journal import Journal
 from numbers_async.testing import FakeNumbersServer, Fault
 
 NO_RETRY = RetryPolicy(attempts=1)

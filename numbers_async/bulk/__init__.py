@@ -1,0 +1,50 @@
+"""Bulk jobs: rent, rent any, update or release many numbers concurrently — and resumably.
+
+``client.bulk`` fans one operation out over many items with bounded concurrency. One
+item's failure never stops the others, every item ends in exactly one outcome, and a
+journal file makes a job that was cancelled, interrupted or killed safe to run again::
+
+    report = await client.bulk.release(phone_numbers, concurrency=20)
+    print(len(report.succeeded), "released;", len(report.failed), "failed")
+
+    job = client.bulk.rent(phone_numbers, journal="rent.jsonl")
+    async with job.stream() as outcomes:        # outcomes as they complete, no report kept
+        async for outcome in outcomes:
+            ...
+
+How a journal is reconciled on a rerun (see the README, "Bulk jobs"):
+
+- an item that succeeded is not sent again: its outcome comes from the journal;
+- an item that failed (the API refused it, or it was never sent) is tried again;
+- an item whose outcome is unknown (its intent was recorded, then the response was lost,
+  the job was cancelled or the process died) is checked before anything is sent:
+
+  - ``rent``: ``GET activeNumbers/{phone}``; if the project owns the number, that is the
+    success, otherwise it is rented;
+  - ``rent_any``: before its first request the job records the numbers the project already
+    owns in that region and type (the *baseline*). The numbers owned now that are neither
+    in the baseline nor recorded as rented by this job are what the lost requests rented;
+    they are assigned to the unknown items, and only the rest are rented again;
+  - ``release``: released again; ``404`` means the earlier attempt did it;
+  - ``update``: sent again (a PATCH is idempotent).
+
+Inside: ``_resource`` (``client.bulk``: argument checks), ``_job`` (the scheduler),
+``_operations`` (what each operation does to an item, against the narrow ``BulkClient``
+protocol), ``_inputs`` (reading the items), ``_journal`` (the journal file, which owns its
+state) and ``_results`` (outcomes, progress, the report).
+"""
+
+from numbers_async.bulk._job import BulkJob, BulkStream
+from numbers_async.bulk._resource import DEFAULT_CONCURRENCY, Bulk
+from numbers_async.bulk._results import BulkFailure, BulkOutcome, BulkProgress, BulkReport
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "Bulk",
+    "BulkFailure",
+    "BulkJob",
+    "BulkOutcome",
+    "BulkProgress",
+    "BulkReport",
+    "BulkStream",
+]

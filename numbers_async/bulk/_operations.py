@@ -1,0 +1,311 @@
+"""What a bulk job does to one item, and how it settles an item whose outcome is unknown.
+
+The operations depend on ``BulkClient``: the few client calls they make, not the client.
+``NumbersClient`` satisfies it; so does anything else that answers those calls.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from collections.abc import AsyncIterable, Mapping
+from typing import Any, Final, Protocol
+
+from numbers_async.bulk._journal import Journal, JournalPath
+from numbers_async.errors import (
+    ApiError,
+    AuthenticationError,
+    InvalidInputError,
+    NotFoundError,
+    NumbersError,
+    TransportError,
+)
+from numbers_async.models import (
+    ActiveNumber,
+    Capability,
+    NumberType,
+    SearchPattern,
+    SmsConfiguration,
+    VoiceConfiguration,
+)
+
+__all__ = [
+    "ActiveNumberCalls",
+    "AvailableNumberCalls",
+    "BulkClient",
+    "Operation",
+    "Release",
+    "Rent",
+    "RentAny",
+    "Unsettled",
+    "Update",
+    "maybe_processed",
+]
+
+logger = logging.getLogger("numbers_async.bulk")
+
+# Listing page size for the rent_any baseline and reconciliation.
+LISTING_PAGE_SIZE: Final = 1000
+
+
+class ActiveNumberCalls(Protocol):
+    """The ``client.active_numbers`` calls bulk jobs make."""
+
+    async def get(self, phone_number: str, /) -> ActiveNumber: ...
+
+    def list(
+        self, *, region_code: str, number_type: NumberType, page_size: int
+    ) -> AsyncIterable[ActiveNumber]: ...
+
+    async def update(
+        self,
+        phone_number: str,
+        /,
+        *,
+        display_name: str | None,
+        sms: SmsConfiguration | None,
+        voice: VoiceConfiguration | None,
+        callback_url: str | None,
+    ) -> ActiveNumber: ...
+
+    async def release(self, phone_number: str, /) -> ActiveNumber: ...
+
+
+class AvailableNumberCalls(Protocol):
+    """The ``client.available_numbers`` calls bulk jobs make."""
+
+    async def rent(
+        self,
+        phone_number: str,
+        /,
+        *,
+        sms: SmsConfiguration | None,
+        voice: VoiceConfiguration | None,
+        callback_url: str | None,
+    ) -> ActiveNumber: ...
+
+    async def rent_any(
+        self,
+        region_code: str,
+        number_type: NumberType,
+        *,
+        pattern: str | None,
+        search_pattern: SearchPattern | None,
+        capabilities: list[Capability] | None,
+        sms: SmsConfiguration | None,
+        voice: VoiceConfiguration | None,
+        callback_url: str | None,
+    ) -> ActiveNumber: ...
+
+
+class BulkClient(Protocol):
+    """What bulk jobs need of a client: owned numbers and rentals. ``NumbersClient`` is one."""
+
+    @property
+    def active_numbers(self) -> ActiveNumberCalls: ...
+
+    @property
+    def available_numbers(self) -> AvailableNumberCalls: ...
+
+
+def maybe_processed(error: NumbersError) -> bool:
+    """Whether a failed request may still have taken effect (its outcome is unknown).
+
+    The one place bulk jobs answer this; every item's failure is judged here.
+    """
+    if isinstance(error, InvalidInputError | AuthenticationError):
+        return False  # refused before anything was sent, or at the door
+    if isinstance(error, TransportError):
+        return bool(getattr(error, "request_sent", True))
+    if isinstance(error, ApiError):
+        return error.status >= 500  # a 4xx was refused; a 5xx (or a gateway) may have acted
+    return True  # AmbiguousOutcomeError, DecodeError (a 2xx that could not be read), ...
+
+
+class Unsettled(Exception):
+    """Checking an unknown outcome failed: the item's outcome is still unknown."""
+
+    def __init__(self, error: NumbersError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Operation(abc.ABC):
+    """What a job does to one item, and how it settles an unknown outcome."""
+
+    name = ""
+    records_intent = True  # before each request: set for the calls that are not idempotent
+
+    def __init__(self, client: BulkClient, request: Mapping[str, Any]) -> None:
+        self.client = client
+        self.request = request  # the JSON body every item sends (journal header)
+
+    async def open_journal(self, path: JournalPath) -> Journal:
+        """Open the job's journal (and settle what it must before the first item)."""
+        return await Journal.open(path, self.name, self.request)
+
+    @abc.abstractmethod
+    async def call(self, item: Any, was_unknown: bool) -> ActiveNumber:
+        """Do the operation on ``item``; ``was_unknown``: an earlier attempt may have acted."""
+
+
+class Rent(Operation):
+    """``rent``: an unknown outcome is settled by asking whether the project owns the number."""
+
+    name = "rent"
+
+    def __init__(
+        self,
+        client: BulkClient,
+        request: Mapping[str, Any],
+        sms: SmsConfiguration | None,
+        voice: VoiceConfiguration | None,
+        callback_url: str | None,
+    ) -> None:
+        super().__init__(client, request)
+        self._sms, self._voice, self._callback_url = sms, voice, callback_url
+
+    async def call(self, item: Any, was_unknown: bool) -> ActiveNumber:
+        if was_unknown:
+            try:
+                return await self.client.active_numbers.get(item)
+            except NotFoundError:
+                pass  # not ours: the earlier attempt did not rent it
+            except NumbersError as exc:
+                raise Unsettled(exc) from exc
+        return await self.client.available_numbers.rent(
+            item, sms=self._sms, voice=self._voice, callback_url=self._callback_url
+        )
+
+
+class RentAny(Operation):
+    """``rent_any``: unknown outcomes are settled against a baseline of owned numbers.
+
+    ``request`` is the checked rentAny body; its criteria are sent as they were checked.
+    """
+
+    name = "rent_any"
+
+    def __init__(
+        self,
+        client: BulkClient,
+        request: Mapping[str, Any],
+        count: int,
+        sms: SmsConfiguration | None,
+        voice: VoiceConfiguration | None,
+        callback_url: str | None,
+    ) -> None:
+        super().__init__(client, {**request, "count": count})
+        self._region_code: str = request["regionCode"]
+        self._number_type = NumberType(request["type"])
+        number_pattern: Mapping[str, str] = request.get("numberPattern", {})
+        search_pattern = number_pattern.get("searchPattern")
+        capabilities = request.get("capabilities")
+        self._pattern = number_pattern.get("pattern")
+        self._search_pattern = None if search_pattern is None else SearchPattern(search_pattern)
+        self._capabilities = None if capabilities is None else [Capability(c) for c in capabilities]
+        self._sms, self._voice, self._callback_url = sms, voice, callback_url
+
+    async def open_journal(self, path: JournalPath) -> Journal:
+        journal = await super().open_journal(path)
+        try:
+            await self._settle(journal)
+        except BaseException:
+            await journal.aclose()
+            raise
+        return journal
+
+    async def _settle(self, journal: Journal) -> None:
+        if journal.baseline is None:
+            # Before the first rentAny: what the project owns already cannot be ours.
+            await journal.record_baseline(number.phone_number for number in await self._owned())
+        baseline = journal.baseline or frozenset()
+        unknown = journal.unknown_items()
+        if not unknown:
+            return
+        accounted = baseline | journal.succeeded_phones()
+        appeared = sorted(
+            (number for number in await self._owned() if number.phone_number not in accounted),
+            key=lambda number: number.phone_number,
+        )
+        if len(appeared) > len(unknown):
+            logger.warning(
+                "bulk rent_any: %d numbers appeared since the job began but only %d requests "
+                "had unknown outcomes; the rest were rented by something else",
+                len(appeared),
+                len(unknown),
+            )
+        for item, number in zip(unknown, appeared, strict=False):
+            await journal.record_success(item, number, reconciled=True)
+        for item in unknown[len(appeared) :]:
+            journal.forget(item)  # proved not rented: rent it as if new
+
+    async def _owned(self) -> list[ActiveNumber]:
+        listing = self.client.active_numbers.list(
+            region_code=self._region_code,
+            number_type=self._number_type,
+            page_size=LISTING_PAGE_SIZE,
+        )
+        return [number async for number in listing]
+
+    async def call(self, item: Any, was_unknown: bool) -> ActiveNumber:
+        # Unknown outcomes were settled from the listing when the journal was opened.
+        return await self.client.available_numbers.rent_any(
+            self._region_code,
+            self._number_type,
+            pattern=self._pattern,
+            search_pattern=self._search_pattern,
+            capabilities=self._capabilities,
+            sms=self._sms,
+            voice=self._voice,
+            callback_url=self._callback_url,
+        )
+
+
+class Update(Operation):
+    """``update``: a PATCH is idempotent, so an unknown outcome is simply redone."""
+
+    name = "update"
+    records_intent = False
+
+    def __init__(
+        self,
+        client: BulkClient,
+        request: Mapping[str, Any],
+        *,
+        display_name: str | None,
+        sms: SmsConfiguration | None,
+        voice: VoiceConfiguration | None,
+        callback_url: str | None,
+    ) -> None:
+        super().__init__(client, request)
+        self._display_name, self._sms, self._voice = display_name, sms, voice
+        self._callback_url = callback_url
+
+    async def call(self, item: Any, was_unknown: bool) -> ActiveNumber:
+        return await self.client.active_numbers.update(
+            item,
+            display_name=self._display_name,
+            sms=self._sms,
+            voice=self._voice,
+            callback_url=self._callback_url,
+        )
+
+
+class Release(Operation):
+    """``release``: released again if unknown; ``404`` then means the earlier attempt did it."""
+
+    name = "release"
+
+    def __init__(self, client: BulkClient) -> None:
+        super().__init__(client, {})
+
+    async def call(self, item: Any, was_unknown: bool) -> ActiveNumber:
+        try:
+            return await self.client.active_numbers.release(item)
+        except NotFoundError:
+            if not was_unknown:
+                raise
+            # The earlier attempt released it; the API has nothing more to say about a
+            # number the project no longer owns.
+            return ActiveNumber(phone_number=item)

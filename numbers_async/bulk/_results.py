@@ -1,0 +1,121 @@
+"""What bulk jobs report: each item's outcome, progress as items finish, the final report."""
+
+from __future__ import annotations
+
+import attrs
+
+from numbers_async.errors import NumbersError
+from numbers_async.models import ActiveNumber
+
+__all__ = ["BulkFailure", "BulkOutcome", "BulkProgress", "BulkReport", "Item"]
+
+Item = str | int
+"""A job's item: a phone number, or for ``rent_any`` the attempt number."""
+
+
+@attrs.frozen
+class BulkOutcome:
+    """How one item of a bulk job ended: a number, or an error.
+
+    Attributes:
+        item: the phone number, or for ``rent_any`` the attempt number (``0`` to
+            ``count - 1``).
+        number: the ``ActiveNumber`` the API returned (``None`` on failure). A release
+            that an earlier, lost attempt already did carries only ``phone_number``.
+        error: the ``NumbersError`` the item failed with (``None`` on success).
+        outcome_unknown: the request may have taken effect although it failed (the
+            response was lost); a rerun with the journal checks before acting.
+        resumed: settled without a request in this run: taken from the journal, or found
+            by reconciliation.
+    """
+
+    item: Item
+    number: ActiveNumber | None = None
+    error: NumbersError | None = None
+    outcome_unknown: bool = False
+    resumed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Whether the item succeeded."""
+        return self.error is None
+
+
+@attrs.frozen
+class BulkFailure:
+    """An item that failed: which one, the ``NumbersError``, and whether it may have acted.
+
+    ``item`` is the phone number, or for ``rent_any`` the attempt number.
+    ``outcome_unknown`` is true when the request may have taken effect anyway (its
+    response was lost); rerunning the job with its journal settles it.
+    """
+
+    item: Item
+    error: NumbersError
+    outcome_unknown: bool = False
+
+
+@attrs.frozen
+class BulkProgress:
+    """What ``on_progress`` is told each time an item finishes.
+
+    Attributes:
+        outcome: the item that just finished.
+        done, succeeded, failed: items finished so far (``done == succeeded + failed``).
+        total: how many items the job has, when known (a sized input, or ``count``).
+        elapsed: seconds since the job started.
+    """
+
+    outcome: BulkOutcome
+    done: int
+    succeeded: int
+    failed: int
+    total: int | None
+    elapsed: float
+
+    @property
+    def rate(self) -> float:
+        """Items finished per second so far."""
+        return self.done / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@attrs.frozen
+class BulkReport:
+    """The result of a bulk job.
+
+    Attributes:
+        operation: ``"rent"``, ``"rent_any"``, ``"update"`` or ``"release"``.
+        succeeded: the ``ActiveNumber`` of every item that succeeded, in completion order
+            (on a rerun, those taken from the journal too).
+        failed: a ``BulkFailure`` for every item that failed.
+        elapsed: seconds the job ran.
+        resumed: how many of ``succeeded`` were settled without a request in this run.
+        stopped: ``BulkJob.stop()`` ended the job before every item was started.
+    """
+
+    operation: str
+    succeeded: list[ActiveNumber]
+    failed: list[BulkFailure]
+    elapsed: float
+    resumed: int = 0
+    stopped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """Every item succeeded: nothing failed and the job was not stopped early."""
+        return not self.failed and not self.stopped
+
+    @property
+    def total(self) -> int:
+        """Items with an outcome (``len(succeeded) + len(failed)``)."""
+        return len(self.succeeded) + len(self.failed)
+
+    @property
+    def unknown(self) -> int:
+        """Failed items whose request may have taken effect anyway."""
+        return sum(1 for failure in self.failed if failure.outcome_unknown)
+
+    @property
+    def rate(self) -> float:
+        """Items per second."""
+        return self.total / self.elapsed if self.elapsed > 0 else 0.0
