@@ -11,6 +11,7 @@ import ast
 import io
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from numbers_async.cli import build_parser, main
-from tests.test_cli import Server, assert_usage_error, cli
+from tests.test_cli import CLI, Server, _env, assert_usage_error, cli
 
 CLI_DIR = Path(__file__).parent.parent / "numbers_async" / "cli"
 GLOBAL_FLAGS = ("--json", "--csv", "--progress", "--fake", "--project-id", "--key-secret")
@@ -199,6 +200,28 @@ def test_on_a_terminal_yes_goes_ahead(
     assert code == 0, err
     assert json.loads(out)["phoneNumber"].startswith("+1")
     assert "Rent one US LOCAL number (this costs money)? [y/N]" in err
+
+
+def test_a_real_terminal_is_asked_and_its_answer_read(server: Server) -> None:
+    controller, terminal = os.openpty()
+    try:
+        job = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [*CLI, "rent-any", "US", "LOCAL", "--json"],
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(server.env),
+        )
+        os.write(controller, b"y\n")
+        out, err = job.communicate(timeout=60)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+
+    assert job.returncode == 0, err
+    assert err == "numbers-async: Rent one US LOCAL number (this costs money)? [y/N] "
+    assert json.loads(out)["phoneNumber"].startswith("+1")
 
 
 def test_a_bulk_question_counts_the_numbers_in_the_file(
