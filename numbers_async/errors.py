@@ -10,7 +10,7 @@
     ├── DecodeError                            a 2xx body that is not the documented JSON
     ├── InvalidSignatureError                  a webhook whose signature does not verify
     ├── InvalidEventError (also ValueError)    a webhook body that is not a JSON event
-    └── ApiError                               status, code, status_text, message, details, body
+    └── ApiError                               status, code, message...; operation, method, path
         ├── InvalidArgumentError   400  (.field_violations)
         ├── AuthenticationError    401 and token-endpoint failures
         ├── PermissionDeniedError  403
