@@ -39,23 +39,35 @@ from numbers_async.models import (
     AvailableRegion,
     CallbackConfiguration,
     Capability,
+    CapabilityName,
     Money,
     NumberType,
+    NumberTypeName,
     Page,
     ProvisioningStatus,
     ScheduledSmsProvisioning,
     ScheduledVoiceProvisioning,
     SearchPattern,
+    SearchPatternName,
     SmsConfiguration,
     VoiceConfiguration,
 )
 
 if TYPE_CHECKING:
-    from numbers_async.bulk import BulkFailure, BulkJob, BulkOutcome, BulkProgress, BulkReport
+    from numbers_async.bulk import (
+        BulkFailure,
+        BulkJob,
+        BulkOutcome,
+        BulkProgress,
+        BulkReport,
+        BulkStream,
+    )
 
 # Bulk jobs are imported on first use: most programs never run one, and the module is a
 # good part of the import time (DESIGN §4, B7).
-_LAZY = frozenset({"BulkFailure", "BulkJob", "BulkOutcome", "BulkProgress", "BulkReport"})
+_LAZY = frozenset(
+    {"BulkFailure", "BulkJob", "BulkOutcome", "BulkProgress", "BulkReport", "BulkStream"}
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -79,8 +91,10 @@ __all__ = [
     "BulkOutcome",
     "BulkProgress",
     "BulkReport",
+    "BulkStream",
     "CallbackConfiguration",
     "Capability",
+    "CapabilityName",
     "DecodeError",
     "FieldViolation",
     "InvalidArgumentError",
@@ -90,6 +104,7 @@ __all__ = [
     "Money",
     "NotFoundError",
     "NumberType",
+    "NumberTypeName",
     "NumbersClient",
     "NumbersError",
     "NumbersTimeoutError",
@@ -102,6 +117,7 @@ __all__ = [
     "ScheduledSmsProvisioning",
     "ScheduledVoiceProvisioning",
     "SearchPattern",
+    "SearchPatternName",
     "ServerError",
     "SmsConfiguration",
     "Timeouts",

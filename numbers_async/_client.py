@@ -6,7 +6,7 @@ import copy
 import os
 from collections.abc import Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 import aiohttp
 
@@ -22,9 +22,12 @@ from numbers_async.models import (
     AvailableRegion,
     CallbackConfiguration,
     Capability,
+    CapabilityName,
     NumberType,
+    NumberTypeName,
     Page,
     SearchPattern,
+    SearchPatternName,
     SmsConfiguration,
     VoiceConfiguration,
 )
@@ -39,7 +42,12 @@ DEFAULT_AUTH_URL: Final = "https://auth.sinch.com/oauth2/token"
 DEFAULT_PAGE_SIZE: Final = 100
 DEFAULT_MAX_CONCURRENCY: Final = 64
 
-_EnumArg = str  # a member of the enum or its string value; members are str subclasses
+# An enum argument is a member or one of its known string values; anything else is
+# rejected at run time (InvalidInputError) and flagged by a type checker.
+_NumberTypeArg: TypeAlias = "NumberType | NumberTypeName"
+_SearchPatternArg: TypeAlias = "SearchPattern | SearchPatternName"
+_CapabilityArg: TypeAlias = "Capability | CapabilityName"
+_CapabilitiesArg: TypeAlias = "Iterable[_CapabilityArg] | _CapabilityArg"
 
 
 class _Resource:
@@ -54,7 +62,7 @@ class AvailableRegions(_Resource):
     """``client.available_regions``: where numbers are offered."""
 
     async def list(
-        self, types: Iterable[NumberType | _EnumArg] | NumberType | _EnumArg | None = None
+        self, types: Iterable[_NumberTypeArg] | _NumberTypeArg | None = None
     ) -> list[AvailableRegion]:
         """List regions, optionally only those offering the given number ``types``.
 
@@ -71,11 +79,11 @@ class AvailableNumbers(_Resource):
     async def search(
         self,
         region_code: str,
-        number_type: NumberType | _EnumArg,
+        number_type: _NumberTypeArg,
         *,
         pattern: str | None = None,
-        search_pattern: SearchPattern | _EnumArg | None = None,
-        capabilities: Iterable[Capability | _EnumArg] | Capability | _EnumArg | None = None,
+        search_pattern: _SearchPatternArg | None = None,
+        capabilities: _CapabilitiesArg | None = None,
         size: int | None = None,
     ) -> list[AvailableNumber]:
         """Search numbers available to rent.
@@ -135,11 +143,11 @@ class AvailableNumbers(_Resource):
     async def rent_any(
         self,
         region_code: str,
-        number_type: NumberType | _EnumArg,
+        number_type: _NumberTypeArg,
         *,
         pattern: str | None = None,
-        search_pattern: SearchPattern | _EnumArg | None = None,
-        capabilities: Iterable[Capability | _EnumArg] | Capability | _EnumArg | None = None,
+        search_pattern: _SearchPatternArg | None = None,
+        capabilities: _CapabilitiesArg | None = None,
         sms: SmsConfiguration | None = None,
         voice: VoiceConfiguration | None = None,
         callback_url: str | None = None,
@@ -175,10 +183,10 @@ class ActiveNumbers(_Resource):
         self,
         *,
         region_code: str | None = None,
-        number_type: NumberType | _EnumArg | None = None,
+        number_type: _NumberTypeArg | None = None,
         pattern: str | None = None,
-        search_pattern: SearchPattern | _EnumArg | None = None,
-        capabilities: Iterable[Capability | _EnumArg] | Capability | _EnumArg | None = None,
+        search_pattern: _SearchPatternArg | None = None,
+        capabilities: _CapabilitiesArg | None = None,
         page_size: int | None = None,
         order_by: Literal["phoneNumber", "displayName"] | None = None,
         page_token: str | None = None,
@@ -370,29 +378,51 @@ class NumbersClient:
         return view
 
     @classmethod
-    def from_env(cls, **kwargs: Any) -> NumbersClient:
+    def from_env(
+        cls,
+        *,
+        project_id: str | None = None,
+        key_id: str | None = None,
+        key_secret: str | None = None,
+        auth: Literal["oauth2", "basic"] = "oauth2",
+        base_url: str | None = None,
+        auth_url: str | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        rate_limit: float | None = None,
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> NumbersClient:
         """Build a client from ``SINCH_PROJECT_ID``, ``SINCH_KEY_ID``, ``SINCH_KEY_SECRET``.
 
-        ``SINCH_NUMBERS_URL`` and ``SINCH_AUTH_URL`` override the origins; keyword arguments
-        are passed on to the constructor and win over the environment.
+        ``SINCH_NUMBERS_URL`` and ``SINCH_AUTH_URL`` override the origins. An argument given
+        here wins over its variable; the others are the constructor's.
+
+        Raises:
+            InvalidInputError: a credential is neither given nor set (``argument`` names
+                the variable), or an argument breaks its rule.
         """
-        values = {}
-        for argument, variable in (
-            ("project_id", "SINCH_PROJECT_ID"),
-            ("key_id", "SINCH_KEY_ID"),
-            ("key_secret", "SINCH_KEY_SECRET"),
+        credentials = []
+        for given, variable in (
+            (project_id, "SINCH_PROJECT_ID"),
+            (key_id, "SINCH_KEY_ID"),
+            (key_secret, "SINCH_KEY_SECRET"),
         ):
-            value = kwargs.pop(argument, None) or os.environ.get(variable)
+            value = given or os.environ.get(variable)
             if not value:
                 raise InvalidInputError(variable, "must be set in the environment")
-            values[argument] = value
-        for argument, variable in (
-            ("base_url", "SINCH_NUMBERS_URL"),
-            ("auth_url", "SINCH_AUTH_URL"),
-        ):
-            if argument not in kwargs and os.environ.get(variable):
-                kwargs[argument] = os.environ[variable]
-        return cls(values["project_id"], values["key_id"], values["key_secret"], **kwargs)
+            credentials.append(value)
+        return cls(
+            *credentials,
+            auth=auth,
+            base_url=base_url or os.environ.get("SINCH_NUMBERS_URL") or DEFAULT_BASE_URL,
+            auth_url=auth_url or os.environ.get("SINCH_AUTH_URL") or DEFAULT_AUTH_URL,
+            max_concurrency=max_concurrency,
+            rate_limit=rate_limit,
+            retry=retry,
+            timeouts=timeouts,
+            session=session,
+        )
 
     def __repr__(self) -> str:
         return (

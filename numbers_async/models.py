@@ -7,7 +7,9 @@ must keep working (DESIGN §2 "Models").
 
 Enums are *open*: a value the server sends that this version does not know is kept as a
 pseudo-member (``NumberType("SHORT_CODE").value == "SHORT_CODE"``) instead of failing the
-whole response. Arguments, on the other hand, are checked against the known members.
+whole response. Arguments, on the other hand, are checked against the known members: a
+member or its string value, typed as the enum or its ``...Name`` literal alias
+(``NumberType | NumberTypeName``), so a type checker flags ``"local"`` or ``"CELL"``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 import attrs
 
@@ -24,13 +27,16 @@ __all__ = [
     "AvailableRegion",
     "CallbackConfiguration",
     "Capability",
+    "CapabilityName",
     "Money",
     "NumberType",
+    "NumberTypeName",
     "Page",
     "ProvisioningStatus",
     "ScheduledSmsProvisioning",
     "ScheduledVoiceProvisioning",
     "SearchPattern",
+    "SearchPatternName",
     "SmsConfiguration",
     "VoiceConfiguration",
 ]
@@ -67,11 +73,19 @@ class NumberType(_OpenEnum):
     TOLL_FREE = "TOLL_FREE"
 
 
+NumberTypeName = Literal["MOBILE", "LOCAL", "TOLL_FREE"]
+"""The string values of the known ``NumberType`` members, for type checkers."""
+
+
 class Capability(_OpenEnum):
     """What a number can be used for."""
 
     SMS = "SMS"
     VOICE = "VOICE"
+
+
+CapabilityName = Literal["SMS", "VOICE"]
+"""The string values of the known ``Capability`` members, for type checkers."""
 
 
 class SearchPattern(_OpenEnum):
@@ -80,6 +94,10 @@ class SearchPattern(_OpenEnum):
     START = "START"
     CONTAINS = "CONTAINS"
     END = "END"
+
+
+SearchPatternName = Literal["START", "CONTAINS", "END"]
+"""The string values of the known ``SearchPattern`` members, for type checkers."""
 
 
 class ProvisioningStatus(_OpenEnum):
