@@ -421,17 +421,19 @@ def gzip_bomb(inflated: int) -> Behaviour:
 
 
 def huge_body(size: int, *, field: str = "displayName") -> Behaviour:
-    """Process, then stream (chunked) a JSON object of about ``size`` bytes.
+    """Process, then stream (chunked) the plausible JSON object grown to ``size`` bytes.
 
-    The object is ``{field: "aaaa..."}``: valid JSON, so only its size is wrong.
+    ``field`` holds a string ``"aaaa..."`` long enough for that: the body is valid and
+    complete, so only its size is wrong.
     """
 
     async def behaviour(hit: Hit) -> web.StreamResponse:
-        hit.plausible()
-        response = web.StreamResponse()
+        status, value = hit.plausible()
+        value.pop(field, None)
+        response = web.StreamResponse(status=status)
         response.content_type = "application/json"
         response.enable_chunked_encoding()
-        return await _stream(hit, response, _huge_json(size, field))
+        return await _stream(hit, response, _huge_json(value, size, field))
 
     return behaviour
 
@@ -565,8 +567,9 @@ def _zero_blocks() -> tuple[bytes, bytes]:
     return _BLOCKS[0], _BLOCKS[1]
 
 
-def _huge_json(size: int, field: str) -> Iterator[bytes]:
-    head = b'{"' + field.encode() + b'": "'
+def _huge_json(value: Json, size: int, field: str) -> Iterator[bytes]:
+    rest = json.dumps(value)[1:-1]
+    head = ("{" + rest + (", " if rest else "") + json.dumps(field) + ': "').encode()
     tail = b'"}'
     left = max(0, size - len(head) - len(tail))
     chunk = b"a" * MiB
