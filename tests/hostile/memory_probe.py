@@ -24,9 +24,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from numbers_async import NumbersError, RetryPolicy  # noqa: E402
-from tests.hostile.operations import BY_ROUTE  # noqa: E402
-from tests.hostile.server import KEY_ID, KEY_SECRET, PROJECT_ID  # noqa: E402
+from numbers_async import NumbersError, RetryPolicy
+from tests.hostile.operations import BY_ROUTE
+from tests.hostile.server import KEY_ID, KEY_SECRET, PROJECT_ID
 
 
 def status_kib(field: str) -> int:
@@ -35,6 +35,11 @@ def status_kib(field: str) -> int:
     if match is None:
         raise RuntimeError(f"/proc/self/status has no {field}")
     return int(match[1])
+
+
+def reset_peak() -> None:
+    """Make ``VmHWM`` start again from the current RSS (Linux ``clear_refs``)."""
+    Path("/proc/self/clear_refs").write_text("5")
 
 
 async def probe(config: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +59,7 @@ async def probe(config: dict[str, Any]) -> dict[str, Any]:
         if config["warm_up"]:
             await client.callbacks.get()
         before = status_kib("VmRSS")
-        Path("/proc/self/clear_refs").write_text("5")
+        reset_peak()
         report: dict[str, Any]
         ballast = bytearray(b"x" * int(config.get("ballast", 0)))
         try:

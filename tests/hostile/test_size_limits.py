@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .server import GiB, MiB, HostileServer, gzip_bomb, huge_body
+from .server import GiB, HostileServer, MiB, gzip_bomb, huge_body
 
 PROBE = Path(__file__).with_name("memory_probe.py")
 LIMIT = 4_000_000  # bytes: the max_response_size the tests configure
