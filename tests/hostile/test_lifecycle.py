@@ -17,8 +17,9 @@ SECOND_LOOP = "issue 10: a client used from a second event loop fails deep insid
 
 
 def client_closed_error() -> type[NumbersError]:
-    error = getattr(errors, "ClientClosedError", None)
+    error: object = getattr(errors, "ClientClosedError", None)
     assert error is not None, "numbers_async.errors.ClientClosedError does not exist"
+    assert isinstance(error, type)
     assert issubclass(error, NumbersError)
     return error
 
