@@ -141,7 +141,9 @@ class HostileServer:
         self.revoke_every_token = False
         """Answer every bearer request ``401`` (as if each token were revoked on issue)."""
         self.rented: set[str] = set()
+        """Numbers rented (by a plausible rent or rentAny); a second rent answers 404."""
         self.issued = 0
+        """Tokens issued so far; the next one is ``tok-{issued + 1}``."""
         self._rules: dict[str, list[_Rule]] = {}
         self._runner: web.ServerRunner | None = None
         self.port = 0
