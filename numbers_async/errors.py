@@ -134,6 +134,7 @@ class ApiError(NumbersError):
         message: ``error.message``, or a short excerpt of a non-JSON body.
         details: ``error.details`` as decoded JSON objects (``ResourceInfo``, ``BadRequest``...).
         body: the raw response body.
+        retry_after: the response's ``Retry-After`` in seconds, if it sent one (429, 503...).
     """
 
     def __init__(
@@ -146,8 +147,10 @@ class ApiError(NumbersError):
         details: Sequence[Mapping[str, Any]] = (),
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
+        self.retry_after = retry_after
         self.code = status if code is None else code
         self.status_text = status_text
         self.message = message
@@ -197,8 +200,7 @@ class RateLimitedError(ApiError):
     """429: too many requests. ``retry_after`` is the server's hint in seconds, if it gave one."""
 
     def __init__(self, status: int = 429, *, retry_after: float | None = None, **kw: Any) -> None:
-        self.retry_after = retry_after
-        super().__init__(status, **kw)
+        super().__init__(status, retry_after=retry_after, **kw)
 
 
 class ServerError(ApiError):
