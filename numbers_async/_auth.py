@@ -49,7 +49,7 @@ def basic_header(key_id: str, key_secret: str) -> str:
 
 
 class Auth(Protocol):
-    """What the session manager needs from a credential scheme."""
+    """What the sender needs from a credential scheme."""
 
     refreshable: bool
 
