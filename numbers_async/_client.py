@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -49,18 +50,13 @@ T = TypeVar("T")
 Decode = Callable[[int, bytes], T]
 
 
+# Partials, not closures: no Python frame of their own on the hot path.
 def _one(cls: type[T]) -> Decode[T]:
-    def decode(status: int, body: bytes) -> T:
-        return ops.decode(status, body, cls)
-
-    return decode
+    return functools.partial(ops.decode, cls=cls)
 
 
 def _many(cls: type[T], key: str) -> Decode[list[T]]:
-    def decode(status: int, body: bytes) -> list[T]:
-        return ops.decode_list(status, body, cls, key)
-
-    return decode
+    return functools.partial(ops.decode_list, cls=cls, key=key)
 
 
 _ACTIVE_NUMBER: Final = _one(ActiveNumber)

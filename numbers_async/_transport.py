@@ -104,13 +104,11 @@ class AiohttpTransport:
         return self._session
 
     def _client_timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
-        cached = self._timeouts.get(timeout)
-        if cached is None:
-            if len(self._timeouts) > 32:  # deadline-bounded totals vary: keep the cache small
-                self._timeouts.clear()
-            cached = self._timeouts[timeout] = aiohttp.ClientTimeout(
-                total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read
-            )
+        if len(self._timeouts) > 32:  # deadline-bounded totals vary: keep the cache small
+            self._timeouts.clear()
+        cached = self._timeouts[timeout] = aiohttp.ClientTimeout(
+            total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read
+        )
         return cached
 
     async def request(
@@ -124,10 +122,11 @@ class AiohttpTransport:
         """Send the request and return ``(status, headers, body)``."""
         http = self._http()
         target = URL(url, encoded=True)
+        client_timeout = self._timeouts.get(timeout) or self._client_timeout(timeout)
         started = time.perf_counter()
         try:
             async with http.request(
-                method, target, headers=headers, data=body, timeout=self._client_timeout(timeout)
+                method, target, headers=headers, data=body, timeout=client_timeout
             ) as response:
                 payload = await response.read()
         except aiohttp.ClientConnectorError as exc:
