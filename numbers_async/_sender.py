@@ -138,7 +138,7 @@ class Sender:
         """
         if deadline_at is None:
             deadline_at = self.deadline_for(options)
-        processed = False  # whether any earlier attempt may have acted
+        any_maybe_processed = False  # whether any attempt so far may have been processed
         attempt = 0
         while True:
             attempt += 1
@@ -147,12 +147,14 @@ class Sender:
             if isinstance(result, tuple):
                 return result
             error = result
-            if processed and self._settler.already_done(request, error):
+            if any_maybe_processed and self._settler.already_done(request, error):
                 return await self._settle(request, error, options, deadline_at)
-            processed = processed or maybe_processed(error)
+            any_maybe_processed = any_maybe_processed or maybe_processed(error)
             delay = self._retry_delay(request, error, attempt, options.retry, deadline_at)
             if delay is None:
-                return await self._give_up(request, error, processed, options, deadline_at)
+                return await self._give_up(
+                    request, error, any_maybe_processed, options, deadline_at
+                )
             announce_retry(request.op.value, error, attempt, delay, options.retry)
             await self._sleep(delay)
 
@@ -178,14 +180,14 @@ class Sender:
         self,
         request: Request,
         error: NumbersError,
-        processed: bool,
+        any_maybe_processed: bool,
         options: CallOptions,
         deadline_at: float | None,
     ) -> tuple[int, bytes]:
         """No more attempts: settle what an earlier attempt may have done, then raise."""
-        if processed and request.safety is Safety.RECONCILE:
+        if any_maybe_processed and request.safety is Safety.RECONCILE:
             return await self._settle(request, error, options, deadline_at)
-        if processed and request.safety is Safety.AT_MOST_ONCE:
+        if any_maybe_processed and request.safety is Safety.AT_MOST_ONCE:
             raise AmbiguousOutcomeError(
                 request.op.value,
                 f"the request may have been processed but its outcome is unknown "
