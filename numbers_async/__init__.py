@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 from numbers_async._client import NumbersClient
 from numbers_async._config import RetryEvent, RetryPolicy, Timeouts
 from numbers_async._paging import ActiveNumbersPager
+from numbers_async._rate import RateLimiter
+from numbers_async._transport import Transport
 from numbers_async._version import __version__
 from numbers_async.errors import (
     AmbiguousOutcomeError,
@@ -112,6 +114,7 @@ __all__ = [
     "PermissionDeniedError",
     "ProvisioningStatus",
     "RateLimitedError",
+    "RateLimiter",
     "RetryEvent",
     "RetryPolicy",
     "ScheduledSmsProvisioning",
@@ -121,6 +124,7 @@ __all__ = [
     "ServerError",
     "SmsConfiguration",
     "Timeouts",
+    "Transport",
     "TransportError",
     "VoiceConfiguration",
     "__version__",

@@ -147,6 +147,7 @@ class ApiError(NumbersError):
         details: ``error.details`` as decoded JSON objects (``ResourceInfo``, ``BadRequest``...).
         body: the raw response body.
         headers: the response headers.
+        retry_after: the response's ``Retry-After`` in seconds, if it sent one (429, 503...).
         operation: the call that failed, e.g. ``"active_numbers.get"`` (``None`` if unknown).
         method: the request's HTTP method, e.g. ``"GET"`` (``None`` if unknown).
         path: the request's path, without query string (``None`` if unknown). Neither
@@ -163,11 +164,13 @@ class ApiError(NumbersError):
         details: Sequence[Mapping[str, Any]] = (),
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
         operation: str | None = None,
         method: str | None = None,
         path: str | None = None,
     ) -> None:
         self.status = status
+        self.retry_after = retry_after
         self.code = status if code is None else code
         self.status_text = status_text
         self.message = message
@@ -220,8 +223,7 @@ class RateLimitedError(ApiError):
     """429: too many requests. ``retry_after`` is the server's hint in seconds, if it gave one."""
 
     def __init__(self, status: int = 429, *, retry_after: float | None = None, **kw: Any) -> None:
-        self.retry_after = retry_after
-        super().__init__(status, **kw)
+        super().__init__(status, retry_after=retry_after, **kw)
 
 
 class ServerError(ApiError):

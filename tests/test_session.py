@@ -1,4 +1,4 @@
-"""Auth, the session manager and error mapping, over real HTTP to the fake server."""
+"""Auth, the sender and error mapping, over real HTTP to the fake server."""
 
 from __future__ import annotations
 

@@ -81,7 +81,7 @@ from ._wire import (
 if TYPE_CHECKING:
     import aiohttp
 
-    from numbers_async import NumbersClient, RetryPolicy, Timeouts
+    from numbers_async import NumbersClient, RateLimiter, RetryPolicy, Timeouts
 
 logger = logging.getLogger("numbers_async.testing")
 
@@ -357,7 +357,7 @@ class FakeNumbersServer:
         *,
         auth: Literal["oauth2", "basic"] = "oauth2",
         max_concurrency: int | None = None,
-        rate_limit: float | None = None,
+        rate_limit: float | RateLimiter | None = None,
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         session: aiohttp.ClientSession | None = None,
