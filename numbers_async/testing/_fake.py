@@ -81,7 +81,7 @@ from ._wire import (
 if TYPE_CHECKING:
     import aiohttp
 
-    from numbers_async import NumbersClient, RateLimiter, RetryPolicy, Timeouts
+    from numbers_async import NumbersClient, RateLimiter, RetryPolicy, Timeouts, Transport
 
 logger = logging.getLogger("numbers_async.testing")
 
@@ -361,6 +361,7 @@ class FakeNumbersServer:
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         session: aiohttp.ClientSession | None = None,
+        transport: Transport | None = None,
     ) -> NumbersClient:
         """A ``NumbersClient`` pointed at this server with its credentials.
 
@@ -383,6 +384,7 @@ class FakeNumbersServer:
             retry=retry,
             timeouts=timeouts,
             session=session,
+            transport=transport,
             **limit,
         )
 

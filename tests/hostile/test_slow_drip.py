@@ -79,10 +79,6 @@ async def test_drip_on_a_processed_rent_is_reconciled_after_the_timeout(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10: the token fetch has its own fixed 30 s limit, not the call's Timeouts",
-)
 async def test_drip_on_the_token_endpoint_is_cut_by_the_call_deadline(
     hostile_server: HostileServer,
 ) -> None:
