@@ -14,6 +14,7 @@ from numbers_async import _operations as ops
 from numbers_async._auth import Auth, BasicAuth, OAuth2
 from numbers_async._config import RetryPolicy, Timeouts
 from numbers_async._paging import ActiveNumbersPager
+from numbers_async._rate import RateLimiter
 from numbers_async._session import CallOptions, SessionManager
 from numbers_async.errors import InvalidInputError
 from numbers_async.models import (
@@ -291,6 +292,7 @@ class NumbersClient:
         max_concurrency: the most requests in flight at once.
         rate_limit: the most requests per second, client-wide (``None``: no limit). Whatever
             this is, a 429 pauses the whole client for ``Retry-After`` and then ramps up.
+            Or a ``RateLimiter`` object, e.g. ``numbers_async.redis.RedisRateLimiter``.
         retry: how failed requests are retried (only where it is safe).
         timeouts: time limits per attempt, and an optional deadline per call.
         session: an ``aiohttp.ClientSession`` to use; the client never closes it.
@@ -309,7 +311,7 @@ class NumbersClient:
         base_url: str = DEFAULT_BASE_URL,
         auth_url: str = DEFAULT_AUTH_URL,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        rate_limit: float | None = None,
+        rate_limit: float | RateLimiter | None = None,
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         session: aiohttp.ClientSession | None = None,
@@ -320,7 +322,7 @@ class NumbersClient:
         ops.check_url("base_url", base_url)
         ops.check_url("auth_url", auth_url)
         ops.check_positive_int("max_concurrency", max_concurrency)
-        if rate_limit is not None:
+        if rate_limit is not None and not isinstance(rate_limit, RateLimiter):
             ops.check_positive_number("rate_limit", rate_limit)
         options = _call_options(retry, timeouts, CallOptions(RetryPolicy(), Timeouts()))
         if session is not None and not isinstance(session, aiohttp.ClientSession):
@@ -341,7 +343,11 @@ class NumbersClient:
             project_id=project_id,
             auth=credentials,
             max_concurrency=max_concurrency,
-            rate_limit=None if rate_limit is None else float(rate_limit),
+            rate_limit=(
+                rate_limit
+                if rate_limit is None or isinstance(rate_limit, RateLimiter)
+                else float(rate_limit)
+            ),
             session=session,
         )
         self._bind(options)

@@ -28,7 +28,7 @@ from numbers_async import _operations as ops
 from numbers_async._auth import Auth
 from numbers_async._config import RetryEvent, RetryPolicy, Timeouts
 from numbers_async._operations import Op, Request, Safety, error_for
-from numbers_async._rate import RateGate
+from numbers_async._rate import RateGate, RateLimiter
 from numbers_async._version import __version__
 from numbers_async.errors import (
     AmbiguousOutcomeError,
@@ -94,7 +94,7 @@ class SessionManager:
         project_id: str,
         auth: Auth,
         max_concurrency: int,
-        rate_limit: float | None,
+        rate_limit: float | RateLimiter | None,
         session: aiohttp.ClientSession | None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -103,7 +103,11 @@ class SessionManager:
         self._auth = auth
         self._max_concurrency = max_concurrency
         self._slots = asyncio.Semaphore(max_concurrency)
-        self._gate = RateGate(rate_limit, clock=clock, sleep=sleep)
+        self._gate: RateLimiter = (
+            rate_limit
+            if isinstance(rate_limit, RateLimiter)
+            else RateGate(rate_limit, clock=clock, sleep=sleep)
+        )
         self._clock = clock
         self._sleep = sleep
         self._session = session
@@ -119,7 +123,7 @@ class SessionManager:
         return self._closed
 
     @property
-    def gate(self) -> RateGate:
+    def gate(self) -> RateLimiter:
         """The client-wide rate gate."""
         return self._gate
 
@@ -354,8 +358,9 @@ class SessionManager:
         gated: bool,
     ) -> tuple[int, Mapping[str, str], bytes]:
         async with self._slots:
-            if gated and not self._gate.try_pass():
-                await self._gate.acquire()
+            gate = self._gate
+            if gated and not (isinstance(gate, RateGate) and gate.try_pass()):
+                await gate.acquire()
             started = time.perf_counter()
             try:
                 async with http.request(
