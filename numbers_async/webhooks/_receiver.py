@@ -225,6 +225,10 @@ class Receiver:
         """Run the application's callback; False (the id forgotten) if it raised."""
         try:
             await callback(event)
+        except asyncio.CancelledError:
+            # Cut short at shutdown: not handled, so a redelivery must reach the handler.
+            await self._forget(event_id)
+            raise
         except Exception:
             # Logged, not re-raised into a task nobody awaits. Forgetting the id keeps the
             # delivery at-least-once: the next delivery of this event is handed over again.

@@ -239,6 +239,44 @@ def test_in_memory_deduplicator_refuses_a_capacity_that_is_not_a_positive_count(
         RecentEventIds(capacity)
 
 
+async def test_a_receiver_closed_while_claiming_answers_503_and_releases_the_claim() -> None:
+    seen = RecentEventIds(10)
+    queue: asyncio.Queue[NumbersEvent] = asyncio.Queue()
+    receiver: Receiver
+
+    class ClosingWhileClaiming:
+        async def claim(self, event_id: str) -> bool:
+            claimed = await seen.claim(event_id)
+            await receiver.aclose()
+            return claimed
+
+        async def forget(self, event_id: str) -> None:
+            await seen.forget(event_id)
+
+    receiver = make_receiver(queue, deduplicate=ClosingWhileClaiming())
+
+    reply = await deliver(receiver, event_body("evt-1"))
+
+    assert (reply.status, queue.qsize(), len(seen)) == (503, 0, 0)
+
+
+async def test_a_callback_cancelled_at_shutdown_is_forgotten() -> None:
+    seen = RecentEventIds(10)
+    started = asyncio.Event()
+
+    async def on_event(event: NumbersEvent) -> None:
+        started.set()
+        await asyncio.Event().wait()  # never finishes on its own
+
+    receiver = make_receiver(on_event, deduplicate=seen, shutdown_timeout=0.05)
+    await deliver(receiver, event_body("evt-1"))
+    await started.wait()
+
+    await receiver.aclose()
+
+    assert len(seen) == 0
+
+
 def test_acknowledging_handled_events_needs_a_function_not_a_queue() -> None:
     with pytest.raises(InvalidInputError, match="acknowledge"):
         make_receiver(asyncio.Queue(), acknowledge="handled")
