@@ -21,7 +21,7 @@ LINT_DEPS = ["ruff>=0.6"]
 TYPECHECK_DEPS = ["mypy>=1.11", "nox>=2024.4.15", *TEST_DEPS]
 
 
-def _install(session: nox.Session, extras: str = "fast,fastapi,cli") -> None:
+def _install(session: nox.Session, extras: str = "fast,fastapi,cli,redis") -> None:
     session.install(f".[{extras}]")
 
 
@@ -67,7 +67,7 @@ def tests_all(session: nox.Session) -> None:
 @nox.session
 def tests_stdlib_json(session: nox.Session) -> None:
     """The test suite without orjson, exercising the stdlib JSON fallback."""
-    _install(session, "fastapi,cli")
+    _install(session, "fastapi,cli,redis")
     session.install(*TEST_DEPS)
     session.run("pytest", "-q", "--timeout=300", *session.posargs)
 
@@ -85,11 +85,11 @@ BENCH_DEPS = ["pydantic>=2", "msgspec>=0.18", "sinch>=2.3"]
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks B1-B7 against their baselines: one table, JSON in benchmarks/results/.
+    """Benchmarks B1-B8 against their baselines: one table, JSON in benchmarks/results/.
 
     ``nox -s bench -- --quick`` for a smoke run, ``-- --only b2,b3`` for some of them.
     Never fails on a number (only if a benchmark crashes).
     """
-    _install(session, "fast")
+    _install(session, "fast,redis")
     session.install(*BENCH_DEPS)
     session.run("python", "benchmarks/run_all.py", *session.posargs)

@@ -7,7 +7,8 @@ and writes ``benchmarks/results/run-<UTC time>.json`` and ``latest.json``. It re
 numbers; it never fails because a target was missed (only if a benchmark crashes).
 
 B5 (bulk release against a 200 req/s server limit) reports no rows, and says so, when the
-package has no ``client.bulk`` yet.
+package has no ``client.bulk`` yet; B8 (three replicas sharing a limit) likewise when
+``redis-server`` is not installed.
 
 Run: ``python benchmarks/run_all.py [--quick] [--only b1,b3] [--no-sdk]``
 """
@@ -33,6 +34,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("b5_rate_limit", ["--rounds", "2"], ["--rounds", "1"]),
     ("b6_memory", ["--rounds", "3"], ["--rounds", "1"]),
     ("b7_import", ["--rounds", "15"], ["--rounds", "5"]),
+    ("b8_replicas", ["--seconds", "60", "--rounds", "5"], ["--quick"]),
 ]
 
 
