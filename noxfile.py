@@ -79,6 +79,17 @@ def demo(session: nox.Session) -> None:
     session.run("numbers-async", "demo", *session.posargs)
 
 
+DOCS_DEPS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into site/ (offline; any warning fails the build)."""
+    _install(session)
+    session.install(*DOCS_DEPS)
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)
+
+
 # Baselines the benchmarks compare against; never runtime dependencies.
 BENCH_DEPS = ["pydantic>=2", "msgspec>=0.18", "sinch>=2.3"]
 
