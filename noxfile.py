@@ -1,10 +1,10 @@
-"""Development sessions: ``python -m nox`` runs lint, typecheck and tests (what CI runs)."""
+"""Development sessions: ``python -m nox`` runs lint, typecheck, tests and docs (what CI runs)."""
 
 from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "docs"]
 nox.options.error_on_missing_interpreters = True
 
 # Supported Pythons, as the classifiers in pyproject.toml say.
