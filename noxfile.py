@@ -16,6 +16,7 @@ TEST_DEPS = [
     "pytest-timeout>=2.3",
     "hypothesis>=6.100",
     "uvicorn>=0.29",
+    "griffelib>=2.4",  # tests/test_docs.py reads docstrings the way the API reference does
 ]
 LINT_DEPS = ["ruff>=0.6"]
 TYPECHECK_DEPS = ["mypy>=1.11", "nox>=2024.4.15", *TEST_DEPS]
