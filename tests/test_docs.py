@@ -27,6 +27,7 @@ Blocks in other languages (console, text, toml) are not run unless they are file
 from __future__ import annotations
 
 import asyncio
+import importlib
 import importlib.util
 import logging
 import os
@@ -383,3 +384,51 @@ def test_every_model_field_has_a_docstring() -> None:
     fields = {p: d for p, d in names.items() if p.startswith("numbers_async.models.")}
     assert len(fields) > 60
     assert [p for p, d in fields.items() if not d] == []
+
+
+# -- the API reference ----------------------------------------------------------------------
+
+
+def _reference_identifiers() -> set[str]:
+    return {
+        match
+        for page in (DOCS / "reference").glob("*.md")
+        for match in re.findall(r"^::: ([\w.]+)", page.read_text(), flags=re.M)
+    }
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "numbers_async",
+        "numbers_async.models",
+        "numbers_async.errors",
+        "numbers_async.webhooks",
+        "numbers_async.webhooks.aiohttp",
+        "numbers_async.webhooks.fastapi",
+        "numbers_async.testing",
+    ],
+)
+def test_every_public_name_is_on_a_reference_page(module: str) -> None:
+    shown = _reference_identifiers()
+    imported = importlib.import_module(module)
+    missing = [
+        name
+        for name in imported.__all__
+        if name != "__version__"
+        and module not in shown  # the whole module is rendered
+        and f"{module}.{name}" not in shown
+        and not any(f"{m}.{name}" in shown or m in shown for m in _defined_in(module, name))
+    ]
+    assert missing == []
+
+
+def _defined_in(module: str, name: str) -> list[str]:
+    """The module that defines ``module.name`` (public names are re-exported)."""
+    value = getattr(importlib.import_module(module), name)
+    defining = getattr(value, "__module__", None)
+    return (
+        [defining]
+        if isinstance(defining, str) and not defining.startswith("numbers_async._")
+        else []
+    )
