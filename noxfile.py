@@ -80,7 +80,8 @@ def demo(session: nox.Session) -> None:
     session.run("numbers-async", "demo", *session.posargs)
 
 
-DOCS_DEPS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26"]
+# ruff formats the separated signatures in the API reference.
+DOCS_DEPS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "ruff>=0.6"]
 
 
 @nox.session
