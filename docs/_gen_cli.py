@@ -50,7 +50,7 @@ def _details(action: argparse.Action) -> str:
 
 
 def _key(action: argparse.Action) -> tuple[str, ...]:
-    return tuple(action.option_strings) or (action.dest,)
+    return (action.dest, *action.option_strings)
 
 
 def _documented(action: argparse.Action) -> bool:
@@ -85,8 +85,19 @@ def _table(
     return lines
 
 
-def _usage(parser: argparse.ArgumentParser) -> list[str]:
-    usage = parser.format_usage().strip().removeprefix("usage: ")
+def _usage(
+    parser: argparse.ArgumentParser, shared: set[tuple[str, ...]] | None = None
+) -> list[str]:
+    """The usage line; a subcommand's shows ``[global options]`` in place of the shared ones."""
+    if shared is None:
+        usage = parser.format_usage().strip().removeprefix("usage: ")
+    else:
+        own = [a for a in parser._actions if _documented(a) and _key(a) not in shared]
+        formatter = parser.formatter_class(prog=parser.prog)
+        formatter.add_usage(None, own, parser._mutually_exclusive_groups, prefix="")
+        rest = formatter.format_help().strip().removeprefix(parser.prog).strip()
+        takes_shared = any(_documented(a) and _key(a) in shared for a in parser._actions)
+        usage = " ".join([parser.prog, *(["[global options]"] * takes_shared), rest]).strip()
     return ["", "```text", re.sub(r"\s+", " ", usage), "```"]
 
 
@@ -117,7 +128,7 @@ def render(parser: argparse.ArgumentParser) -> str:
     for name in commands.choices:
         lines.append(f"- [`{name}`](#{name}): {_escape(helps.get(name) or '')}")
     for name, sub in commands.choices.items():
-        lines += ["", f"## `{name}` {{#{name}}}", *_usage(sub)]
+        lines += ["", f"## `{name}` {{#{name}}}", *_usage(sub, shared)]
         if sub.description:
             lines += ["", _escape(" ".join(sub.description.split()))]
         lines += _table(sub, _groups(sub, shared))

@@ -26,6 +26,7 @@ Blocks in other languages (console, text, toml) are not run unless they are file
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib
 import importlib.util
@@ -202,7 +203,7 @@ def _cli_generator() -> ModuleType:
 def test_the_cli_reference_has_a_section_per_subcommand() -> None:
     rendered: str = _cli_generator().render(build_parser())
     parser = build_parser()
-    (commands,) = [a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction"]
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     assert commands.choices
     for name in commands.choices:
         assert f"## `{name}` {{#{name}}}" in rendered
@@ -211,6 +212,21 @@ def test_the_cli_reference_has_a_section_per_subcommand() -> None:
 def test_the_cli_reference_lists_each_option_with_its_help() -> None:
     rendered: str = _cli_generator().render(build_parser())
     assert "`--journal PATH` | record each outcome; rerun with it to resume" in rendered
+
+
+def test_each_subcommand_section_lists_its_own_options() -> None:
+    parser = build_parser()
+    rendered: str = _cli_generator().render(parser)
+    shared = {(a.dest, *a.option_strings) for a in parser._actions}
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, sub in commands.choices.items():
+        section = rendered.split(f"## `{name}` {{#{name}}}")[1].split("\n## ")[0]
+        formatter = sub.formatter_class(prog=sub.prog)
+        for action in sub._actions:
+            if action.help == "==SUPPRESS==" or action.dest == "help":
+                continue
+            if (action.dest, *action.option_strings) not in shared:
+                assert f"`{formatter._format_action_invocation(action)}`" in section, (name, action)
 
 
 def test_the_cli_page_is_generated_not_written() -> None:
