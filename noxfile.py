@@ -1,10 +1,10 @@
-"""Development sessions: ``python -m nox`` runs lint, typecheck and tests (what CI runs)."""
+"""Development sessions: ``python -m nox`` runs lint, typecheck, tests and docs (what CI runs)."""
 
 from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "docs"]
 nox.options.error_on_missing_interpreters = True
 
 # Supported Pythons, as the classifiers in pyproject.toml say.
@@ -16,6 +16,7 @@ TEST_DEPS = [
     "pytest-timeout>=2.3",
     "hypothesis>=6.100",
     "uvicorn>=0.29",
+    "griffelib>=2.4",  # tests/test_docs.py reads docstrings the way the API reference does
 ]
 LINT_DEPS = ["ruff>=0.6"]
 TYPECHECK_DEPS = ["mypy>=1.11", "nox>=2024.4.15", *TEST_DEPS]
@@ -77,6 +78,18 @@ def demo(session: nox.Session) -> None:
     """The main job: ``numbers-async demo`` against the embedded fake server."""
     _install(session, "fast,cli")
     session.run("numbers-async", "demo", *session.posargs)
+
+
+# ruff formats the separated signatures in the API reference.
+DOCS_DEPS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "ruff>=0.6"]
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into site/ (offline; any warning fails the build)."""
+    _install(session)
+    session.install(*DOCS_DEPS)
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)
 
 
 # Baselines the benchmarks compare against; never runtime dependencies.
