@@ -1,8 +1,9 @@
 """Wire bodies the benchmarks serve and decode: the documented Numbers API shapes.
 
 One active number looks like what ``GET activeNumbers`` returns for a settled number
-(spec ``ActiveNumberResponse``; API_NOTES): every field present, no scheduled
-provisioning in flight. Pages differ only in their phone numbers and ``nextPageToken``.
+(the OpenAPI ``ActiveNumberResponse``; docs/api-facts.md#rent-update-and-provisioning):
+every field present, no scheduled provisioning in flight. Pages differ only in their phone
+numbers and ``nextPageToken``.
 """
 
 from __future__ import annotations

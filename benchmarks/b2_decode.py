@@ -18,7 +18,7 @@ round (``time.process_time``: decoding is single-threaded CPU work, and CPU time
 other load on a shared machine disturbs least); medians over rounds, spread min-max, and
 the paired per-round ratio ours / theirs.
 
-Target (DESIGN §4): faster than pydantic v2 (ours / pydantic <= 1.0x). msgspec and the
+Target (docs/performance.md): faster than pydantic v2 (ours / pydantic <= 1.0x). msgspec and the
 SDK rows have no target.
 
 Run: ``python benchmarks/b2_decode.py [--rounds 7] [--repeat 300]``; ``--profile`` runs

@@ -16,7 +16,7 @@ How: one minimal loopback server in a child process (``_server.py fixed``) serve
 pre-serialised pages to all three. Each round builds each client fresh, fetches one page
 untimed (token, connection), then times the full listing; the order rotates every round.
 
-Targets (DESIGN §4): ours >= 6x the SDK's pages/s and >= 0.5x bare aiohttp's.
+Targets (docs/performance.md): ours >= 6x the SDK's pages/s and >= 0.5x bare aiohttp's.
 
 Run: ``python benchmarks/b3_list.py [--rounds 5] [--pages 200] [--page-size 100]``;
 ``--profile`` runs ours once under cProfile instead.

@@ -125,7 +125,10 @@ class RetryPolicy:
 
 
 class Safety(enum.Enum):
-    """What repeating a request risks, which decides how it may be retried (DESIGN §2)."""
+    """What repeating a request risks, which decides how it may be retried.
+
+    The rules are in docs/guides/configuration.md#retries.
+    """
 
     #: Reads, PATCHes and release: doing it twice leaves the same state.
     IDEMPOTENT = "idempotent"

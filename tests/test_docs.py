@@ -352,3 +352,57 @@ def test_every_public_name_is_on_a_reference_page(module: str) -> None:
         if not any(home in shown or f"{home}.{name}" in shown for home in _homes(module, name))
     ]
     assert missing == []
+
+
+# -- references from the code into the docs -------------------------------------------------
+
+CODE_DIRS = ["numbers_async", "tests", "benchmarks", "examples"]
+_DOC_LINK = re.compile(r"docs/(?P<page>[\w/-]+\.md)(?:#(?P<anchor>[\w-]+))?")
+
+
+def _code_files() -> list[Path]:
+    return [
+        path
+        for directory in CODE_DIRS
+        for path in sorted((ROOT / directory).rglob("*"))
+        if path.suffix in {".py", ".md"} and path.is_file()
+    ]
+
+
+def _anchors(page: Path) -> set[str]:
+    """The ids of a page's headings, as mkdocs' table of contents makes them."""
+    anchors = set()
+    for heading in re.findall(r"^#+ (.+)$", page.read_text(), flags=re.M):
+        explicit = re.search(r"\{#([\w-]+)\}\s*$", heading)
+        if explicit:
+            anchors.add(explicit[1])
+            continue
+        text = re.sub(r"[^\w\s-]", "", heading).strip().lower()
+        anchors.add(re.sub(r"[-\s]+", "-", text))
+    return anchors
+
+
+def test_no_code_comment_cites_documents_outside_the_repository() -> None:
+    this_file = Path(__file__)
+    cited = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in _code_files()
+        if path != this_file
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if re.search(r"DESIGN( §|\.md)|API_NOTES|STYLE\.md", line)
+    ]
+    assert cited == []
+
+
+def test_every_docs_link_in_the_code_resolves() -> None:
+    links = [
+        (path, match) for path in _code_files() for match in _DOC_LINK.finditer(path.read_text())
+    ]
+    assert len(links) >= 20
+    broken = [
+        f"{path.relative_to(ROOT)}: {match[0]}"
+        for path, match in links
+        if not (DOCS / match["page"]).is_file()
+        or (match["anchor"] and match["anchor"] not in _anchors(DOCS / match["page"]))
+    ]
+    assert broken == []

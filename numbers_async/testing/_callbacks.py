@@ -1,6 +1,6 @@
 """Callback delivery for the fake: signed JSON POSTs to ``callbackUrl``, retried with backoff.
 
-Shapes and signature follow API_NOTES "Callbacks": the body is the ``CallbackPayload`` JSON
+Shapes and signature follow docs/api-facts.md#callbacks: the body is the ``CallbackPayload`` JSON
 and, when the project has an HMAC secret, ``X-Sinch-Signature`` is the lowercase hex
 HMAC-SHA1 of the exact body bytes. Sinch gives no ordering guarantee and may deliver an
 event twice; the sender can reproduce both on demand.

@@ -5,7 +5,7 @@ receivers live in :mod:`numbers_async.webhooks.aiohttp` and
 :mod:`numbers_async.webhooks.fastapi` and are only imported when used.
 
 Sinch signs each event with ``X-Sinch-Signature``, the lowercase hex HMAC-SHA1 of the raw
-request body under the project's callback secret (API_NOTES "Callbacks"). The signature
+request body under the project's callback secret (docs/api-facts.md#callbacks). The signature
 covers the exact bytes received, so always verify before decoding, and pass the body as
 bytes::
 
@@ -66,7 +66,7 @@ class EventType(_OpenEnum):
 
     ``DEPROVISIONING_TO_VOICE_PLATFORM`` is the spec's spelling;
     ``DEPROVISIONING_FROM_VOICE_PLATFORM`` is the spelling observed on the wire
-    (API_NOTES "Callbacks"). Both mean the number was disabled for Voice; handle both.
+    (docs/api-facts.md#callbacks). Both mean the number was disabled for Voice; handle both.
     """
 
     PROVISIONING_TO_SMS_PLATFORM = "PROVISIONING_TO_SMS_PLATFORM"
@@ -98,7 +98,7 @@ class FailureCode(_OpenEnum):
     """Why a ``FAILED`` event failed (unknown values are kept).
 
     The members are the spec's list; Sinch also sends codes outside it, such as
-    ``PROVISIONING_TO_VOICE_PLATFORM_FAILED`` (API_NOTES "Callbacks"), which arrive as
+    ``PROVISIONING_TO_VOICE_PLATFORM_FAILED`` (docs/api-facts.md#callbacks), which arrive as
     pseudo-members: ``FailureCode.is_known(code)`` tells them apart.
     """
 
