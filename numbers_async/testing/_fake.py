@@ -372,6 +372,24 @@ class FakeNumbersServer:
         """The OAuth2 token endpoint on the same server: ``{url}/oauth2/token``."""
         return f"{self.url}/oauth2/token"
 
+    def env(self) -> dict[str, str]:
+        """The ``SINCH_*`` variables that point ``NumbersClient.from_env()`` at this server.
+
+        ``SINCH_PROJECT_ID``, ``SINCH_KEY_ID``, ``SINCH_KEY_SECRET``, ``SINCH_NUMBERS_URL``
+        and ``SINCH_AUTH_URL``, for a subprocess's environment or ``monkeypatch.setenv``
+        (after :meth:`start`)::
+
+            env = {**os.environ, **fake.env()}
+            subprocess.run([sys.executable, "app.py"], env=env, check=True)
+        """
+        return {
+            "SINCH_PROJECT_ID": self.project_id,
+            "SINCH_KEY_ID": self.key_id,
+            "SINCH_KEY_SECRET": self.key_secret,
+            "SINCH_NUMBERS_URL": self.url,
+            "SINCH_AUTH_URL": self.auth_url,
+        }
+
     def client(
         self,
         *,
