@@ -406,3 +406,27 @@ def test_every_docs_link_in_the_code_resolves() -> None:
         or (match["anchor"] and match["anchor"] not in _anchors(DOCS / match["page"]))
     ]
     assert broken == []
+
+
+# -- the architecture page ------------------------------------------------------------------
+
+
+def _module_names() -> list[str]:
+    """Every module of the package as the module map names it: ``_client``, ``bulk._job``."""
+    package = ROOT / "numbers_async"
+    names = []
+    for path in sorted(package.rglob("*.py")):
+        parts = list(path.relative_to(package).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        names.append(".".join(parts) or "numbers_async")
+    return names
+
+
+def test_the_module_map_has_a_line_for_every_module() -> None:
+    page = (DOCS / "architecture.md").read_text()
+    listed = set(re.findall(r"^\| `([\w.]+)` \|", page, flags=re.M))
+    modules = _module_names()
+    assert len(modules) > 40
+    assert sorted(set(modules) - listed) == []
+    assert sorted(listed - set(modules)) == []  # no line for a module that is gone
