@@ -97,7 +97,9 @@ class RetryEvent:
 
 @attrs.frozen
 class RetryPolicy:
-    """How failed requests are retried (only where it is safe; see the README).
+    """How failed requests are retried, only where it is safe.
+
+    The rules are in docs/guides/configuration.md#retries.
 
     Attributes:
         attempts: attempts in all, the first included (1 disables retries).
