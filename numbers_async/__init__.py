@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from numbers_async._client import NumbersClient
 from numbers_async._config import RetryEvent, RetryPolicy, Timeouts
+from numbers_async._convert import to_dict, to_json
 from numbers_async._paging import ActiveNumbersPager
 from numbers_async._version import __version__
 from numbers_async.errors import (
@@ -108,4 +109,6 @@ __all__ = [
     "TransportError",
     "VoiceConfiguration",
     "__version__",
+    "to_dict",
+    "to_json",
 ]
