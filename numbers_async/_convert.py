@@ -285,6 +285,7 @@ class _Generator:
             "_when": _when,
             "_decimal": _decimal,
             "_remember": _remember,
+            "_new": object.__new__,
         }
         self.lines: list[str] = []
 
@@ -382,14 +383,18 @@ class _Generator:
             if not field.init:
                 continue
             self.field(f"v{index}", field)
-        call = f"_cls({', '.join(args)})"
+        setters = _slot_setters(cls) if _BUILD_DIRECT else None
+        if setters is None:
+            self.emit(1, f"result = _cls({', '.join(args)})")
+        else:
+            # What the frozen __init__ does (one slot set per field), without its call.
+            self.emit(1, "result = _new(_cls)")
+            for index, setter in enumerate(setters):
+                self.emit(1, f"{self.name(setter, 'set')}(result, v{index})")
         if intern:
-            self.emit(1, f"result = {call}")
             self.emit(1, "if plain:")
             self.emit(2, f"_remember({cache}, key, result)")
-            self.emit(1, "return result")
-        else:
-            self.emit(1, f"return {call}")
+        self.emit(1, "return result")
         return "\n".join(self.lines) + "\n"
 
     def field(self, v: str, field: attrs.Attribute[Any]) -> None:
@@ -429,6 +434,37 @@ class _Generator:
             return
         self.emit(1, f"if {v} is not None:")
         self.convert(2, v, type_, where, secret)
+
+
+#: Build values by setting their slots rather than through ``__init__`` where that is the
+#: same thing (``_slot_setters``).
+_BUILD_DIRECT = True
+
+
+def _slot_setters(cls: type[Any]) -> list[Callable[[Any, Any], None]] | None:
+    """The slot setters of ``cls``'s fields in field order, or None.
+
+    Only if setting them is all its ``__init__`` does: a slotted class without
+    validators, converters, ``init=False`` fields, aliases or init hooks. Otherwise values
+    are built through ``__init__``.
+    """
+    if "__slots__" not in cls.__dict__ or any(
+        hasattr(cls, hook) for hook in ("__attrs_pre_init__", "__attrs_post_init__")
+    ):
+        return None
+    setters = []
+    for field in attrs.fields(cls):
+        descriptor = getattr(cls, field.name, None)
+        if (
+            not field.init
+            or field.validator is not None
+            or field.converter is not None
+            or field.alias != field.name
+            or not isinstance(descriptor, types.MemberDescriptorType)
+        ):
+            return None
+        setters.append(descriptor.__set__)
+    return setters
 
 
 def _expected(type_: Any) -> str:

@@ -357,3 +357,15 @@ def test_removing_or_nulling_a_required_field_is_reported(data: st.DataObject) -
         structure(wire, cls)
     assert caught.value.path == "phoneNumber"
     assert caught.value.expected == "a string"
+
+
+def test_a_model_with_a_validator_is_still_built_through_its_init() -> None:
+    @attrs.frozen
+    class Checked:
+        phone_number: str = attrs.field(validator=attrs.validators.min_len(2))
+
+    assert _convert._slot_setters(Checked) is None
+    assert _convert._slot_setters(ActiveNumber) is not None
+    assert structure({"phoneNumber": "+1"}, Checked) == Checked("+1")
+    with pytest.raises(ValueError, match="Length of 'phone_number'"):
+        structure({"phoneNumber": "+"}, Checked)
