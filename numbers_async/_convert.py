@@ -160,6 +160,8 @@ def _when(value: Any) -> datetime:
         and value[-1] == "Z"
         and value[10] == "T"
         and value[7] == "-"
+        and value[13] == ":"
+        and value[16] == ":"
         and (len(value) == 20 or value[19] == ".")
     ):
         try:
@@ -173,6 +175,22 @@ def _when(value: Any) -> datetime:
     except ValueError:
         raise FieldError(_TIMESTAMP, value) from None
 
+
+def _when_at(value: Any, where: str) -> datetime:
+    """``_when(value)`` for the field ``where``."""
+    try:
+        return _when(value)
+    except FieldError as error:
+        error.segments.append(where)
+        raise
+
+
+#: The usual form, 'YYYY-MM-DDTHH:MM:SS.ffffffZ', checked inline by generated decoders:
+#: the separators ``_when`` checks, at their places in a 27-character string.
+_INLINE_TIMESTAMP = (
+    "{v}.__class__ is str and len({v}) == 27 and {v}[26] == 'Z' and {v}[19] == '.'"
+    " and {v}[16] == ':' and {v}[13] == ':' and {v}[10] == 'T' and {v}[7] == '-'"
+)
 
 _DECIMAL = "a decimal string"
 
@@ -282,7 +300,8 @@ class _Generator:
             "FieldError": FieldError,
             "_MISSING": MISSING,
             "_Mapping": Mapping,
-            "_when": _when,
+            "_when_at": _when_at,
+            "_fromiso": _from_utc_text,
             "_decimal": _decimal,
             "_remember": _remember,
             "_new": object.__new__,
@@ -317,10 +336,16 @@ class _Generator:
             self.emit(indent + 1, f"{v} = {known}({v}) or {make}({v})")
             self.emit(indent, "else:")
             self.emit(indent + 1, f"_fail({where!r}, 'a string', {v}, {secret})")
+        elif type_ is datetime:  # the usual form inline, any other through _when
+            self.emit(indent, f"if {_INLINE_TIMESTAMP.format(v=v)}:")
+            self.emit(indent + 1, "try:")
+            self.emit(indent + 2, f"{v} = _fromiso({v})")
+            self.emit(indent + 1, "except ValueError:")
+            self.emit(indent + 2, f"{v} = _when_at({v}, {where!r})")
+            self.emit(indent, "else:")
+            self.emit(indent + 1, f"{v} = _when_at({v}, {where!r})")
         else:
-            if type_ is datetime:
-                call = f"_when({v})"
-            elif type_ is Decimal:
+            if type_ is Decimal:
                 call = f"_decimal({v})"
             elif _tuple_element(type_) is not None:
                 hook = self.name(_tuple_hook(self, _tuple_element(type_)), "tuple")

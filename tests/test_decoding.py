@@ -174,6 +174,13 @@ _NUMBER = '{"phoneNumber": "+12025550134"'
             "string 'yesterday'",
         ),
         (
+            _NUMBER + ', "nextChargeDate": "2024-13-06T14:42:42.022227Z"}',  # the usual form
+            ActiveNumber,
+            "nextChargeDate",
+            "an RFC 3339 timestamp string",
+            "string '2024-13-06T14:42:42.02...",
+        ),
+        (
             _NUMBER + ', "expireAt": 1717685000}',
             ActiveNumber,
             "expireAt",
