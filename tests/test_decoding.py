@@ -178,7 +178,7 @@ _NUMBER = '{"phoneNumber": "+12025550134"'
             ActiveNumber,
             "nextChargeDate",
             "an RFC 3339 timestamp string",
-            "string '2024-13-06T14:42:42.02...",
+            "string '2024-13-06T14:42:42.022227Z'",
         ),
         (
             _NUMBER + ', "expireAt": 1717685000}',
