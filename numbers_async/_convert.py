@@ -39,7 +39,7 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from numbers_async import _json
+from numbers_async import _json, models
 from numbers_async._timestamps import format_datetime, parse_datetime
 from numbers_async.models import Page
 
@@ -660,12 +660,20 @@ def _encoder_factory(conv: cattrs.Converter) -> Callable[[type[Any]], Callable[[
     return make_encoder
 
 
+def _enum_value(member: Enum) -> Any:
+    return member.value
+
+
 def make_converter() -> cattrs.Converter:
     """Build a converter configured for the Numbers API wire format."""
     conv = cattrs.Converter(detailed_validation=False, unstruct_collection_overrides={tuple: list})
     conv.register_unstructure_hook(datetime, format_datetime)
     conv.register_unstructure_hook(Decimal, str)
-    conv.register_unstructure_hook_func(_is_open_enum, lambda member: member.value)
+    # Each enum class directly: as a str subclass it would otherwise be passed through.
+    for name in models.__all__:
+        enum_cls = getattr(models, name)
+        if _is_open_enum(enum_cls):
+            conv.register_unstructure_hook(enum_cls, _enum_value)
     conv.register_structure_hook_factory(attrs.has, _decoder_factory(conv))
     conv.register_unstructure_hook_factory(attrs.has, _encoder_factory(conv))
     conv.register_unstructure_hook(Page, _unstructure_page)

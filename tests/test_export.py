@@ -98,3 +98,10 @@ def test_a_wire_export_with_secrets_decodes_back_to_the_model(
     value = data.draw(ALL_MODELS[cls])
     exported = json.loads(to_json(value, wire_names=True, reveal_secrets=True, omit_none=True))
     assert _convert.structure(exported, cls) == value
+
+
+def test_wire_encoding_gives_plain_strings_for_enum_members() -> None:
+    wire = _convert.unstructure(NUMBER)
+    assert wire["type"].__class__ is str
+    assert [item.__class__ for item in wire["capability"]] == [str, str]
+    assert _convert.structure(wire, ActiveNumber) == NUMBER  # in memory, no JSON between
