@@ -15,9 +15,11 @@ expected type and what came instead (its JSON type and a short excerpt, never th
 of a secret field). Unknown fields are ignored and unknown enum values kept (open enums).
 
 Decoding a page is the client's hottest code (benchmarks B2, B3), so the generated code
-is straight-line: one ``dict.get`` and one class check per field, the model built with
-positional arguments in field order. Immutable values that repeat across a listing
-(prices, capability lists, SMS settings) are decoded once and shared (``_INTERNED_MAX``).
+is straight-line: one ``dict.get`` and one class check per field, the usual timestamp
+form parsed inline, and the value built by setting its slots in field order where that
+is all the class's ``__init__`` would do (``_slot_setters``). Immutable values that
+repeat across a listing (prices, capability lists, SMS settings, unknown enum values) are
+decoded once and shared, in bounded caches (``_INTERNED_MAX``).
 
 Encoding (``unstructure``) omits ``None`` fields (an unset field is never sent) and keeps
 ``""`` (that is how a number is unlinked from a service plan). ``to_dict`` and ``to_json``
@@ -216,7 +218,6 @@ _JSON_SCALARS: dict[Any, tuple[str, str]] = {
     str: ("{v}.__class__ is not str", "a string"),
     int: ("{v}.__class__ is not int", "an integer"),  # bool is not int here
     bool: ("{v}.__class__ is not bool", "a boolean"),
-    float: ("{v}.__class__ is not float and {v}.__class__ is not int", "a number"),
 }
 #: Bound on each cache of shared decoded values; a full cache is emptied.
 _INTERNED_MAX = 4096

@@ -53,7 +53,6 @@ def _sample(type_: Any, depth: int = 0) -> Any:
         str: "text",
         int: 7,
         bool: True,
-        float: 1.5,
         Decimal: Decimal("2.50"),
         datetime: datetime(2024, 6, 6, 14, 42, 42, 22227, tzinfo=timezone.utc),
     }
@@ -376,3 +375,12 @@ def test_a_model_with_a_validator_is_still_built_through_its_init() -> None:
     assert structure({"phoneNumber": "+1"}, Checked) == Checked("+1")
     with pytest.raises(ValueError, match="Length of 'phone_number'"):
         structure({"phoneNumber": "+"}, Checked)
+
+
+def test_a_field_type_without_a_decoder_is_refused_when_generating() -> None:
+    @attrs.frozen
+    class Odd:
+        ratio: float | None = None
+
+    with pytest.raises(TypeError, match="no decoder for Odd field type <class 'float'>"):
+        _convert.make_converter().get_structure_hook(Odd)
