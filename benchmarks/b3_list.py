@@ -16,7 +16,8 @@ What is measured: pages per second while iterating every number of a 200-page li
 How: per shape, one minimal loopback server in a child process (``_server.py fixed
 --shape``) serves the same pre-serialised pages to all three. Each round builds each
 client fresh, fetches one page untimed (token, connection), then times the full listing;
-the order rotates every round.
+the order rotates every round, and every run starts with ``gc.collect()`` so that none
+pays for the garbage of the one before (the SDK runs in the same process).
 
 Targets (DESIGN §4): ours >= 6x the SDK's pages/s and >= 0.5x bare aiohttp's.
 
@@ -27,8 +28,9 @@ Run: ``python benchmarks/b3_list.py [--rounds 5] [--pages 200] [--page-size 100]
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -117,6 +119,16 @@ def sdk(info: ServerInfo, *, pages: int, page_size: int) -> float:
     return pages / elapsed
 
 
+def clean(run: Callable[[], float]) -> Callable[[], float]:
+    """``run`` after a full collection: no contender pays for another's garbage."""
+
+    def collected_first() -> float:
+        gc.collect()
+        return run()
+
+    return collected_first
+
+
 def main() -> None:
     args_parser = parser(__doc__.splitlines()[0], rounds=5, profiling=True)
     args_parser.add_argument("--pages", type=int, default=200)
@@ -141,11 +153,11 @@ def main() -> None:
                 profile("b3_list", lambda: asyncio.run(ours(info, **options)))
                 return
             contenders = {
-                "ours": lambda: asyncio.run(ours(info, **options)),
-                "bare": lambda: asyncio.run(bare(info, **options)),
+                "ours": clean(lambda: asyncio.run(ours(info, **options))),
+                "bare": clean(lambda: asyncio.run(bare(info, **options))),
             }
             if not args.no_sdk:
-                contenders["sdk"] = lambda: sdk(info, **options)
+                contenders["sdk"] = clean(lambda: sdk(info, **options))
             values = alternate(args.rounds, contenders)
         what = f"list {args.pages} pages of {args.page_size}, {shape}"
         if "sdk" in values:
