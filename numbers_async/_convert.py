@@ -566,25 +566,22 @@ def _tuple_hook(generator: _Generator, element: Any) -> Callable[[Any], tuple[An
     """``tuple[element, ...]`` from a JSON array; arrays of plain text are decoded once."""
     decode_element = generator.element_hook(element)
 
-    def locate(value: list[Any] | tuple[Any, ...]) -> typing.NoReturn:
-        """Raise the first element's error, naming its index."""
+    def decode_all(value: list[Any] | tuple[Any, ...]) -> tuple[Any, ...]:
+        decoded = []
         for index, item in enumerate(value):
             try:
-                decode_element(item, None)
+                decoded.append(decode_element(item, None))
             except FieldError as error:
                 error.segments.append(f"[{index}]")
                 raise
-        raise AssertionError("an element failed, then did not")  # pragma: no cover
+        return tuple(decoded)
 
     if not (element in _JSON_SCALARS or _is_open_enum(element)):
 
         def decode_tuple(value: Any) -> tuple[Any, ...]:
             if value.__class__ is not list and not isinstance(value, (list, tuple)):
                 raise FieldError("an array", value)
-            try:
-                return tuple([decode_element(item, None) for item in value])
-            except FieldError:
-                locate(value)
+            return decode_all(value)
 
         return decode_tuple
 
@@ -600,10 +597,7 @@ def _tuple_hook(generator: _Generator, element: Any) -> Callable[[Any], tuple[An
             found = None
         if found is not None:
             return found
-        try:
-            result = tuple([decode_element(item, None) for item in value])
-        except FieldError:
-            locate(value)
+        result = decode_all(value)
         if all(item.__class__ is str for item in key):
             _remember(cache, key, result)
         return result

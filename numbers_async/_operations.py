@@ -440,19 +440,16 @@ def decode_list(status: int, body: bytes, cls: type[T], key: str) -> list[T]:
         error.segments.append(key)
         raise DecodeError(f"{key} is not a JSON array ({error})", status=status, body=body)
     hook = structure_hook(cls)
-    try:
-        return [hook(item, cls) for item in items]
-    except FieldError:
-        for index, item in enumerate(items):  # find which item, to name it
-            try:
-                hook(item, cls)
-            except FieldError as exc:
-                exc.segments += [f"[{index}]", key]
-                message = f"cannot decode {key}[]: {exc}"
-                raise DecodeError(message, status=status, body=body) from None
-        raise  # pragma: no cover - the same items decoded twice, failing once
-    except Exception as exc:  # as in decode
-        raise DecodeError(f"cannot decode {key}[]: {exc}", status=status, body=body) from exc
+    decoded = []
+    for index, item in enumerate(items):
+        try:
+            decoded.append(hook(item, cls))
+        except FieldError as exc:  # as in decode, naming the item
+            exc.segments += [f"[{index}]", key]
+            raise DecodeError(f"cannot decode {key}[]: {exc}", status=status, body=body) from None
+        except Exception as exc:  # as in decode
+            raise DecodeError(f"cannot decode {key}[]: {exc}", status=status, body=body) from exc
+    return decoded
 
 
 _ERROR_CLASSES: Final[dict[int, type[ApiError]]] = {
