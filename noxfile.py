@@ -106,3 +106,14 @@ def bench(session: nox.Session) -> None:
     _install(session, "fast,redis")
     session.install(*BENCH_DEPS)
     session.run("python", "benchmarks/run_all.py", *session.posargs)
+
+
+@nox.session
+def bench_stdlib_json(session: nox.Session) -> None:
+    """B1-B3 without orjson: the client and the bare baselines both parse with ``json``.
+
+    Writes ``latest.json`` like ``bench`` (never ``reference.json``: it runs with ``--only``).
+    """
+    _install(session, "cli")
+    session.install(*BENCH_DEPS)
+    session.run("python", "benchmarks/run_all.py", "--only", "b1,b2,b3", *session.posargs)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from numbers_async._client import NumbersClient
 from numbers_async._config import RetryEvent, RetryPolicy, Timeouts
+from numbers_async._convert import to_dict, to_json
 from numbers_async._paging import ActiveNumbersPager
 from numbers_async._rate import RateLimiter
 from numbers_async._transport import Transport
@@ -128,4 +129,6 @@ __all__ = [
     "TransportError",
     "VoiceConfiguration",
     "__version__",
+    "to_dict",
+    "to_json",
 ]

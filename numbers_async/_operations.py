@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import attrs
 
 from numbers_async import _json
-from numbers_async._convert import structure_hook, unstructure
+from numbers_async._convert import FieldError, structure_hook, unstructure
 from numbers_async._retry import Safety, parse_retry_after, safety_of
 from numbers_async.errors import (
     ApiError,
@@ -400,27 +400,39 @@ def _loads_object(status: int, body: bytes) -> dict[str, Any]:
 
 
 def decode(status: int, body: bytes, cls: type[T]) -> T:
-    """Decode a 2xx body into ``cls``."""
+    """Decode a 2xx body into ``cls``; a body that does not fit is a ``DecodeError``."""
     data = _loads_object(status, body)
     try:
         return structure_hook(cls)(data, cls)
-    except Exception as exc:  # cattrs and hooks raise many types; all mean "bad body"
+    except FieldError as exc:  # names the path, the expected type and what came
+        raise DecodeError(
+            f"cannot decode {cls.__name__}: {exc}", status=status, body=body
+        ) from None
+    except Exception as exc:  # a converter fault: still "bad body" to the caller
         raise DecodeError(f"cannot decode {cls.__name__}: {exc}", status=status, body=body) from exc
 
 
 def decode_list(status: int, body: bytes, cls: type[T], key: str) -> list[T]:
-    """Decode a 2xx body holding a list of ``cls`` under ``key`` (absent means empty)."""
+    """Decode a 2xx body holding a list of ``cls`` under ``key`` (absent or null: empty)."""
     data = _loads_object(status, body)
     items = data.get(key)
     if items is None:
         return []
     if not isinstance(items, list):
-        raise DecodeError(f"{key} is not a JSON array", status=status, body=body)
+        error = FieldError("an array", items)
+        error.segments.append(key)
+        raise DecodeError(f"{key} is not a JSON array ({error})", status=status, body=body)
     hook = structure_hook(cls)
-    try:
-        return [hook(item, cls) for item in items]
-    except Exception as exc:  # as above
-        raise DecodeError(f"cannot decode {key}[]: {exc}", status=status, body=body) from exc
+    decoded = []
+    for index, item in enumerate(items):
+        try:
+            decoded.append(hook(item, cls))
+        except FieldError as exc:  # as in decode, naming the item
+            exc.segments += [f"[{index}]", key]
+            raise DecodeError(f"cannot decode {key}[]: {exc}", status=status, body=body) from None
+        except Exception as exc:  # as in decode
+            raise DecodeError(f"cannot decode {key}[]: {exc}", status=status, body=body) from exc
+    return decoded
 
 
 _ERROR_CLASSES: Final[dict[int, type[ApiError]]] = {
