@@ -18,7 +18,7 @@ from numbers_async import (
     NumbersClient,
     SmsConfiguration,
     VoiceConfiguration,
-    _convert,  # the one private name the CLI uses, behind as_wire_dict only
+    to_dict,
 )
 
 __all__ = [
@@ -69,8 +69,8 @@ def one_line(error: BaseException) -> str:
 
 
 def as_wire_dict(model: Any) -> Any:
-    """A model as the API's JSON (camelCase keys, unset fields left out)."""
-    return _convert.unstructure(model)
+    """A model as the API's JSON (camelCase keys, unset fields left out, secrets masked)."""
+    return to_dict(model, wire_names=True, omit_none=True)
 
 
 @contextlib.asynccontextmanager
