@@ -42,7 +42,8 @@ def test_unset_fields_are_left_out_and_empty_strings_kept() -> None:
     assert wire == {"servicePlanId": ""}
 
 
-# The shape API_NOTES records right after a rent with SMS and Voice settings.
+# The shape right after a rent with SMS and Voice settings
+# (docs/api-facts.md#rent-update-and-provisioning).
 RENTED = {
     "phoneNumber": "+12025550134",
     "projectId": "51bc3f40-f266-4ca8-8938-a1ed0ff32b9a",

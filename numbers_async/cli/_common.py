@@ -82,13 +82,18 @@ async def connect(
     ``max_concurrency=None`` keeps the client's own default.
     """
     if option(args, "fake", False):
+        from numbers_async.cli._fake_server import describe
         from numbers_async.testing import FakeNumbersServer
 
-        async with (
-            FakeNumbersServer() as fake,
-            fake.client(max_concurrency=max_concurrency) as client,
-        ):
-            yield client
+        async with FakeNumbersServer() as fake:
+            print(
+                f"{PROG}: --fake: a new fake Sinch server, gone when this command ends: "
+                f"{describe(fake)}",
+                file=sys.stderr,
+                flush=True,
+            )
+            async with fake.client(max_concurrency=max_concurrency) as client:
+                yield client
         return
     limit: dict[str, Any] = {} if max_concurrency is None else {"max_concurrency": max_concurrency}
     try:
