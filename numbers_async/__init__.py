@@ -34,6 +34,7 @@ from numbers_async.errors import (
     RateLimitedError,
     ServerError,
     TransportError,
+    UnexpectedRedirectError,
 )
 from numbers_async.models import (
     ActiveNumber,
@@ -126,6 +127,7 @@ __all__ = [
     "Timeouts",
     "Transport",
     "TransportError",
+    "UnexpectedRedirectError",
     "VoiceConfiguration",
     "__version__",
 ]

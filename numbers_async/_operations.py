@@ -28,6 +28,7 @@ from numbers_async.errors import (
     PermissionDeniedError,
     RateLimitedError,
     ServerError,
+    UnexpectedRedirectError,
 )
 from numbers_async.models import (
     Capability,
@@ -432,10 +433,26 @@ _ERROR_CLASSES: Final[dict[int, type[ApiError]]] = {
 }
 
 
-def error_for(status: int, headers: Mapping[str, str], body: bytes) -> ApiError:
-    """Map an error response (JSON envelope, problem+json, HTML or empty) to an ``ApiError``."""
+def error_for(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    operation: str | None = None,
+    method: str | None = None,
+    path: str | None = None,
+) -> ApiError:
+    """Map an error response (JSON envelope, problem+json, HTML or empty) to an ``ApiError``.
+
+    ``operation``, ``method`` and ``path`` (no query string) say which request it answered.
+    """
     code, status_text, message, details = _parse_envelope(body)
     cls = _ERROR_CLASSES.get(status) or (ServerError if status >= 500 else ApiError)
+    if 300 <= status < 400:
+        cls = UnexpectedRedirectError
+        location = headers.get("Location")
+        target = location.split("?", 1)[0] if location else "nowhere"
+        message = f"redirect to {target} not followed (the client never follows redirects)"
     kwargs: dict[str, Any] = {
         "code": code,
         "status_text": status_text,
@@ -445,6 +462,9 @@ def error_for(status: int, headers: Mapping[str, str], body: bytes) -> ApiError:
         "headers": {k: v for k, v in headers.items() if k.lower() != "set-cookie"},
         # Parsed here, once: the retry decision reads ``error.retry_after``.
         "retry_after": parse_retry_after(headers.get("Retry-After")),
+        "operation": operation,
+        "method": method,
+        "path": path,
     }
     return cls(status, **kwargs)
 

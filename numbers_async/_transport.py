@@ -3,7 +3,8 @@
 A ``Transport`` sends one HTTP request and returns ``(status, headers, body)``; it knows
 nothing of retries, credentials or the Numbers API. Failing to complete the exchange
 raises ``TransportError`` (or ``NumbersTimeoutError``) with ``request_sent`` False only when
-no connection was ever made, so the server cannot have seen the request.
+no connection was ever made, so the server cannot have seen the request. Redirects are
+never followed: a 3xx is returned like any other status.
 
 ``AiohttpTransport`` is the real one. ``numbers_async.testing.MockTransport`` answers from a
 function, without sockets.
@@ -21,7 +22,11 @@ import aiohttp
 from yarl import URL
 
 from numbers_async._version import __version__
-from numbers_async.errors import InvalidInputError, NumbersTimeoutError, TransportError
+from numbers_async.errors import (
+    InvalidInputError,
+    NumbersTimeoutError,
+    TransportError,
+)
 
 __all__ = [
     "USER_AGENT",
@@ -59,7 +64,8 @@ class Transport(Protocol):
     ``url`` is absolute and already percent-encoded. Raise ``TransportError`` (or
     ``NumbersTimeoutError``) when no answer could be had, with ``request_sent=False`` only
     if the request provably never left (connect failure); the client's retry rules rely
-    on it. A transport passed to ``NumbersClient(transport=...)`` belongs to the caller.
+    on it. Never follow redirects. A transport passed to ``NumbersClient(transport=...)``
+    belongs to the caller.
     """
 
     async def request(
@@ -79,12 +85,15 @@ class AiohttpTransport:
 
     The session is created lazily inside the running loop, with a connector of
     ``max_connections`` connections, unless one is given, in which case it is borrowed
-    and never closed. Every response is read fully and released inside an ``async with``,
-    so no path (error, timeout, cancellation) leaves a connection taken.
+    and never closed. Every response is read and released inside an ``async with``, so no
+    path (error, timeout, cancellation) leaves a connection taken.
     """
 
     def __init__(
-        self, *, max_connections: int = 100, session: aiohttp.ClientSession | None = None
+        self,
+        *,
+        max_connections: int = 100,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise InvalidInputError("session", "must be an aiohttp.ClientSession", session)
@@ -126,7 +135,12 @@ class AiohttpTransport:
         started = time.perf_counter()
         try:
             async with http.request(
-                method, target, headers=headers, data=body, timeout=client_timeout
+                method,
+                target,
+                headers=headers,
+                data=body,
+                timeout=client_timeout,
+                allow_redirects=False,
             ) as response:
                 payload = await response.read()
         except aiohttp.ClientConnectorError as exc:
@@ -147,7 +161,10 @@ class AiohttpTransport:
         return response.status, response.headers, payload
 
     async def aclose(self) -> None:
-        """Close the session if this transport created it. Idempotent."""
+        """Close the session if this transport created it. Idempotent.
+
+        Requests still in flight on a session closed here fail with ``TransportError``.
+        """
         if self._closed:
             return
         self._closed = True

@@ -16,7 +16,8 @@
         ├── PermissionDeniedError  403
         ├── NotFoundError          404
         ├── RateLimitedError       429  (.retry_after)
-        └── ServerError            5xx
+        ├── ServerError            5xx
+        └── UnexpectedRedirectError 3xx (.location): redirects are never followed
 
 ``ApiError`` is raised for any other status too (409, 418, ...). Messages never contain a
 credential: the key secret, the bearer token and the HMAC secret are only ever sent, never
@@ -52,6 +53,7 @@ __all__ = [
     "RateLimitedError",
     "ServerError",
     "TransportError",
+    "UnexpectedRedirectError",
 ]
 
 
@@ -228,6 +230,23 @@ class RateLimitedError(ApiError):
 
 class ServerError(ApiError):
     """5xx: the server or a gateway in front of it failed."""
+
+
+class UnexpectedRedirectError(ApiError):
+    """3xx: the server answered with a redirect, which the client never follows.
+
+    A followed redirect turns a ``POST`` into a ``GET`` and reports the target's answer as
+    the result of something that did not happen. ``location`` is the ``Location`` header
+    (without its query string), or ``None``. Not retried.
+    """
+
+    @property
+    def location(self) -> str | None:
+        """Where the server pointed, without query string or fragment."""
+        value = next((v for k, v in self.headers.items() if k.lower() == "location"), None)
+        if value is None:
+            return None
+        return value.split("?", 1)[0].split("#", 1)[0]
 
 
 def _rebuild(cls: type[NumbersError], args: tuple[Any, ...]) -> NumbersError:

@@ -19,6 +19,7 @@ import pytest
 from numbers_async import NumbersClient, RetryPolicy, Timeouts, errors
 from numbers_async.testing import FakeNumbersServer, Fault
 from numbers_async.webhooks import parse_event
+from tests.hostile.server import HostileServer, redirect
 
 ERROR_CLASSES = sorted(
     (
@@ -125,6 +126,13 @@ async def _server_error(fake: FakeNumbersServer) -> None:
     await _api_status(fake, 503, body="html")
 
 
+async def _unexpected_redirect(fake: FakeNumbersServer) -> None:
+    async with HostileServer() as server:
+        server.on("get_active", redirect(302))
+        async with server.client(retry=ONCE) as client:
+            await client.active_numbers.get(PHONE)
+
+
 RAISERS: dict[str, Raise] = {
     "NumbersError": _numbers_error,
     "InvalidInputError": _invalid_input,
@@ -141,6 +149,7 @@ RAISERS: dict[str, Raise] = {
     "NotFoundError": _not_found,
     "RateLimitedError": _rate_limited,
     "ServerError": _server_error,
+    "UnexpectedRedirectError": _unexpected_redirect,
 }
 
 
