@@ -17,7 +17,7 @@ from numbers_async._paging import ActiveNumbersPager
 from numbers_async._rate import RateGate, RateLimiter
 from numbers_async._reconcile import NumbersSettler
 from numbers_async._sender import CallOptions, Sender
-from numbers_async._transport import AiohttpTransport, Transport
+from numbers_async._transport import DEFAULT_MAX_RESPONSE_SIZE, AiohttpTransport, Transport
 from numbers_async.errors import InvalidInputError
 from numbers_async.models import (
     ActiveNumber,
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from numbers_async._transport import aiohttp
     from numbers_async.bulk import Bulk
 
-__all__ = ["DEFAULT_AUTH_URL", "DEFAULT_BASE_URL", "NumbersClient"]
+__all__ = ["DEFAULT_AUTH_URL", "DEFAULT_BASE_URL", "DEFAULT_MAX_RESPONSE_SIZE", "NumbersClient"]
 
 DEFAULT_BASE_URL: Final = "https://numbers.api.sinch.com"
 DEFAULT_AUTH_URL: Final = "https://auth.sinch.com/oauth2/token"
@@ -326,6 +326,10 @@ class NumbersClient:
         transport: a ``Transport`` to send requests with instead of aiohttp, for example
             ``numbers_async.testing.MockTransport``; the client never closes it. The token
             request goes through it too (``auth="basic"`` needs none).
+        max_response_size: the longest response body accepted, in bytes after
+            decompression (default 32 MiB; ``None``: no limit). A longer one, from the API
+            or the token endpoint, raises ``ResponseTooLargeError`` without being read
+            whole, so a compressed "bomb" cannot exhaust memory.
 
     ``client.with_options(retry=..., timeouts=...)`` gives a view with other settings for
     some calls, sharing this client's connections, token and rate limit.
@@ -346,6 +350,7 @@ class NumbersClient:
         timeouts: Timeouts | None = None,
         session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         ops.check_str("project_id", project_id, allow_empty=False)
         ops.check_str("key_id", key_id, allow_empty=False)
@@ -353,6 +358,8 @@ class NumbersClient:
         ops.check_url("base_url", base_url)
         ops.check_url("auth_url", auth_url)
         ops.check_positive_int("max_concurrency", max_concurrency)
+        if max_response_size is not None:
+            ops.check_positive_int("max_response_size", max_response_size)
         limiter = _limiter(rate_limit)
         options = _call_options(retry, timeouts, CallOptions(RetryPolicy(), Timeouts()))
         if transport is not None and not isinstance(transport, Transport):
@@ -363,7 +370,11 @@ class NumbersClient:
         if transport is None:
             # One connection more than requests in flight: a token fetch, made while
             # max_concurrency callers hold their slots, can always get a connection.
-            own = AiohttpTransport(max_connections=max_concurrency + 1, session=session)
+            own = AiohttpTransport(
+                max_connections=max_concurrency + 1,
+                session=session,
+                max_response_size=max_response_size,
+            )
             transport = own
             if session is None:
                 close_transport = own.aclose
@@ -387,6 +398,7 @@ class NumbersClient:
             limiter=limiter,
             max_concurrency=max_concurrency,
             settler=NumbersSettler(),
+            max_response_size=max_response_size,
         )
         self._bind(options)
 
@@ -429,6 +441,7 @@ class NumbersClient:
         timeouts: Timeouts | None = None,
         session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> NumbersClient:
         """Build a client from ``SINCH_PROJECT_ID``, ``SINCH_KEY_ID``, ``SINCH_KEY_SECRET``.
 
@@ -460,6 +473,7 @@ class NumbersClient:
             timeouts=timeouts,
             session=session,
             transport=transport,
+            max_response_size=max_response_size,
         )
 
     def __repr__(self) -> str:

@@ -41,6 +41,7 @@ from numbers_async.errors import (
     NumbersError,
     NumbersTimeoutError,
     RateLimitedError,
+    ResponseTooLargeError,
     TransportError,
 )
 
@@ -96,6 +97,7 @@ class Sender:
         limiter: RateLimiter,
         max_concurrency: int,
         settler: Settler,
+        max_response_size: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -108,6 +110,7 @@ class Sender:
         self._gate = limiter if isinstance(limiter, RateGate) else None
         self._slots = asyncio.Semaphore(max_concurrency)
         self._settler = settler
+        self._max_response_size = max_response_size
         self._clock = clock
         self._sleep = sleep
         self._closed = False
@@ -241,8 +244,11 @@ class Sender:
                         request.body,
                         timeout,
                     )
-                except TransportError as exc:
+                except (TransportError, ResponseTooLargeError) as exc:
                     return exc
+            if self._max_response_size is not None and len(body) > self._max_response_size:
+                # A transport other than aiohttp's read it whole; refuse it all the same.
+                return self._too_large(request.method, url, self._max_response_size)
             if 200 <= status < 300:
                 return self._check_body(request, status, body)
             if status == 401 and not replayed and _token_expired(response_headers, self._auth):
@@ -251,6 +257,13 @@ class Sender:
                 replayed = True
                 continue
             return error_for(status, response_headers, body)
+
+    @staticmethod
+    def _too_large(method: str, url: str, limit: int) -> ResponseTooLargeError:
+        path = URL(url, encoded=True).path
+        return ResponseTooLargeError(
+            f"{method} {path}: the response body is too large", limit=limit
+        )
 
     def _with_authorization(self, headers: dict[str, str], authorization: str) -> dict[str, str]:
         # The merged headers change only when the token does: build them once per token.
@@ -298,7 +311,11 @@ class Sender:
         # waiting on a fetch that needed a 65th slot would wait forever); and the token
         # endpoint has limits of its own: it is not behind our rate gate.
         target = str(URL(url))  # the configured URL, percent-encoded as transports take it
-        return await self._transport.request("POST", target, headers, body, _TOKEN_TIMEOUT)
+        response = await self._transport.request("POST", target, headers, body, _TOKEN_TIMEOUT)
+        limit = self._max_response_size
+        if limit is not None and len(response[2]) > limit:
+            raise self._too_large("POST", target, limit)
+        return response
 
     async def aclose(self) -> None:
         """Stop the token refresh and close the transport if we created it. Idempotent."""

@@ -8,6 +8,7 @@
     │   └── NumbersTimeoutError (also TimeoutError)
     ├── AmbiguousOutcomeError                  a non-idempotent call whose result is unknown
     ├── DecodeError                            a 2xx body that is not the documented JSON
+    ├── ResponseTooLargeError                  a body over ``max_response_size``
     ├── InvalidSignatureError                  a webhook whose signature does not verify
     ├── InvalidEventError (also ValueError)    a webhook body that is not a JSON event
     └── ApiError                               status, code, message...; operation, method, path
@@ -51,6 +52,7 @@ __all__ = [
     "NumbersTimeoutError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "ResponseTooLargeError",
     "ServerError",
     "TransportError",
     "UnexpectedRedirectError",
@@ -120,6 +122,18 @@ class DecodeError(NumbersError):
         self.status = status
         self.body = body
         super().__init__(f"{message} (HTTP {status}, {len(body)} bytes: {_short_body(body)})")
+
+
+class ResponseTooLargeError(NumbersError):
+    """A response body (after decompression) longer than the client's ``max_response_size``.
+
+    ``limit`` is that size in bytes. The request was sent and may have been processed; the
+    rest of the body was not read. Not retried: the same answer would be as large again.
+    """
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"{message}: larger than max_response_size={limit} bytes")
 
 
 class InvalidSignatureError(NumbersError):

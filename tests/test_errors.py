@@ -133,6 +133,11 @@ async def _unexpected_redirect(fake: FakeNumbersServer) -> None:
             await client.active_numbers.get(PHONE)
 
 
+async def _response_too_large(fake: FakeNumbersServer) -> None:
+    async with fake.client(retry=ONCE, max_response_size=16) as client:
+        await client.callbacks.get()
+
+
 RAISERS: dict[str, Raise] = {
     "NumbersError": _numbers_error,
     "InvalidInputError": _invalid_input,
@@ -149,6 +154,7 @@ RAISERS: dict[str, Raise] = {
     "NotFoundError": _not_found,
     "RateLimitedError": _rate_limited,
     "ServerError": _server_error,
+    "ResponseTooLargeError": _response_too_large,
     "UnexpectedRedirectError": _unexpected_redirect,
 }
 
