@@ -1,6 +1,6 @@
 """The sender: the one path every API request takes, over a ``Transport``.
 
-    rate gate -> slot -> auth -> send -> (401 expired: refresh, replay once)
+    rate gate -> slot -> auth -> send -> (401: new token, replay once)
       -> 2xx: return  |  failure: settle, retry after a backoff, or raise
 
 Whether and when to retry is asked of ``_retry``; what an earlier, maybe processed
@@ -251,8 +251,16 @@ class Sender:
                 return self._too_large(request.method, url, self._max_response_size)
             if 200 <= status < 300:
                 return self._check_body(request, status, body)
-            if status == 401 and not replayed and _token_expired(response_headers, self._auth):
-                logger.info("access token expired; refreshing and replaying %s", request.op.value)
+            if status == 401 and not replayed and self._auth.refreshable:
+                # Expired or revoked, the token is no good: drop it, get a new one (one
+                # fetch shared by every caller that saw it refused) and replay once. A
+                # second 401 is an AuthenticationError.
+                expired = "expired" in response_headers.get("WWW-Authenticate", "").lower()
+                logger.info(
+                    "access token %s; fetching a new one and replaying %s",
+                    "expired" if expired else "refused (revoked?)",
+                    request.op.value,
+                )
                 self._auth.invalidate(authorization)
                 replayed = True
                 continue
@@ -325,8 +333,3 @@ class Sender:
         await self._auth.aclose()
         if self._close_transport is not None:
             await self._close_transport()
-
-
-def _token_expired(headers: Mapping[str, str], auth: Auth) -> bool:
-    # An expired token is told apart from a bad one by "expired" in this header.
-    return auth.refreshable and "expired" in headers.get("WWW-Authenticate", "").lower()
