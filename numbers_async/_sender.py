@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final, Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import attrs
 from yarl import URL
@@ -102,6 +102,7 @@ class Sender:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._prefix = f"{base_url.rstrip('/')}/v1/projects/{quote(project_id, safe='')}"
+        self._prefix_path = urlsplit(self._prefix).path  # for ApiError.path
         self._auth = auth
         self._transport = transport
         self._close_transport = close_transport  # set when the transport is ours to close
@@ -264,7 +265,14 @@ class Sender:
                 self._auth.invalidate(authorization)
                 replayed = True
                 continue
-            return error_for(status, response_headers, body)
+            return error_for(
+                status,
+                response_headers,
+                body,
+                operation=request.op.value,
+                method=request.method,
+                path=self._prefix_path + request.path,
+            )
 
     @staticmethod
     def _too_large(method: str, url: str, limit: int) -> ResponseTooLargeError:
