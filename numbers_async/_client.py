@@ -85,9 +85,11 @@ class _Resource:
     async def _call(
         self, request: Request, decode: Decode[T], *, deadline_at: float | None = None
     ) -> T:
-        """Send ``request`` (with retries) and decode its 2xx answer."""
-        status, body = await self._sender.send(request, self._options, deadline_at=deadline_at)
-        return decode(status, body)
+        """Send ``request`` (with retries) and decode its 2xx answer.
+
+        A body that does not decode is a failed attempt, retried where that is safe.
+        """
+        return await self._sender.send(request, self._options, decode, deadline_at=deadline_at)
 
 
 class AvailableRegions(_Resource):

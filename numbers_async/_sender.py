@@ -16,13 +16,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 from urllib.parse import quote, urlencode, urlsplit
 
 import attrs
 from yarl import URL
 
-from numbers_async import _json
 from numbers_async._auth import Auth
 from numbers_async._config import RetryPolicy, Timeouts
 from numbers_async._operations import Request, error_for
@@ -37,6 +36,7 @@ from numbers_async._retry import (
 from numbers_async._transport import USER_AGENT, Response, Timeout, Transport
 from numbers_async.errors import (
     AmbiguousOutcomeError,
+    ApiError,
     DecodeError,
     NumbersError,
     NumbersTimeoutError,
@@ -45,9 +45,14 @@ from numbers_async.errors import (
     TransportError,
 )
 
-__all__ = ["CallOptions", "Sender", "Settler"]
+__all__ = ["CallOptions", "Decode", "Sender", "Settler"]
 
 logger = logging.getLogger("numbers_async")
+
+T = TypeVar("T")
+#: Turns the status and body of a 2xx answer into the call's result (``DecodeError`` if
+#: it cannot).
+Decode = Callable[[int, bytes], T]
 
 _TOKEN_TIMEOUT: Final = Timeout(connect=10.0, read=30.0, total=30.0)
 
@@ -132,33 +137,50 @@ class Sender:
     # --- the retry loop -----------------------------------------------------------------
 
     async def send(
-        self, request: Request, options: CallOptions, *, deadline_at: float | None = None
-    ) -> tuple[int, bytes]:
-        """Send ``request`` with retries and return the status and body of its 2xx answer.
+        self,
+        request: Request,
+        options: CallOptions,
+        decode: Decode[T],
+        *,
+        deadline_at: float | None = None,
+    ) -> T:
+        """Send ``request`` with retries and return its 2xx answer as ``decode`` makes it.
 
-        Retries follow ``request.safety`` (see ``_retry``); once an attempt may have been
-        processed, the settler decides what a later failure means, and a request that may
-        not be repeated ends in ``AmbiguousOutcomeError``.
+        Retries follow ``request.safety`` (see ``_retry``). A 2xx whose body ``decode``
+        refuses is a failed attempt like a 5xx: retried for idempotent requests, settled
+        for a rent, ambiguous for a rentAny. Once any attempt may have been processed, the
+        call's outcome is "maybe processed" whatever later attempts say: the settler
+        decides what a later failure means, and a request that changes state and cannot
+        be settled ends in ``AmbiguousOutcomeError``.
         """
         if deadline_at is None:
             deadline_at = self.deadline_for(options)
         any_maybe_processed = False  # whether any attempt so far may have been processed
+        any_answered = False  # whether any attempt so far reached the server
         attempt = 0
         while True:
             attempt += 1
             self._check_deadline(request, deadline_at)
             result = await self._attempt(request, options, deadline_at)
             if isinstance(result, tuple):
-                return result
+                try:
+                    return decode(*result)
+                except DecodeError as exc:
+                    result = exc
             error = result
-            if any_maybe_processed and self._settler.already_done(request, error):
-                return await self._settle(request, error, options, deadline_at)
+            # A server may act on a request and still answer 429 or 5xx (a gateway giving
+            # up on a backend that went on): after any answered attempt, a rent or release
+            # whose retry finds the work done is settled, not reported as failed.
+            if any_answered and self._settler.already_done(request, error):
+                return decode(*await self._settle(request, error, options, decode, deadline_at))
             any_maybe_processed = any_maybe_processed or maybe_processed(error)
+            any_answered = any_answered or any_maybe_processed or isinstance(error, ApiError)
             delay = self._retry_delay(request, error, attempt, options.retry, deadline_at)
             if delay is None:
-                return await self._give_up(
-                    request, error, any_maybe_processed, options, deadline_at
+                settled = await self._give_up(
+                    request, error, any_maybe_processed, options, decode, deadline_at
                 )
+                return decode(*settled)
             announce_retry(request.op.value, error, attempt, delay, options.retry)
             await self._sleep(delay)
 
@@ -186,17 +208,27 @@ class Sender:
         error: NumbersError,
         any_maybe_processed: bool,
         options: CallOptions,
+        decode: Decode[Any],
         deadline_at: float | None,
     ) -> tuple[int, bytes]:
         """No more attempts: settle what an earlier attempt may have done, then raise."""
         if any_maybe_processed and request.safety is Safety.RECONCILE:
-            return await self._settle(request, error, options, deadline_at)
+            return await self._settle(request, error, options, decode, deadline_at)
         if any_maybe_processed and request.safety is Safety.AT_MOST_ONCE:
             raise AmbiguousOutcomeError(
                 request.op.value,
                 f"the request may have been processed but its outcome is unknown "
                 f"({describe(error)}); it was not retried because a repeat could rent a "
                 f"second number. Check active_numbers.list before trying again.",
+                request.json,
+            ) from error
+        if any_maybe_processed and request.method != "GET" and not maybe_processed(error):
+            # The last attempt was refused, but an earlier one may have changed the state:
+            # the outcome is unknown, not the known failure the last answer suggests.
+            raise AmbiguousOutcomeError(
+                request.op.value,
+                f"an earlier attempt may have been processed, and the last one failed "
+                f"({describe(error)}); whether the change took effect is unknown",
                 request.json,
             ) from error
         raise error
@@ -206,10 +238,15 @@ class Sender:
         request: Request,
         error: NumbersError,
         options: CallOptions,
+        decode: Decode[Any],
         deadline_at: float | None,
     ) -> tuple[int, bytes]:
+        def checked(status: int, body: bytes) -> tuple[int, bytes]:
+            decode(status, body)  # a follow-up's unreadable body is retried like any other
+            return status, body
+
         async def follow_up(other: Request) -> tuple[int, bytes]:
-            return await self.send(other, options, deadline_at=deadline_at)
+            return await self.send(other, options, checked, deadline_at=deadline_at)
 
         return await self._settler.settle(request, error, follow_up)
 
@@ -251,7 +288,7 @@ class Sender:
                 # A transport other than aiohttp's read it whole; refuse it all the same.
                 return self._too_large(request.method, url, self._max_response_size)
             if 200 <= status < 300:
-                return self._check_body(request, status, body)
+                return status, body
             if status == 401 and not replayed and self._auth.refreshable:
                 # Expired or revoked, the token is no good: drop it, get a new one (one
                 # fetch shared by every caller that saw it refused) and replay once. A
@@ -290,21 +327,6 @@ class Sender:
                 self._merged_headers.clear()
             merged = self._merged_headers[key] = {**headers, "Authorization": authorization}
         return merged
-
-    def _check_body(
-        self, request: Request, status: int, body: bytes
-    ) -> tuple[int, bytes] | NumbersError:
-        # Only for the calls that cost money is an unreadable success worth settling here:
-        # a rent is reconciled, a rentAny reported as ambiguous. Others fail in decoding.
-        if request.safety is Safety.IDEMPOTENT:
-            return status, body
-        try:
-            _json.loads(body)
-        except ValueError:
-            return DecodeError(
-                "response to a processed request is not JSON", status=status, body=body
-            )
-        return status, body
 
     def _bounded(self, timeout: Timeout, deadline_at: float) -> Timeout:
         """The attempt's timeouts, its total cut short by the call's deadline."""

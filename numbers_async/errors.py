@@ -104,9 +104,13 @@ class AmbiguousOutcomeError(NumbersError):
     """A non-idempotent request failed in a way that leaves its outcome unknown.
 
     Raised for ``rent_any`` when the request may have been processed but its response was
-    lost: retrying could rent (and pay for) a second number. ``operation`` names the call,
-    ``request`` is the JSON body that was sent (it carries no credentials) and ``__cause__``
-    is the underlying failure. Check ``active_numbers.list`` before trying again.
+    lost: retrying could rent (and pay for) a second number. Raised too for a call that
+    changes state (``update``, ``release``...) when an earlier attempt may have been
+    processed and the last one was refused (a 5xx, then 429s until out of attempts): the
+    call's outcome is what its most uncertain attempt left, not what the last one said.
+    ``operation`` names the call, ``request`` is the JSON body that was sent (it carries
+    no credentials) and ``__cause__`` is the underlying failure. Check the state (for
+    ``rent_any``, ``active_numbers.list``) before trying again.
     """
 
     def __init__(self, operation: str, message: str, request: Mapping[str, Any] | None = None):
