@@ -21,6 +21,7 @@ from numbers_async.errors import (
     AmbiguousOutcomeError,
     ApiError,
     AuthenticationError,
+    ClientClosedError,
     DecodeError,
     FieldViolation,
     InvalidArgumentError,
@@ -36,6 +37,7 @@ from numbers_async.errors import (
     ServerError,
     TransportError,
     UnexpectedRedirectError,
+    WrongEventLoopError,
 )
 from numbers_async.models import (
     ActiveNumber,
@@ -99,6 +101,7 @@ __all__ = [
     "CallbackConfiguration",
     "Capability",
     "CapabilityName",
+    "ClientClosedError",
     "DecodeError",
     "FieldViolation",
     "InvalidArgumentError",
@@ -131,5 +134,6 @@ __all__ = [
     "TransportError",
     "UnexpectedRedirectError",
     "VoiceConfiguration",
+    "WrongEventLoopError",
     "__version__",
 ]

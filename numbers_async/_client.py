@@ -16,7 +16,7 @@ from numbers_async._operations import Request
 from numbers_async._paging import ActiveNumbersPager
 from numbers_async._rate import RateGate, RateLimiter
 from numbers_async._reconcile import NumbersSettler
-from numbers_async._sender import CallOptions, Sender
+from numbers_async._sender import DEFAULT_CLOSE_TIMEOUT, CallOptions, Sender
 from numbers_async._transport import DEFAULT_MAX_RESPONSE_SIZE, AiohttpTransport, Transport
 from numbers_async.errors import InvalidInputError
 from numbers_async.models import (
@@ -489,9 +489,19 @@ class NumbersClient:
         """Whether the client has been closed."""
         return self._sender.closed
 
-    async def aclose(self) -> None:
-        """Close the client (and its aiohttp session, unless it was injected). Idempotent."""
-        await self._sender.aclose()
+    async def aclose(self, timeout: float | None = DEFAULT_CLOSE_TIMEOUT) -> None:
+        """Close the client (and its aiohttp session, unless it was injected). Idempotent.
+
+        New calls raise ``ClientClosedError`` at once. Calls already in flight (their
+        retries, backoff and reconciliation included) get up to ``timeout`` seconds to
+        finish (default 10; ``None``: as long as they take). One still running then is
+        cut off: it raises ``ClientClosedError``, or ``AmbiguousOutcomeError`` when an
+        attempt of a call that changes state (a rent, a release...) may have been processed.
+        ``async with`` closes with the default timeout.
+        """
+        if timeout is not None:
+            ops.check_non_negative_number("timeout", timeout)
+        await self._sender.aclose(timeout)
 
     async def __aenter__(self) -> NumbersClient:
         return self

@@ -154,6 +154,13 @@ def check_positive_number(argument: str, value: object) -> float:
     return float(value)
 
 
+def check_non_negative_number(argument: str, value: object) -> float:
+    """An ``int`` or ``float`` of zero or more (``bool`` and NaN are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise InvalidInputError(argument, "must be a number >= 0", value)
+    return float(value)
+
+
 def check_str(
     argument: str, value: object, *, allow_empty: bool = True, secret: bool = False
 ) -> str:

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import attrs
 from yarl import URL
 
-from numbers_async._auth import Auth
+from numbers_async._auth import Auth, OnRetry
 from numbers_async._config import RetryPolicy, Timeouts
 from numbers_async._operations import Request, error_for
 from numbers_async._rate import RateGate, RateLimiter
@@ -37,15 +37,17 @@ from numbers_async._transport import USER_AGENT, Response, Timeout, Transport
 from numbers_async.errors import (
     AmbiguousOutcomeError,
     ApiError,
+    ClientClosedError,
     DecodeError,
     NumbersError,
     NumbersTimeoutError,
     RateLimitedError,
     ResponseTooLargeError,
     TransportError,
+    WrongEventLoopError,
 )
 
-__all__ = ["CallOptions", "Decode", "Sender", "Settler"]
+__all__ = ["DEFAULT_CLOSE_TIMEOUT", "CallOptions", "Decode", "Sender", "Settler"]
 
 logger = logging.getLogger("numbers_async")
 
@@ -53,6 +55,9 @@ T = TypeVar("T")
 #: Turns the status and body of a 2xx answer into the call's result (``DecodeError`` if
 #: it cannot).
 Decode = Callable[[int, bytes], T]
+
+#: How long ``aclose()`` lets calls in flight finish, by default, before closing under them.
+DEFAULT_CLOSE_TIMEOUT: Final = 10.0
 
 _TOKEN_TIMEOUT: Final = Timeout(connect=10.0, read=30.0, total=30.0)
 
@@ -119,7 +124,11 @@ class Sender:
         self._max_response_size = max_response_size
         self._clock = clock
         self._sleep = sleep
-        self._closed = False
+        self._closing = False  # aclose() was called: no new calls
+        self._closed = False  # the transport is closed: no new attempts
+        self._in_flight = 0  # calls between send() and their result
+        self._idle: asyncio.Event | None = None  # set when the last call in flight ends
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop this sender runs in
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         self._json_headers = {**self._headers, "Content-Type": "application/json"}
         self._merged_headers: dict[tuple[int, str], dict[str, str]] = {}
@@ -127,7 +136,7 @@ class Sender:
     @property
     def closed(self) -> bool:
         """Whether ``aclose`` has been called."""
-        return self._closed
+        return self._closing
 
     def deadline_for(self, options: CallOptions) -> float | None:
         """The clock time by which a call started now must be over, if it has a deadline."""
@@ -152,7 +161,39 @@ class Sender:
         call's outcome is "maybe processed" whatever later attempts say: the settler
         decides what a later failure means, and a request that changes state and cannot
         be settled ends in ``AmbiguousOutcomeError``.
+
+        Raises ``ClientClosedError`` after ``aclose()`` and ``WrongEventLoopError`` from an
+        event loop other than the one the sender first ran in.
         """
+        if self._closing:
+            raise ClientClosedError(
+                "this NumbersClient is closed; nothing was sent", operation=request.op.value
+            )
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._loop is not None:
+                raise WrongEventLoopError(
+                    "this NumbersClient is used from another event loop than the one it "
+                    "first ran in; one client belongs to one loop, so create one client "
+                    "per event loop",
+                    operation=request.op.value,
+                )
+            self._loop = loop
+        self._in_flight += 1
+        try:
+            return await self._send(request, options, decode, deadline_at)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight and self._idle is not None:
+                self._idle.set()
+
+    async def _send(
+        self,
+        request: Request,
+        options: CallOptions,
+        decode: Decode[T],
+        deadline_at: float | None,
+    ) -> T:
         if deadline_at is None:
             deadline_at = self.deadline_for(options)
         any_maybe_processed = False  # whether any attempt so far may have been processed
@@ -161,7 +202,10 @@ class Sender:
         while True:
             attempt += 1
             self._check_deadline(request, deadline_at)
-            result = await self._attempt(request, options, deadline_at)
+            try:
+                result = await self._attempt(request, options, deadline_at)
+            except ClientClosedError as exc:
+                raise self._cut_off(request, exc, any_maybe_processed) from exc
             if isinstance(result, tuple):
                 try:
                     return decode(*result)
@@ -246,9 +290,23 @@ class Sender:
             return status, body
 
         async def follow_up(other: Request) -> tuple[int, bytes]:
-            return await self.send(other, options, checked, deadline_at=deadline_at)
+            return await self._send(other, options, checked, deadline_at)
 
         return await self._settler.settle(request, error, follow_up)
+
+    @staticmethod
+    def _cut_off(
+        request: Request, closed: ClientClosedError, any_maybe_processed: bool
+    ) -> NumbersError:
+        """What a call cut off by ``aclose()`` before its next attempt ends in."""
+        if any_maybe_processed and request.method != "GET":
+            return AmbiguousOutcomeError(
+                request.op.value,
+                "the client was closed while the call was in flight, after an attempt that "
+                "may have been processed; whether it took effect is unknown",
+                request.json,
+            )
+        return closed
 
     # --- one attempt ----------------------------------------------------------------------
 
@@ -262,13 +320,13 @@ class Sender:
         replayed = False
         while True:
             if self._closed:
-                raise RuntimeError("this NumbersClient is closed")
+                raise ClientClosedError("this NumbersClient is closed", operation=request.op.value)
             gate = self._gate
             if gate is None or not gate.try_pass():
                 await self._limiter.acquire()
             async with self._slots:
-                authorization = self._auth.cached() or await self._auth.authorization(
-                    self._fetch_token, on_retry
+                authorization = self._auth.cached() or await self._authorization(
+                    request, on_retry, deadline_at
                 )
                 if deadline_at is None:
                     timeout = options.timeout
@@ -318,6 +376,24 @@ class Sender:
             f"{method} {path}: the response body is too large", limit=limit
         )
 
+    async def _authorization(
+        self, request: Request, on_retry: OnRetry, deadline_at: float | None
+    ) -> str:
+        """The header to send, waiting for a token fetch no longer than the call's deadline.
+
+        The fetch itself is shared by every caller and goes on if this one stops waiting.
+        """
+        fetching = self._auth.authorization(self._fetch_token, on_retry)
+        if deadline_at is None:
+            return await fetching
+        try:
+            return await asyncio.wait_for(fetching, max(0.0, deadline_at - self._clock()))
+        except TimeoutError:
+            raise NumbersTimeoutError(
+                f"{request.op.value}: deadline passed waiting for an access token",
+                request_sent=False,
+            ) from None
+
     def _with_authorization(self, headers: dict[str, str], authorization: str) -> dict[str, str]:
         # The merged headers change only when the token does: build them once per token.
         key = (id(headers), authorization)
@@ -355,8 +431,26 @@ class Sender:
             raise self._too_large("POST", target, limit)
         return response
 
-    async def aclose(self) -> None:
-        """Stop the token refresh and close the transport if we created it. Idempotent."""
+    async def aclose(self, timeout: float | None = DEFAULT_CLOSE_TIMEOUT) -> None:
+        """Refuse new calls, let calls in flight finish, then close. Idempotent.
+
+        Calls in flight get up to ``timeout`` seconds; then the token refresh stops and
+        the transport is closed if we created it.
+
+        A call still in flight after ``timeout`` (``None``: wait for all) is cut off: it
+        fails with ``ClientClosedError``, or ``AmbiguousOutcomeError`` if an attempt that
+        changes state may have been processed.
+        """
+        self._closing = True
+        if self._in_flight and (timeout is None or timeout > 0):
+            if self._idle is None:
+                self._idle = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._idle.wait(), timeout)
+            except TimeoutError:
+                logger.warning(
+                    "closing with %d call(s) still in flight after %ss", self._in_flight, timeout
+                )
         if self._closed:
             return
         self._closed = True

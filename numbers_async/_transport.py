@@ -25,6 +25,7 @@ from yarl import URL
 
 from numbers_async._version import __version__
 from numbers_async.errors import (
+    ClientClosedError,
     InvalidInputError,
     NumbersTimeoutError,
     ResponseTooLargeError,
@@ -117,7 +118,7 @@ class AiohttpTransport:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._closed:
-            raise RuntimeError("this transport is closed")
+            raise ClientClosedError("this transport is closed")
         if self._session is None:
             limit = self._max_connections
             connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit)

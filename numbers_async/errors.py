@@ -9,6 +9,8 @@
     ├── AmbiguousOutcomeError                  a non-idempotent call whose result is unknown
     ├── DecodeError                            a 2xx body that is not the documented JSON
     ├── ResponseTooLargeError                  a body over ``max_response_size``
+    ├── ClientClosedError (also RuntimeError)  a call after ``aclose()``
+    ├── WrongEventLoopError (also RuntimeError) a client used from a second event loop
     ├── InvalidSignatureError                  a webhook whose signature does not verify
     ├── InvalidEventError (also ValueError)    a webhook body that is not a JSON event
     └── ApiError                               status, code, message...; operation, method, path
@@ -41,6 +43,7 @@ __all__ = [
     "AmbiguousOutcomeError",
     "ApiError",
     "AuthenticationError",
+    "ClientClosedError",
     "DecodeError",
     "FieldViolation",
     "InvalidArgumentError",
@@ -56,6 +59,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "UnexpectedRedirectError",
+    "WrongEventLoopError",
 ]
 
 
@@ -138,6 +142,32 @@ class ResponseTooLargeError(NumbersError):
     def __init__(self, message: str, *, limit: int) -> None:
         self.limit = limit
         super().__init__(f"{message}: larger than max_response_size={limit} bytes")
+
+
+class ClientClosedError(NumbersError, RuntimeError):
+    """A call on a ``NumbersClient`` after ``aclose()``; nothing was sent for it.
+
+    Also what a call still in flight when ``aclose(timeout=...)`` ran out is cut off with,
+    unless it may have changed state (then ``AmbiguousOutcomeError``). ``operation`` names
+    the call (``None`` if raised below the client).
+    """
+
+    def __init__(self, message: str, *, operation: str | None = None) -> None:
+        self.operation = operation
+        super().__init__(f"{operation}: {message}" if operation else message)
+
+
+class WrongEventLoopError(NumbersError, RuntimeError):
+    """A ``NumbersClient`` used from an event loop other than the one it first ran in.
+
+    One client belongs to one event loop (its connections and locks are bound to it);
+    create one client per loop, for example one per thread that runs ``asyncio.run``.
+    ``operation`` names the call that was refused; nothing was sent for it.
+    """
+
+    def __init__(self, message: str, *, operation: str) -> None:
+        self.operation = operation
+        super().__init__(f"{operation}: {message}")
 
 
 class InvalidSignatureError(NumbersError):

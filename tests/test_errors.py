@@ -7,6 +7,7 @@ raise it: API errors by the fake server, local ones by a bad argument or a bad w
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import inspect
 import pickle
@@ -138,6 +139,19 @@ async def _response_too_large(fake: FakeNumbersServer) -> None:
         await client.callbacks.get()
 
 
+async def _client_closed(fake: FakeNumbersServer) -> None:
+    client = fake.client()
+    await client.aclose()
+    await client.callbacks.get()
+
+
+async def _wrong_event_loop(fake: FakeNumbersServer) -> None:
+    async with fake.client() as client:
+        await client.callbacks.get()
+        # The error is raised in the other loop's thread and re-raised here.
+        await asyncio.to_thread(asyncio.run, client.callbacks.get())
+
+
 RAISERS: dict[str, Raise] = {
     "NumbersError": _numbers_error,
     "InvalidInputError": _invalid_input,
@@ -156,6 +170,8 @@ RAISERS: dict[str, Raise] = {
     "ServerError": _server_error,
     "ResponseTooLargeError": _response_too_large,
     "UnexpectedRedirectError": _unexpected_redirect,
+    "ClientClosedError": _client_closed,
+    "WrongEventLoopError": _wrong_event_loop,
 }
 
 
