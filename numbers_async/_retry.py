@@ -109,6 +109,11 @@ class RetryPolicy:
             raises ``RateLimitedError`` (with ``.retry_after``) at once.
         on_retry: called with a ``RetryEvent`` before each retry sleep (metrics, logs),
             token-endpoint retries included.
+        outage_wait: the longest one call waits out an outage, in seconds. When many
+            connections fail at once the whole client pauses and probes the server with
+            one request at a time; calls wait (their attempts meeting the outage are not
+            counted) until it answers, this long at most, and never past their deadline.
+            0 turns this off: every connect failure then counts as an attempt.
     """
 
     attempts: int = attrs.field(default=4, validator=_at_least_one)
@@ -116,6 +121,7 @@ class RetryPolicy:
     max_backoff: float = attrs.field(default=8.0, validator=_non_negative)
     max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
     on_retry: Callable[[RetryEvent], None] | None = attrs.field(default=None, eq=False)
+    outage_wait: float = attrs.field(default=60.0, validator=_non_negative, kw_only=True)
 
     def backoff_ceiling(self, attempt: int) -> float:
         """The upper bound of the jittered delay after failed attempt ``attempt`` (from 1)."""

@@ -141,6 +141,7 @@ class ResponseTooLargeError(NumbersError):
 
     def __init__(self, message: str, *, limit: int) -> None:
         self.limit = limit
+        """The ``max_response_size`` in bytes that the body went past."""
         super().__init__(f"{message}: larger than max_response_size={limit} bytes")
 
 
@@ -154,6 +155,7 @@ class ClientClosedError(NumbersError, RuntimeError):
 
     def __init__(self, message: str, *, operation: str | None = None) -> None:
         self.operation = operation
+        """The call refused, e.g. ``"active_numbers.get"`` (``None`` below the client)."""
         super().__init__(f"{operation}: {message}" if operation else message)
 
 
@@ -167,6 +169,7 @@ class WrongEventLoopError(NumbersError, RuntimeError):
 
     def __init__(self, message: str, *, operation: str) -> None:
         self.operation = operation
+        """The call refused, e.g. ``"active_numbers.get"``."""
         super().__init__(f"{operation}: {message}")
 
 
