@@ -19,7 +19,7 @@ import attrs
 from yarl import URL
 
 from numbers_async import _json
-from numbers_async._operations import error_for
+from numbers_async._operations import error_for, redact_url
 from numbers_async._retry import (
     AUTH_OPERATION,
     TOKEN_POLICY,
@@ -128,7 +128,7 @@ class OAuth2:
         self._refresh: asyncio.Task[str] | None = None
 
     def __repr__(self) -> str:
-        return f"OAuth2(token_url={self._token_url!r})"
+        return f"OAuth2(token_url={redact_url(self._token_url)!r})"
 
     def cached(self) -> str | None:
         header = self._header

@@ -354,11 +354,11 @@ class NumbersClient:
         transport: Transport | None = None,
         max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        ops.check_str("project_id", project_id, allow_empty=False)
-        ops.check_str("key_id", key_id, allow_empty=False)
-        ops.check_str("key_secret", key_secret, allow_empty=False, secret=True)
-        ops.check_url("base_url", base_url)
-        ops.check_url("auth_url", auth_url)
+        ops.check_credential("project_id", project_id)
+        ops.check_credential("key_id", key_id)
+        ops.check_credential("key_secret", key_secret, secret=True)
+        ops.check_origin("base_url", base_url)
+        ops.check_origin("auth_url", auth_url)
         ops.check_positive_int("max_concurrency", max_concurrency)
         if max_response_size is not None:
             ops.check_positive_int("max_response_size", max_response_size)
@@ -481,7 +481,7 @@ class NumbersClient:
     def __repr__(self) -> str:
         return (
             f"NumbersClient(project_id={self.project_id!r}, key_id={self.key_id!r}, "
-            f"auth={self._auth_kind!r}, base_url={self._base_url!r})"
+            f"auth={self._auth_kind!r}, base_url={ops.redact_url(self._base_url)!r})"
         )
 
     @property
