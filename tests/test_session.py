@@ -386,7 +386,7 @@ def test_credentials_in_an_origin_are_redacted_in_repr_and_errors() -> None:
 def test_a_blank_credential_is_refused_at_construction(argument: str, blank: str) -> None:
     values = {"project_id": "p", "key_id": "k", "key_secret": "s", argument: blank}
     with pytest.raises(InvalidInputError) as caught:
-        NumbersClient(**values)
+        NumbersClient(values["project_id"], values["key_id"], values["key_secret"])
     assert caught.value.argument == argument
 
 
