@@ -46,7 +46,7 @@ from _common import Row, Stat, alternate, paired_ratio, parser, profile, report
 from _payloads import SHAPES, page_body
 from pydantic.alias_generators import to_camel
 
-from numbers_async._operations import decode
+from numbers_async._responses import decode
 from numbers_async.models import Page
 
 # --- pydantic v2 models of the same shape ----------------------------------------------------

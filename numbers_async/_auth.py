@@ -19,7 +19,8 @@ import attrs
 from yarl import URL
 
 from numbers_async import _json
-from numbers_async._operations import error_for, redact_url
+from numbers_async._operations import redact_url
+from numbers_async._responses import error_for
 from numbers_async._retry import (
     AUTH_OPERATION,
     TOKEN_POLICY,

@@ -16,6 +16,7 @@ from numbers_async._operations import Request
 from numbers_async._paging import ActiveNumbersPager
 from numbers_async._rate import RateGate, RateLimiter
 from numbers_async._reconcile import NumbersSettler
+from numbers_async._responses import decode, decode_list
 from numbers_async._sender import DEFAULT_CLOSE_TIMEOUT, CallOptions, Sender
 from numbers_async._transport import DEFAULT_MAX_RESPONSE_SIZE, AiohttpTransport, Transport
 from numbers_async.errors import InvalidInputError
@@ -60,11 +61,11 @@ Decode = Callable[[int, bytes], T]
 
 # Partials, not closures: no Python frame of their own on the hot path.
 def _one(cls: type[T]) -> Decode[T]:
-    return functools.partial(ops.decode, cls=cls)
+    return functools.partial(decode, cls=cls)
 
 
 def _many(cls: type[T], key: str) -> Decode[list[T]]:
-    return functools.partial(ops.decode_list, cls=cls, key=key)
+    return functools.partial(decode_list, cls=cls, key=key)
 
 
 _ACTIVE_NUMBER: Final = _one(ActiveNumber)

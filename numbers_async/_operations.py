@@ -1,6 +1,6 @@
-"""Pure protocol logic: argument checks, request building and response decoding.
+"""Pure protocol logic: argument checks and request building, one builder per operation.
 
-Nothing here does I/O. A ``Request`` says what to send; ``decode`` and ``error_for`` turn
+Nothing here does I/O. A ``Request`` says what to send; ``_responses`` turns
 ``(status, headers, body)`` into a model or an exception. Only ``_transport`` talks to
 aiohttp; retry decisions live in ``_retry``.
 """
@@ -17,19 +17,10 @@ import attrs
 from yarl import URL
 
 from numbers_async import _json
-from numbers_async._convert import FieldError, structure_hook, unstructure
-from numbers_async._retry import Safety, parse_retry_after, safety_of
+from numbers_async._convert import unstructure
+from numbers_async._retry import Safety, safety_of
 from numbers_async.errors import (
-    ApiError,
-    AuthenticationError,
-    DecodeError,
-    InvalidArgumentError,
     InvalidInputError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitedError,
-    ServerError,
-    UnexpectedRedirectError,
 )
 from numbers_async.models import (
     Capability,
@@ -453,125 +444,3 @@ def update_callbacks(hmac_secret: object) -> Request:
     body = {"hmacSecret": hmac_secret}
     # json=None: the body holds a secret and Request.json ends up in error reports.
     return Request(Op.UPDATE_CALLBACKS, "PATCH", "/callbackConfiguration", body=_json.dumps(body))
-
-
-# --- responses ---------------------------------------------------------------------------------
-
-
-def _loads_object(status: int, body: bytes) -> dict[str, Any]:
-    try:
-        data = _json.loads(body)
-    except ValueError as exc:
-        raise DecodeError(f"response is not valid JSON ({exc})", status=status, body=body) from None
-    if not isinstance(data, dict):
-        raise DecodeError("response is not a JSON object", status=status, body=body)
-    return data
-
-
-def decode(status: int, body: bytes, cls: type[T]) -> T:
-    """Decode a 2xx body into ``cls``; a body that does not fit is a ``DecodeError``."""
-    data = _loads_object(status, body)
-    try:
-        return structure_hook(cls)(data, cls)
-    except FieldError as exc:  # names the path, the expected type and what came
-        raise DecodeError(
-            f"cannot decode {cls.__name__}: {exc}", status=status, body=body
-        ) from None
-    except Exception as exc:  # a converter fault: still "bad body" to the caller
-        raise DecodeError(f"cannot decode {cls.__name__}: {exc}", status=status, body=body) from exc
-
-
-def decode_list(status: int, body: bytes, cls: type[T], key: str) -> list[T]:
-    """Decode a 2xx body holding a list of ``cls`` under ``key`` (absent or null: empty)."""
-    data = _loads_object(status, body)
-    items = data.get(key)
-    if items is None:
-        return []
-    if not isinstance(items, list):
-        error = FieldError("an array", items)
-        error.segments.append(key)
-        raise DecodeError(f"{key} is not a JSON array ({error})", status=status, body=body)
-    hook = structure_hook(cls)
-    decoded = []
-    for index, item in enumerate(items):
-        try:
-            decoded.append(hook(item, cls))
-        except FieldError as exc:  # as in decode, naming the item
-            exc.segments += [f"[{index}]", key]
-            raise DecodeError(f"cannot decode {key}[]: {exc}", status=status, body=body) from None
-        except Exception as exc:  # as in decode
-            raise DecodeError(f"cannot decode {key}[]: {exc}", status=status, body=body) from exc
-    return decoded
-
-
-_ERROR_CLASSES: Final[dict[int, type[ApiError]]] = {
-    400: InvalidArgumentError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    429: RateLimitedError,
-}
-
-
-def error_for(
-    status: int,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    operation: str | None = None,
-    method: str | None = None,
-    path: str | None = None,
-) -> ApiError:
-    """Map an error response (JSON envelope, problem+json, HTML or empty) to an ``ApiError``.
-
-    ``operation``, ``method`` and ``path`` (no query string) say which request it answered.
-    """
-    code, status_text, message, details = _parse_envelope(body)
-    cls = _ERROR_CLASSES.get(status) or (ServerError if status >= 500 else ApiError)
-    if 300 <= status < 400:
-        cls = UnexpectedRedirectError
-        location = headers.get("Location")
-        target = location.split("?", 1)[0] if location else "nowhere"
-        message = f"redirect to {target} not followed (the client never follows redirects)"
-    kwargs: dict[str, Any] = {
-        "code": code,
-        "status_text": status_text,
-        "message": message,
-        "details": details,
-        "body": body,
-        "headers": {k: v for k, v in headers.items() if k.lower() != "set-cookie"},
-        # Parsed here, once: the retry decision reads ``error.retry_after``.
-        "retry_after": parse_retry_after(headers.get("Retry-After")),
-        "operation": operation,
-        "method": method,
-        "path": path,
-    }
-    return cls(status, **kwargs)
-
-
-def _parse_envelope(body: bytes) -> tuple[int | None, str, str, list[dict[str, Any]]]:
-    try:
-        data = _json.loads(body) if body.strip() else None
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and isinstance(data.get("error"), dict):
-        err = data["error"]
-        code = err.get("code")
-        details = [d for d in err.get("details") or () if isinstance(d, dict)]
-        return (
-            code if isinstance(code, int) and not isinstance(code, bool) else None,
-            str(err.get("status") or ""),
-            str(err.get("message") or ""),
-            details,
-        )
-    if isinstance(data, dict) and ("title" in data or "detail" in data):  # RFC 7807 problem+json
-        text = ": ".join(str(data[k]) for k in ("title", "detail") if data.get(k))
-        return None, "", text, []
-    return None, "", _excerpt(body), []
-
-
-def _excerpt(body: bytes, limit: int = 200) -> str:
-    text = body.decode("utf-8", "replace")
-    text = re.sub(r"<[^>]*>", " ", text)  # a gateway's HTML page: keep the words
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."

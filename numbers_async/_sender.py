@@ -13,7 +13,6 @@ slot and is not rate-gated (the token endpoint has its own limits).
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -25,8 +24,10 @@ from yarl import URL
 
 from numbers_async._auth import Auth, OnRetry
 from numbers_async._config import RetryPolicy, Timeouts
-from numbers_async._operations import Request, error_for
+from numbers_async._operations import Request
+from numbers_async._outage import OutageGate, connect_failure
 from numbers_async._rate import RateGate, RateLimiter
+from numbers_async._responses import error_for
 from numbers_async._retry import (
     Safety,
     announce_retry,
@@ -48,7 +49,7 @@ from numbers_async.errors import (
     WrongEventLoopError,
 )
 
-__all__ = ["DEFAULT_CLOSE_TIMEOUT", "CallOptions", "Decode", "OutageGate", "Sender", "Settler"]
+__all__ = ["DEFAULT_CLOSE_TIMEOUT", "CallOptions", "Decode", "Sender", "Settler"]
 
 logger = logging.getLogger("numbers_async")
 
@@ -92,112 +93,6 @@ class Settler(Protocol):
     ) -> tuple[int, bytes]:
         """The answer to give for ``request``, found out with ``send``; or raise."""
         ...
-
-
-class OutageGate:
-    """Pauses every call of a client while its server cannot be reached.
-
-    A 429 slows the whole client down; an outage (connections refused or timing out) is
-    met the same way, so that a job rides out a short one instead of each call burning its
-    attempts on its own. ``THRESHOLD`` connect failures within ``WINDOW`` seconds (a lone
-    refused connection is not an outage) close the gate: calls wait, holding no slot,
-    then one call at a time probes the server. A failed probe doubles the pause (from
-    ``FIRST_PAUSE`` up to ``MAX_PAUSE``); any answer from the server, whatever its
-    status, opens the gate again. Calls waiting here do not count the attempts that met
-    the outage; ``RetryPolicy.outage_wait`` and the call's deadline bound how long one
-    call waits.
-    """
-
-    THRESHOLD: Final = 5
-    WINDOW: Final = 1.0
-    FIRST_PAUSE: Final = 0.25
-    MAX_PAUSE: Final = 2.0
-
-    def __init__(
-        self, clock: Callable[[], float], sleep: Callable[[float], Awaitable[None]]
-    ) -> None:
-        self._clock = clock
-        self._sleep = sleep
-        self._failures: collections.deque[float] = collections.deque(maxlen=self.THRESHOLD)
-        self._until = 0.0  # while > 0: in an outage, and no probe before this time
-        self._pause = self.FIRST_PAUSE
-        self.probing = False  # a probe is in flight
-        self._changed: asyncio.Event | None = None  # set when a probe ends
-
-    @property
-    def active(self) -> bool:
-        """Whether the client is in an outage (calls wait before each attempt)."""
-        return self._until > 0
-
-    async def wait(self, deadline_at: float | None) -> bool:
-        """Wait until the outage is over or this call may probe (True), or ``deadline_at``."""
-        while self._until:
-            now = self._clock()
-            if deadline_at is not None and now >= deadline_at:
-                return False
-            if now < self._until:
-                delay = self._until - now
-                await self._sleep(delay if deadline_at is None else min(delay, deadline_at - now))
-                continue
-            if not self.probing:
-                self.probing = True
-                return True
-            if self._changed is None:
-                self._changed = asyncio.Event()
-            changed = self._changed
-            try:
-                timeout = None if deadline_at is None else deadline_at - now
-                await asyncio.wait_for(changed.wait(), timeout)
-            except TimeoutError:
-                return False
-        return False
-
-    def connect_failed(self, now: float, probe: bool) -> bool:
-        """Record a connect failure; whether the client is (now) in an outage."""
-        if probe:
-            self.probing = False
-            self._pause = min(self.MAX_PAUSE, self._pause * 2)
-            self._until = now + self._pause
-            self._notify()
-            return True
-        if self._until:
-            return True
-        self._failures.append(now)
-        if len(self._failures) == self.THRESHOLD and now - self._failures[0] <= self.WINDOW:
-            logger.warning(
-                "%d connections failed within %.1fs: pausing every call until the server "
-                "can be reached again",
-                self.THRESHOLD,
-                self.WINDOW,
-            )
-            self._until = now + self._pause
-            return True
-        return False
-
-    def reached(self) -> None:
-        """The server answered an attempt: the outage, if any, is over."""
-        if self._until:
-            logger.info("the server can be reached again; resuming calls")
-        self._until = 0.0
-        self._pause = self.FIRST_PAUSE
-        self._failures.clear()
-        self.probing = False
-        self._notify()
-
-    def abandon(self) -> None:
-        """A probe ended without an outcome (cancelled, or raised): another may probe."""
-        self.probing = False
-        self._notify()
-
-    def _notify(self) -> None:
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = None
-
-
-def _connect_failure(result: object) -> bool:
-    """Whether an attempt's result is a failure to connect (the request was never sent)."""
-    return isinstance(result, TransportError) and not result.request_sent
 
 
 class Sender:
@@ -329,7 +224,7 @@ class Sender:
                 if isinstance(exc, ClientClosedError):
                     raise self._cut_off(request, exc, any_maybe_processed) from exc
                 raise
-            if _connect_failure(result):
+            if connect_failure(result):
                 now = self._clock()
                 if outage.connect_failed(now, probe) and options.retry.outage_wait > 0:
                     if ride_until is None:

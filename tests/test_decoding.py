@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from numbers_async import _convert, _decoders, _json, models
 from numbers_async._convert import FieldError, structure, structure_hook, unstructure
-from numbers_async._operations import decode, decode_list
+from numbers_async._responses import decode, decode_list
 from numbers_async._timestamps import parse_datetime
 from numbers_async.errors import DecodeError
 from numbers_async.models import (

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from numbers_async import _json
 from numbers_async._convert import structure, unstructure
-from numbers_async._operations import decode, decode_list
+from numbers_async._responses import decode, decode_list
 from numbers_async._timestamps import format_datetime, parse_datetime
 from numbers_async.errors import DecodeError
 from numbers_async.models import (

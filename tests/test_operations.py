@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 import pytest
 
 from numbers_async import _operations as ops
+from numbers_async._responses import error_for
 from numbers_async.errors import (
     ApiError,
     AuthenticationError,
@@ -318,7 +319,7 @@ def test_400_with_field_violations() -> None:
             }
         ],
     )
-    error = ops.error_for(400, {}, body)
+    error = error_for(400, {}, body)
     assert type(error) is InvalidArgumentError
     assert error.status_text == "INVALID_ARGUMENT"
     assert error.field_violations == [FieldViolation("order_by", "Invalid order_by XXX")]
@@ -326,7 +327,7 @@ def test_400_with_field_violations() -> None:
 
 
 def test_400_parsing_form_without_details() -> None:
-    error = ops.error_for(
+    error = error_for(
         400,
         {},
         envelope(400, "INVALID_ARGUMENT", 'parsing field "type": "XXX" is not a valid value'),
@@ -344,7 +345,7 @@ def test_403_trial_account_with_resource_info() -> None:
         "owner": "",
         "description": "",
     }
-    error = ops.error_for(
+    error = error_for(
         403,
         {},
         envelope(403, "PERMISSION_DENIED", "Trial account is not enabled to rent number", [detail]),
@@ -361,7 +362,7 @@ def test_404_carries_the_resource_name() -> None:
         "owner": "",
         "description": "",
     }
-    error = ops.error_for(404, {}, envelope(404, "NOT_FOUND", "Number not found", [detail]))
+    error = error_for(404, {}, envelope(404, "NOT_FOUND", "Number not found", [detail]))
     assert type(error) is NotFoundError
     assert error.resource_info is not None
     assert error.resource_info["resourceName"] == "+12025550134"
@@ -372,7 +373,7 @@ def test_401_problem_json_is_an_authentication_error() -> None:
     body = (
         b'{"type":"https://sinch/expired","title":"Token expired","detail":"The token has expired"}'
     )
-    error = ops.error_for(401, {"WWW-Authenticate": 'Bearer error="expired"'}, body)
+    error = error_for(401, {"WWW-Authenticate": 'Bearer error="expired"'}, body)
     assert type(error) is AuthenticationError
     assert error.message == "Token expired: The token has expired"
 
@@ -382,7 +383,7 @@ def test_401_problem_json_is_an_authentication_error() -> None:
 )
 def test_429_retry_after_seconds(value: str | None, expected: float | None) -> None:
     headers = {} if value is None else {"Retry-After": value}
-    error = ops.error_for(429, headers, b"")
+    error = error_for(429, headers, b"")
     assert type(error) is RateLimitedError
     assert error.retry_after == expected
 
@@ -401,7 +402,7 @@ def test_429_retry_after_seconds(value: str | None, expected: float | None) -> N
 )
 def test_5xx_with_json_html_and_empty_bodies(status: int, body: bytes | None, message: str) -> None:
     raw = envelope(status, "INTERNAL", "Internal error") if body is None else body
-    error = ops.error_for(status, {}, raw)
+    error = error_for(status, {}, raw)
     assert type(error) is ServerError
     assert error.status == status
     assert error.message == message
@@ -409,6 +410,6 @@ def test_5xx_with_json_html_and_empty_bodies(status: int, body: bytes | None, me
 
 
 def test_other_statuses_are_plain_api_errors() -> None:
-    error = ops.error_for(409, {}, b"conflict")
+    error = error_for(409, {}, b"conflict")
     assert type(error) is ApiError
     assert (error.status, error.code, error.message) == (409, 409, "conflict")

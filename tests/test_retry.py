@@ -10,6 +10,7 @@ import pytest
 
 from numbers_async import _operations as ops
 from numbers_async import _retry
+from numbers_async._responses import error_for
 from numbers_async._retry import (
     API_RULES,
     TOKEN_POLICY,
@@ -46,7 +47,7 @@ def test_retry_after_as_an_http_date_is_seconds_from_now() -> None:
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_retry_after_is_parsed_once_into_the_error(status: int) -> None:
-    error = ops.error_for(status, {"Retry-After": "7"}, b"")
+    error = error_for(status, {"Retry-After": "7"}, b"")
     assert error.retry_after == 7.0
     assert retry_delay(error, attempt=1, policy=POLICY) == 7.0
 
@@ -83,12 +84,12 @@ def test_the_safety_table_covers_the_operations_that_cost_money() -> None:
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 def test_retryable_statuses_are_retried(status: int) -> None:
-    assert retry_delay(ops.error_for(status, {}, b""), attempt=1, policy=POLICY) is not None
+    assert retry_delay(error_for(status, {}, b""), attempt=1, policy=POLICY) is not None
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 501])
 def test_other_statuses_are_not_retried(status: int) -> None:
-    assert retry_delay(ops.error_for(status, {}, b""), attempt=1, policy=POLICY) is None
+    assert retry_delay(error_for(status, {}, b""), attempt=1, policy=POLICY) is None
 
 
 def test_no_retry_after_the_last_attempt() -> None:
@@ -104,7 +105,7 @@ def test_backoff_is_full_jitter_under_the_ceiling() -> None:
 
 
 def test_a_retry_after_beyond_the_maximum_stops_retrying() -> None:
-    error = ops.error_for(429, {"Retry-After": "61"}, b"")
+    error = error_for(429, {"Retry-After": "61"}, b"")
     assert retry_delay(error, attempt=1, policy=POLICY) is None
 
 
@@ -134,5 +135,5 @@ def test_token_rules_do_not_retry_transport_errors_but_api_rules_do() -> None:
 
 
 def test_the_token_fetch_waits_any_retry_after() -> None:
-    error = ops.error_for(503, {"Retry-After": "120"}, b"")
+    error = error_for(503, {"Retry-After": "120"}, b"")
     assert retry_delay(error, attempt=1, policy=TOKEN_POLICY, rules=TOKEN_RULES) == 120.0
