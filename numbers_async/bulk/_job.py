@@ -42,6 +42,8 @@ logger = logging.getLogger("numbers_async.bulk")
 
 # Items named in an "input changed" message.
 _SHOWN_ITEMS: Final = 3
+# How often a rerun's wait looks at stop() (seconds).
+_STOP_CHECK: Final = 0.1
 
 
 class BulkStream:
@@ -234,8 +236,8 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
             if self._journal_path is not None:
                 journal = await self._operation.open_journal(self._journal_path)
                 self._check_input(journal)
-                await self._wait_for_earlier_runs(journal)
-                await self._operation.settle(journal)
+                if await self._wait_for_earlier_runs(journal):
+                    await self._operation.settle(journal)
             while True:
                 while self._may_start() and not source.is_async:
                     item = source.next_sync()
@@ -318,11 +320,14 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         self.stop()
         return True
 
-    async def _wait_for_earlier_runs(self, journal: Journal) -> None:
-        """Wait until every request of an earlier run that may still act must have ended."""
-        settle_at = journal.settle_at(self._operation.window)
+    async def _wait_for_earlier_runs(self, journal: Journal) -> bool:
+        """Wait until every request of an earlier run that may still act must have ended.
+
+        False if ``stop()`` ended the wait: then nothing may be settled.
+        """
+        settle_at = journal.settle_at(self._operation.window, self._operation.attempt)
         if settle_at is None or settle_at <= time.time():
-            return
+            return not self._stopping
         until = datetime.fromtimestamp(settle_at, timezone.utc)
         self._waiting_until = until
         logger.info(
@@ -338,9 +343,10 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
             self._on_progress(self._progress(None, waiting_until=until))
         # The wall clock, as the earlier run's intents were timed by it (a sleep may end a
         # little early by it, hence the loop).
-        while (remaining := settle_at - time.time()) > 0:  # noqa: ASYNC110 - a deadline
-            await asyncio.sleep(remaining)
+        while (remaining := settle_at - time.time()) > 0 and not self._stopping:  # noqa: ASYNC110
+            await asyncio.sleep(min(remaining, _STOP_CHECK))  # stop() ends the wait
         self._waiting_until = None
+        return not self._stopping
 
     def _start(self, item: Any, journal: Journal | None) -> BulkOutcome | None:
         """Start one item: its outcome now if the journal has it, else None (a task runs)."""
@@ -366,7 +372,9 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
     ) -> BulkOutcome:
         if journal is not None and self._operation.records_intent:
             window = self._operation.intent_window(was_unknown)
-            await journal.record_intent(item_key, seq=seq, window=window)
+            await journal.record_intent(
+                item_key, seq=seq, window=window, attempt=self._operation.attempt
+            )
         try:
             number = await self._operation.call(item, was_unknown)
         except Unsettled as unsettled:

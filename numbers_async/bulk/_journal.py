@@ -4,7 +4,7 @@ Line 1 is a header naming the operation and the request body every item sends; a
 refuses to drive a job whose operation or request differs. Then, as the job runs::
 
     {"baseline": ["+12065550100", ...]}                         rent_any only, before any rent
-    {"item": "+12065550142", "event": "intent", "seq": 0, "window": 420.0, "at": "..."}
+    {"item": "+12065550142", "event": "intent", "seq": 0, "window": 420.0, "attempt": 60.0, ...}
     {"item": "+12065550142", "event": "succeeded", "seq": 0, "number": {...ActiveNumber...}}
     {"item": "+12065550143", "event": "failed", "seq": 1, "error": "NotFoundError", ...}
     {"item": 7, "event": "unknown", "seq": 7, "error": "TransportError", ...}   may have acted
@@ -12,8 +12,11 @@ refuses to drive a job whose operation or request differs. Then, as the job runs
 ``seq`` is the item's position in the job's input (streamed inputs are checked by it on a
 rerun). An intent is written before a request that is not idempotent; its ``at`` (wall
 clock: a rerun is another process) plus its ``window`` (the longest, in seconds, that the
-request and its retries could still run under the timeouts then in force) is when the
-request must have ended, so a rerun settles an unknown outcome only after that.
+call and its retries could run under the timeouts then in force) is when the request must
+have ended, so a rerun settles an unknown outcome only after that. A run that no longer
+holds the journal's lock has stopped sending, so only the attempt it had in flight can
+still be running: that ends within ``attempt`` seconds (one attempt's limit) of the moment
+the rerun took the lock, which is often much sooner.
 
 Every line is validated when the journal is read: a line of the wrong shape is reported
 by number, never trusted. Version 1 journals (no ``seq`` or ``window``) are read too: their
@@ -41,6 +44,7 @@ import os
 import re
 import stat
 import sys
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -83,7 +87,8 @@ class _State:
         self.positions: dict[int, Item] = {}  # input position -> the item that succeeded there
         self.had_unknown: set[Item] = set()  # items with an attempt whose outcome was unknown
         self.open_intent: set[Item] = set()  # an intent with no outcome after it (yet)
-        self.intent_ends: dict[Item, tuple[float, float | None]] = {}  # (at, window) of last
+        # The last intent of each item: (at, window, attempt); None where not recorded.
+        self.intents: dict[Item, tuple[float, float | None, float | None]] = {}
 
     def apply(self, entry: Mapping[str, Any]) -> None:
         """Fold one (validated) journal line into the state."""
@@ -95,7 +100,7 @@ class _State:
             if item in self.open_intent:
                 self.had_unknown.add(item)  # the previous attempt never got an outcome
             self.open_intent.add(item)
-            self.intent_ends[item] = (_epoch(entry["at"]), entry.get("window"))
+            self.intents[item] = (_epoch(entry["at"]), entry.get("window"), entry.get("attempt"))
         else:
             self.open_intent.discard(item)
         if event == "unknown":
@@ -132,8 +137,10 @@ class Journal:
     ``JournalError`` naming the path and the cause.
     """
 
-    def __init__(self, path: Path, file: IO[bytes], state: _State) -> None:
+    def __init__(self, path: Path, file: IO[bytes], state: _State, *, locked: bool) -> None:
         self.path = path
+        self.opened_at = time.time()  # when this run took the lock: earlier runs had stopped
+        self.locked = locked
         self._state = state
         self._file = file
         self._queue: list[tuple[bytes, asyncio.Future[None]]] = []
@@ -153,8 +160,8 @@ class Journal:
         another running job; ``JournalError`` if the OS refuses the file.
         """
         journal_path = Path(path)
-        file, state = await asyncio.to_thread(_open, journal_path, operation, request)
-        journal = cls(journal_path, file, state)
+        file, state, locked = await asyncio.to_thread(_open, journal_path, operation, request)
+        journal = cls(journal_path, file, state, locked=locked)
         if state.header is None:
             # A new journal: the header must be durable before the first request.
             header = {"journal": FORMAT, "version": VERSION, "operation": operation}
@@ -206,17 +213,22 @@ class Journal:
         """The item recorded as succeeded at input position ``seq``, if any."""
         return self._state.positions.get(seq)
 
-    def settle_at(self, default_window: float) -> float | None:
+    def settle_at(self, default_window: float, default_attempt: float) -> float | None:
         """When (epoch seconds) every earlier request for an item to check must have ended.
 
-        ``None`` if no item needs a check. An intent written without a window (a version 1
-        journal) is given ``default_window``.
+        That is the intent's time plus its ``window``, or — the earlier run having released
+        the lock, so it sends nothing more — the time this run took the lock plus one
+        ``attempt``, whichever is sooner. ``None`` if no item needs a check. An intent
+        written without them (a version 1 journal) is given the defaults.
         """
-        ends = [
-            at + (default_window if window is None else window)
-            for item, (at, window) in self._state.intent_ends.items()
-            if self._state.needs_check(item)
-        ]
+        ends = []
+        for item, (at, window, attempt) in self._state.intents.items():
+            if not self._state.needs_check(item):
+                continue
+            end = at + (default_window if window is None else window)
+            if self.locked:
+                end = min(end, self.opened_at + (default_attempt if attempt is None else attempt))
+            ends.append(end)
         return max(ends, default=None)
 
     @property
@@ -235,16 +247,24 @@ class Journal:
         await self._commit({"baseline": sorted(phone_numbers)})
 
     async def record_intent(
-        self, item: Item, *, seq: int | None = None, window: float | None = None
+        self,
+        item: Item,
+        *,
+        seq: int | None = None,
+        window: float | None = None,
+        attempt: float | None = None,
     ) -> None:
         """Record that a request for ``item`` is about to be sent; durable on return.
 
         Until an outcome follows, the item's outcome is unknown. ``window``: the longest,
-        in seconds from now, that the request and its retries could run.
+        in seconds from now, that the call and its retries could run; ``attempt``: the
+        longest one attempt could.
         """
         fields: dict[str, Any] = {}
         if window is not None:
             fields["window"] = round(window, 3)
+        if attempt is not None:
+            fields["attempt"] = round(attempt, 3)
         await self._commit(_event(item, "intent", seq, **fields))
 
     async def record_success(
@@ -368,7 +388,7 @@ def _journal_error(path: Path, error: OSError) -> JournalError:
     return JournalError(str(path), reason)
 
 
-def _open(path: Path, operation: str, request: Any) -> tuple[IO[bytes], _State]:
+def _open(path: Path, operation: str, request: Any) -> tuple[IO[bytes], _State, bool]:
     """Open, lock and read the journal, cutting off a torn last line.
 
     A new file is created with mode ``0600``; an existing file keeps its mode. Anything
@@ -399,7 +419,7 @@ def _open(path: Path, operation: str, request: Any) -> tuple[IO[bytes], _State]:
         os.close(descriptor)
         raise
     try:
-        _lock(file, path)
+        locked = _lock(file, path)
         file.seek(0)
         content = file.read()
         end = content.rfind(b"\n") + 1
@@ -412,7 +432,7 @@ def _open(path: Path, operation: str, request: Any) -> tuple[IO[bytes], _State]:
     except BaseException:
         file.close()
         raise
-    return file, state
+    return file, state, locked
 
 
 def _read(content: bytes, path: Path, operation: str, request: Any) -> _State:
@@ -470,8 +490,9 @@ def _problem(entry: Mapping[str, Any]) -> str | None:
         return "at must be an ISO 8601 time"
     if "seq" in entry and not _is_count(entry["seq"]):
         return "seq must be a non-negative integer"
-    if "window" in entry and not _is_seconds(entry["window"]):
-        return "window must be a non-negative number of seconds"
+    for name in ("window", "attempt"):
+        if name in entry and not _is_seconds(entry[name]):
+            return f"{name} must be a non-negative number of seconds"
     if event == "succeeded":
         return _number_problem(entry.get("number"))
     if event in ("failed", "unknown"):
@@ -518,13 +539,15 @@ def _parse(line: bytes, path: Path, number: int) -> dict[str, Any]:
     return entry
 
 
-def _lock(file: IO[bytes], path: Path) -> None:
+def _lock(file: IO[bytes], path: Path) -> bool:
+    """Lock the journal for this run; whether a lock exists here (not on Windows)."""
     if sys.platform == "win32":  # pragma: no cover - no flock; the lock is a safety net only
-        return
+        return False
     try:
         fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         raise InvalidInputError("journal", f"{path} is in use by another running job") from None
+    return True
 
 
 def _fsync_directory(path: Path) -> None:

@@ -45,6 +45,7 @@ __all__ = [
     "RentAny",
     "Unsettled",
     "Update",
+    "attempt_limit",
     "maybe_processed",
     "request_window",
 ]
@@ -60,6 +61,15 @@ LISTING_PAGE_SIZE: Final = 1000
 UNBOUNDED_ATTEMPT: Final = 300.0
 """Seconds one attempt is taken to last at most when ``Timeouts`` bound neither the attempt
 (``total=None``) nor the call (``deadline=None``): a cap, since nothing else bounds it."""
+
+
+def attempt_limit(options: CallOptions | None) -> float:
+    """The longest, in seconds, one attempt can run: ``total`` (or the cap), within ``deadline``."""
+    timeouts = (options or CallOptions(RetryPolicy(), Timeouts())).timeouts
+    attempt = UNBOUNDED_ATTEMPT if timeouts.total is None else timeouts.total
+    if timeouts.deadline is not None:
+        attempt = min(attempt, timeouts.deadline)
+    return float(attempt)
 
 
 def request_window(options: CallOptions | None) -> float:
@@ -175,7 +185,9 @@ class Operation(abc.ABC):
         self.client = client
         self.request = request  # the JSON body every item sends (journal header)
         options = getattr(client, "_options", None)  # a NumbersClient's retry and timeouts
-        self.window = request_window(options if isinstance(options, CallOptions) else None)
+        known = options if isinstance(options, CallOptions) else None
+        self.window = request_window(known)  # one item's call, retries included
+        self.attempt = attempt_limit(known)  # one attempt
         self.unaccounted: list[ActiveNumber] = []  # found on the server, owned by no item
 
     async def open_journal(self, path: JournalPath) -> Journal:

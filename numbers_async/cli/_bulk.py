@@ -21,7 +21,8 @@ import csv
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,8 +31,10 @@ from numbers_async import (
     AuthenticationError,
     BulkJob,
     BulkOutcome,
+    BulkProgress,
     InvalidInputError,
     NumbersClient,
+    Timeouts,
 )
 from numbers_async._client import DEFAULT_MAX_CONCURRENCY
 from numbers_async.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, PROG, UsageError
@@ -55,17 +58,37 @@ async def run_bulk(args: argparse.Namespace, out: Writer) -> int:
     if args.command != "bulk-rent-any":
         numbers, total = _open_numbers(args.file)
     # The client's own bound must not be the tighter one.
-    options = {"max_concurrency": max(args.concurrency, DEFAULT_MAX_CONCURRENCY)}
+    options: dict[str, Any] = {"max_concurrency": max(args.concurrency, DEFAULT_MAX_CONCURRENCY)}
+    if args.timeout is not None:
+        if not args.timeout > 0:
+            raise UsageError("--timeout: must be a positive number of seconds")
+        options["timeouts"] = Timeouts(total=args.timeout)
     async with connect(args, **options) as client:
+        runs: list[_Run] = []
+
+        def on_progress(progress: BulkProgress) -> None:
+            if progress.waiting_until is not None and runs:
+                runs[0].waiting(progress.waiting_until)
+
         try:
-            job = _job(client, args, numbers)
+            job = _job(client, args, numbers, on_progress)
         except InvalidInputError as exc:
             raise UsageError(str(exc)) from None
-        return await _Run(job, args, out, total).drive()
+        runs.append(_Run(job, args, out, total))
+        return await runs[0].drive()
 
 
-def _job(client: NumbersClient, args: argparse.Namespace, numbers: Any) -> BulkJob:
-    common: dict[str, Any] = {"concurrency": args.concurrency, "journal": args.journal}
+def _job(
+    client: NumbersClient,
+    args: argparse.Namespace,
+    numbers: Any,
+    on_progress: Callable[[BulkProgress], None],
+) -> BulkJob:
+    common: dict[str, Any] = {
+        "concurrency": args.concurrency,
+        "journal": args.journal,
+        "on_progress": on_progress,
+    }
     if args.command == "bulk-release":
         return client.bulk.release(numbers, **common)
     provisioning = {"sms": sms_of(args), "voice": voice_of(args), "callback_url": args.callback_url}
@@ -150,6 +173,15 @@ class _Run:
         elif not self.aborted and task is not None:
             self.aborted = True
             task.cancel()
+
+    def waiting(self, until: datetime) -> None:
+        """A rerun waits before settling what an earlier run left unknown: say so."""
+        seconds = max(0.0, (until - datetime.now(timezone.utc)).total_seconds())
+        self.bar.note(
+            f"{PROG}: {self.journal} has requests an earlier run may still be making; waiting "
+            f"{seconds:.0f}s (until {until:%H:%M:%S} UTC) for them to end before settling "
+            "them (Ctrl-C to stop)"
+        )
 
     def _count(self, outcome: BulkOutcome) -> None:
         if outcome.number is not None:
