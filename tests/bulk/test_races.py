@@ -49,7 +49,7 @@ async def kill_mid_flight(
     fake: FakeNumbersServer, route: str, job: BulkJob, in_flight: int
 ) -> None:
     """Run ``job`` and kill it once ``in_flight`` of its requests are being handled."""
-    task = asyncio.create_task(job)  # type: ignore[var-annotated]
+    task = asyncio.create_task(job)
     for _ in range(2000):
         if sum(r.status == 0 for r in fake.requests_for(route)) >= in_flight or task.done():
             break
@@ -409,7 +409,7 @@ async def test_cancelling_a_job_task_abandons_its_items_like_a_second_ctrl_c(
     async with fake.client(**QUICK) as client:
         fake.inject(Fault.latency(0.2), route="release", times=None)
         job = client.bulk.release(owned, journal=journal, concurrency=3)
-        task = asyncio.create_task(job)  # type: ignore[var-annotated]
+        task = asyncio.create_task(job)
         for _ in range(400):
             if len(fake.requests_for("release")) >= 3:
                 break
