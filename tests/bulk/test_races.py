@@ -8,9 +8,11 @@ server — like Sinch after ``kill -9`` — goes on handling the requests it had
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ from numbers_async import (
     SmsConfiguration,
     Timeouts,
 )
+from numbers_async.cli import main
 from numbers_async.testing import FakeNumbersServer, Fault
 
 # How long the server keeps working on each request after it arrived.
@@ -423,3 +426,26 @@ async def test_cancelling_a_job_task_abandons_its_items_like_a_second_ctrl_c(
     assert not [t for t in asyncio.all_tasks() if t.get_name().startswith("numbers-async bulk")]
     intents = [line for line in journal.read_text().splitlines() if '"intent"' in line]
     assert len(intents) == 3  # unknown: a rerun settles them
+
+
+# --- the command line says that it waits -------------------------------------------------------
+
+
+def test_the_cli_says_that_a_rerun_waits_for_the_earlier_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journal = tmp_path / "release.jsonl"
+    numbers = tmp_path / "numbers.txt"
+    numbers.write_text("+12065550100\n")
+    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    header = {"journal": "numbers_async.bulk", "version": 2, "operation": "release", "request": {}}
+    # A release sent just now by a run that was killed: it may still be acting for 1 s.
+    intent = {"item": "+12065550100", "event": "intent", "at": now, "window": 1, "attempt": 1}
+    journal.write_text(json.dumps(header) + "\n" + json.dumps(intent) + "\n")
+
+    code = main(["bulk-release", str(numbers), "--journal", str(journal), "--fake"])
+
+    err = capsys.readouterr().err
+    assert code == 0
+    assert f"{journal} has requests an earlier run may still be making; waiting" in err
+    assert "UTC) for them to end before settling them" in err
