@@ -32,9 +32,9 @@ from numbers_async.cli import main
 from numbers_async.testing import FakeNumbersServer, Fault
 
 # How long the server keeps working on each request after it arrived.
-PROCESSING = 0.3
+PROCESSING = 0.25
 # Each attempt's limit: the rerun waits at most this long for the killed run's requests.
-ATTEMPT = 1.0
+ATTEMPT = 1.5
 QUICK: dict[str, Any] = {"retry": RetryPolicy(attempts=1), "timeouts": Timeouts(total=ATTEMPT)}
 
 
@@ -449,3 +449,13 @@ def test_the_cli_says_that_a_rerun_waits_for_the_earlier_run(
     assert code == 0
     assert f"{journal} has requests an earlier run may still be making; waiting" in err
     assert "UTC) for them to end before settling them" in err
+
+
+def test_the_cli_refuses_a_timeout_that_is_not_positive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    numbers = tmp_path / "numbers.txt"
+    numbers.write_text("+12065550100\n")
+    code = main(["bulk-release", str(numbers), "--timeout", "0", "--fake"])
+    assert code == 2
+    assert "--timeout: must be a positive number of seconds" in capsys.readouterr().err
