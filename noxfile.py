@@ -1,10 +1,10 @@
-"""Development sessions: ``python -m nox`` runs lint, typecheck and tests (what CI runs)."""
+"""Development sessions: ``python -m nox`` runs lint, typecheck, tests and docs (what CI runs)."""
 
 from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "docs"]
 nox.options.error_on_missing_interpreters = True
 
 # Supported Pythons, as the classifiers in pyproject.toml say.
@@ -16,12 +16,13 @@ TEST_DEPS = [
     "pytest-timeout>=2.3",
     "hypothesis>=6.100",
     "uvicorn>=0.29",
+    "griffelib>=2.4",  # tests/test_docs.py reads docstrings the way the API reference does
 ]
 LINT_DEPS = ["ruff>=0.6"]
 TYPECHECK_DEPS = ["mypy>=1.11", "nox>=2024.4.15", *TEST_DEPS]
 
 
-def _install(session: nox.Session, extras: str = "fast,fastapi,cli") -> None:
+def _install(session: nox.Session, extras: str = "fast,fastapi,cli,redis") -> None:
     session.install(f".[{extras}]")
 
 
@@ -67,7 +68,7 @@ def tests_all(session: nox.Session) -> None:
 @nox.session
 def tests_stdlib_json(session: nox.Session) -> None:
     """The test suite without orjson, exercising the stdlib JSON fallback."""
-    _install(session, "fastapi,cli")
+    _install(session, "fastapi,cli,redis")
     session.install(*TEST_DEPS)
     session.run("pytest", "-q", "--timeout=300", *session.posargs)
 
@@ -79,17 +80,40 @@ def demo(session: nox.Session) -> None:
     session.run("numbers-async", "demo", *session.posargs)
 
 
+# ruff formats the separated signatures in the API reference.
+DOCS_DEPS = ["mkdocs>=1.6", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26", "ruff>=0.6"]
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into site/ (offline; any warning fails the build)."""
+    _install(session)
+    session.install(*DOCS_DEPS)
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)
+
+
 # Baselines the benchmarks compare against; never runtime dependencies.
 BENCH_DEPS = ["pydantic>=2", "msgspec>=0.18", "sinch>=2.3"]
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks B1-B7 against their baselines: one table, JSON in benchmarks/results/.
+    """Benchmarks B1-B8 against their baselines: one table, JSON in benchmarks/results/.
 
     ``nox -s bench -- --quick`` for a smoke run, ``-- --only b2,b3`` for some of them.
     Never fails on a number (only if a benchmark crashes).
     """
-    _install(session, "fast")
+    _install(session, "fast,redis")
     session.install(*BENCH_DEPS)
     session.run("python", "benchmarks/run_all.py", *session.posargs)
+
+
+@nox.session
+def bench_stdlib_json(session: nox.Session) -> None:
+    """B1-B3 without orjson: the client and the bare baselines both parse with ``json``.
+
+    Writes ``latest.json`` like ``bench`` (never ``reference.json``: it runs with ``--only``).
+    """
+    _install(session, "cli")
+    session.install(*BENCH_DEPS)
+    session.run("python", "benchmarks/run_all.py", "--only", "b1,b2,b3", *session.posargs)

@@ -43,6 +43,18 @@ def pythonpath() -> str:
     return os.pathsep.join(filter(None, [str(REPO_DIR), os.environ.get("PYTHONPATH")]))
 
 
+# --- the JSON parser the client uses ------------------------------------------------------------
+
+
+def client_json() -> tuple[Callable[[bytes], Any], str]:
+    """The JSON parser our client uses (orjson with the ``fast`` extra, else the stdlib)
+    and its name: bare-aiohttp baselines parse with the same one, so they compare fairly."""
+    from numbers_async import _json
+
+    loads = _json.loads
+    return loads, ("orjson" if getattr(loads, "__module__", "") == "orjson" else "json")
+
+
 # --- the server child process ------------------------------------------------------------------
 
 
@@ -188,6 +200,26 @@ class Row:
         object.__setattr__(self, "met", met)
 
 
+def commit() -> str | None:
+    """The checkout's commit, with ``-dirty`` when files differ from it (None outside git)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO_DIR), "rev-parse", "HEAD"],  # noqa: S607 - git from PATH
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_DIR), "status", "--porcelain", "-uno"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("-dirty" if dirty else "")
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     cpu = platform.processor() or platform.machine()
@@ -203,6 +235,7 @@ def machine() -> dict[str, Any]:
 
             versions[package] = version(package)
     return {
+        "commit": commit(),
         "cpu": cpu,
         "cores": os.cpu_count(),
         "python": platform.python_version(),

@@ -47,11 +47,13 @@ def _response(status: str, body: bytes) -> bytes:
 class FixedBodies:
     """Every answer the fixed server can give, serialised once."""
 
-    def __init__(self, *, pages: int, page_size: int) -> None:
+    def __init__(self, *, pages: int, page_size: int, shape: str = "settled") -> None:
         self.token = _response("200 OK", _payloads.token_body())
-        self.number = _response("200 OK", _payloads.active_number_body())
+        self.number = _response("200 OK", _payloads.active_number_body(0, shape))
         self.pages = [
-            _response("200 OK", _payloads.page_body(page, pages=pages, page_size=page_size))
+            _response(
+                "200 OK", _payloads.page_body(page, pages=pages, page_size=page_size, shape=shape)
+            )
             for page in range(pages)
         ]
         self.not_found = _response(
@@ -147,7 +149,7 @@ async def _until_terminated() -> None:
 
 async def serve_fixed(args: argparse.Namespace) -> None:
     """Run the fixed-body server until SIGTERM."""
-    bodies = FixedBodies(pages=args.pages, page_size=args.page_size)
+    bodies = FixedBodies(pages=args.pages, page_size=args.page_size, shape=args.shape)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: FixedProtocol(bodies, args.latency), "127.0.0.1", 0, backlog=1024
@@ -187,6 +189,9 @@ def main() -> None:
     parser.add_argument("kind", choices=["fixed", "fake"])
     parser.add_argument("--pages", type=int, default=1, help="fixed: pages in the listing")
     parser.add_argument("--page-size", type=int, default=100, help="fixed: numbers per page")
+    parser.add_argument(
+        "--shape", default="settled", choices=list(_payloads.SHAPES), help="fixed: numbers' shape"
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--active", type=int, default=0, help="fake: owned numbers to add")
     parser.add_argument(

@@ -3,8 +3,8 @@
 What is measured: how far the resident set size (RSS) of a fresh process rises above its
 level just before the listing starts, at its peak while ``async for number in
 client.active_numbers.list(page_size=1000)`` walks 100,000 numbers and drops each one.
-For reference, the same walk with bare aiohttp + ``json.loads`` yielding dicts page by page
-(what any streaming client needs at least) runs in its own fresh process too.
+For reference, the same walk with bare aiohttp + the client's JSON parser yielding dicts
+page by page (what any streaming client needs at least) runs in its own fresh process too.
 
 How: each measurement is a child process (``b6_memory.py --child ours|bare``) so that
 neither run inherits the other's heap. The child imports everything and builds its
@@ -36,6 +36,7 @@ from _common import (
     ServerInfo,
     Stat,
     alternate,
+    client_json,
     paired_ratio,
     parser,
     pythonpath,
@@ -94,7 +95,7 @@ async def stream_ours(info: ServerInfo, page_size: int) -> tuple[int, int]:
 
 
 async def stream_bare(info: ServerInfo, page_size: int) -> tuple[int, int]:
-    """Walk the listing with bare aiohttp + json.loads; same return."""
+    """Walk the listing with bare aiohttp + the client's JSON parser; same return."""
     import aiohttp
     from b1_get import bare_token
     from b3_list import bare_pages
@@ -174,7 +175,7 @@ def main() -> None:
         what=f"stream {items:,} numbers, pages of {args.page_size:,}",
         unit="MB",
         ours=Stat.of(values["ours"]),
-        baseline_label="bare aiohttp + json.loads",
+        baseline_label=f"bare aiohttp + {client_json()[1]}",
         baseline=Stat.of(values["bare"]),
         ratio=paired_ratio(values["ours"], values["bare"]),
         target="<= 20 MB (ours)",

@@ -13,7 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from numbers_async._client import NumbersClient
 from numbers_async._config import RetryEvent, RetryPolicy, Timeouts
+from numbers_async._convert import to_dict, to_json
 from numbers_async._paging import ActiveNumbersPager
+from numbers_async._rate import RateLimiter
+from numbers_async._transport import Transport
 from numbers_async._version import __version__
 from numbers_async.errors import (
     AmbiguousOutcomeError,
@@ -40,23 +43,35 @@ from numbers_async.models import (
     AvailableRegion,
     CallbackConfiguration,
     Capability,
+    CapabilityName,
     Money,
     NumberType,
+    NumberTypeName,
     Page,
     ProvisioningStatus,
     ScheduledSmsProvisioning,
     ScheduledVoiceProvisioning,
     SearchPattern,
+    SearchPatternName,
     SmsConfiguration,
     VoiceConfiguration,
 )
 
 if TYPE_CHECKING:
-    from numbers_async.bulk import BulkFailure, BulkJob, BulkOutcome, BulkProgress, BulkReport
+    from numbers_async.bulk import (
+        BulkFailure,
+        BulkJob,
+        BulkOutcome,
+        BulkProgress,
+        BulkReport,
+        BulkStream,
+    )
 
 # Bulk jobs are imported on first use: most programs never run one, and the module is a
 # good part of the import time (DESIGN §4, B7).
-_LAZY = frozenset({"BulkFailure", "BulkJob", "BulkOutcome", "BulkProgress", "BulkReport"})
+_LAZY = frozenset(
+    {"BulkFailure", "BulkJob", "BulkOutcome", "BulkProgress", "BulkReport", "BulkStream"}
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -80,8 +95,10 @@ __all__ = [
     "BulkOutcome",
     "BulkProgress",
     "BulkReport",
+    "BulkStream",
     "CallbackConfiguration",
     "Capability",
+    "CapabilityName",
     "DecodeError",
     "FieldViolation",
     "InvalidArgumentError",
@@ -92,6 +109,7 @@ __all__ = [
     "Money",
     "NotFoundError",
     "NumberType",
+    "NumberTypeName",
     "NumbersClient",
     "NumbersError",
     "NumbersTimeoutError",
@@ -99,15 +117,20 @@ __all__ = [
     "PermissionDeniedError",
     "ProvisioningStatus",
     "RateLimitedError",
+    "RateLimiter",
     "RetryEvent",
     "RetryPolicy",
     "ScheduledSmsProvisioning",
     "ScheduledVoiceProvisioning",
     "SearchPattern",
+    "SearchPatternName",
     "ServerError",
     "SmsConfiguration",
     "Timeouts",
+    "Transport",
     "TransportError",
     "VoiceConfiguration",
     "__version__",
+    "to_dict",
+    "to_json",
 ]

@@ -1,7 +1,9 @@
 """Credentials: HTTP Basic, or OAuth2 client credentials with a shared, cached token.
 
-The token provider does no I/O itself; the session manager hands it a ``TokenFetcher`` that
-POSTs the form to the token endpoint, so aiohttp stays in one module.
+The token provider does no I/O itself; the sender hands it a ``TokenFetcher`` that POSTs
+the form to the token endpoint through the client's transport. Its retries follow
+``_retry.TOKEN_RULES`` and ``TOKEN_POLICY`` and are reported to the calling policy's
+``on_retry`` like any other retry.
 """
 
 from __future__ import annotations
@@ -9,28 +11,35 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Final, Protocol
+from typing import Protocol
+
+import attrs
 
 from numbers_async import _json
-from numbers_async._operations import error_for, parse_retry_after
-from numbers_async.errors import AuthenticationError, NumbersError
+from numbers_async._operations import error_for
+from numbers_async._retry import (
+    AUTH_OPERATION,
+    TOKEN_POLICY,
+    TOKEN_RULES,
+    RetryEvent,
+    notify_retry,
+    retry_delay,
+)
+from numbers_async.errors import ApiError, AuthenticationError, NumbersError, TransportError
 
-__all__ = ["Auth", "BasicAuth", "OAuth2", "TokenFetcher"]
+__all__ = ["Auth", "BasicAuth", "OAuth2", "OnRetry", "TokenFetcher"]
 
 logger = logging.getLogger("numbers_async")
 
-#: POST a form with an Authorization header; returns (status, headers, body).
+#: POST a form with an Authorization header; returns (status, headers, body) or raises
+#: ``TransportError``.
 TokenFetcher = Callable[
     [str, str, Mapping[str, str]], Awaitable[tuple[int, Mapping[str, str], bytes]]
 ]
-
-_TOKEN_ATTEMPTS: Final = 4
-_TOKEN_BACKOFF: Final = 0.25  # seconds, doubled per attempt, full jitter
-_TOKEN_BACKOFF_CAP: Final = 4.0
-_RETRYABLE_TOKEN_STATUS: Final = frozenset({429, 500, 502, 503, 504})
+#: ``RetryPolicy.on_retry`` of the call that needed a token.
+OnRetry = Callable[[RetryEvent], None] | None
 
 
 def basic_header(key_id: str, key_secret: str) -> str:
@@ -40,15 +49,15 @@ def basic_header(key_id: str, key_secret: str) -> str:
 
 
 class Auth(Protocol):
-    """What the session manager needs from a credential scheme."""
+    """What the sender needs from a credential scheme."""
 
     refreshable: bool
 
     def cached(self) -> str | None:
         """The header value to send now if no I/O is needed to get it, else None."""
 
-    async def authorization(self, fetch: TokenFetcher) -> str:
-        """The ``Authorization`` header value to send now."""
+    async def authorization(self, fetch: TokenFetcher, on_retry: OnRetry = None) -> str:
+        """The ``Authorization`` header value to send now (``on_retry`` hears token retries)."""
 
     def invalidate(self, used: str) -> None:
         """Forget ``used`` if it is still the current credential (the server said it expired)."""
@@ -71,7 +80,7 @@ class BasicAuth:
     def cached(self) -> str:
         return self._header
 
-    async def authorization(self, fetch: TokenFetcher) -> str:
+    async def authorization(self, fetch: TokenFetcher, on_retry: OnRetry = None) -> str:
         return self._header
 
     def invalidate(self, used: str) -> None:
@@ -117,14 +126,14 @@ class OAuth2:
         header = self._header
         return header if header is not None and self._clock() < self._refresh_at else None
 
-    async def authorization(self, fetch: TokenFetcher) -> str:
+    async def authorization(self, fetch: TokenFetcher, on_retry: OnRetry = None) -> str:
         header = self._header
         now = self._clock()
         if header is not None and now < self._refresh_at:
             return header
         if self._refresh is None:
             self._refresh = asyncio.create_task(
-                self._fetch_token(fetch), name="numbers_async token refresh"
+                self._fetch_token(fetch, on_retry), name="numbers_async token refresh"
             )
             self._refresh.add_done_callback(self._refresh_done)
         try:
@@ -151,32 +160,35 @@ class OAuth2:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    async def _fetch_token(self, fetch: TokenFetcher) -> str:
+    async def _fetch_token(self, fetch: TokenFetcher, on_retry: OnRetry) -> str:
         form = {"grant_type": "client_credentials"}
-        for attempt in range(1, _TOKEN_ATTEMPTS + 1):
+        policy = TOKEN_POLICY if on_retry is None else attrs.evolve(TOKEN_POLICY, on_retry=on_retry)
+        attempt = 0
+        while True:
+            attempt += 1
             started = self._clock()
-            status, headers, body = await fetch(self._token_url, self._basic, form)
-            if status == 200:
-                return self._store(body, started)
-            error = error_for(status, headers, body)
-            if status not in _RETRYABLE_TOKEN_STATUS or attempt == _TOKEN_ATTEMPTS:
-                raise AuthenticationError(
-                    status,
-                    status_text=error.status_text,
-                    message=f"token endpoint failed: {error.message or 'no message'}",
-                    body=body,
-                ) from error
-            delay = parse_retry_after(headers.get("Retry-After"))
+            error: NumbersError
+            try:
+                status, headers, body = await fetch(self._token_url, self._basic, form)
+            except TransportError as exc:
+                error = exc
+            else:
+                if status == 200:
+                    return self._store(body, started)
+                error = error_for(status, headers, body)
+            delay = retry_delay(error, attempt=attempt, policy=policy, rules=TOKEN_RULES)
             if delay is None:
-                # The token endpoint answers 429 without Retry-After (API_NOTES): back off.
-                delay = random.uniform(  # noqa: S311 - jitter, not cryptography
-                    0, min(_TOKEN_BACKOFF_CAP, _TOKEN_BACKOFF * 2**attempt)
-                )
+                if isinstance(error, ApiError):
+                    raise _token_failure(error) from error
+                raise error
             logger.info(
-                "token endpoint answered %d; retrying in %.2fs (attempt %d)", status, delay, attempt
+                "token endpoint answered %s; retrying in %.2fs (attempt %d)",
+                error.status if isinstance(error, ApiError) else type(error).__name__,
+                delay,
+                attempt,
             )
+            notify_retry(AUTH_OPERATION, error, attempt, delay, policy)
             await self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _store(self, body: bytes, started: float) -> str:
         try:
@@ -196,3 +208,12 @@ class OAuth2:
         self._header = header
         logger.debug("obtained an access token valid for %.0fs", lifetime)
         return header
+
+
+def _token_failure(error: ApiError) -> AuthenticationError:
+    return AuthenticationError(
+        error.status,
+        status_text=error.status_text,
+        message=f"token endpoint failed: {error.message or 'no message'}",
+        body=error.body,
+    )

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal
-
-import aiohttp
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias, TypeVar
 
 from numbers_async import _operations as ops
 from numbers_async._auth import Auth, BasicAuth, OAuth2
 from numbers_async._config import RetryPolicy, Timeouts
+from numbers_async._operations import Request
 from numbers_async._paging import ActiveNumbersPager
-from numbers_async._session import CallOptions, SessionManager
+from numbers_async._rate import RateGate, RateLimiter
+from numbers_async._reconcile import NumbersSettler
+from numbers_async._sender import CallOptions, Sender
+from numbers_async._transport import AiohttpTransport, Transport
 from numbers_async.errors import InvalidInputError
 from numbers_async.models import (
     ActiveNumber,
@@ -22,14 +25,18 @@ from numbers_async.models import (
     AvailableRegion,
     CallbackConfiguration,
     Capability,
+    CapabilityName,
     NumberType,
+    NumberTypeName,
     Page,
     SearchPattern,
+    SearchPatternName,
     SmsConfiguration,
     VoiceConfiguration,
 )
 
 if TYPE_CHECKING:
+    from numbers_async._transport import aiohttp
     from numbers_async.bulk import Bulk
 
 __all__ = ["DEFAULT_AUTH_URL", "DEFAULT_BASE_URL", "NumbersClient"]
@@ -39,30 +46,61 @@ DEFAULT_AUTH_URL: Final = "https://auth.sinch.com/oauth2/token"
 DEFAULT_PAGE_SIZE: Final = 100
 DEFAULT_MAX_CONCURRENCY: Final = 64
 
-_EnumArg = str  # a member of the enum or its string value; members are str subclasses
+# An enum argument is a member or one of its known string values; anything else is
+# rejected at run time (InvalidInputError) and flagged by a type checker.
+_NumberTypeArg: TypeAlias = "NumberType | NumberTypeName"
+_SearchPatternArg: TypeAlias = "SearchPattern | SearchPatternName"
+_CapabilityArg: TypeAlias = "Capability | CapabilityName"
+_CapabilitiesArg: TypeAlias = "Iterable[_CapabilityArg] | _CapabilityArg"
+
+T = TypeVar("T")
+#: Turns the status and body of a 2xx answer into the call's result.
+Decode = Callable[[int, bytes], T]
+
+
+# Partials, not closures: no Python frame of their own on the hot path.
+def _one(cls: type[T]) -> Decode[T]:
+    return functools.partial(ops.decode, cls=cls)
+
+
+def _many(cls: type[T], key: str) -> Decode[list[T]]:
+    return functools.partial(ops.decode_list, cls=cls, key=key)
+
+
+_ACTIVE_NUMBER: Final = _one(ActiveNumber)
+_AVAILABLE_NUMBER: Final = _one(AvailableNumber)
+_CALLBACKS: Final = _one(CallbackConfiguration)
+_PAGE: Final = _one(Page)
+_AVAILABLE_NUMBERS: Final = _many(AvailableNumber, "availableNumbers")
+_REGIONS: Final = _many(AvailableRegion, "availableRegions")
 
 
 class _Resource:
-    """A group of operations sharing the client's session manager and call options."""
+    """A group of operations sharing the client's sender and call options."""
 
-    def __init__(self, session: SessionManager, options: CallOptions) -> None:
-        self._session = session
+    def __init__(self, sender: Sender, options: CallOptions) -> None:
+        self._sender = sender
         self._options = options
+
+    async def _call(
+        self, request: Request, decode: Decode[T], *, deadline_at: float | None = None
+    ) -> T:
+        """Send ``request`` (with retries) and decode its 2xx answer."""
+        status, body = await self._sender.send(request, self._options, deadline_at=deadline_at)
+        return decode(status, body)
 
 
 class AvailableRegions(_Resource):
     """``client.available_regions``: where numbers are offered."""
 
     async def list(
-        self, types: Iterable[NumberType | _EnumArg] | NumberType | _EnumArg | None = None
+        self, types: Iterable[_NumberTypeArg] | _NumberTypeArg | None = None
     ) -> list[AvailableRegion]:
         """List regions, optionally only those offering the given number ``types``.
 
         Example: ``await client.available_regions.list(types=["LOCAL"])``.
         """
-        request = ops.list_regions(types)
-        status, body = await self._session.send(request, self._options)
-        return ops.decode_list(status, body, AvailableRegion, "availableRegions")
+        return await self._call(ops.list_regions(types), _REGIONS)
 
 
 class AvailableNumbers(_Resource):
@@ -71,11 +109,11 @@ class AvailableNumbers(_Resource):
     async def search(
         self,
         region_code: str,
-        number_type: NumberType | _EnumArg,
+        number_type: _NumberTypeArg,
         *,
         pattern: str | None = None,
-        search_pattern: SearchPattern | _EnumArg | None = None,
-        capabilities: Iterable[Capability | _EnumArg] | Capability | _EnumArg | None = None,
+        search_pattern: _SearchPatternArg | None = None,
+        capabilities: _CapabilitiesArg | None = None,
         size: int | None = None,
     ) -> list[AvailableNumber]:
         """Search numbers available to rent.
@@ -99,13 +137,11 @@ class AvailableNumbers(_Resource):
             capabilities=capabilities,
             size=size,
         )
-        status, body = await self._session.send(request, self._options)
-        return ops.decode_list(status, body, AvailableNumber, "availableNumbers")
+        return await self._call(request, _AVAILABLE_NUMBERS)
 
     async def get(self, phone_number: str) -> AvailableNumber:
         """Check whether one number is available, with its prices (``NotFoundError`` if not)."""
-        status, body = await self._session.send(ops.get_available(phone_number), self._options)
-        return ops.decode(status, body, AvailableNumber)
+        return await self._call(ops.get_available(phone_number), _AVAILABLE_NUMBER)
 
     async def rent(
         self,
@@ -129,17 +165,16 @@ class AvailableNumbers(_Resource):
             AmbiguousOutcomeError: an attempt may have rented it and checking failed.
         """
         request = ops.rent(phone_number, sms=sms, voice=voice, callback_url=callback_url)
-        status, body = await self._session.send(request, self._options)
-        return ops.decode(status, body, ActiveNumber)
+        return await self._call(request, _ACTIVE_NUMBER)
 
     async def rent_any(
         self,
         region_code: str,
-        number_type: NumberType | _EnumArg,
+        number_type: _NumberTypeArg,
         *,
         pattern: str | None = None,
-        search_pattern: SearchPattern | _EnumArg | None = None,
-        capabilities: Iterable[Capability | _EnumArg] | Capability | _EnumArg | None = None,
+        search_pattern: _SearchPatternArg | None = None,
+        capabilities: _CapabilitiesArg | None = None,
         sms: SmsConfiguration | None = None,
         voice: VoiceConfiguration | None = None,
         callback_url: str | None = None,
@@ -164,8 +199,7 @@ class AvailableNumbers(_Resource):
             voice=voice,
             callback_url=callback_url,
         )
-        status, body = await self._session.send(request, self._options)
-        return ops.decode(status, body, ActiveNumber)
+        return await self._call(request, _ACTIVE_NUMBER)
 
 
 class ActiveNumbers(_Resource):
@@ -175,10 +209,10 @@ class ActiveNumbers(_Resource):
         self,
         *,
         region_code: str | None = None,
-        number_type: NumberType | _EnumArg | None = None,
+        number_type: _NumberTypeArg | None = None,
         pattern: str | None = None,
-        search_pattern: SearchPattern | _EnumArg | None = None,
-        capabilities: Iterable[Capability | _EnumArg] | Capability | _EnumArg | None = None,
+        search_pattern: _SearchPatternArg | None = None,
+        capabilities: _CapabilitiesArg | None = None,
         page_size: int | None = None,
         order_by: Literal["phoneNumber", "displayName"] | None = None,
         page_token: str | None = None,
@@ -209,24 +243,22 @@ class ActiveNumbers(_Resource):
         if max_items is not None:
             ops.check_positive_int("max_items", max_items)
 
-        session, options = self._session, self._options
-
         async def fetch(token: str | None, deadline_at: float | None) -> Page:
-            request = ops.list_active_page(query, token)
-            status, body = await session.send(request, options, deadline_at=deadline_at)
-            return ops.decode(status, body, Page)
+            return await self._call(
+                ops.list_active_page(query, token), _PAGE, deadline_at=deadline_at
+            )
 
+        sender, options = self._sender, self._options
         return ActiveNumbersPager(
             fetch,
             page_token=page_token or None,
             max_items=max_items,
-            deadline=lambda: session.deadline_for(options),
+            deadline=lambda: sender.deadline_for(options),
         )
 
     async def get(self, phone_number: str) -> ActiveNumber:
         """Fetch one owned number (``NotFoundError`` if the project does not own it)."""
-        status, body = await self._session.send(ops.get_active(phone_number), self._options)
-        return ops.decode(status, body, ActiveNumber)
+        return await self._call(ops.get_active(phone_number), _ACTIVE_NUMBER)
 
     async def update(
         self,
@@ -245,8 +277,7 @@ class ActiveNumbers(_Resource):
         request = ops.update_active(
             phone_number, display_name=display_name, sms=sms, voice=voice, callback_url=callback_url
         )
-        status, body = await self._session.send(request, self._options)
-        return ops.decode(status, body, ActiveNumber)
+        return await self._call(request, _ACTIVE_NUMBER)
 
     async def release(self, phone_number: str) -> ActiveNumber:
         """Give an owned number back; the result has ``expire_at`` set.
@@ -255,8 +286,7 @@ class ActiveNumbers(_Resource):
         number no longer owned, the lost attempt released it, and the result carries only
         ``phone_number`` (the API has nothing more to say about it).
         """
-        status, body = await self._session.send(ops.release(phone_number), self._options)
-        return ops.decode(status, body, ActiveNumber)
+        return await self._call(ops.release(phone_number), _ACTIVE_NUMBER)
 
 
 class Callbacks(_Resource):
@@ -264,13 +294,11 @@ class Callbacks(_Resource):
 
     async def get(self) -> CallbackConfiguration:
         """The current configuration (its ``hmac_secret`` signs every event)."""
-        status, body = await self._session.send(ops.get_callbacks(), self._options)
-        return ops.decode(status, body, CallbackConfiguration)
+        return await self._call(ops.get_callbacks(), _CALLBACKS)
 
     async def update(self, hmac_secret: str) -> CallbackConfiguration:
         """Set the HMAC secret (32-64 characters of ``a-zA-Z0-9-``) used to sign events."""
-        status, body = await self._session.send(ops.update_callbacks(hmac_secret), self._options)
-        return ops.decode(status, body, CallbackConfiguration)
+        return await self._call(ops.update_callbacks(hmac_secret), _CALLBACKS)
 
 
 class NumbersClient:
@@ -289,11 +317,15 @@ class NumbersClient:
         base_url: the Numbers API origin.
         auth_url: the OAuth2 token endpoint.
         max_concurrency: the most requests in flight at once.
-        rate_limit: the most requests per second, client-wide (``None``: no limit). Whatever
-            this is, a 429 pauses the whole client for ``Retry-After`` and then ramps up.
+        rate_limit: the most requests per second, client-wide (``None``: no limit), or a
+            ``RateLimiter`` (for example one shared by several processes). Whatever this
+            is, a 429 pauses the whole client for ``Retry-After`` and then ramps up.
         retry: how failed requests are retried (only where it is safe).
         timeouts: time limits per attempt, and an optional deadline per call.
         session: an ``aiohttp.ClientSession`` to use; the client never closes it.
+        transport: a ``Transport`` to send requests with instead of aiohttp, for example
+            ``numbers_async.testing.MockTransport``; the client never closes it. The token
+            request goes through it too (``auth="basic"`` needs none).
 
     ``client.with_options(retry=..., timeouts=...)`` gives a view with other settings for
     some calls, sharing this client's connections, token and rate limit.
@@ -309,10 +341,11 @@ class NumbersClient:
         base_url: str = DEFAULT_BASE_URL,
         auth_url: str = DEFAULT_AUTH_URL,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        rate_limit: float | None = None,
+        rate_limit: float | RateLimiter | None = None,
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
         session: aiohttp.ClientSession | None = None,
+        transport: Transport | None = None,
     ) -> None:
         ops.check_str("project_id", project_id, allow_empty=False)
         ops.check_str("key_id", key_id, allow_empty=False)
@@ -320,11 +353,20 @@ class NumbersClient:
         ops.check_url("base_url", base_url)
         ops.check_url("auth_url", auth_url)
         ops.check_positive_int("max_concurrency", max_concurrency)
-        if rate_limit is not None:
-            ops.check_positive_number("rate_limit", rate_limit)
+        limiter = _limiter(rate_limit)
         options = _call_options(retry, timeouts, CallOptions(RetryPolicy(), Timeouts()))
-        if session is not None and not isinstance(session, aiohttp.ClientSession):
-            raise InvalidInputError("session", "must be an aiohttp.ClientSession", session)
+        if transport is not None and not isinstance(transport, Transport):
+            raise InvalidInputError("transport", "must have an async request() method", transport)
+        if transport is not None and session is not None:
+            raise InvalidInputError("transport", "give a transport or a session, not both")
+        close_transport = None
+        if transport is None:
+            # One connection more than requests in flight: a token fetch, made while
+            # max_concurrency callers hold their slots, can always get a connection.
+            own = AiohttpTransport(max_connections=max_concurrency + 1, session=session)
+            transport = own
+            if session is None:
+                close_transport = own.aclose
         credentials: Auth
         if auth == "oauth2":
             credentials = OAuth2(key_id, key_secret, auth_url)
@@ -336,22 +378,24 @@ class NumbersClient:
         self.key_id = key_id
         self._auth_kind = auth
         self._base_url = base_url
-        self._session = SessionManager(
+        self._sender = Sender(
             base_url=base_url,
             project_id=project_id,
             auth=credentials,
+            transport=transport,
+            close_transport=close_transport,
+            limiter=limiter,
             max_concurrency=max_concurrency,
-            rate_limit=None if rate_limit is None else float(rate_limit),
-            session=session,
+            settler=NumbersSettler(),
         )
         self._bind(options)
 
     def _bind(self, options: CallOptions) -> None:
         self._options = options
-        self.available_regions = AvailableRegions(self._session, options)
-        self.available_numbers = AvailableNumbers(self._session, options)
-        self.active_numbers = ActiveNumbers(self._session, options)
-        self.callbacks = Callbacks(self._session, options)
+        self.available_regions = AvailableRegions(self._sender, options)
+        self.available_numbers = AvailableNumbers(self._sender, options)
+        self.active_numbers = ActiveNumbers(self._sender, options)
+        self.callbacks = Callbacks(self._sender, options)
 
     def with_options(
         self, *, retry: RetryPolicy | None = None, timeouts: Timeouts | None = None
@@ -370,29 +414,53 @@ class NumbersClient:
         return view
 
     @classmethod
-    def from_env(cls, **kwargs: Any) -> NumbersClient:
+    def from_env(
+        cls,
+        *,
+        project_id: str | None = None,
+        key_id: str | None = None,
+        key_secret: str | None = None,
+        auth: Literal["oauth2", "basic"] = "oauth2",
+        base_url: str | None = None,
+        auth_url: str | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        rate_limit: float | RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        session: aiohttp.ClientSession | None = None,
+        transport: Transport | None = None,
+    ) -> NumbersClient:
         """Build a client from ``SINCH_PROJECT_ID``, ``SINCH_KEY_ID``, ``SINCH_KEY_SECRET``.
 
-        ``SINCH_NUMBERS_URL`` and ``SINCH_AUTH_URL`` override the origins; keyword arguments
-        are passed on to the constructor and win over the environment.
+        ``SINCH_NUMBERS_URL`` and ``SINCH_AUTH_URL`` override the origins. An argument given
+        here wins over its variable; the others are the constructor's.
+
+        Raises:
+            InvalidInputError: a credential is neither given nor set (``argument`` names
+                the variable), or an argument breaks its rule.
         """
-        values = {}
-        for argument, variable in (
-            ("project_id", "SINCH_PROJECT_ID"),
-            ("key_id", "SINCH_KEY_ID"),
-            ("key_secret", "SINCH_KEY_SECRET"),
+        credentials = []
+        for given, variable in (
+            (project_id, "SINCH_PROJECT_ID"),
+            (key_id, "SINCH_KEY_ID"),
+            (key_secret, "SINCH_KEY_SECRET"),
         ):
-            value = kwargs.pop(argument, None) or os.environ.get(variable)
+            value = given or os.environ.get(variable)
             if not value:
                 raise InvalidInputError(variable, "must be set in the environment")
-            values[argument] = value
-        for argument, variable in (
-            ("base_url", "SINCH_NUMBERS_URL"),
-            ("auth_url", "SINCH_AUTH_URL"),
-        ):
-            if argument not in kwargs and os.environ.get(variable):
-                kwargs[argument] = os.environ[variable]
-        return cls(values["project_id"], values["key_id"], values["key_secret"], **kwargs)
+            credentials.append(value)
+        return cls(
+            *credentials,
+            auth=auth,
+            base_url=base_url or os.environ.get("SINCH_NUMBERS_URL") or DEFAULT_BASE_URL,
+            auth_url=auth_url or os.environ.get("SINCH_AUTH_URL") or DEFAULT_AUTH_URL,
+            max_concurrency=max_concurrency,
+            rate_limit=rate_limit,
+            retry=retry,
+            timeouts=timeouts,
+            session=session,
+            transport=transport,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -403,11 +471,11 @@ class NumbersClient:
     @property
     def closed(self) -> bool:
         """Whether the client has been closed."""
-        return self._session.closed
+        return self._sender.closed
 
     async def aclose(self) -> None:
         """Close the client (and its aiohttp session, unless it was injected). Idempotent."""
-        await self._session.aclose()
+        await self._sender.aclose()
 
     async def __aenter__(self) -> NumbersClient:
         return self
@@ -429,6 +497,14 @@ class NumbersClient:
         if bulk is None:
             bulk = self.__dict__["_bulk"] = Bulk(self)
         return bulk
+
+
+def _limiter(rate_limit: object) -> RateLimiter:
+    if rate_limit is None:
+        return RateGate(None)
+    if isinstance(rate_limit, RateLimiter):
+        return rate_limit
+    return RateGate(ops.check_positive_number("rate_limit", rate_limit))
 
 
 def _call_options(

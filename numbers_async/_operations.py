@@ -1,25 +1,23 @@
 """Pure protocol logic: argument checks, request building and response decoding.
 
 Nothing here does I/O. A ``Request`` says what to send; ``decode`` and ``error_for`` turn
-``(status, headers, body)`` into a model or an exception. The session manager is the only
-place that talks to aiohttp.
+``(status, headers, body)`` into a model or an exception. Only ``_transport`` talks to
+aiohttp; retry decisions live in ``_retry``.
 """
 
 from __future__ import annotations
 
 import enum
 import re
-import time
 from collections.abc import Iterable, Mapping
-from datetime import timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, Final, TypeVar
 from urllib.parse import urlencode
 
 import attrs
 
 from numbers_async import _json
-from numbers_async._convert import structure_hook, unstructure
+from numbers_async._convert import FieldError, structure_hook, unstructure
+from numbers_async._retry import Safety, parse_retry_after, safety_of
 from numbers_async.errors import (
     ApiError,
     AuthenticationError,
@@ -72,23 +70,8 @@ class Op(enum.Enum):
     UPDATE_CALLBACKS = "callbacks.update"
 
 
-class Safety(enum.Enum):
-    """What repeating a request risks, which decides how it may be retried (DESIGN §2)."""
-
-    #: Reads, PATCHes and release: doing it twice leaves the same state.
-    IDEMPOTENT = "idempotent"
-    #: rent of a given number: a repeat fails once the first went through, and the
-    #: outcome can be checked with GET activeNumbers/{phone}.
-    RECONCILE = "reconcile"
-    #: rentAny: a repeat may rent (and bill) a second number; retry only what provably
-    #: was not processed.
-    AT_MOST_ONCE = "at-most-once"
-
-
-SAFETY: Final = dict.fromkeys(Op, Safety.IDEMPOTENT) | {
-    Op.RENT: Safety.RECONCILE,
-    Op.RENT_ANY: Safety.AT_MOST_ONCE,
-}
+#: ``_retry.safety_of`` for every operation, looked up once.
+_SAFETY: Final = {op: safety_of(op.value) for op in Op}
 
 
 @attrs.define(eq=False)  # not frozen: built on every call, and frozen attrs init is 4x slower
@@ -106,7 +89,7 @@ class Request:
     @property
     def safety(self) -> Safety:
         """How this request may be retried."""
-        return SAFETY[self.op]
+        return _SAFETY[self.op]
 
     @property
     def target(self) -> str:
@@ -417,27 +400,39 @@ def _loads_object(status: int, body: bytes) -> dict[str, Any]:
 
 
 def decode(status: int, body: bytes, cls: type[T]) -> T:
-    """Decode a 2xx body into ``cls``."""
+    """Decode a 2xx body into ``cls``; a body that does not fit is a ``DecodeError``."""
     data = _loads_object(status, body)
     try:
         return structure_hook(cls)(data, cls)
-    except Exception as exc:  # cattrs and hooks raise many types; all mean "bad body"
+    except FieldError as exc:  # names the path, the expected type and what came
+        raise DecodeError(
+            f"cannot decode {cls.__name__}: {exc}", status=status, body=body
+        ) from None
+    except Exception as exc:  # a converter fault: still "bad body" to the caller
         raise DecodeError(f"cannot decode {cls.__name__}: {exc}", status=status, body=body) from exc
 
 
 def decode_list(status: int, body: bytes, cls: type[T], key: str) -> list[T]:
-    """Decode a 2xx body holding a list of ``cls`` under ``key`` (absent means empty)."""
+    """Decode a 2xx body holding a list of ``cls`` under ``key`` (absent or null: empty)."""
     data = _loads_object(status, body)
     items = data.get(key)
     if items is None:
         return []
     if not isinstance(items, list):
-        raise DecodeError(f"{key} is not a JSON array", status=status, body=body)
+        error = FieldError("an array", items)
+        error.segments.append(key)
+        raise DecodeError(f"{key} is not a JSON array ({error})", status=status, body=body)
     hook = structure_hook(cls)
-    try:
-        return [hook(item, cls) for item in items]
-    except Exception as exc:  # as above
-        raise DecodeError(f"cannot decode {key}[]: {exc}", status=status, body=body) from exc
+    decoded = []
+    for index, item in enumerate(items):
+        try:
+            decoded.append(hook(item, cls))
+        except FieldError as exc:  # as in decode, naming the item
+            exc.segments += [f"[{index}]", key]
+            raise DecodeError(f"cannot decode {key}[]: {exc}", status=status, body=body) from None
+        except Exception as exc:  # as in decode
+            raise DecodeError(f"cannot decode {key}[]: {exc}", status=status, body=body) from exc
+    return decoded
 
 
 _ERROR_CLASSES: Final[dict[int, type[ApiError]]] = {
@@ -460,11 +455,9 @@ def error_for(status: int, headers: Mapping[str, str], body: bytes) -> ApiError:
         "details": details,
         "body": body,
         "headers": {k: v for k, v in headers.items() if k.lower() != "set-cookie"},
+        # Parsed here, once: the retry decision reads ``error.retry_after``.
+        "retry_after": parse_retry_after(headers.get("Retry-After")),
     }
-    if cls is RateLimitedError:
-        return RateLimitedError(
-            status, retry_after=parse_retry_after(headers.get("Retry-After")), **kwargs
-        )
     return cls(status, **kwargs)
 
 
@@ -494,20 +487,3 @@ def _excerpt(body: bytes, limit: int = 200) -> str:
     text = re.sub(r"<[^>]*>", " ", text)  # a gateway's HTML page: keep the words
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # "-0000" means UTC with no zone information
-        when = when.replace(tzinfo=timezone.utc)
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)

@@ -11,7 +11,7 @@
     ├── InvalidSignatureError                  a webhook whose signature does not verify
     ├── InvalidEventError (also ValueError)    a webhook body that is not a JSON event
     ├── JournalError                           a bulk journal file the OS would not let us use
-    └── ApiError                               status, code, status_text, message, details, body
+    └── ApiError                               status, code, message...; operation, method, path
         ├── InvalidArgumentError   400  (.field_violations)
         ├── AuthenticationError    401 and token-endpoint failures
         ├── PermissionDeniedError  403
@@ -22,6 +22,11 @@
 ``ApiError`` is raised for any other status too (409, 418, ...). Messages never contain a
 credential: the key secret, the bearer token and the HMAC secret are only ever sent, never
 echoed.
+
+Every exception here survives ``pickle``, ``copy.copy`` and ``copy.deepcopy`` with the same
+type, ``str``, ``args`` and attributes, so it can cross a process boundary (multiprocessing,
+``concurrent.futures``, task queues). As with any exception, ``__cause__``, ``__context__``
+and the traceback are not carried.
 """
 
 from __future__ import annotations
@@ -54,6 +59,13 @@ __all__ = [
 
 class NumbersError(Exception):
     """Root of every exception raised by numbers_async."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The default rebuilds an exception by calling ``type(self)(*self.args)``, which
+        # breaks for every subclass whose constructor takes something other than its
+        # message. Rebuild without the constructor instead: the same args (hence the same
+        # ``str``) and the same attributes, for this class and any subclass of it.
+        return (_rebuild, (type(self), self.args), dict(self.__dict__))
 
 
 class InvalidInputError(NumbersError, ValueError):
@@ -129,8 +141,10 @@ class JournalError(NumbersError):
 
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
+        """The journal file, as the job was given it."""
         self.reason = reason
-        super().__init__(path, reason)  # args are the constructor's: it pickles as is
+        """Why it could not be used, e.g. ``"No space left on device"``."""
+        super().__init__(path, reason)
 
     def __str__(self) -> str:
         return f"journal {self.path}: {self.reason}"
@@ -154,6 +168,12 @@ class ApiError(NumbersError):
         message: ``error.message``, or a short excerpt of a non-JSON body.
         details: ``error.details`` as decoded JSON objects (``ResourceInfo``, ``BadRequest``...).
         body: the raw response body.
+        headers: the response headers.
+        retry_after: the response's ``Retry-After`` in seconds, if it sent one (429, 503...).
+        operation: the call that failed, e.g. ``"active_numbers.get"`` (``None`` if unknown).
+        method: the request's HTTP method, e.g. ``"GET"`` (``None`` if unknown).
+        path: the request's path, without query string (``None`` if unknown). Neither
+            ``method`` nor ``path`` carries a credential: those travel in headers only.
     """
 
     def __init__(
@@ -166,14 +186,22 @@ class ApiError(NumbersError):
         details: Sequence[Mapping[str, Any]] = (),
         body: bytes = b"",
         headers: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
+        operation: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
     ) -> None:
         self.status = status
+        self.retry_after = retry_after
         self.code = status if code is None else code
         self.status_text = status_text
         self.message = message
         self.details: list[dict[str, Any]] = [dict(d) for d in details]
         self.body = body
         self.headers: dict[str, str] = dict(headers or {})
+        self.operation = operation
+        self.method = method
+        self.path = path
         label = f"HTTP {status}" + (f" {status_text}" if status_text else "")
         super().__init__(f"{label}: {message}" if message else label)
 
@@ -217,12 +245,21 @@ class RateLimitedError(ApiError):
     """429: too many requests. ``retry_after`` is the server's hint in seconds, if it gave one."""
 
     def __init__(self, status: int = 429, *, retry_after: float | None = None, **kw: Any) -> None:
-        self.retry_after = retry_after
-        super().__init__(status, **kw)
+        super().__init__(status, retry_after=retry_after, **kw)
 
 
 class ServerError(ApiError):
     """5xx: the server or a gateway in front of it failed."""
+
+
+def _rebuild(cls: type[NumbersError], args: tuple[Any, ...]) -> NumbersError:
+    """An instance of ``cls`` with ``args``, built without calling its ``__init__``.
+
+    Pickle and copy then restore the instance's attributes from its saved ``__dict__``.
+    """
+    error = cls.__new__(cls, *args)
+    error.args = args  # OSError subclasses (TimeoutError) leave args to __init__
+    return error
 
 
 def _short_repr(value: object, limit: int = 60) -> str:

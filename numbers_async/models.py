@@ -3,11 +3,13 @@
 Every model is a frozen, slotted attrs class whose attributes are the spec's field names in
 snake_case. Every attribute but a number's ``phone_number`` (its identity) is optional
 (``None`` when the server left it out): the API adds and drops fields over time and a client
-must keep working (DESIGN §2 "Models").
+must keep working (see ``docs/api-facts.md``).
 
 Enums are *open*: a value the server sends that this version does not know is kept as a
 pseudo-member (``NumberType("SHORT_CODE").value == "SHORT_CODE"``) instead of failing the
-whole response. Arguments, on the other hand, are checked against the known members.
+whole response. Arguments, on the other hand, are checked against the known members: a
+member or its string value, typed as the enum or its ``...Name`` literal alias
+(``NumberType | NumberTypeName``), so a type checker flags ``"local"`` or ``"CELL"``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 import attrs
 
@@ -24,13 +27,16 @@ __all__ = [
     "AvailableRegion",
     "CallbackConfiguration",
     "Capability",
+    "CapabilityName",
     "Money",
     "NumberType",
+    "NumberTypeName",
     "Page",
     "ProvisioningStatus",
     "ScheduledSmsProvisioning",
     "ScheduledVoiceProvisioning",
     "SearchPattern",
+    "SearchPatternName",
     "SmsConfiguration",
     "VoiceConfiguration",
 ]
@@ -63,31 +69,61 @@ class NumberType(_OpenEnum):
     """The kind of phone number."""
 
     MOBILE = "MOBILE"
+    """A mobile number (SMS and usually voice)."""
+
     LOCAL = "LOCAL"
+    """A geographic (local) number. Renting works for US ``LOCAL`` numbers only."""
+
     TOLL_FREE = "TOLL_FREE"
+    """A toll-free number."""
+
+
+NumberTypeName = Literal["MOBILE", "LOCAL", "TOLL_FREE"]
+"""The string values of the known ``NumberType`` members, for type checkers."""
 
 
 class Capability(_OpenEnum):
     """What a number can be used for."""
 
     SMS = "SMS"
+    """The number can send and receive SMS."""
+
     VOICE = "VOICE"
+    """The number can make and receive calls."""
+
+
+CapabilityName = Literal["SMS", "VOICE"]
+"""The string values of the known ``Capability`` members, for type checkers."""
 
 
 class SearchPattern(_OpenEnum):
     """Where ``pattern`` must occur in a number."""
 
     START = "START"
+    """``pattern`` is a prefix of the number, usually starting with ``+`` (``+1206``)."""
+
     CONTAINS = "CONTAINS"
+    """``pattern`` occurs anywhere in the number."""
+
     END = "END"
+    """``pattern`` is a suffix of the number."""
+
+
+SearchPatternName = Literal["START", "CONTAINS", "END"]
+"""The string values of the known ``SearchPattern`` members, for type checkers."""
 
 
 class ProvisioningStatus(_OpenEnum):
     """State of a scheduled SMS or Voice provisioning task."""
 
     WAITING = "WAITING"
+    """Accepted, not started yet."""
+
     IN_PROGRESS = "IN_PROGRESS"
+    """Being applied."""
+
     FAILED = "FAILED"
+    """Could not be applied; ``error_codes`` says why."""
 
 
 @attrs.frozen
@@ -95,7 +131,12 @@ class Money:
     """An amount of money; ``amount`` is exact (the API sends a decimal string)."""
 
     currency_code: str | None = None
+    """ISO 4217 currency code, e.g. ``"USD"`` (wire: ``currencyCode``); ``None`` when not sent."""
+
     amount: Decimal | None = None
+    """The exact amount, e.g. ``Decimal("2.00")`` (wire: ``amount``, a decimal string); ``None``
+    when not sent.
+    """
 
 
 @attrs.frozen
@@ -103,10 +144,29 @@ class ScheduledSmsProvisioning:
     """SMS settings still being applied after a rent or update (``status`` says how far)."""
 
     service_plan_id: str | None = None
+    """The SMS service plan being linked; ``""`` when unlinking (wire: ``servicePlanId``). ``None``
+    when the server leaves it out.
+    """
+
     campaign_id: str | None = None
+    """The 10DLC campaign being linked, ``""`` when none (wire: ``campaignId``). ``None`` when the
+    server leaves it out.
+    """
+
     status: ProvisioningStatus | None = None
+    """How far the change is: ``WAITING``, ``IN_PROGRESS`` or ``FAILED`` (wire: ``status``).
+    ``None`` when the server leaves it out.
+    """
+
     last_updated_time: datetime | None = None
+    """When the status last changed, timezone-aware UTC (wire: ``lastUpdatedTime``). ``None`` when
+    the server leaves it out.
+    """
+
     error_codes: tuple[str, ...] | None = None
+    """Why a ``FAILED`` provisioning failed, e.g. ``("SMS_PROVISIONING_FAILED",)``; empty otherwise
+    (wire: ``errorCodes``). ``None`` when the server leaves it out.
+    """
 
 
 @attrs.frozen
@@ -114,8 +174,18 @@ class ScheduledVoiceProvisioning:
     """Voice settings still being applied after a rent or update."""
 
     app_id: str | None = None
+    """The Voice application being linked (wire: ``appId``). ``None`` when the server leaves it out.
+    """
+
     status: ProvisioningStatus | None = None
+    """How far the change is: ``WAITING``, ``IN_PROGRESS`` or ``FAILED`` (wire: ``status``).
+    ``None`` when the server leaves it out.
+    """
+
     last_updated_time: datetime | None = None
+    """When the status last changed, timezone-aware UTC (wire: ``lastUpdatedTime``). ``None`` when
+    the server leaves it out.
+    """
 
 
 @attrs.frozen
@@ -128,8 +198,20 @@ class SmsConfiguration:
     """
 
     service_plan_id: str | None = None
+    """The SMS service plan the number is linked to, ``""`` when none (wire: ``servicePlanId``).
+    Right after a rent or update the requested plan is in ``scheduled_provisioning`` instead.
+    ``None`` when the server leaves it out.
+    """
+
     campaign_id: str | None = None
+    """The 10DLC campaign (US) the number is linked to, ``""`` when none (wire: ``campaignId``).
+    ``None`` when the server leaves it out.
+    """
+
     scheduled_provisioning: ScheduledSmsProvisioning | None = None
+    """The SMS change still being applied (wire: ``scheduledProvisioning``); ``None`` once it is
+    done or when nothing was requested. Read-only.
+    """
 
 
 @attrs.frozen
@@ -140,8 +222,19 @@ class VoiceConfiguration:
     """
 
     app_id: str | None = None
+    """The Voice application the number is linked to, ``""`` when none (wire: ``appId``). ``None``
+    when the server leaves it out.
+    """
+
     last_updated_time: datetime | None = None
+    """When the voice settings last changed, timezone-aware UTC (wire: ``lastUpdatedTime``); read-
+    only. ``None`` when the server leaves it out.
+    """
+
     scheduled_voice_provisioning: ScheduledVoiceProvisioning | None = None
+    """The Voice change still being applied (wire: ``scheduledVoiceProvisioning``); ``None`` once it
+    is done or when nothing was requested. Read-only.
+    """
 
 
 @attrs.frozen
@@ -149,13 +242,42 @@ class AvailableNumber:
     """A number that can be rented, with its prices."""
 
     phone_number: str
+    """The number in E.164 form with its ``+``, e.g. ``"+12065550100"`` (wire: ``phoneNumber``);
+    always present.
+    """
+
     region_code: str | None = None
+    """ISO 3166-1 alpha-2 region code, e.g. ``"US"`` (wire: ``regionCode``). ``None`` when the
+    server leaves it out.
+    """
+
     type: NumberType | None = None
+    """The kind of number (wire: ``type``). ``None`` when the server leaves it out."""
+
     capability: tuple[Capability, ...] | None = None
+    """What the number can do, e.g. ``(Capability.SMS, Capability.VOICE)`` (wire: ``capability``).
+    ``None`` when the server leaves it out.
+    """
+
     setup_price: Money | None = None
+    """Charged once when the number is rented (wire: ``setupPrice``). ``None`` when the server
+    leaves it out.
+    """
+
     monthly_price: Money | None = None
+    """Charged every payment interval while the number is rented (wire: ``monthlyPrice``). ``None``
+    when the server leaves it out.
+    """
+
     payment_interval_months: int | None = None
+    """How many months one payment covers (wire: ``paymentIntervalMonths``). ``None`` when the
+    server leaves it out.
+    """
+
     supporting_documentation_required: bool | None = None
+    """Whether renting needs documents sent to Sinch first (wire:
+    ``supportingDocumentationRequired``). ``None`` when the server leaves it out.
+    """
 
 
 @attrs.frozen
@@ -163,18 +285,64 @@ class ActiveNumber:
     """A number the project has rented."""
 
     phone_number: str
+    """The number in E.164 form with its ``+`` (wire: ``phoneNumber``); always present, the
+    number's identity.
+    """
+
     project_id: str | None = None
+    """The Sinch project that rents the number (wire: ``projectId``). ``None`` when the server
+    leaves it out.
+    """
+
     display_name: str | None = None
+    """Your own label for the number, set with ``update`` (wire: ``displayName``); ``None`` or
+    ``""`` when never set.
+    """
+
     region_code: str | None = None
+    """ISO 3166-1 alpha-2 region code, e.g. ``"US"`` (wire: ``regionCode``). ``None`` when the
+    server leaves it out.
+    """
+
     type: NumberType | None = None
+    """The kind of number (wire: ``type``). ``None`` when the server leaves it out."""
+
     capability: tuple[Capability, ...] | None = None
+    """What the number can do (wire: ``capability``). ``None`` when the server leaves it out."""
+
     money: Money | None = None
+    """What each payment interval costs (wire: ``money``). ``None`` when the server leaves it out.
+    """
+
     payment_interval_months: int | None = None
+    """How many months one payment covers (wire: ``paymentIntervalMonths``). ``None`` when the
+    server leaves it out.
+    """
+
     next_charge_date: datetime | None = None
+    """When the project is next charged for the number, timezone-aware UTC (wire:
+    ``nextChargeDate``). ``None`` when the server leaves it out.
+    """
+
     expire_at: datetime | None = None
+    """When a released number leaves the project, timezone-aware UTC (wire: ``expireAt``); ``None``
+    while the number is not released.
+    """
+
     sms_configuration: SmsConfiguration | None = None
+    """The number's SMS settings (wire: ``smsConfiguration``). ``None`` when the server leaves it
+    out.
+    """
+
     voice_configuration: VoiceConfiguration | None = None
+    """The number's Voice settings (wire: ``voiceConfiguration``). ``None`` when the server leaves
+    it out.
+    """
+
     callback_url: str | None = None
+    """Where Sinch POSTs this number's events (wire: ``callbackUrl``); ``None`` or ``""`` when not
+    set.
+    """
 
 
 @attrs.frozen
@@ -182,8 +350,19 @@ class AvailableRegion:
     """A region in which numbers are offered, and the number types offered there."""
 
     region_code: str | None = None
+    """ISO 3166-1 alpha-2 region code, e.g. ``"US"`` (wire: ``regionCode``). ``None`` when the
+    server leaves it out.
+    """
+
     region_name: str | None = None
+    """The region's name in English, e.g. ``"United States"`` (wire: ``regionName``). ``None`` when
+    the server leaves it out.
+    """
+
     types: tuple[NumberType, ...] | None = None
+    """The number types offered in the region (wire: ``types``). ``None`` when the server leaves it
+    out.
+    """
 
 
 def _mask(secret: str | None) -> str:
@@ -195,7 +374,13 @@ class CallbackConfiguration:
     """The project's callback settings; ``hmac_secret`` signs every event (never shown in repr)."""
 
     project_id: str | None = None
+    """The Sinch project (wire: ``projectId``). ``None`` when the server leaves it out."""
+
     hmac_secret: str | None = attrs.field(default=None, repr=_mask)
+    """The secret that signs every event POSTed to a ``callback_url`` (wire: ``hmacSecret``); 32 to
+    64 characters of ``a-zA-Z0-9-``. Never shown in ``repr``; ``None`` or ``""`` when no secret is
+    set.
+    """
 
 
 @attrs.frozen
@@ -207,5 +392,14 @@ class Page:
     """
 
     items: tuple[ActiveNumber, ...] = ()
+    """The numbers on this page, in the order the API sent them (wire: ``activeNumbers``); empty
+    when there are none.
+    """
+
     next_page_token: str | None = None
+    """Pass as ``page_token=`` to get the next page (wire: ``nextPageToken``); ``None`` on the last
+    page, where the API sends ``""`` or nothing.
+    """
+
     total_size: int | None = None
+    """How many numbers match across all pages (wire: ``totalSize``); ``None`` when not sent."""

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
@@ -35,3 +40,102 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
             return
         await asyncio.sleep(0.01)
     raise AssertionError("condition not reached in time")
+
+
+# --- a real Redis server ------------------------------------------------------------------------
+
+
+class RedisServer:
+    """A ``redis-server`` child on a free loopback port, without persistence; can be restarted."""
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._child: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server and wait until it answers PING (it starts empty)."""
+        command = [
+            self.binary,
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+        ]  # fmt: skip
+        self._child = subprocess.Popen(  # noqa: S603 - a fixed binary, our own arguments
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self._child.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self._child.returncode}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(64).startswith(b"+PONG"):
+                        return
+            except OSError:
+                pass
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("redis-server did not answer PING within 10 s")
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL) and wait for it."""
+        child, self._child = self._child, None
+        if child is None:
+            return
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+    def flush(self) -> None:
+        """Delete every key (between tests)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as conn:
+            conn.sendall(b"FLUSHALL\r\n")
+            if not conn.recv(64).startswith(b"+OK"):
+                raise RuntimeError("FLUSHALL failed")
+
+
+def redis_binary() -> str:
+    """The ``redis-server`` to run; skips the test without one, fails in CI."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not os.path.exists(binary):
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed (.ci/run installs it)")
+        pytest.skip("redis-server is not installed")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def redis_server_session() -> Iterator[RedisServer]:
+    server = RedisServer(redis_binary())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_server(redis_server_session: RedisServer) -> RedisServer:
+    """The session's Redis server, emptied for this test."""
+    redis_server_session.flush()
+    return redis_server_session
+
+
+@pytest.fixture
+def own_redis_server() -> Iterator[RedisServer]:
+    """A Redis server for this test alone, which it may stop and start again."""
+    server = RedisServer(redis_binary())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

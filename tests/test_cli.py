@@ -76,9 +76,11 @@ def server() -> Iterator[Server]:
 def cli(
     *args: str, server: Server | None = None, stdin: str | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
+    # stdin is never the terminal pytest may run in: a confirming command would ask there.
     return subprocess.run(  # noqa: S603 - our own interpreter and module
         [*CLI, *args],
         input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -124,18 +126,18 @@ def test_every_operation_prints_the_documented_json(server: Server) -> None:
     assert available["phoneNumber"] == phone
     assert available["monthlyPrice"] == {"currencyCode": "USD", "amount": "2.00"}
 
-    rented = ok_json("rent", phone, "--sms-service-plan", "plan-1", server=server)
+    rented = ok_json("rent", phone, "--sms-service-plan", "plan-1", "--yes", server=server)
     assert rented["phoneNumber"] == phone
     assert rented["smsConfiguration"]["scheduledProvisioning"]["servicePlanId"] == "plan-1"
 
-    anyone = ok_json("rent-any", "US", "LOCAL", "--pattern", "+1", server=server)
+    anyone = ok_json("rent-any", "US", "LOCAL", "--pattern", "+1", "-y", server=server)
     assert is_active_number(anyone)
     assert anyone["phoneNumber"] != phone
 
     assert ok_json("get", phone, server=server)["phoneNumber"] == phone
     updated = ok_json("update", phone, "--display-name", "Support", server=server)
     assert updated["displayName"] == "Support"
-    released = ok_json("release", anyone["phoneNumber"], server=server)
+    released = ok_json("release", anyone["phoneNumber"], "--yes", server=server)
     assert released["expireAt"]
 
     secret = "0123456789abcdef0123456789abcdef"
@@ -195,7 +197,7 @@ def test_bulk_release_reads_a_file_and_reports_each_failure(server: Server, tmp_
     numbers = tmp_path / "numbers.txt"
     numbers.write_text("# to release\n" + "\n".join(owned) + "\n+19995550000, not ours\n\n")
 
-    result = cli("bulk-release", str(numbers), "--json", server=server)
+    result = cli("bulk-release", str(numbers), "--json", "--yes", server=server)
 
     assert result.returncode == 1  # one item failed
     report = json.loads(result.stdout)
@@ -240,11 +242,13 @@ def test_bulk_rent_and_rent_any_with_a_human_summary(server: Server, tmp_path: P
     numbers = tmp_path / "numbers.txt"
     numbers.write_text("\n".join(n["phoneNumber"] for n in found) + "\n")
 
-    rent = cli("bulk-rent", str(numbers), "--sms-service-plan", "p", server=server)
+    rent = cli("bulk-rent", str(numbers), "--sms-service-plan", "p", "--yes", server=server)
     assert rent.returncode == 0, rent.stderr
     assert rent.stdout.startswith("bulk-rent: 3 succeeded, 0 failed; 3 in ")
 
-    rent_any = cli("bulk-rent-any", "4", "US", "LOCAL", "--concurrency", "2", server=server)
+    rent_any = cli(
+        "bulk-rent-any", "4", "US", "LOCAL", "--concurrency", "2", "--yes", server=server
+    )
     assert rent_any.returncode == 0, rent_any.stderr
     assert rent_any.stdout.startswith("bulk-rent-any: 4 succeeded, 0 failed; 4 in ")
 
@@ -254,9 +258,12 @@ def test_a_journal_refuses_another_kind_of_job_with_exit_2(server: Server, tmp_p
     numbers = tmp_path / "none.txt"
     numbers.write_text("")
     assert (
-        cli("bulk-release", str(numbers), "--journal", str(journal), server=server).returncode == 0
+        cli(
+            "bulk-release", str(numbers), "--journal", str(journal), "--yes", server=server
+        ).returncode
+        == 0
     )
-    result = cli("bulk-rent", str(numbers), "--journal", str(journal), server=server)
+    result = cli("bulk-rent", str(numbers), "--journal", str(journal), "--yes", server=server)
     assert_usage_error(result, "bulk release job; it cannot drive a bulk rent job")
 
 
@@ -286,7 +293,7 @@ def test_an_interrupted_bulk_job_resumes_from_its_journal(tmp_path: Path, stop: 
     """Ctrl-C (once, twice, held down) or kill -9 mid-job, then rerun: every number rented
     exactly once, and the interrupted run always ends with exit 130 and its summary."""
     count = 40
-    rent_40 = ["bulk-rent-any", str(count), "US", "LOCAL"]
+    rent_40 = ["bulk-rent-any", str(count), "US", "LOCAL", "--yes"]
     # Ctrl-C twice must land while requests are still in flight: they take 0.3 s there.
     server = Server("--latency", "0.3" if stop == "ctrl-c-twice" else "0.1")
     journal = tmp_path / "rent.jsonl"
@@ -294,6 +301,7 @@ def test_an_interrupted_bulk_job_resumes_from_its_journal(tmp_path: Path, stop: 
         job = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             # --timeout: the rerun waits at most one attempt's limit for the killed run.
             [*CLI, *rent_40, "--concurrency", "4", "--journal", str(journal), "--timeout", "3"],
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -353,6 +361,7 @@ def test_an_interrupted_bulk_job_resumes_from_its_journal(tmp_path: Path, stop: 
             "--journal",
             str(journal),
             "--json",
+            "--yes",
             server=server,
         )
         assert rerun.returncode == 0, rerun.stderr
@@ -443,11 +452,20 @@ def test_in_process_every_operation_as_a_table(
     for args in (
         ["regions"],
         ["get-available", phone],
-        ["rent", phone, "--voice-app", "app-1", "--callback-url", "https://example.com/cb"],
+        [
+            "rent",
+            phone,
+            "--yes",
+            "--voice-app",
+            "app-1",
+            "--callback-url",
+            "https://example.com/cb",
+        ],
         ["get", phone],
         ["update", phone, "--display-name", "Desk", "--sms-campaign", "c-1"],
         [
             "rent-any",
+            "--yes",
             "US",
             "LOCAL",
             "--capability",
@@ -459,7 +477,7 @@ def test_in_process_every_operation_as_a_table(
         ],
         ["list", "--region", "US", "--type", "LOCAL", "--capability", "SMS", "--page-size", "5"],
         ["get-callbacks"],
-        ["release", phone],
+        ["release", phone, "--yes"],
     ):
         code, out, err = run_main(capsys, *args)
         assert code == 0, (args, err)
@@ -509,7 +527,9 @@ def test_in_process_bulk_jobs(
 
     monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(phones) + "\n"))
     journal = tmp_path / "release.jsonl"
-    code, out, err = run_main(capsys, "bulk-release", "--journal", str(journal), "--progress")
+    code, out, err = run_main(
+        capsys, "bulk-release", "--journal", str(journal), "--progress", "--yes"
+    )
     assert code == 0, err
     assert "bulk-release: 3 succeeded, 0 failed" in out
     assert "bulk-release" in err  # the progress bar

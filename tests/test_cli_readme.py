@@ -51,6 +51,7 @@ def test_the_command_line_examples_run_against_a_fake_server(tmp_path: Path) -> 
         for command in commands:
             result = subprocess.run(  # noqa: S603 - the README's own commands
                 ["/bin/sh", "-c", command.replace("numbers-async", run_cli)],
+                stdin=subprocess.DEVNULL,  # as in a script: nothing may wait for an answer
                 capture_output=True,
                 text=True,
                 timeout=60,

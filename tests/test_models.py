@@ -187,7 +187,7 @@ def test_absent_list_key_means_no_results() -> None:
         ),
         (b'{"phoneNumber": "+1", "money": {"amount": 2.5}}', "cannot decode ActiveNumber"),
         (b'{"phoneNumber": "+1", "nextChargeDate": "yesterday"}', "cannot decode ActiveNumber"),
-        (b'{"displayName": "no number"}', "cannot decode ActiveNumber"),
+        (b'{"displayName": "no number"}', "cannot decode ActiveNumber: phoneNumber: expected"),
     ],
 )
 def test_undecodable_success_bodies_raise_decode_error(body: bytes, message: str) -> None:
@@ -289,18 +289,20 @@ def test_repeated_values_in_a_page_decode_once_and_distinct_ones_stay_distinct()
 def test_the_shared_value_caches_stay_bounded() -> None:
     from numbers_async import _convert
 
-    for cache in (_convert._moneys, _convert._sms_configurations, _convert._capability_sets):
-        cache.clear()  # whatever earlier tests left
+    _convert.clear_caches()  # whatever earlier tests left
     for i in range(_convert._INTERNED_MAX + 10):
         structure(
             {
                 "phoneNumber": "+1",
+                "type": f"NEW_TYPE_{i}",
                 "money": {"amount": f"{i}.00"},
                 "capability": ["SMS"] * (i % 50),
                 "smsConfiguration": {"servicePlanId": str(i)},
             },
             ActiveNumber,
         )
-    assert 0 < len(_convert._moneys) <= _convert._INTERNED_MAX
-    assert 0 < len(_convert._sms_configurations) <= _convert._INTERNED_MAX
-    assert 0 < len(_convert._capability_sets) <= 50
+    sizes = [len(cache) for cache in _convert._CACHES]
+    assert max(sizes) <= _convert._INTERNED_MAX
+    assert sum(sizes) > 50  # the caches were used
+    known = len(NumberType.__members__)
+    assert known < len(_convert._open_members(NumberType)) <= known + _convert._INTERNED_MAX

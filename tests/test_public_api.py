@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
+import enum
+import inspect
+import os
+from collections.abc import Callable
+from typing import Any, Literal, get_args, get_origin
+
+import pytest
+
 import numbers_async
-from numbers_async import errors, models
+from numbers_async import NumbersClient, errors, models
+from numbers_async.testing import FakeNumbersServer
+
+# Type aliases cannot carry a __doc__; each is documented where it is defined, in models.
+LITERAL_ALIASES: dict[str, type[enum.Enum]] = {
+    "CapabilityName": models.Capability,
+    "NumberTypeName": models.NumberType,
+    "SearchPatternName": models.SearchPattern,
+}
 
 DESIGN_NAMES = {
     "NumbersClient",
@@ -79,5 +95,67 @@ def test_error_tree_matches_the_design() -> None:
 
 def test_every_public_name_is_documented() -> None:
     for name in numbers_async.__all__:
-        if name != "__version__":
+        if name != "__version__" and name not in LITERAL_ALIASES:
             assert getattr(numbers_async, name).__doc__, name
+
+
+@pytest.mark.parametrize("name", sorted(LITERAL_ALIASES))
+def test_literal_alias_lists_exactly_the_enums_known_values(name: str) -> None:
+    alias = getattr(numbers_async, name)
+
+    assert get_origin(alias) is Literal
+    assert get_args(alias) == tuple(member.value for member in LITERAL_ALIASES[name])
+
+
+def test_bulk_stream_is_exported_lazily() -> None:
+    from numbers_async import bulk
+
+    assert "BulkStream" in numbers_async.__all__
+    assert numbers_async.BulkStream is bulk.BulkStream
+
+
+def _keywords(function: Callable[..., Any]) -> dict[str, inspect.Parameter]:
+    return {
+        name: parameter
+        for name, parameter in inspect.signature(function).parameters.items()
+        if name != "self"
+    }
+
+
+def test_from_env_takes_every_constructor_argument_by_name() -> None:
+    constructor = _keywords(NumbersClient.__init__)
+    from_env = _keywords(NumbersClient.from_env)
+
+    assert set(from_env) == set(constructor)
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in from_env.values())
+
+
+def test_fake_client_takes_the_constructor_arguments_it_does_not_fix() -> None:
+    fixed = {"project_id", "key_id", "key_secret", "base_url", "auth_url"}
+    constructor = _keywords(NumbersClient.__init__)
+
+    assert set(_keywords(FakeNumbersServer.client)) == set(constructor) - fixed
+
+
+def test_from_env_arguments_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SINCH_PROJECT_ID", "env-project")
+    monkeypatch.setenv("SINCH_KEY_ID", "env-key")
+    monkeypatch.setenv("SINCH_KEY_SECRET", "env-secret")
+    monkeypatch.setenv("SINCH_NUMBERS_URL", "http://127.0.0.1:1")
+
+    client = NumbersClient.from_env(project_id="given", base_url="http://127.0.0.1:2")
+
+    assert (client.project_id, client.key_id) == ("given", "env-key")
+    assert "http://127.0.0.1:2" in repr(client)
+    assert os.environ["SINCH_KEY_SECRET"] not in repr(client)
+
+
+async def test_fake_close_is_a_deprecated_alias_of_aclose() -> None:
+    fake = FakeNumbersServer()
+    await fake.start()
+
+    with pytest.deprecated_call(match="aclose"):
+        await fake.close()
+
+    with pytest.raises(RuntimeError, match="not started"):
+        _ = fake.url

@@ -1,4 +1,4 @@
-"""Auth, the session manager and error mapping, over real HTTP to the fake server."""
+"""Auth, the sender and error mapping, over real HTTP to the fake server."""
 
 from __future__ import annotations
 
@@ -224,14 +224,14 @@ async def test_invalid_input_never_reaches_the_server(
 ) -> None:
     attempts = [
         client.available_numbers.search("USA", "LOCAL"),
-        client.available_numbers.search("US", "LANDLINE"),
+        client.available_numbers.search("US", "LANDLINE"),  # type: ignore[arg-type]
         client.available_numbers.get("2025550134"),
         client.available_numbers.rent("+12025550134", sms="plan"),  # type: ignore[arg-type]
-        client.available_numbers.rent_any("US", "LOCAL", capabilities=["MMS"]),
+        client.available_numbers.rent_any("US", "LOCAL", capabilities=["MMS"]),  # type: ignore[list-item]
         client.active_numbers.update("+12025550134"),
         client.active_numbers.release("+1 202 555 0134"),
         client.callbacks.update("too-short"),
-        client.available_regions.list(types=["PREMIUM"]),
+        client.available_regions.list(types=["PREMIUM"]),  # type: ignore[list-item]
     ]
     for attempt in attempts:
         with pytest.raises(InvalidInputError):

@@ -16,15 +16,13 @@ from collections.abc import AsyncIterable, Mapping
 from typing import Any, Final, Protocol
 
 from numbers_async._config import RetryPolicy, Timeouts
-from numbers_async._session import CallOptions
+from numbers_async._retry import maybe_processed
+from numbers_async._sender import CallOptions
 from numbers_async.bulk._journal import Journal, JournalPath
 from numbers_async.errors import (
     ApiError,
-    AuthenticationError,
-    InvalidInputError,
     NotFoundError,
     NumbersError,
-    TransportError,
 )
 from numbers_async.models import (
     ActiveNumber,
@@ -151,20 +149,6 @@ class BulkClient(Protocol):
 
     @property
     def available_numbers(self) -> AvailableNumberCalls: ...
-
-
-def maybe_processed(error: NumbersError) -> bool:
-    """Whether a failed request may still have taken effect (its outcome is unknown).
-
-    The one place bulk jobs answer this; every item's failure is judged here.
-    """
-    if isinstance(error, InvalidInputError | AuthenticationError):
-        return False  # refused before anything was sent, or at the door
-    if isinstance(error, TransportError):
-        return bool(getattr(error, "request_sent", True))
-    if isinstance(error, ApiError):
-        return error.status >= 500  # a 4xx was refused; a 5xx (or a gateway) may have acted
-    return True  # AmbiguousOutcomeError, DecodeError (a 2xx that could not be read), ...
 
 
 class Unsettled(Exception):

@@ -3,9 +3,10 @@
 Numbers come from a file or stdin, one per line: blank lines and ``#`` comments are
 skipped, anything after the first comma or space is ignored, and a ``phoneNumber`` line
 (the header of ``list --csv``) is skipped, so ``numbers-async list --all --csv |
-numbers-async bulk-release`` works. The job streams: outcomes are counted (and with
-``--csv`` printed) as they complete, so a job of any size runs in constant memory apart
-from the summary's lists.
+numbers-async bulk-release --yes`` works (numbers on stdin leave no terminal to ask, so
+``bulk-rent`` and ``bulk-release`` need ``--yes`` there). The job streams: outcomes are
+counted (and with ``--csv`` printed) as they complete, so a job of any size runs in
+constant memory apart from the summary's lists.
 
 Ctrl-C once stops taking new numbers and lets the requests in flight finish and be
 journaled; Ctrl-C twice abandons them (the journal settles them on a rerun). Either way
@@ -36,11 +37,21 @@ from numbers_async import (
     NumbersClient,
     Timeouts,
 )
-from numbers_async._client import DEFAULT_MAX_CONCURRENCY
-from numbers_async.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, PROG, UsageError
+from numbers_async.cli._common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    PROG,
+    STDIN,
+    UsageError,
+    confirmed,
+    connect,
+    option,
+    sms_of,
+    voice_of,
+)
 from numbers_async.cli._output import Writer, table
 from numbers_async.cli._progress import Progress
-from numbers_async.cli._run import STDIN, connect, option, sms_of, voice_of
 
 __all__ = ["read_numbers", "run_bulk"]
 
@@ -57,13 +68,16 @@ async def run_bulk(args: argparse.Namespace, out: Writer) -> int:
     numbers: Iterable[str] | AsyncIterator[str] = ()
     if args.command != "bulk-rent-any":
         numbers, total = _open_numbers(args.file)
-    # The client's own bound must not be the tighter one.
-    options: dict[str, Any] = {"max_concurrency": max(args.concurrency, DEFAULT_MAX_CONCURRENCY)}
-    if args.timeout is not None:
-        if not args.timeout > 0:
-            raise UsageError("--timeout: must be a positive number of seconds")
-        options["timeouts"] = Timeouts(total=args.timeout)
-    async with connect(args, **options) as client:
+    if args.command != "bulk-update" and not confirmed(args, _action(args, total)):
+        return EXIT_FAILED
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError("--timeout: must be a positive number of seconds")
+    # With --concurrency, the client's own bound must not be the tighter one; without it,
+    # the job's default and the client's both apply (the client's is the larger).
+    async with connect(args, max_concurrency=args.concurrency) as connected:
+        client = connected
+        if args.timeout is not None:
+            client = connected.with_options(timeouts=Timeouts(total=args.timeout))
         runs: list[_Run] = []
 
         def on_progress(progress: BulkProgress) -> None:
@@ -78,17 +92,28 @@ async def run_bulk(args: argparse.Namespace, out: Writer) -> int:
         return await runs[0].drive()
 
 
+def _action(args: argparse.Namespace, total: int | None) -> str:
+    """What a confirming bulk command is about to do, as the question puts it."""
+    if args.command == "bulk-rent-any":
+        return f"rent {args.count} {args.region} {args.type} numbers (this costs money)"
+    if args.file == STDIN:
+        numbers = "the numbers read from stdin"
+    else:
+        numbers = f"the {total} numbers in {args.file}"
+    if args.command == "bulk-rent":
+        return f"rent {numbers} (this costs money)"
+    return f"release {numbers} (the project gives them up)"
+
+
 def _job(
     client: NumbersClient,
     args: argparse.Namespace,
     numbers: Any,
     on_progress: Callable[[BulkProgress], None],
 ) -> BulkJob:
-    common: dict[str, Any] = {
-        "concurrency": args.concurrency,
-        "journal": args.journal,
-        "on_progress": on_progress,
-    }
+    common: dict[str, Any] = {"journal": args.journal, "on_progress": on_progress}
+    if args.concurrency is not None:  # else the job's own default
+        common["concurrency"] = args.concurrency
     if args.command == "bulk-release":
         return client.bulk.release(numbers, **common)
     provisioning = {"sms": sms_of(args), "voice": voice_of(args), "callback_url": args.callback_url}

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-from numbers_async import _convert
+from numbers_async.cli._common import as_wire_dict
 from numbers_async.models import (
     ActiveNumber,
     AvailableNumber,
@@ -22,7 +22,7 @@ from numbers_async.models import (
     Money,
 )
 
-__all__ = ["Column", "Writer", "table", "wire"]
+__all__ = ["Column", "Writer", "table"]
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
@@ -38,11 +38,6 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
-
-
-def wire(value: Any) -> Any:
-    """A model as the API's JSON (camelCase keys, unset fields left out)."""
-    return _convert.unstructure(value)
 
 
 class Column:
@@ -213,7 +208,7 @@ class Writer:
     def many(self, columns: Sequence[Column], items: Sequence[Any]) -> None:
         """Print several objects: a JSON array, CSV rows or a table."""
         if self.format == "json":
-            self.json([wire(item) for item in items])
+            self.json([as_wire_dict(item) for item in items])
         else:
             self.rows(columns, items)
 
@@ -222,7 +217,7 @@ class Writer:
     ) -> None:
         """Print one object: JSON, a one-row CSV, or a ``field  value`` listing."""
         if self.format == "json":
-            self.json(wire(item))
+            self.json(as_wire_dict(item))
         elif self.format == "csv":
             self.rows(columns, [item], csv_columns=csv_columns)
         else:

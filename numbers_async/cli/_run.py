@@ -1,38 +1,36 @@
-"""Running a parsed command: connecting, the eleven operations, and ``list``."""
+"""Running a parsed command: confirming, the eleven operations, and ``list``."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
 import json
-import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from numbers_async import (
-    AuthenticationError,
-    InvalidInputError,
-    NumbersClient,
-    NumbersError,
-    SmsConfiguration,
-    VoiceConfiguration,
+from numbers_async import AuthenticationError, InvalidInputError, NumbersClient, NumbersError
+from numbers_async.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    PROG,
+    STDIN,
+    UsageError,
+    as_wire_dict,
+    confirmed,
+    connect,
+    one_line,
+    option,
+    sms_of,
+    voice_of,
 )
-from numbers_async._client import DEFAULT_AUTH_URL, DEFAULT_BASE_URL
-from numbers_async.cli import EXIT_FAILED, EXIT_OK, PROG, UsageError
-from numbers_async.cli._output import ACTIVE, ACTIVE_CSV, Writer, table, wire
+from numbers_async.cli._output import ACTIVE, ACTIVE_CSV, Writer, table
 from numbers_async.cli._progress import Progress
 
-__all__ = ["connect", "option", "run", "sms_of", "voice_of"]
+__all__ = ["OPERATIONS", "run"]
 
-STDIN = "-"
-LIST_PAGE_SIZE = 100
-LIST_ALL_PAGE_SIZE = 1000
-
-
-def option(args: argparse.Namespace, name: str, default: Any = None) -> Any:
-    """A common option (given before or after the subcommand), or ``default``."""
-    return getattr(args, name, default)
+# The largest page the API serves: ``list --all`` reads in pages this big unless told.
+ALL_PAGE_SIZE = 1000
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -47,85 +45,32 @@ async def run(args: argparse.Namespace) -> int:
         from numbers_async.cli._fake_server import serve
 
         return await serve(args)
-    writer = Writer(
-        option(args, "format", "table"),
-        sys.stdout,
-        show_secret=bool(option(args, "show_secret", False)),
-    )
+    writer = Writer(args.format, sys.stdout, show_secret=bool(option(args, "show_secret", False)))
     if args.command.startswith("bulk-"):
         from numbers_async.cli._bulk import run_bulk
 
         exit_code: int = await run_bulk(args, writer)
         return exit_code
+    confirm = CONFIRMATIONS.get(args.command)
+    if confirm is not None and not confirmed(args, confirm(args)):
+        return EXIT_FAILED
     async with connect(args) as client:
         try:
             await OPERATIONS[args.command](client, args, writer)
         except (InvalidInputError, AuthenticationError) as exc:
-            raise UsageError(_one_line(exc)) from None
+            raise UsageError(one_line(exc)) from None
         except NumbersError as exc:
-            print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
+            print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)
             return EXIT_FAILED
     return EXIT_OK
 
 
-@contextlib.asynccontextmanager
-async def connect(args: argparse.Namespace, **client_options: Any) -> AsyncIterator[NumbersClient]:
-    """A client for the credentials in flags or ``SINCH_*``, or for an embedded fake."""
-    if option(args, "fake", False):
-        from numbers_async.testing import FakeNumbersServer
-
-        async with FakeNumbersServer() as fake, fake.client(**client_options) as client:
-            yield client
-        return
-    settings = {
-        "project_id": ("--project-id", "SINCH_PROJECT_ID"),
-        "key_id": ("--key-id", "SINCH_KEY_ID"),
-        "key_secret": ("--key-secret", "SINCH_KEY_SECRET"),
-    }
-    values = {
-        name: option(args, name) or os.environ.get(env) for name, (_, env) in settings.items()
-    }
-    missing = [env for name, (_, env) in settings.items() if not values[name]]
-    if missing:
-        raise UsageError(
-            f"missing credentials: set {', '.join(missing)} (or pass "
-            f"{', '.join(settings[n][0] for n in settings if not values[n])}), or use --fake"
-        )
-    try:
-        client = NumbersClient(
-            str(values["project_id"]),
-            str(values["key_id"]),
-            str(values["key_secret"]),
-            auth=option(args, "auth", "oauth2"),
-            base_url=option(args, "base_url")
-            or os.environ.get("SINCH_NUMBERS_URL")
-            or DEFAULT_BASE_URL,
-            auth_url=option(args, "auth_url")
-            or os.environ.get("SINCH_AUTH_URL")
-            or DEFAULT_AUTH_URL,
-            **client_options,
-        )
-    except InvalidInputError as exc:
-        raise UsageError(_one_line(exc)) from None
-    async with client:
-        yield client
-
-
-def sms_of(args: argparse.Namespace) -> SmsConfiguration | None:
-    """``--sms-service-plan`` / ``--sms-campaign`` as an ``SmsConfiguration``."""
-    plan, campaign = args.sms_service_plan, args.sms_campaign
-    if plan is None and campaign is None:
-        return None
-    return SmsConfiguration(service_plan_id=plan, campaign_id=campaign)
-
-
-def voice_of(args: argparse.Namespace) -> VoiceConfiguration | None:
-    """``--voice-app`` as a ``VoiceConfiguration``."""
-    return None if args.voice_app is None else VoiceConfiguration(app_id=args.voice_app)
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())
+# What each confirming command is about to do, as the question puts it.
+CONFIRMATIONS: dict[str, Callable[[argparse.Namespace], str]] = {
+    "rent": lambda args: f"rent {args.phone} (this costs money)",
+    "rent-any": lambda args: f"rent one {args.region} {args.type} number (this costs money)",
+    "release": lambda args: f"release {args.phone} (the project gives it up)",
+}
 
 
 # --- the operations ----------------------------------------------------------------------------
@@ -203,7 +148,8 @@ async def _update_callbacks(client: NumbersClient, args: argparse.Namespace, out
 
 
 async def _list(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
-    page_size = args.page_size or (LIST_ALL_PAGE_SIZE if args.all else LIST_PAGE_SIZE)
+    # Without --page-size, one page is the client's default size; --all reads the largest.
+    page_size = args.page_size or (ALL_PAGE_SIZE if args.all else None)
     pager = client.active_numbers.list(
         region_code=args.region,
         number_type=args.type,
@@ -248,7 +194,9 @@ class _Listing:
         if self._out.format == "json":
             for item in items:
                 separator = "," if self.count else ""
-                print(f"{separator}\n  {json.dumps(wire(item))}", file=self._out.out, end="")
+                print(
+                    f"{separator}\n  {json.dumps(as_wire_dict(item))}", file=self._out.out, end=""
+                )
                 self.count += 1
         elif self._out.format == "csv":
             self._out.rows(ACTIVE_CSV, items, header=False)

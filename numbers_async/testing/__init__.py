@@ -5,7 +5,8 @@ with an inventory, rent/release state, scheduled provisioning, paging and the do
 error envelopes, and it POSTs signed callbacks to each number's ``callbackUrl`` (every
 attempt recorded as a ``CallbackDelivery``). ``Fault`` describes what can go wrong on a
 request (status codes, latency, connection resets, truncated bodies, token expiry) for
-``FakeNumbersServer.inject``.
+``FakeNumbersServer.inject``. ``MockTransport`` answers a client's requests from a function
+instead, without sockets (``NumbersClient(..., transport=MockTransport(handler))``).
 
 ::
 
@@ -23,6 +24,7 @@ With pytest, add ``pytest_plugins = ["numbers_async.testing.pytest_plugin"]`` an
 from ._callbacks import CallbackDelivery
 from ._fake import FakeNumbersServer, ProvisioningHook, RecordedRequest
 from ._faults import Fault, FaultHandle
+from ._transport import MockRequest, MockTransport
 from ._wire import ROUTES
 
 __all__ = [
@@ -31,6 +33,8 @@ __all__ = [
     "FakeNumbersServer",
     "Fault",
     "FaultHandle",
+    "MockRequest",
+    "MockTransport",
     "ProvisioningHook",
     "RecordedRequest",
 ]

@@ -12,6 +12,7 @@ import math
 import random
 import secrets
 import time
+import warnings
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from types import TracebackType
@@ -78,7 +79,9 @@ from ._wire import (
 )
 
 if TYPE_CHECKING:
-    from numbers_async import NumbersClient
+    import aiohttp
+
+    from numbers_async import NumbersClient, RateLimiter, RetryPolicy, Timeouts, Transport
 
 logger = logging.getLogger("numbers_async.testing")
 
@@ -88,7 +91,7 @@ ProvisioningHook = Callable[[dict[str, Any]], Awaitable[None]]
 # How long wait_for_callbacks() waits by default before giving up.
 _CALLBACK_WAIT = 10.0
 
-# How long close() lets in-flight requests and provisioning hooks finish before cancelling.
+# How long aclose() lets in-flight requests and provisioning hooks finish before cancelling.
 _CLOSE_GRACE = 1.0
 # Cached activeNumbers orderings kept at most (one per distinct filter and order).
 _MAX_CACHED_LISTINGS = 32
@@ -298,7 +301,7 @@ class FakeNumbersServer:
         self._runner = runner
         self.port = int(runner.addresses[0][1])
 
-    async def close(self) -> None:
+    async def aclose(self) -> None:
         """Stop serving and settle hook tasks. Idempotent; :meth:`start` may follow.
 
         Provisioning still pending stays WAITING (its timers are cancelled) until
@@ -315,6 +318,15 @@ class FakeNumbersServer:
         await self._settle_event_tasks()
         await self._callbacks.aclose()
 
+    async def close(self) -> None:
+        """Deprecated: the same as :meth:`aclose`, the name every other close here has."""
+        warnings.warn(
+            "FakeNumbersServer.close() is deprecated; use aclose()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        await self.aclose()
+
     async def __aenter__(self) -> FakeNumbersServer:
         await self.start()
         return self
@@ -325,7 +337,7 @@ class FakeNumbersServer:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        await self.close()
+        await self.aclose()
 
     @property
     def url(self) -> str:
@@ -340,20 +352,40 @@ class FakeNumbersServer:
         """The OAuth2 token endpoint on the same server: ``{url}/oauth2/token``."""
         return f"{self.url}/oauth2/token"
 
-    def client(self, **kwargs: Any) -> NumbersClient:
+    def client(
+        self,
+        *,
+        auth: Literal["oauth2", "basic"] = "oauth2",
+        max_concurrency: int | None = None,
+        rate_limit: float | RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        timeouts: Timeouts | None = None,
+        session: aiohttp.ClientSession | None = None,
+        transport: Transport | None = None,
+    ) -> NumbersClient:
         """A ``NumbersClient`` pointed at this server with its credentials.
 
-        ``kwargs`` go to ``NumbersClient`` (``auth=``, ``retry=``, ``max_concurrency=``...).
+        The arguments are ``NumbersClient``'s; ``max_concurrency=None`` keeps its default.
         """
         from numbers_async import NumbersClient
 
+        # Left out when None, so the client's own default applies (defined once, there).
+        limit: dict[str, Any] = (
+            {} if max_concurrency is None else {"max_concurrency": max_concurrency}
+        )
         return NumbersClient(
             self.project_id,
             self.key_id,
             self.key_secret,
+            auth=auth,
             base_url=self.url,
             auth_url=self.auth_url,
-            **kwargs,
+            rate_limit=rate_limit,
+            retry=retry,
+            timeouts=timeouts,
+            session=session,
+            transport=transport,
+            **limit,
         )
 
     # -- callbacks ---------------------------------------------------------------------

@@ -16,7 +16,13 @@ import attrs
 from ._wire import ROUTES, Answer, envelope, gateway_html, json_answer, reason
 
 FaultKind = Literal[
-    "status", "latency", "reset_before", "reset_after", "truncated_json", "expire_token"
+    "status",
+    "status_after",
+    "latency",
+    "reset_before",
+    "reset_after",
+    "truncated_json",
+    "expire_token",
 ]
 BodyKind = Literal["json", "html", "empty"]
 
@@ -28,8 +34,9 @@ _PRE_EMPTIVE = frozenset({"status", "reset_before", "expire_token"})
 class Fault:
     """Something going wrong on a request.
 
-    Build one with the class methods, e.g. ``Fault.status(503, body="html")`` or
-    ``Fault.reset_after()``, and pass it to ``FakeNumbersServer.inject``.
+    Build one with the class methods, e.g. ``Fault.status(503, body="html")``,
+    ``Fault.status_after(503)`` or ``Fault.reset_after()``, and pass it to
+    ``FakeNumbersServer.inject``.
     """
 
     kind: FaultKind
@@ -46,11 +53,23 @@ class Fault:
         gateway-style HTML page, ``"empty"`` no body at all. ``retry_after`` is sent
         verbatim as the ``Retry-After`` header (seconds or an HTTP date).
         """
-        if not 200 <= code <= 599:
-            raise ValueError(f"status code must be 200-599, got {code}")
-        if body not in ("json", "html", "empty"):
-            raise ValueError(f"body must be 'json', 'html' or 'empty', got {body!r}")
+        _check_status(code, body)
         return cls("status", status_code=code, body=body, retry_after=retry_after)
+
+    @classmethod
+    def status_after(
+        cls, code: int, *, body: BodyKind = "json", retry_after: str | None = None
+    ) -> Fault:
+        """Handle the request fully, then answer ``code`` instead of its response.
+
+        The state change (a rent, a release) happened, but the client is told it failed:
+        a gateway timing out after the backend did the work, say. ``body`` and
+        ``retry_after`` are as for :meth:`status`. A retry then meets the changed state
+        (a second rent of the number answers 404), so a client that retries without
+        reconciling is caught renting twice (``rent_counts``).
+        """
+        _check_status(code, body)
+        return cls("status_after", status_code=code, body=body, retry_after=retry_after)
 
     @classmethod
     def latency(cls, seconds: float) -> Fault:
@@ -88,7 +107,7 @@ class Fault:
         return self.kind in _PRE_EMPTIVE
 
     def answer(self) -> Answer:
-        """The answer of a ``status`` or ``reset_before`` fault."""
+        """The answer of a ``status``, ``status_after`` or ``reset_before`` fault."""
         if self.kind == "reset_before":
             return Answer(0, drop=True)
         code = self.status_code
@@ -100,12 +119,21 @@ class Fault:
         return Answer(code, headers=headers)
 
     def distort(self, answer: Answer) -> Answer:
-        """Spoil the answer of a handled request (``reset_after``, ``truncated_json``)."""
+        """Spoil the answer of a handled request (``reset_after``, ``status_after``...)."""
+        if self.kind == "status_after":
+            return self.answer()
         if self.kind == "reset_after":
             return attrs.evolve(answer, drop=True)
         if self.kind == "truncated_json":
             return attrs.evolve(answer, body=answer.body[: len(answer.body) // 2])
         return answer
+
+
+def _check_status(code: int, body: str) -> None:
+    if not 200 <= code <= 599:
+        raise ValueError(f"status code must be 200-599, got {code}")
+    if body not in ("json", "html", "empty"):
+        raise ValueError(f"body must be 'json', 'html' or 'empty', got {body!r}")
 
 
 class FaultHandle:

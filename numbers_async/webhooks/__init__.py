@@ -34,13 +34,16 @@ from numbers_async import _json
 from numbers_async._timestamps import parse_datetime
 from numbers_async.errors import InvalidEventError, InvalidInputError, InvalidSignatureError
 from numbers_async.models import _OpenEnum
+from numbers_async.webhooks._dedupe import EventDeduplicator, RecentEventIds
 
 __all__ = [
     "SIGNATURE_HEADER",
+    "EventDeduplicator",
     "EventStatus",
     "EventType",
     "FailureCode",
     "NumbersEvent",
+    "RecentEventIds",
     "ResourceType",
     "compute_signature",
     "parse_event",

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from collections.abc import AsyncIterable, Awaitable, Callable
+from typing import Literal
 
 import attrs
 
 from numbers_async.errors import InvalidEventError, InvalidInputError, InvalidSignatureError
 from numbers_async.webhooks import NumbersEvent, parse_event
+from numbers_async.webhooks._dedupe import EventDeduplicator, RecentEventIds
 
 __all__ = [
+    "DEFAULT_ACKNOWLEDGE",
     "DEFAULT_DEDUPLICATE",
     "DEFAULT_MAX_BODY_SIZE",
     "DEFAULT_SHUTDOWN_TIMEOUT",
+    "Acknowledge",
     "EventSink",
     "Receiver",
     "Reply",
@@ -41,6 +44,20 @@ DEFAULT_MAX_BODY_SIZE = 64 * 1024
 DEFAULT_DEDUPLICATE = 10_000
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0
 
+Acknowledge = Literal["received", "handled"]
+"""When Sinch gets its answer: once the event is accepted, or once ``on_event`` returned."""
+DEFAULT_ACKNOWLEDGE: Acknowledge = "received"
+
+# The fields without which an event cannot be acted on (which event, about what, what
+# happened, did it work): a signed body missing one is answered 400, never handed over.
+REQUIRED_FIELDS = {
+    "event_id": "eventId",
+    "project_id": "projectId",
+    "resource_id": "resourceId",
+    "event_type": "eventType",
+    "status": "status",
+}
+
 
 @attrs.frozen
 class Reply:
@@ -55,6 +72,7 @@ _DUPLICATE = Reply(200, "duplicate event, already accepted")
 _TOO_LARGE = Reply(413, "request body too large")
 _CLOSED = Reply(503, "shutting down, retry later")
 _QUEUE_FULL = Reply(503, "event queue full, retry later")
+_HANDLER_FAILED = Reply(500, "event handler failed, retry later")
 
 
 class Receiver:
@@ -66,8 +84,9 @@ class Receiver:
         *,
         secret: SecretSource,
         max_body_size: int,
-        deduplicate: int | None,
+        deduplicate: int | EventDeduplicator | None,
         shutdown_timeout: float,
+        acknowledge: Acknowledge = DEFAULT_ACKNOWLEDGE,
     ) -> None:
         if isinstance(secret, str):
             if not secret:
@@ -78,16 +97,32 @@ class Receiver:
             raise InvalidInputError("on_event", "must be an async function or an asyncio.Queue")
         if max_body_size < 1:
             raise InvalidInputError("max_body_size", "must be a positive number of bytes")
-        if deduplicate is not None and deduplicate < 0:
-            raise InvalidInputError("deduplicate", "must be None, 0 (off) or a positive count")
+        seen: EventDeduplicator | None
+        dedupe: object = deduplicate  # checked at run time too: callers without a type checker
+        if deduplicate is None or isinstance(deduplicate, EventDeduplicator):
+            seen = deduplicate
+        elif isinstance(dedupe, bool) or not isinstance(dedupe, int) or dedupe < 0:
+            raise InvalidInputError(
+                "deduplicate", "must be None, 0 (off), a positive count or an EventDeduplicator"
+            )
+        else:
+            seen = RecentEventIds(dedupe) if dedupe else None
+        if acknowledge not in ("received", "handled"):
+            raise InvalidInputError("acknowledge", "must be 'received' or 'handled'", acknowledge)
+        if acknowledge == "handled" and isinstance(on_event, asyncio.Queue):
+            raise InvalidInputError(
+                "acknowledge",
+                "'handled' needs an async on_event function: a queue cannot report failures",
+            )
         if shutdown_timeout < 0:
             raise InvalidInputError("shutdown_timeout", "must be zero or more seconds")
         self._on_event = on_event
         self._secret = secret
         self._max_body_size = max_body_size
-        self._seen = _RecentIds(deduplicate) if deduplicate else None
+        self._seen = seen
+        self._acknowledge = acknowledge
         self._shutdown_timeout = shutdown_timeout
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[bool]] = set()
         self._closed = False
 
     async def handle(
@@ -110,7 +145,17 @@ class Receiver:
         except InvalidEventError as exc:
             logger.warning("rejected a signed event: %s", exc)
             return Reply(400, str(exc))
-        return self._hand_over(event)
+        event_id = event.event_id
+        missing = [wire for name, wire in REQUIRED_FIELDS.items() if getattr(event, name) is None]
+        if event_id is None or missing:
+            logger.warning("rejected a signed event without %s", ", ".join(missing))
+            return Reply(400, f"event lacks required field(s): {', '.join(missing)}")
+        return await self._hand_over(event, event_id)
+
+    @property
+    def closed(self) -> bool:
+        """Whether new events are refused (``aclose`` was called)."""
+        return self._closed
 
     async def aclose(self) -> None:
         """Refuse new events, let callbacks finish for ``shutdown_timeout``, cancel the rest."""
@@ -134,62 +179,63 @@ class Receiver:
         secret = self._secret()
         return secret if isinstance(secret, str) else await secret
 
-    def _hand_over(self, event: NumbersEvent) -> Reply:
-        # No await from here on: the duplicate check, the hand-off and remembering the id
-        # happen atomically with respect to other deliveries of the same event.
+    async def _hand_over(self, event: NumbersEvent, event_id: str) -> Reply:
         if self._closed:
             return _CLOSED
-        event_id = event.event_id
-        if self._seen is not None and event_id is not None and event_id in self._seen:
+        seen = self._seen
+        if seen is not None and not await seen.claim(event_id):
             logger.info("event %s was already accepted; not handed over again", event_id)
             return _DUPLICATE
+        if self.closed:  # closed while the claim was on its way
+            await self._forget(event_id)
+            return _CLOSED
         if isinstance(self._on_event, asyncio.Queue):
             try:
                 self._on_event.put_nowait(event)
             except asyncio.QueueFull:
-                # 503 makes Sinch retry later; the id is not remembered, so the retry counts.
+                # 503 makes Sinch retry later; the id is forgotten, so the retry counts.
                 logger.warning("event queue is full; event %s answered 503", event_id)
+                await self._forget(event_id)
                 return _QUEUE_FULL
-        else:
-            task = asyncio.create_task(
-                self._run(self._on_event, event), name=f"numbers_async.webhooks:{event_id}"
-            )
-            self._tasks.add(task)  # the loop keeps only weak references to tasks
-            task.add_done_callback(self._tasks.discard)
-        if self._seen is not None and event_id is not None:
-            self._seen.add(event_id)
-        logger.debug("accepted event %s", event_id)
-        return _ACCEPTED
+            logger.debug("accepted event %s", event_id)
+            return _ACCEPTED
+        task = asyncio.create_task(
+            self._run(self._on_event, event, event_id), name=f"numbers_async.webhooks:{event_id}"
+        )
+        self._tasks.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._tasks.discard)
+        if self._acknowledge == "received":
+            logger.debug("accepted event %s", event_id)
+            return _ACCEPTED
+        # Shielded: a delivery given up by the sender must not cancel the handler halfway.
+        if await asyncio.shield(task):
+            return _ACCEPTED
+        return _HANDLER_FAILED
 
-    @staticmethod
+    async def _forget(self, event_id: str) -> None:
+        if self._seen is not None:
+            await self._seen.forget(event_id)
+
     async def _run(
-        callback: Callable[[NumbersEvent], Awaitable[None]], event: NumbersEvent
-    ) -> None:
+        self,
+        callback: Callable[[NumbersEvent], Awaitable[None]],
+        event: NumbersEvent,
+        event_id: str,
+    ) -> bool:
+        """Run the application's callback; False (the id forgotten) if it raised."""
         try:
             await callback(event)
+        except asyncio.CancelledError:
+            # Cut short at shutdown: not handled, so a redelivery must reach the handler.
+            await self._forget(event_id)
+            raise
         except Exception:
-            # Sinch already has its 200; the application's failure is logged, not re-raised
-            # into a task nobody awaits.
-            logger.exception("on_event failed for event %s", event.event_id)
-
-
-class _RecentIds:
-    """The ``capacity`` most recently seen event ids, least recently seen evicted first."""
-
-    def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._ids: OrderedDict[str, None] = OrderedDict()
-
-    def __contains__(self, event_id: str) -> bool:
-        if event_id in self._ids:
-            self._ids.move_to_end(event_id)
-            return True
-        return False
-
-    def add(self, event_id: str) -> None:
-        self._ids[event_id] = None
-        if len(self._ids) > self._capacity:
-            self._ids.popitem(last=False)
+            # Logged, not re-raised into a task nobody awaits. Forgetting the id keeps the
+            # delivery at-least-once: the next delivery of this event is handed over again.
+            logger.exception("on_event failed for event %s", event_id)
+            await self._forget(event_id)
+            return False
+        return True
 
 
 def _declares_more_than(content_length: str | None, limit: int) -> bool:

@@ -14,8 +14,10 @@
 
 ``setup`` mounts the handler and registers its cleanup (which waits for, then cancels,
 running callbacks). Answers: 200 accepted (or a duplicate, not handed over again), 400
-malformed JSON, 401 missing or wrong ``X-Sinch-Signature``, 413 body over ``max_body_size``,
-503 when the queue is full or the application is shutting down (Sinch retries later).
+malformed JSON or a required field missing, 401 missing or wrong ``X-Sinch-Signature``,
+413 body over ``max_body_size``, 500 when ``acknowledge="handled"`` and ``on_event``
+raised, 503 when the queue is full or the application is shutting down (Sinch retries what
+is not answered 2xx).
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from __future__ import annotations
 from aiohttp import hdrs, web
 
 from numbers_async.webhooks import SIGNATURE_HEADER
+from numbers_async.webhooks._dedupe import EventDeduplicator
 from numbers_async.webhooks._receiver import (
+    DEFAULT_ACKNOWLEDGE,
     DEFAULT_DEDUPLICATE,
     DEFAULT_MAX_BODY_SIZE,
     DEFAULT_SHUTDOWN_TIMEOUT,
+    Acknowledge,
     EventSink,
     Receiver,
     SecretSource,
@@ -40,8 +45,9 @@ def events_handler(
     *,
     secret: SecretSource,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-    deduplicate: int | None = DEFAULT_DEDUPLICATE,
+    deduplicate: int | EventDeduplicator | None = DEFAULT_DEDUPLICATE,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+    acknowledge: Acknowledge = DEFAULT_ACKNOWLEDGE,
 ) -> EventsHandler:
     """Build an aiohttp.web handler that verifies, parses and hands over Sinch number events.
 
@@ -58,11 +64,21 @@ def events_handler(
             raises, the delivery is answered 500 and Sinch retries it).
         max_body_size: bodies larger than this many bytes (default 64 KiB) are answered 413
             without being read in full.
-        deduplicate: remember this many recent event ids (default 10,000) and answer a
-            repeated delivery 200 without handing it over again (Sinch retries can repeat an
-            event); ``None`` or ``0`` hands every delivery over.
+        deduplicate: remember this many recent event ids in this process (default 10,000)
+            and answer a repeated delivery 200 without handing it over again (Sinch retries
+            can repeat an event); or an ``EventDeduplicator`` such as
+            ``numbers_async.redis.RedisEventDeduplicator``, shared by every replica behind a
+            load balancer; ``None`` or ``0`` hands every delivery over. An event whose
+            ``on_event`` raised is forgotten, so its next delivery is handed over again.
         shutdown_timeout: seconds ``on_cleanup`` waits for running callbacks before
             cancelling them (default 5).
+        acknowledge: ``"received"`` (default) answers 200 as soon as the event is accepted
+            and runs ``on_event`` in the background: Sinch is answered fast, but an event
+            whose handler fails is only handled again if Sinch happens to deliver it again.
+            ``"handled"`` answers only once ``on_event`` returned, and 500 if it raised, so
+            Sinch retries it: choose it when an event must not be lost to a failing handler
+            (a database briefly down) and the handler is quick (well inside Sinch's request
+            timeout). Needs an ``on_event`` function, not a queue.
 
     Raises:
         InvalidInputError: an argument is out of range, or ``secret`` is an empty string.
@@ -79,6 +95,7 @@ def events_handler(
             max_body_size=max_body_size,
             deduplicate=deduplicate,
             shutdown_timeout=shutdown_timeout,
+            acknowledge=acknowledge,
         )
     )
 

@@ -13,7 +13,7 @@
 
 The router carries a lifespan that, at shutdown, waits for (then cancels) running callbacks;
 FastAPI runs it when the router is added with ``include_router``. Answers are the same as
-:mod:`numbers_async.webhooks.aiohttp`: 200, 400, 401, 413 or 503.
+:mod:`numbers_async.webhooks.aiohttp`: 200, 400, 401, 413, 500 or 503.
 """
 
 from __future__ import annotations
@@ -32,10 +32,13 @@ except ImportError as exc:  # pragma: no cover - covered by a test that hides Fa
     ) from exc
 
 from numbers_async.webhooks import SIGNATURE_HEADER
+from numbers_async.webhooks._dedupe import EventDeduplicator
 from numbers_async.webhooks._receiver import (
+    DEFAULT_ACKNOWLEDGE,
     DEFAULT_DEDUPLICATE,
     DEFAULT_MAX_BODY_SIZE,
     DEFAULT_SHUTDOWN_TIMEOUT,
+    Acknowledge,
     EventSink,
     Receiver,
     SecretSource,
@@ -50,8 +53,9 @@ def events_router(
     secret: SecretSource,
     path: str = "/sinch/events",
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
-    deduplicate: int | None = DEFAULT_DEDUPLICATE,
+    deduplicate: int | EventDeduplicator | None = DEFAULT_DEDUPLICATE,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+    acknowledge: Acknowledge = DEFAULT_ACKNOWLEDGE,
 ) -> APIRouter:
     """Build an ``APIRouter`` with one ``POST path`` that receives Sinch number events.
 
@@ -68,11 +72,21 @@ def events_router(
         path: where Sinch POSTs events (the number's ``callback_url`` path).
         max_body_size: bodies larger than this many bytes (default 64 KiB) are answered 413
             without being read in full.
-        deduplicate: remember this many recent event ids (default 10,000) and answer a
-            repeated delivery 200 without handing it over again (Sinch retries can repeat an
-            event); ``None`` or ``0`` hands every delivery over.
+        deduplicate: remember this many recent event ids in this process (default 10,000)
+            and answer a repeated delivery 200 without handing it over again (Sinch retries
+            can repeat an event); or an ``EventDeduplicator`` such as
+            ``numbers_async.redis.RedisEventDeduplicator``, shared by every replica behind a
+            load balancer; ``None`` or ``0`` hands every delivery over. An event whose
+            ``on_event`` raised is forgotten, so its next delivery is handed over again.
         shutdown_timeout: seconds the lifespan waits for running callbacks at shutdown
             before cancelling them (default 5).
+        acknowledge: ``"received"`` (default) answers 200 as soon as the event is accepted
+            and runs ``on_event`` in the background: Sinch is answered fast, but an event
+            whose handler fails is only handled again if Sinch happens to deliver it again.
+            ``"handled"`` answers only once ``on_event`` returned, and 500 if it raised, so
+            Sinch retries it: choose it when an event must not be lost to a failing handler
+            (a database briefly down) and the handler is quick (well inside Sinch's request
+            timeout). Needs an ``on_event`` function, not a queue.
 
     Raises:
         InvalidInputError: an argument is out of range, or ``secret`` is an empty string.
@@ -88,6 +102,7 @@ def events_router(
         max_body_size=max_body_size,
         deduplicate=deduplicate,
         shutdown_timeout=shutdown_timeout,
+        acknowledge=acknowledge,
     )
 
     @asynccontextmanager

@@ -1436,8 +1436,8 @@ async def test_url_is_available_only_while_started() -> None:
     await fake.start()
     assert fake.url.startswith("http://127.0.0.1:")
     assert fake.auth_url == f"{fake.url}/oauth2/token"
-    await fake.close()
-    await fake.close()  # idempotent
+    await fake.aclose()
+    await fake.aclose()  # idempotent
 
 
 async def test_client_is_a_numbers_client_pointed_at_the_fake(fake: FakeNumbersServer) -> None:
@@ -1489,11 +1489,11 @@ async def test_a_closed_server_starts_again_on_the_same_port_with_its_state(
     await fake.start()
     url = fake.url
     phone = await rented(http, fake, smsConfiguration={"servicePlanId": "p"})
-    await fake.close()
+    await fake.aclose()
     await fake.start()
     try:
         assert fake.url == url
         assert (await call(http, fake, "GET", f"activeNumbers/{phone}")).status == 200
         fake.complete_provisioning(phone)
     finally:
-        await fake.close()
+        await fake.aclose()

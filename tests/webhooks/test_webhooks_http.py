@@ -298,3 +298,61 @@ async def test_shutdown_cancels_a_callback_still_running_after_shutdown_timeout(
     await endpoint.stop()
 
     assert cancelled == ["evt-1"]
+
+
+async def test_signed_empty_object_is_answered_400_and_not_delivered(
+    endpoint: EventsEndpoint,
+) -> None:
+    queue: asyncio.Queue[NumbersEvent] = asyncio.Queue()
+    await endpoint.start(queue)
+
+    status, text = await endpoint.post(b"{}")
+
+    assert (status, "eventId" in text, queue.qsize()) == (400, True, 0)
+
+
+@pytest.mark.parametrize("acknowledge", ["received", "handled"])
+async def test_handler_that_raised_gets_the_redelivery_and_succeeds(
+    endpoint: EventsEndpoint, acknowledge: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    attempts: list[str | None] = []
+    handled: list[str | None] = []
+
+    async def on_event(event: NumbersEvent) -> None:
+        attempts.append(event.event_id)
+        if len(attempts) == 1:
+            raise RuntimeError("database briefly down")
+        handled.append(event.event_id)
+
+    await endpoint.start(on_event, acknowledge=acknowledge)
+    body = body_of(make_event("evt-retried"))
+
+    first, _ = await endpoint.post(body)
+    await eventually(lambda: "on_event failed for event evt-retried" in caplog.text)
+    second, _ = await endpoint.post(body)
+    await eventually(lambda: len(handled) == 1)
+    third, _ = await endpoint.post(body)
+
+    expected_first = 500 if acknowledge == "handled" else 200
+    assert (first, second, third) == (expected_first, 200, 200)
+    assert (attempts, handled) == (["evt-retried"] * 2, ["evt-retried"])
+
+
+async def test_acknowledging_handled_events_answers_only_after_the_handler_returned(
+    endpoint: EventsEndpoint,
+) -> None:
+    release = asyncio.Event()
+    finished: list[str | None] = []
+
+    async def on_event(event: NumbersEvent) -> None:
+        await release.wait()
+        finished.append(event.event_id)
+
+    await endpoint.start(on_event, acknowledge="handled")
+    posting = asyncio.create_task(endpoint.post(body_of(make_event())))
+    await asyncio.sleep(0.2)
+    answered_early = posting.done()
+    release.set()
+    status, _ = await posting
+
+    assert (answered_early, status, finished) == (False, 200, ["evt-1"])

@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 
 from numbers_async.errors import InvalidInputError
-from numbers_async.webhooks import SIGNATURE_HEADER, NumbersEvent, compute_signature
+from numbers_async.webhooks import (
+    SIGNATURE_HEADER,
+    NumbersEvent,
+    RecentEventIds,
+    compute_signature,
+)
 from numbers_async.webhooks._receiver import Receiver, Reply
 
 SECRET = "receiver-secret-0123456789abcdefghij"
@@ -42,8 +47,18 @@ async def deliver(
     )
 
 
+REQUIRED = {
+    "projectId": "abcd12ef-ab12-ab12-bc34-abcdef123456",
+    "resourceId": "+12065550100",
+    "eventType": "PROVISIONING_TO_CAMPAIGN",
+    "status": "SUCCEEDED",
+}
+
+
 def event_body(event_id: str | None, size: int | None = None) -> bytes:
-    fields: dict[str, Any] = {} if event_id is None else {"eventId": event_id}
+    fields: dict[str, Any] = dict(REQUIRED)
+    if event_id is not None:
+        fields["eventId"] = event_id
     body = json.dumps(fields).encode()
     if size is not None:  # pad with insignificant whitespace to an exact size
         body = body[:-1] + b" " * (size - len(body)) + b"}"
@@ -131,14 +146,145 @@ async def test_with_deduplication_off_every_repeat_is_handed_over(deduplicate: i
     assert delivered_ids(queue) == ["evt-1"] * 3
 
 
-async def test_events_without_an_id_are_never_taken_for_duplicates() -> None:
+@pytest.mark.parametrize("field", ["eventId", *REQUIRED])
+async def test_signed_event_missing_a_required_field_is_answered_400_naming_it(field: str) -> None:
     queue: asyncio.Queue[NumbersEvent] = asyncio.Queue()
     receiver = make_receiver(queue)
+    fields = json.loads(event_body("evt-1"))
+    del fields[field]
 
-    for _ in range(2):
-        await deliver(receiver, event_body(None))
+    reply = await deliver(receiver, json.dumps(fields).encode())
 
-    assert delivered_ids(queue) == [None, None]
+    assert (reply.status, field in reply.text, queue.qsize()) == (400, True, 0)
+
+
+async def test_signed_event_with_a_required_field_null_is_answered_400() -> None:
+    queue: asyncio.Queue[NumbersEvent] = asyncio.Queue()
+    receiver = make_receiver(queue)
+    fields = {**json.loads(event_body("evt-1")), "status": None}
+
+    reply = await deliver(receiver, json.dumps(fields).encode())
+
+    assert (reply.status, queue.qsize()) == (400, 0)
+
+
+async def test_full_queue_forgets_the_id_so_that_the_retry_is_handed_over() -> None:
+    queue: asyncio.Queue[NumbersEvent] = asyncio.Queue(maxsize=1)
+    receiver = make_receiver(queue)
+    await deliver(receiver, event_body("evt-0"))
+
+    refused = await deliver(receiver, event_body("evt-1"))
+    queue.get_nowait()
+    retried = await deliver(receiver, event_body("evt-1"))
+
+    assert (refused.status, retried.status, delivered_ids(queue)) == (503, 200, ["evt-1"])
+
+
+async def test_a_deduplicator_object_is_asked_to_claim_each_event_id() -> None:
+    claimed: list[str] = []
+
+    class SeenNothing:
+        async def claim(self, event_id: str) -> bool:
+            claimed.append(event_id)
+            return event_id != "evt-old"
+
+        async def forget(self, event_id: str) -> None:
+            raise AssertionError("nothing failed")
+
+    queue: asyncio.Queue[NumbersEvent] = asyncio.Queue()
+    receiver = make_receiver(queue, deduplicate=SeenNothing())
+
+    new = await deliver(receiver, event_body("evt-new"))
+    old = await deliver(receiver, event_body("evt-old"))
+
+    assert (new.status, old.status, claimed, delivered_ids(queue)) == (
+        200,
+        200,
+        ["evt-new", "evt-old"],
+        ["evt-new"],
+    )
+
+
+async def test_failed_handler_is_forgotten_by_the_deduplicator() -> None:
+    seen = RecentEventIds(10)
+    calls: list[str | None] = []
+
+    async def on_event(event: NumbersEvent) -> None:
+        calls.append(event.event_id)
+        raise RuntimeError("database down")
+
+    receiver = make_receiver(on_event, deduplicate=seen, acknowledge="handled")
+
+    reply = await deliver(receiver, event_body("evt-1"))
+
+    assert (reply.status, calls, len(seen)) == (500, ["evt-1"], 0)
+
+
+async def test_in_memory_deduplicator_forgets_only_the_id_it_is_told() -> None:
+    seen = RecentEventIds(10)
+    await seen.claim("a")
+    await seen.claim("b")
+
+    await seen.forget("a")
+    await seen.forget("never-seen")
+
+    assert (await seen.claim("a"), await seen.claim("b")) == (True, False)
+
+
+@pytest.mark.parametrize("capacity", [0, -1, True, 2.5])
+def test_in_memory_deduplicator_refuses_a_capacity_that_is_not_a_positive_count(
+    capacity: Any,
+) -> None:
+    with pytest.raises(InvalidInputError, match="capacity"):
+        RecentEventIds(capacity)
+
+
+async def test_a_receiver_closed_while_claiming_answers_503_and_releases_the_claim() -> None:
+    seen = RecentEventIds(10)
+    queue: asyncio.Queue[NumbersEvent] = asyncio.Queue()
+    receiver: Receiver
+
+    class ClosingWhileClaiming:
+        async def claim(self, event_id: str) -> bool:
+            claimed = await seen.claim(event_id)
+            await receiver.aclose()
+            return claimed
+
+        async def forget(self, event_id: str) -> None:
+            await seen.forget(event_id)
+
+    receiver = make_receiver(queue, deduplicate=ClosingWhileClaiming())
+
+    reply = await deliver(receiver, event_body("evt-1"))
+
+    assert (reply.status, queue.qsize(), len(seen)) == (503, 0, 0)
+
+
+async def test_a_callback_cancelled_at_shutdown_is_forgotten() -> None:
+    seen = RecentEventIds(10)
+    started = asyncio.Event()
+
+    async def on_event(event: NumbersEvent) -> None:
+        started.set()
+        await asyncio.Event().wait()  # never finishes on its own
+
+    receiver = make_receiver(on_event, deduplicate=seen, shutdown_timeout=0.05)
+    await deliver(receiver, event_body("evt-1"))
+    await started.wait()
+
+    await receiver.aclose()
+
+    assert len(seen) == 0
+
+
+def test_acknowledging_handled_events_needs_a_function_not_a_queue() -> None:
+    with pytest.raises(InvalidInputError, match="acknowledge"):
+        make_receiver(asyncio.Queue(), acknowledge="handled")
+
+
+def test_unknown_acknowledge_mode_is_refused() -> None:
+    with pytest.raises(InvalidInputError, match="acknowledge"):
+        make_receiver(asyncio.Queue(), acknowledge="eventually")
 
 
 async def test_rejected_delivery_does_not_mark_its_id_as_seen() -> None:

@@ -1,0 +1,275 @@
+"""Retry decisions: may this be retried, after how long, and may it have been processed.
+
+This module is the only place that answers those questions, for API calls and for the
+OAuth2 token fetch alike. It does no I/O and knows nothing of HTTP libraries: the sender
+and the token provider ask it, then do the waiting themselves.
+
+- ``RetryPolicy`` (the caller's settings) and ``RetryEvent`` (what ``on_retry`` is told).
+- ``Safety`` and ``safety_of``: what repeating an operation risks.
+- ``RetryRules``: which failures a family of requests retries on (``API_RULES``,
+  ``TOKEN_RULES``), as data.
+- ``parse_retry_after``: ``Retry-After`` in seconds, parsed once when the error is built
+  (``ApiError.retry_after``) and only read afterwards.
+- ``maybe_processed``: whether the server may have acted on a request that failed.
+- ``retry_delay``: the seconds to wait before the next attempt, or None to stop.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Final
+
+import attrs
+
+from numbers_async.errors import (
+    ApiError,
+    AuthenticationError,
+    InvalidInputError,
+    NumbersError,
+    TransportError,
+)
+
+__all__ = [
+    "API_RULES",
+    "AUTH_OPERATION",
+    "RETRYABLE_STATUS",
+    "TOKEN_POLICY",
+    "TOKEN_RULES",
+    "RetryEvent",
+    "RetryPolicy",
+    "RetryRules",
+    "Safety",
+    "announce_retry",
+    "describe",
+    "maybe_processed",
+    "notify_retry",
+    "parse_retry_after",
+    "retry_delay",
+    "safety_of",
+]
+
+logger = logging.getLogger("numbers_async")
+
+
+# --- the caller's settings ---------------------------------------------------------------------
+
+
+def _non_negative(instance: Any, attribute: Any, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise InvalidInputError(
+            f"{type(instance).__name__}.{attribute.name}", "must be a number >= 0", value
+        )
+
+
+def _at_least_one(instance: Any, attribute: Any, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(
+            f"{type(instance).__name__}.{attribute.name}", "must be an integer >= 1", value
+        )
+
+
+@attrs.frozen
+class RetryEvent:
+    """What ``RetryPolicy.on_retry`` is told before each retry sleep.
+
+    Attributes:
+        operation: e.g. ``"active_numbers.get"``, or ``"oauth2.token"`` for the token fetch.
+        attempt: the attempt that failed, from 1.
+        reason: e.g. ``"HTTP 503"``, ``"TransportError: ServerDisconnectedError"``.
+        delay: seconds until the next attempt.
+        caused_by: the exception that failed the attempt (an ``ApiError``,
+            ``TransportError``...), or None when the event was built by hand.
+    """
+
+    operation: str
+    attempt: int
+    reason: str
+    delay: float
+    caused_by: NumbersError | None = attrs.field(default=None, eq=False, kw_only=True)
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How failed requests are retried (only where it is safe; see the README).
+
+    Attributes:
+        attempts: attempts in all, the first included (1 disables retries).
+        backoff: the base delay in seconds; attempt *n* waits a random time up to
+            ``backoff * 2**(n-1)`` ("full jitter"), capped by ``max_backoff``.
+        max_backoff: the longest computed backoff.
+        max_retry_after: the longest ``Retry-After`` the client will wait; a longer one
+            raises ``RateLimitedError`` (with ``.retry_after``) at once.
+        on_retry: called with a ``RetryEvent`` before each retry sleep (metrics, logs),
+            token-endpoint retries included.
+    """
+
+    attempts: int = attrs.field(default=4, validator=_at_least_one)
+    backoff: float = attrs.field(default=0.25, validator=_non_negative)
+    max_backoff: float = attrs.field(default=8.0, validator=_non_negative)
+    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
+    on_retry: Callable[[RetryEvent], None] | None = attrs.field(default=None, eq=False)
+
+    def backoff_ceiling(self, attempt: int) -> float:
+        """The upper bound of the jittered delay after failed attempt ``attempt`` (from 1)."""
+        return float(min(self.max_backoff, self.backoff * 2.0 ** (attempt - 1)))
+
+
+# --- what repeating an operation risks ---------------------------------------------------------
+
+
+class Safety(enum.Enum):
+    """What repeating a request risks, which decides how it may be retried (DESIGN §2)."""
+
+    #: Reads, PATCHes and release: doing it twice leaves the same state.
+    IDEMPOTENT = "idempotent"
+    #: rent of a given number: a repeat fails once the first went through, and the
+    #: outcome can be checked with GET activeNumbers/{phone}.
+    RECONCILE = "reconcile"
+    #: rentAny: a repeat may rent (and bill) a second number; retry only what provably
+    #: was not processed.
+    AT_MOST_ONCE = "at-most-once"
+
+
+#: Operations (by the name the client exposes) that are not idempotent; all others are.
+SAFETY: Final[Mapping[str, Safety]] = {
+    "available_numbers.rent": Safety.RECONCILE,
+    "available_numbers.rent_any": Safety.AT_MOST_ONCE,
+}
+
+
+def safety_of(operation: str) -> Safety:
+    """How the operation named ``operation`` may be retried."""
+    return SAFETY.get(operation, Safety.IDEMPOTENT)
+
+
+# --- which failures are retried ----------------------------------------------------------------
+
+RETRYABLE_STATUS: Final = frozenset({429, 500, 502, 503, 504})
+
+
+@attrs.frozen
+class RetryRules:
+    """Which failures a family of requests retries on.
+
+    Attributes:
+        statuses: HTTP statuses worth another attempt (any other status fails at once:
+            a 401 from the token endpoint is a wrong key, not a hiccup).
+        transport_errors: whether connect failures, resets and timeouts are retried.
+    """
+
+    statuses: frozenset[int] = RETRYABLE_STATUS
+    transport_errors: bool = True
+
+    def retryable(self, error: NumbersError) -> bool:
+        """Whether ``error`` is the kind of failure these rules retry."""
+        if isinstance(error, TransportError):
+            return self.transport_errors
+        return isinstance(error, ApiError) and error.status in self.statuses
+
+
+#: API calls: 429, 5xx and transport failures, each subject to the operation's ``Safety``.
+API_RULES: Final = RetryRules()
+#: The token endpoint: 429 and 5xx only (with or without ``Retry-After``); a failure to
+#: reach it is reported at once, as is any other status.
+TOKEN_RULES: Final = RetryRules(transport_errors=False)
+#: The name token-endpoint retries carry in a ``RetryEvent``.
+AUTH_OPERATION: Final = "oauth2.token"
+#: Attempts and backoff of the token fetch. It waits whatever ``Retry-After`` says: every
+#: call needs the token, so failing early would only fail all of them.
+TOKEN_POLICY: Final = RetryPolicy(
+    attempts=4, backoff=0.5, max_backoff=4.0, max_retry_after=math.inf
+)
+
+
+# --- the decisions -----------------------------------------------------------------------------
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" means UTC with no zone information
+        when = when.replace(tzinfo=timezone.utc)
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def maybe_processed(error: BaseException) -> bool:
+    """Whether the server may have acted on a request that failed with ``error``.
+
+    False only when it provably did not: the input was refused locally, the credentials
+    were refused, no connection was ever made, or the API answered a 4xx (a 429 included:
+    it was refused before any work). A 5xx, a reset or timeout after sending, a 2xx whose
+    body could not be read, an ambiguous outcome: the server may have acted.
+    """
+    if isinstance(error, InvalidInputError | AuthenticationError):
+        return False
+    if isinstance(error, TransportError):
+        return error.request_sent
+    if isinstance(error, ApiError):
+        return error.status >= 500
+    return True
+
+
+def retry_delay(
+    error: NumbersError,
+    *,
+    attempt: int,
+    policy: RetryPolicy,
+    rules: RetryRules = API_RULES,
+    safety: Safety = Safety.IDEMPOTENT,
+) -> float | None:
+    """Seconds to wait before the attempt after failed attempt ``attempt``, or None to stop.
+
+    The caller still checks its deadline: a delay that would overshoot it means stop.
+    """
+    if attempt >= policy.attempts or not rules.retryable(error):
+        return None
+    if safety is Safety.AT_MOST_ONCE and maybe_processed(error):
+        return None
+    retry_after = error.retry_after if isinstance(error, ApiError) else None
+    if retry_after is None:
+        return random.uniform(0, policy.backoff_ceiling(attempt))  # noqa: S311 - jitter
+    if retry_after > policy.max_retry_after:
+        return None  # the server asks for longer than we may wait: tell the caller now
+    return retry_after
+
+
+def describe(error: BaseException) -> str:
+    """A short reason for logs and ``RetryEvent.reason``: ``"HTTP 503"``, ``"TransportError"``."""
+    if isinstance(error, ApiError):
+        return f"HTTP {error.status}"
+    cause = error.__cause__
+    return f"{type(error).__name__}: {type(cause).__name__}" if cause else type(error).__name__
+
+
+def announce_retry(
+    operation: str, error: NumbersError, attempt: int, delay: float, policy: RetryPolicy
+) -> None:
+    """Log a retry and tell ``policy.on_retry`` about it."""
+    logger.info(
+        "%s: attempt %d failed (%s); retrying in %.2fs", operation, attempt, describe(error), delay
+    )
+    notify_retry(operation, error, attempt, delay, policy)
+
+
+def notify_retry(
+    operation: str, error: NumbersError, attempt: int, delay: float, policy: RetryPolicy
+) -> None:
+    """Tell ``policy.on_retry`` (if any) that ``operation`` is retried after ``delay``."""
+    if policy.on_retry is not None:
+        policy.on_retry(RetryEvent(operation, attempt, describe(error), delay, caused_by=error))

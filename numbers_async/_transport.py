@@ -1,0 +1,156 @@
+"""The transport: the one module that talks aiohttp for API and token requests.
+
+A ``Transport`` sends one HTTP request and returns ``(status, headers, body)``; it knows
+nothing of retries, credentials or the Numbers API. Failing to complete the exchange
+raises ``TransportError`` (or ``NumbersTimeoutError``) with ``request_sent`` False only when
+no connection was ever made, so the server cannot have seen the request.
+
+``AiohttpTransport`` is the real one. ``numbers_async.testing.MockTransport`` answers from a
+function, without sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Final, NamedTuple, Protocol, runtime_checkable
+
+import aiohttp
+from yarl import URL
+
+from numbers_async._version import __version__
+from numbers_async.errors import InvalidInputError, NumbersTimeoutError, TransportError
+
+__all__ = [
+    "USER_AGENT",
+    "AiohttpTransport",
+    "ClientSession",
+    "Response",
+    "Timeout",
+    "Transport",
+    "aiohttp",
+]
+
+logger = logging.getLogger("numbers_async")
+
+USER_AGENT: Final = f"numbers-async/{__version__} aiohttp/{aiohttp.__version__}"
+
+#: The type of an injected session (``NumbersClient(session=...)``).
+ClientSession = aiohttp.ClientSession
+
+#: ``(status, headers, body)``: what a transport returns for any answer, error statuses too.
+Response = tuple[int, Mapping[str, str], bytes]
+
+
+class Timeout(NamedTuple):
+    """Time limits of one attempt, in seconds (``None``: no limit)."""
+
+    connect: float | None
+    read: float | None
+    total: float | None
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Sends one HTTP request and returns its answer, whatever the status.
+
+    ``url`` is absolute and already percent-encoded. Raise ``TransportError`` (or
+    ``NumbersTimeoutError``) when no answer could be had, with ``request_sent=False`` only
+    if the request provably never left (connect failure); the client's retry rules rely
+    on it. A transport passed to ``NumbersClient(transport=...)`` belongs to the caller.
+    """
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: Timeout,
+    ) -> Response:
+        """Send the request and return ``(status, headers, body)``."""
+        ...
+
+
+class AiohttpTransport:
+    """A ``Transport`` over an aiohttp ``ClientSession``.
+
+    The session is created lazily inside the running loop, with a connector of
+    ``max_connections`` connections, unless one is given, in which case it is borrowed
+    and never closed. Every response is read fully and released inside an ``async with``,
+    so no path (error, timeout, cancellation) leaves a connection taken.
+    """
+
+    def __init__(
+        self, *, max_connections: int = 100, session: aiohttp.ClientSession | None = None
+    ) -> None:
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise InvalidInputError("session", "must be an aiohttp.ClientSession", session)
+        self._max_connections = max_connections
+        self._session = session
+        self._owns_session = session is None
+        self._closed = False
+        self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise RuntimeError("this transport is closed")
+        if self._session is None:
+            limit = self._max_connections
+            connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit)
+            self._session = aiohttp.ClientSession(connector=connector)
+        return self._session
+
+    def _client_timeout(self, timeout: Timeout) -> aiohttp.ClientTimeout:
+        if len(self._timeouts) > 32:  # deadline-bounded totals vary: keep the cache small
+            self._timeouts.clear()
+        cached = self._timeouts[timeout] = aiohttp.ClientTimeout(
+            total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read
+        )
+        return cached
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: Timeout,
+    ) -> Response:
+        """Send the request and return ``(status, headers, body)``."""
+        http = self._http()
+        target = URL(url, encoded=True)
+        client_timeout = self._timeouts.get(timeout) or self._client_timeout(timeout)
+        started = time.perf_counter()
+        try:
+            async with http.request(
+                method, target, headers=headers, data=body, timeout=client_timeout
+            ) as response:
+                payload = await response.read()
+        except aiohttp.ClientConnectorError as exc:
+            raise TransportError(
+                f"{method} {target.path}: cannot connect: {exc}", request_sent=False
+            ) from exc
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise NumbersTimeoutError(
+                f"{method} {target.path}: connect timed out", request_sent=False
+            ) from exc
+        except (asyncio.TimeoutError, TimeoutError) as exc:
+            raise NumbersTimeoutError(f"{method} {target.path}: timed out") from exc
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"{method} {target.path}: {type(exc).__name__}: {exc}") from exc
+        if logger.isEnabledFor(logging.DEBUG):
+            elapsed = (time.perf_counter() - started) * 1000
+            logger.debug("%s %s -> %d (%.1f ms)", method, target.path, response.status, elapsed)
+        return response.status, response.headers, payload
+
+    async def aclose(self) -> None:
+        """Close the session if this transport created it. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None

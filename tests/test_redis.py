@@ -1,0 +1,527 @@
+"""The Redis-backed rate limiter and event deduplicator, against a real ``redis-server``."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import itertools
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from numbers_async.errors import InvalidInputError
+from numbers_async.redis import RedisEventDeduplicator, RedisRateLimiter
+from numbers_async.testing import FakeNumbersServer
+from tests.conftest import RedisServer, eventually
+
+
+@pytest.fixture
+async def connect(
+    redis_server: RedisServer,
+) -> AsyncIterator[Callable[[], aioredis.Redis]]:
+    """Open ``redis.asyncio`` clients to the test's Redis; all are closed afterwards."""
+    opened: list[aioredis.Redis] = []
+
+    def open_one() -> aioredis.Redis:
+        client = aioredis.from_url(redis_server.url)
+        opened.append(client)
+        return client
+
+    yield open_one
+    for client in opened:
+        await client.aclose()
+
+
+async def acquire_times(limiter: RedisRateLimiter, count: int, concurrency: int) -> list[float]:
+    """Acquire ``count`` times from ``concurrency`` callers; the monotonic time of each pass."""
+    times: list[float] = []
+    remaining = count
+
+    async def caller() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await limiter.acquire()
+            times.append(time.monotonic())
+
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
+    return sorted(times)
+
+
+# What the limiter's script runs inside Redis (counted by Redis, but not round trips).
+_SCRIPT_INTERNALS = {"time", "hmget", "hset", "pexpire", "zadd", "zremrangebyscore", "zcard"}
+
+
+# --- the rate limiter ---------------------------------------------------------------------------
+
+
+async def test_acquires_are_spaced_at_the_rate(connect: Callable[[], aioredis.Redis]) -> None:
+    limiter = RedisRateLimiter(connect(), rate=20, key="project-a")
+
+    times = await acquire_times(limiter, 21, concurrency=10)
+
+    assert 0.95 <= times[-1] - times[0] <= 1.3  # 20 intervals of 50 ms
+
+
+async def test_limiters_sharing_a_key_share_the_rate(connect: Callable[[], aioredis.Redis]) -> None:
+    first = RedisRateLimiter(connect(), rate=20, key="project-a")
+    second = RedisRateLimiter(connect(), rate=20, key="project-a")
+
+    started = time.monotonic()
+    await asyncio.gather(acquire_times(first, 11, 5), acquire_times(second, 10, 5))
+
+    assert time.monotonic() - started >= 0.95  # 21 requests at 20/s together
+
+
+async def test_limiters_with_other_keys_do_not_share_the_rate(
+    connect: Callable[[], aioredis.Redis],
+) -> None:
+    first = RedisRateLimiter(connect(), rate=20, key="project-a")
+    second = RedisRateLimiter(connect(), rate=20, key="project-b")
+
+    started = time.monotonic()
+    await asyncio.gather(acquire_times(first, 11, 5), acquire_times(second, 11, 5))
+
+    assert time.monotonic() - started < 0.8  # each ran its own 11 at 20/s
+
+
+async def test_callers_in_three_replicas_get_equal_shares(
+    connect: Callable[[], aioredis.Redis],
+) -> None:
+    replicas = [RedisRateLimiter(connect(), rate=60, key="project-a") for _ in range(3)]
+    counts = [0, 0, 0]
+    stop = time.monotonic() + 2.0
+
+    async def caller(index: int) -> None:
+        while time.monotonic() < stop:
+            await replicas[index].acquire()
+            counts[index] += 1
+            await asyncio.sleep(0.005 * (index + 1))  # replicas with slower "requests"
+
+    await asyncio.gather(*(caller(index) for index in range(3) for _ in range(5)))
+
+    assert sum(counts) <= 60 * 2 + 16  # plus the slots held by the 15 callers at the end
+    assert min(counts) >= 0.8 * max(counts), counts
+
+
+async def test_a_pause_in_one_replica_holds_back_the_others(
+    connect: Callable[[], aioredis.Redis],
+) -> None:
+    paused = RedisRateLimiter(connect(), rate=100, key="project-a")
+    other = RedisRateLimiter(connect(), rate=100, key="project-a")
+    await other.acquire()
+
+    paused.pause(1.0)
+    await asyncio.sleep(0.1)  # the shared pause is written in the background
+    started = time.monotonic()
+    await other.acquire()
+
+    assert 0.8 <= time.monotonic() - started <= 1.2
+
+
+async def test_after_a_pause_the_fleet_resumes_at_the_rate_without_a_burst(
+    connect: Callable[[], aioredis.Redis],
+) -> None:
+    replicas = [RedisRateLimiter(connect(), rate=50, key="project-a", burst=10) for _ in range(2)]
+    replicas[0].pause(0.5)
+    await asyncio.sleep(0.05)
+
+    runs = await asyncio.gather(*(acquire_times(r, 10, 5) for r in replicas))
+    times = sorted(at for run in runs for at in run)
+
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert sorted(gaps)[len(gaps) // 2] >= 0.015  # median gap ~20 ms: no burst after a pause
+
+
+async def test_pause_returns_at_once_and_applies_locally_before_redis_knows(
+    connect: Callable[[], aioredis.Redis],
+) -> None:
+    limiter = RedisRateLimiter(connect(), rate=100, key="project-a")
+
+    started = time.perf_counter()
+    limiter.pause(0.5)
+    returned_after = time.perf_counter() - started
+    await limiter.acquire()
+
+    assert returned_after < 0.005
+    assert time.perf_counter() - started >= 0.45
+
+
+async def test_a_caller_waiting_for_its_slot_when_a_pause_begins_waits_for_the_pause(
+    connect: Callable[[], aioredis.Redis],
+) -> None:
+    limiter = RedisRateLimiter(connect(), rate=5, key="project-a")
+    await limiter.acquire()  # the next slot is 200 ms away
+    waiting = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0.05)
+
+    started = time.monotonic()
+    limiter.pause(0.6)
+    await waiting
+
+    assert time.monotonic() - started >= 0.55
+
+
+async def test_a_client_sends_through_the_limiter_and_shares_its_429_pause(
+    fake: FakeNumbersServer, connect: Callable[[], aioredis.Redis]
+) -> None:
+    phone = fake.add_active_numbers(1)[0]
+    fake.set_rate_limit(5, burst=1)
+    redis = connect()
+    limiter = RedisRateLimiter(redis, rate=1000, key=fake.project_id)
+
+    async with fake.client(rate_limit=limiter) as client:
+        await asyncio.gather(*(client.active_numbers.get(phone) for _ in range(3)))
+    state = await redis.hgetall(f"numbers_async:rate:{fake.project_id}")
+
+    assert {b"tat", b"paused"} <= set(state)  # slots were taken, a 429 paused the fleet
+    assert 429 in {r.status for r in fake.requests}
+
+
+async def test_one_round_trip_per_acquire(connect: Callable[[], aioredis.Redis]) -> None:
+    monitor = connect()
+    limiter = RedisRateLimiter(connect(), rate=1000, key="project-a")
+    await limiter.acquire()  # loads the script
+    await monitor.config_resetstat()
+
+    for _ in range(10):
+        await limiter.acquire()
+    stats = await monitor.info("commandstats")
+
+    # Only the script was sent (and the reset; INFO counts itself once it has answered).
+    sent = {
+        name: entry["calls"]
+        for name, entry in stats.items()
+        if name.removeprefix("cmdstat_") not in _SCRIPT_INTERNALS
+    }
+    assert sent == {"cmdstat_config|resetstat": 1, "cmdstat_evalsha": 10}
+
+
+async def test_from_url_owns_its_connection_and_aclose_closes_it(
+    redis_server: RedisServer, connect: Callable[[], aioredis.Redis]
+) -> None:
+    monitor = connect()
+    limiter = RedisRateLimiter.from_url(redis_server.url, rate=10, key="project-a")
+    await limiter.acquire()
+    open_before = len(await monitor.client_list())
+
+    await limiter.aclose()
+
+    for _ in range(100):  # the server notices the closed connection within a moment
+        if len(await monitor.client_list()) == open_before - 1:
+            break
+        await asyncio.sleep(0.01)
+    assert len(await monitor.client_list()) == open_before - 1
+
+
+async def test_aclose_leaves_a_client_it_was_given_open(
+    connect: Callable[[], aioredis.Redis],
+) -> None:
+    redis = connect()
+    async with RedisRateLimiter(redis, rate=10, key="project-a") as limiter:
+        await limiter.acquire()
+
+    assert await redis.ping() is True
+
+
+@pytest.mark.parametrize(
+    ("options", "argument"),
+    [
+        ({"rate": 0}, "rate"),
+        ({"rate": float("inf")}, "rate"),
+        ({"key": ""}, "key"),
+        ({"burst": 0}, "burst"),
+        ({"fallback_rate": -1}, "fallback_rate"),
+        ({"retry_interval": 0}, "retry_interval"),
+        ({"timeout": 0}, "timeout"),
+    ],
+)
+def test_invalid_limiter_settings_raise_invalid_input_error_naming_the_argument(
+    options: dict[str, Any], argument: str
+) -> None:
+    settings: dict[str, Any] = {"rate": 10, "key": "project-a", **options}
+
+    with pytest.raises(InvalidInputError, match=argument):
+        RedisRateLimiter.from_url("redis://127.0.0.1:1/0", **settings)
+
+
+async def test_aclose_finishes_sharing_a_pause_still_on_its_way(
+    redis_server: RedisServer, connect: Callable[[], aioredis.Redis]
+) -> None:
+    limiter = RedisRateLimiter.from_url(redis_server.url, rate=10, key="project-a")
+
+    limiter.pause(5.0)
+    await limiter.aclose()
+
+    assert await connect().hget("numbers_async:rate:project-a", "paused") is not None
+
+
+async def test_a_pause_while_redis_is_down_still_pauses_this_process(
+    own_redis_server: RedisServer,
+) -> None:
+    limiter = RedisRateLimiter.from_url(
+        own_redis_server.url, rate=100, key="project-a", timeout=0.5
+    )
+    await limiter.acquire()
+    own_redis_server.stop()
+
+    started = time.monotonic()
+    limiter.pause(0.3)
+    await limiter.acquire()
+    await limiter.aclose()
+
+    assert time.monotonic() - started >= 0.28
+
+
+async def test_a_pause_after_aclose_is_not_shared(
+    redis_server: RedisServer, connect: Callable[[], aioredis.Redis]
+) -> None:
+    limiter = RedisRateLimiter.from_url(redis_server.url, rate=10, key="project-a")
+    await limiter.acquire()
+    await limiter.aclose()
+
+    limiter.pause(5.0)
+    await asyncio.sleep(0.1)
+
+    assert await connect().hget("numbers_async:rate:project-a", "paused") is None
+
+
+def test_rate_is_the_fleet_wide_rate_as_a_float() -> None:
+    limiter = RedisRateLimiter.from_url("redis://127.0.0.1:1/0", rate=25, key="project-a")
+
+    assert (limiter.rate, limiter.replicas, limiter.shared) == (25.0, 0, True)
+
+
+def test_repr_names_the_key_and_rate_but_not_the_url() -> None:
+    limiter = RedisRateLimiter.from_url(
+        "redis://:hunter2-password@127.0.0.1:1/0", rate=10, key="project-a"
+    )
+
+    assert repr(limiter) == "<RedisRateLimiter key='numbers_async:rate:project-a' rate=10 shared>"
+
+
+def test_missing_redis_raises_import_error_naming_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(sys.modules, "numbers_async.redis", raising=False)
+    monkeypatch.setitem(sys.modules, "redis.asyncio", None)  # makes the import fail
+
+    with pytest.raises(ImportError, match=r"numbers-async\[redis\]"):
+        importlib.import_module("numbers_async.redis")
+
+
+# --- Redis going away and coming back -----------------------------------------------------------
+
+
+async def test_redis_stopped_mid_run_falls_back_warns_once_and_rejoins(
+    own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The timeline is printed (``pytest -s``) for the record."""
+    caplog.set_level(logging.WARNING, logger="numbers_async")
+    limiter = RedisRateLimiter.from_url(
+        own_redis_server.url,
+        rate=100,
+        key="project-a",
+        fallback_rate=20,
+        retry_interval=0.5,
+        timeout=0.5,
+    )
+    passes: list[tuple[float, bool]] = []
+    stop = asyncio.Event()
+    begin = time.monotonic()
+
+    async def caller() -> None:
+        while not stop.is_set():
+            await limiter.acquire()
+            passes.append((time.monotonic() - begin, limiter.shared))
+
+    def rate_between(start: float, end: float) -> float:
+        return sum(start <= at < end for at, _ in passes) / (end - start)
+
+    callers = [asyncio.create_task(caller()) for _ in range(10)]
+    try:
+        await asyncio.sleep(1.0)
+        stopped_at = time.monotonic() - begin
+        own_redis_server.stop()
+        await eventually(lambda: not limiter.shared)
+        fell_back_at = time.monotonic() - begin
+        await asyncio.sleep(2.0)
+        restarted_at = time.monotonic() - begin
+        own_redis_server.start()
+        await eventually(lambda: limiter.shared)
+        rejoined_at = time.monotonic() - begin
+        await asyncio.sleep(1.0)
+    finally:
+        stop.set()
+        await asyncio.gather(*callers)
+        await limiter.aclose()
+    end = time.monotonic() - begin
+    shared_before = rate_between(0.1, stopped_at)
+    fallback = rate_between(fell_back_at + 0.2, restarted_at)
+    shared_after = rate_between(rejoined_at + 0.1, end)
+    timeline = (
+        f"shared {shared_before:.0f} req/s until redis-server stopped at {stopped_at:.2f} s; "
+        f"fell back at {fell_back_at:.2f} s; fallback {fallback:.0f} req/s; redis-server "
+        f"started at {restarted_at:.2f} s; rejoined at {rejoined_at:.2f} s; shared "
+        f"{shared_after:.0f} req/s until {end:.2f} s"
+    )
+    print(f"\nRedis-down timeline: {timeline}")
+
+    assert 85 <= shared_before <= 110, timeline
+    assert 15 <= fallback <= 25, timeline
+    # Just after rejoining, callers already queued in the fallback gate still pass.
+    assert 85 <= shared_after <= 125, timeline
+    assert rejoined_at - restarted_at <= 0.5 + 1.0, timeline  # retry_interval, plus a margin
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len([w for w in warnings if "unreachable" in w]) == 1, warnings
+    assert len([w for w in warnings if "reachable again" in w]) == 1, warnings
+
+
+async def test_unreachable_redis_never_fails_a_call() -> None:
+    limiter = RedisRateLimiter.from_url(
+        "redis://127.0.0.1:1/0", rate=100, key="project-a", fallback_rate=50
+    )
+
+    times = await acquire_times(limiter, 11, concurrency=5)
+    limiter.pause(0.01)
+    await limiter.acquire()
+    await limiter.aclose()
+
+    # 11 passes at 50/s, of which the first 5 (the in-process gate's burst) at once.
+    assert (limiter.shared, times[-1] - times[0] >= 0.1) == (False, True)
+
+
+async def test_default_fallback_rate_divides_the_rate_by_the_replicas_seen(
+    own_redis_server: RedisServer,
+) -> None:
+    limiters = [
+        RedisRateLimiter.from_url(own_redis_server.url, rate=90, key="project-a", timeout=0.5)
+        for _ in range(3)
+    ]
+    for limiter in limiters:
+        await limiter.acquire()
+    await asyncio.sleep(1.05)  # the first one counts the live replicas again
+    await limiters[0].acquire()
+    own_redis_server.stop()
+
+    times = await acquire_times(limiters[0], 16, concurrency=5)
+    for limiter in limiters:
+        await limiter.aclose()
+
+    assert limiters[0].replicas == 3
+    # 30 req/s: 16 passes, the first 3 (the in-process gate's burst) at once.
+    assert 0.35 <= times[-1] - times[0] <= 0.7
+
+
+# --- event de-duplication ----------------------------------------------------------------------
+
+
+async def test_an_event_id_is_claimed_once_across_deduplicators(
+    connect: Callable[[], aioredis.Redis],
+) -> None:
+    first = RedisEventDeduplicator(connect(), key="project-a")
+    second = RedisEventDeduplicator(connect(), key="project-a")
+
+    claims = [await first.claim("evt-1"), await second.claim("evt-1"), await first.claim("evt-1")]
+
+    assert claims == [True, False, False]
+
+
+async def test_a_forgotten_event_id_can_be_claimed_again(
+    connect: Callable[[], aioredis.Redis],
+) -> None:
+    first = RedisEventDeduplicator(connect(), key="project-a")
+    second = RedisEventDeduplicator(connect(), key="project-a")
+    await first.claim("evt-1")
+
+    await first.forget("evt-1")
+
+    assert await second.claim("evt-1") is True
+
+
+async def test_event_ids_of_other_keys_do_not_collide(
+    connect: Callable[[], aioredis.Redis],
+) -> None:
+    redis = connect()
+    first = RedisEventDeduplicator(redis, key="project-a")
+    second = RedisEventDeduplicator(redis, key="project-b")
+
+    assert (await first.claim("evt-1"), await second.claim("evt-1")) == (True, True)
+
+
+async def test_an_event_id_is_forgotten_after_its_ttl(
+    connect: Callable[[], aioredis.Redis],
+) -> None:
+    deduplicator = RedisEventDeduplicator(connect(), key="project-a", ttl=0.2)
+    await deduplicator.claim("evt-1")
+
+    await asyncio.sleep(0.3)
+
+    assert await deduplicator.claim("evt-1") is True
+
+
+async def test_unreachable_redis_hands_every_event_over_with_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    deduplicator = RedisEventDeduplicator.from_url(
+        "redis://127.0.0.1:1/0", key="project-a", timeout=0.5
+    )
+
+    claims = [await deduplicator.claim("evt-1") for _ in range(3)]
+    await deduplicator.forget("evt-1")
+    await deduplicator.aclose()
+
+    assert claims == [True, True, True]
+    unreachable = [r for r in caplog.records if "unreachable" in r.getMessage()]
+    assert len(unreachable) == 1
+
+
+async def test_deduplicator_warns_once_while_redis_is_down_and_once_when_it_is_back(
+    own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    deduplicator = RedisEventDeduplicator.from_url(
+        own_redis_server.url, key="project-a", timeout=0.5
+    )
+    await deduplicator.claim("evt-1")
+    own_redis_server.stop()
+    down = [await deduplicator.claim("evt-1") for _ in range(2)]
+    own_redis_server.start()
+
+    back = [await deduplicator.claim("evt-1"), await deduplicator.claim("evt-1")]
+    await deduplicator.aclose()
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert (down, back) == ([True, True], [True, False])
+    assert [w.split(" (")[0].split(":")[0] for w in warnings] == [
+        "Redis is unreachable",
+        "Redis is reachable again",
+    ]
+
+
+async def test_a_deduplicator_leaves_a_client_it_was_given_open(
+    connect: Callable[[], aioredis.Redis],
+) -> None:
+    redis = connect()
+    deduplicator = RedisEventDeduplicator(redis, key="project-a")
+
+    await deduplicator.aclose()
+
+    assert await redis.ping() is True
+
+
+@pytest.mark.parametrize(
+    ("options", "argument"),
+    [({"key": ""}, "key"), ({"ttl": 0}, "ttl"), ({"timeout": -1}, "timeout")],
+)
+def test_invalid_deduplicator_settings_raise_invalid_input_error_naming_the_argument(
+    options: dict[str, Any], argument: str
+) -> None:
+    settings: dict[str, Any] = {"key": "project-a", **options}
+
+    with pytest.raises(InvalidInputError, match=argument):
+        RedisEventDeduplicator.from_url("redis://127.0.0.1:1/0", **settings)

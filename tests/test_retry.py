@@ -1,0 +1,138 @@
+"""The retry decisions of ``_retry``, without I/O: what is retried, after how long, and
+whether a failed request may have been processed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from email.utils import format_datetime as http_date
+
+import pytest
+
+from numbers_async import _operations as ops
+from numbers_async import _retry
+from numbers_async._retry import (
+    API_RULES,
+    TOKEN_POLICY,
+    TOKEN_RULES,
+    RetryPolicy,
+    Safety,
+    maybe_processed,
+    retry_delay,
+)
+from numbers_async.errors import (
+    AmbiguousOutcomeError,
+    ApiError,
+    AuthenticationError,
+    DecodeError,
+    InvalidInputError,
+    NotFoundError,
+    NumbersError,
+    NumbersTimeoutError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+
+POLICY = RetryPolicy(attempts=4, backoff=0.25, max_backoff=8.0, max_retry_after=60.0)
+
+
+def test_retry_after_as_an_http_date_is_seconds_from_now() -> None:
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    later = http_date(datetime(2026, 1, 1, 12, 0, 30, tzinfo=timezone.utc), usegmt=True)
+    assert _retry.parse_retry_after(later, now=now.timestamp()) == 30.0
+    earlier = http_date(datetime(2026, 1, 1, 11, 0, 0, tzinfo=timezone.utc), usegmt=True)
+    assert _retry.parse_retry_after(earlier, now=now.timestamp()) == 0.0
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_parsed_once_into_the_error(status: int) -> None:
+    error = ops.error_for(status, {"Retry-After": "7"}, b"")
+    assert error.retry_after == 7.0
+    assert retry_delay(error, attempt=1, policy=POLICY) == 7.0
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (InvalidInputError("x", "must be"), False),
+        (AuthenticationError(401), False),
+        (AuthenticationError(503), False),  # the token endpoint failed: nothing was sent
+        (TransportError("refused", request_sent=False), False),
+        (NumbersTimeoutError("connect", request_sent=False), False),
+        (TransportError("reset"), True),
+        (NumbersTimeoutError("read"), True),
+        (RateLimitedError(429), False),
+        (NotFoundError(404), False),
+        (ApiError(409), False),
+        (ServerError(500), True),
+        (ServerError(503), True),
+        (DecodeError("not JSON", status=200, body=b"{"), True),
+        (AmbiguousOutcomeError("available_numbers.rent_any", "lost"), True),
+    ],
+)
+def test_maybe_processed(error: NumbersError, expected: bool) -> None:
+    assert maybe_processed(error) is expected
+
+
+def test_the_safety_table_covers_the_operations_that_cost_money() -> None:
+    assert _retry.safety_of(ops.Op.RENT.value) is Safety.RECONCILE
+    assert _retry.safety_of(ops.Op.RENT_ANY.value) is Safety.AT_MOST_ONCE
+    others = [op for op in ops.Op if op not in (ops.Op.RENT, ops.Op.RENT_ANY)]
+    assert {_retry.safety_of(op.value) for op in others} == {Safety.IDEMPOTENT}
+
+
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
+def test_retryable_statuses_are_retried(status: int) -> None:
+    assert retry_delay(ops.error_for(status, {}, b""), attempt=1, policy=POLICY) is not None
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 501])
+def test_other_statuses_are_not_retried(status: int) -> None:
+    assert retry_delay(ops.error_for(status, {}, b""), attempt=1, policy=POLICY) is None
+
+
+def test_no_retry_after_the_last_attempt() -> None:
+    error = ServerError(503)
+    assert retry_delay(error, attempt=3, policy=POLICY) is not None
+    assert retry_delay(error, attempt=4, policy=POLICY) is None
+
+
+def test_backoff_is_full_jitter_under_the_ceiling() -> None:
+    delays = [retry_delay(ServerError(503), attempt=3, policy=POLICY) for _ in range(200)]
+    assert all(d is not None and 0 <= d <= 1.0 for d in delays)  # 0.25 * 2**2
+    assert len(set(delays)) > 100
+
+
+def test_a_retry_after_beyond_the_maximum_stops_retrying() -> None:
+    error = ops.error_for(429, {"Retry-After": "61"}, b"")
+    assert retry_delay(error, attempt=1, policy=POLICY) is None
+
+
+def test_at_most_once_retries_only_what_was_not_processed() -> None:
+    safety = Safety.AT_MOST_ONCE
+    unsent = TransportError("refused", request_sent=False)
+    assert retry_delay(unsent, attempt=1, policy=POLICY, safety=safety) is not None
+    assert retry_delay(RateLimitedError(429), attempt=1, policy=POLICY, safety=safety) is not None
+    assert retry_delay(TransportError("reset"), attempt=1, policy=POLICY, safety=safety) is None
+    assert retry_delay(ServerError(502), attempt=1, policy=POLICY, safety=safety) is None
+
+
+def test_token_rules_fail_a_401_at_once_and_back_off_a_bare_429() -> None:
+    assert (
+        retry_delay(AuthenticationError(401), attempt=1, policy=TOKEN_POLICY, rules=TOKEN_RULES)
+        is None
+    )
+    delay = retry_delay(RateLimitedError(429), attempt=1, policy=TOKEN_POLICY, rules=TOKEN_RULES)
+    assert delay is not None
+    assert 0 <= delay <= TOKEN_POLICY.backoff_ceiling(1)
+
+
+def test_token_rules_do_not_retry_transport_errors_but_api_rules_do() -> None:
+    error = TransportError("reset")
+    assert retry_delay(error, attempt=1, policy=TOKEN_POLICY, rules=TOKEN_RULES) is None
+    assert retry_delay(error, attempt=1, policy=POLICY, rules=API_RULES) is not None
+
+
+def test_the_token_fetch_waits_any_retry_after() -> None:
+    error = ops.error_for(503, {"Retry-After": "120"}, b"")
+    assert retry_delay(error, attempt=1, policy=TOKEN_POLICY, rules=TOKEN_RULES) == 120.0

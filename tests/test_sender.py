@@ -1,0 +1,131 @@
+"""The sender's order of work (rate gate -> slot -> auth -> send), pluggable rate limiters,
+and token retries reported like any other, over real HTTP to the fake server."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+
+from numbers_async import (
+    InvalidInputError,
+    NumbersClient,
+    RateLimitedError,
+    RateLimiter,
+    RetryEvent,
+    RetryPolicy,
+    ServerError,
+)
+from numbers_async.testing import FakeNumbersServer, Fault
+
+QUICK = RetryPolicy(backoff=0.001, max_backoff=0.001)
+
+
+class CountingLimiter:
+    """A ``RateLimiter`` that lets everything through and counts what it was told."""
+
+    def __init__(self) -> None:
+        self.acquired = 0
+        self.pauses: list[float] = []
+
+    async def acquire(self) -> None:
+        self.acquired += 1
+
+    def pause(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+
+
+class HoldFirst:
+    """A ``RateLimiter`` that holds the first request until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def acquire(self) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            self.holding.set()
+            await self.release.wait()
+
+    def pause(self, seconds: float) -> None:
+        return None
+
+
+def test_a_limiter_object_satisfies_the_protocol() -> None:
+    assert isinstance(CountingLimiter(), RateLimiter)
+
+
+async def test_a_limiter_is_asked_before_each_api_request_and_paused_on_429(
+    fake: FakeNumbersServer,
+) -> None:
+    limiter = CountingLimiter()
+    fake.inject(Fault.status(429, retry_after="0"), route="get_callbacks")
+    async with fake.client(rate_limit=limiter, retry=QUICK) as client:
+        await client.callbacks.get()
+    assert limiter.acquired == 2  # the 429 and its retry; never the token request
+    assert limiter.pauses == [0.0]
+    assert fake.token_requests == 1
+
+
+def test_a_rate_limit_that_is_neither_a_number_nor_a_limiter_is_refused() -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        NumbersClient("p", "k", "s", rate_limit="fast")  # type: ignore[arg-type]
+    assert caught.value.argument == "rate_limit"
+
+
+async def test_a_request_waiting_at_the_rate_gate_holds_no_slot(fake: FakeNumbersServer) -> None:
+    limiter = HoldFirst()
+    async with fake.client(auth="basic", max_concurrency=1, rate_limit=limiter) as client:
+        held = asyncio.create_task(client.callbacks.get())
+        await limiter.holding.wait()
+        # The only slot is free although one call is waiting at the gate.
+        await asyncio.wait_for(client.callbacks.get(), timeout=5)
+        assert not held.done()
+        limiter.release.set()
+        await held
+
+
+@pytest.mark.parametrize("borrowed_connections", [None, 2])
+async def test_a_token_refresh_under_a_full_slot_pool_does_not_deadlock(
+    fake: FakeNumbersServer, borrowed_connections: int | None
+) -> None:
+    # Every slot-holder waits for the one token fetch, which takes no slot; with an
+    # injected session whose pool is exactly max_concurrency, it still finds a connection.
+    session = None
+    if borrowed_connections is not None:
+        connector = aiohttp.TCPConnector(limit=borrowed_connections)
+        session = aiohttp.ClientSession(connector=connector)
+    try:
+        async with fake.client(max_concurrency=2, session=session) as client:
+            await client.callbacks.get()
+            fake.expire_tokens()
+            fake.inject(Fault.latency(0.05), route="token")
+            calls = (client.callbacks.get() for _ in range(40))
+            results = await asyncio.wait_for(asyncio.gather(*calls), timeout=10)
+    finally:
+        if session is not None:
+            await session.close()
+    assert len(results) == 40
+    assert fake.token_requests == 2
+
+
+async def test_token_retries_are_reported_to_on_retry(fake: FakeNumbersServer) -> None:
+    events: list[RetryEvent] = []
+    fake.inject(Fault.status(429), route="token")
+    async with fake.client(retry=RetryPolicy(on_retry=events.append)) as client:
+        await client.callbacks.get()
+    assert [(e.operation, e.attempt, e.reason) for e in events] == [("oauth2.token", 1, "HTTP 429")]
+    assert isinstance(events[0].caused_by, RateLimitedError)
+
+
+async def test_api_retries_carry_the_exception_that_caused_them(fake: FakeNumbersServer) -> None:
+    events: list[RetryEvent] = []
+    fake.inject(Fault.status(503, body="html"), route="get_callbacks")
+    async with fake.client(retry=RetryPolicy(backoff=0.001, on_retry=events.append)) as client:
+        await client.callbacks.get()
+    assert [e.reason for e in events] == ["HTTP 503"]
+    assert isinstance(events[0].caused_by, ServerError)
+    assert events[0].caused_by.status == 503
