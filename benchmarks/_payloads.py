@@ -1,7 +1,8 @@
 """Wire bodies the benchmarks serve and decode: the documented Numbers API shapes.
 
 A listing page holds 100 active numbers of one *shape* (``SHAPES``), each taken from the
-spec (``ActiveNumberResponse``) and from what the API is documented to send:
+OpenAPI description (``ActiveNumberResponse``) and from what the API is documented to send
+(docs/api-facts.md#rent-update-and-provisioning):
 
 - ``settled``: every field present, no provisioning in flight (``scheduledProvisioning:
   null``, no ``scheduledVoiceProvisioning``);

@@ -12,7 +12,7 @@ both. Each round builds a fresh client (or session) in a fresh event loop, warms
 (token, connections) outside the timed part, then times the calls; ours and the baseline
 alternate, the order flipping every round.
 
-Target (DESIGN §4): ours >= 0.8x the bare throughput with the same parser (stretch 0.9x).
+Target (docs/performance.md): ours >= 0.8x the bare throughput with the same parser (stretch 0.9x).
 
 Run: ``python benchmarks/b1_get.py [--rounds 7] [--requests 4000] [--concurrency 64]``;
 ``--profile`` runs ours once under cProfile instead.

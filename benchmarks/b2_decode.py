@@ -22,7 +22,7 @@ in a round (``time.process_time``); medians over rounds, spread min-max, and the
 per-round ratio ours / theirs. One more row per shape compares our time on that shape with
 our time on the settled shape in the same round (per-number cost of the shape).
 
-Targets (DESIGN §4): ours / pydantic <= 1.0x on every shape; every shape within 1.5x of
+Targets (docs/performance.md): ours / pydantic <= 1.0x on every shape; every shape within 1.5x of
 the settled shape. msgspec and the SDK rows have no target.
 
 Run: ``python benchmarks/b2_decode.py [--rounds 7] [--repeat 300] [--shapes settled,mixed]``;

@@ -19,7 +19,7 @@ client fresh, fetches one page untimed (token, connection), then times the full 
 the order rotates every round, and every run starts with ``gc.collect()`` so that none
 pays for the garbage of the one before (the SDK runs in the same process).
 
-Targets (DESIGN §4): ours >= 6x the SDK's pages/s and >= 0.5x bare aiohttp's.
+Targets (docs/performance.md): ours >= 6x the SDK's pages/s and >= 0.5x bare aiohttp's.
 
 Run: ``python benchmarks/b3_list.py [--rounds 5] [--pages 200] [--page-size 100]``;
 ``--profile`` runs ours once under cProfile instead.

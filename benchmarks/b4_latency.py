@@ -12,7 +12,7 @@ bare aiohttp capped the same way (a 50-connection pool and a semaphore of 50) ru
 the same server, alternating with ours, which shows how much of any shortfall is the server
 or the machine rather than the client.
 
-Target (DESIGN §4): >= 95% of the ideal 1,000 req/s.
+Target (docs/performance.md): >= 95% of the ideal 1,000 req/s.
 
 Run: ``python benchmarks/b4_latency.py [--rounds 5] [--requests 2000] [--latency 0.05]``
 """

@@ -10,8 +10,8 @@ whatever exceeds 200 requests/s (a token bucket of one second's worth). Two figu
   fraction it answered 429.
 
 Both are measured in two set-ups, alternating: the client told nothing about the limit
-(``rate_limit=None``: it must adapt to the 429s; DESIGN §2 "On 429 the whole client slows
-down") and the client told the limit (``rate_limit=200``).
+(``rate_limit=None``: it must adapt to the 429s, the whole client slowing down on a 429; see
+docs/guides/configuration.md#rate-limit) and the client told the limit (``rate_limit=200``).
 
 How: the library's ``FakeNumbersServer`` in a child process (``_server.py fake
 --rate-limit 200``), started afresh for every run because a release consumes the
@@ -19,7 +19,7 @@ numbers; its request log gives the status counts. The job's report must say ever
 was released. If the installed package has no ``client.bulk`` yet, the benchmark says so
 and writes no rows.
 
-Target (DESIGN §4): >= 90% of 200 req/s and <= 2% of requests answered 429.
+Target (docs/performance.md): >= 90% of 200 req/s and <= 2% of requests answered 429.
 
 Run: ``python benchmarks/b5_rate_limit.py [--rounds 2] [--numbers 2000] [--rate 200]``
 """

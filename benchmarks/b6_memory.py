@@ -13,7 +13,7 @@ client first, then reads its RSS, resets the kernel's peak-RSS mark (``VmHWM``, 
 peak instead), streams, and reports peak - start in MB (MiB). One minimal loopback server
 (``_server.py fixed``) serves the pre-serialised pages to every child. Linux only.
 
-Target (DESIGN §4): peak RSS growth <= 20 MB (ours; the bare figure has no target).
+Target (docs/performance.md): peak RSS growth <= 20 MB (ours; the bare figure has no target).
 
 Run: ``python benchmarks/b6_memory.py [--rounds 3] [--pages 100] [--page-size 1000]``
 """

@@ -11,7 +11,7 @@ How: ``--rounds`` pairs of child processes (``python -c ...``), alternating whic
 first; bytecode caches are warm (one untimed run of each first), as they are for a user.
 Medians, spread and the paired per-round ratio ours / dependencies.
 
-Target (DESIGN §4): <= 1.3x the dependencies' import time.
+Target (docs/performance.md): <= 1.3x the dependencies' import time.
 
 Run: ``python benchmarks/b7_import.py [--rounds 15]``; ``python -X importtime -c "import
 numbers_async"`` shows where the time goes.

@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     )
 
 # Bulk jobs are imported on first use: most programs never run one, and the module is a
-# good part of the import time (DESIGN §4, B7).
+# good part of the import time (docs/performance.md, B7).
 _LAZY = frozenset(
     {"BulkFailure", "BulkJob", "BulkOutcome", "BulkProgress", "BulkReport", "BulkStream"}
 )

@@ -375,7 +375,9 @@ class NumbersClient:
         else:
             raise InvalidInputError("auth", "must be 'oauth2' or 'basic'", auth)
         self.project_id = project_id
+        """The Sinch project this client acts for."""
         self.key_id = key_id
+        """The id of the access key (not a secret; the key secret is never kept in the open)."""
         self._auth_kind = auth
         self._base_url = base_url
         self._sender = Sender(

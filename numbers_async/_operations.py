@@ -44,7 +44,7 @@ E = TypeVar("E", bound=enum.Enum)
 _E164: Final = re.compile(r"\+[1-9]\d{1,14}")
 _REGION: Final = re.compile(r"[A-Za-z]{2}")
 _PATTERN: Final = re.compile(r"\+?\d{1,15}")
-#: API_NOTES "Callbacks": the documented shape of an HMAC secret.
+#: The documented shape of an HMAC secret (docs/api-facts.md#callbacks).
 _HMAC_SECRET: Final = re.compile(r"[a-zA-Z0-9-]{32,64}")
 _ORDER_BY: Final = ("phoneNumber", "displayName")
 _INT32_MAX: Final = 2**31 - 1
@@ -217,7 +217,7 @@ def _provisioning_body(
 
 def _phone_segment(phone: str) -> str:
     # check_phone let through only '+' and digits, all legal in a path segment as they
-    # are; the API accepts the '+' literally (API_NOTES "Query parameters and paths").
+    # are; the API accepts the '+' literally (docs/api-facts.md#query-parameters-and-paths).
     return phone
 
 

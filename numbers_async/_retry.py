@@ -97,7 +97,9 @@ class RetryEvent:
 
 @attrs.frozen
 class RetryPolicy:
-    """How failed requests are retried (only where it is safe; see the README).
+    """How failed requests are retried, only where it is safe.
+
+    The rules are in docs/guides/configuration.md#retries.
 
     Attributes:
         attempts: attempts in all, the first included (1 disables retries).
@@ -125,7 +127,10 @@ class RetryPolicy:
 
 
 class Safety(enum.Enum):
-    """What repeating a request risks, which decides how it may be retried (DESIGN §2)."""
+    """What repeating a request risks, which decides how it may be retried.
+
+    The rules are in docs/guides/configuration.md#retries.
+    """
 
     #: Reads, PATCHes and release: doing it twice leaves the same state.
     IDEMPOTENT = "idempotent"

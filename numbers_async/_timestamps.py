@@ -1,7 +1,7 @@
 """RFC 3339 timestamps as the API and its callbacks write them.
 
 REST responses use ``Z`` and 0-6 fractional digits; callback payloads have no zone and
-6-9 fractional digits (API_NOTES "Callbacks"). Python's ``datetime.fromisoformat`` on 3.10
+6-9 fractional digits (docs/api-facts.md#callbacks). Python's ``datetime.fromisoformat`` on 3.10
 accepts neither ``Z`` nor more than six digits, so the text is normalised first.
 """
 

@@ -76,7 +76,9 @@ class InvalidInputError(NumbersError, ValueError):
 
     def __init__(self, argument: str, rule: str, value: object = None) -> None:
         self.argument = argument
+        """The name of the rejected parameter, e.g. ``"phone_number"``."""
         self.rule = rule
+        """What the argument must satisfy, e.g. ``"must be E.164"``."""
         shown = "" if value is None else f" (got {_short_repr(value)})"
         super().__init__(f"{argument}: {rule}{shown}")
 
@@ -91,6 +93,7 @@ class TransportError(NumbersError):
 
     def __init__(self, message: str, *, request_sent: bool = True) -> None:
         self.request_sent = request_sent
+        """False when no connection was made (the server cannot have acted on it), else True."""
         super().__init__(message)
 
 
@@ -109,7 +112,9 @@ class AmbiguousOutcomeError(NumbersError):
 
     def __init__(self, operation: str, message: str, request: Mapping[str, Any] | None = None):
         self.operation = operation
+        """The call whose outcome is unknown, e.g. ``"available_numbers.rent_any"``."""
         self.request = dict(request) if request is not None else None
+        """The JSON body that was sent (it carries no credentials), or ``None``."""
         super().__init__(f"{operation}: {message}")
 
 
@@ -118,7 +123,9 @@ class DecodeError(NumbersError):
 
     def __init__(self, message: str, *, status: int, body: bytes) -> None:
         self.status = status
+        """The HTTP status of the response (a 2xx)."""
         self.body = body
+        """The raw response body that could not be decoded."""
         super().__init__(f"{message} (HTTP {status}, {len(body)} bytes: {_short_body(body)})")
 
 
@@ -155,7 +162,9 @@ class FieldViolation:
     """One entry of a ``BadRequest`` detail: which field was wrong and why."""
 
     field: str
+    """The request field the server rejected, e.g. ``"order_by"``."""
     description: str
+    """Why it was rejected, in the server's words."""
 
 
 class ApiError(NumbersError):

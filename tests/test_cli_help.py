@@ -276,7 +276,7 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-def test_cli_modules_import_no_private_module_but_convert_in_common() -> None:
+def test_cli_modules_import_no_private_module() -> None:
     for path in sorted(CLI_DIR.glob("*.py")):
         private = {
             name
@@ -285,8 +285,7 @@ def test_cli_modules_import_no_private_module_but_convert_in_common() -> None:
             and name.split(".")[1].startswith("_")
             and not name.split(".")[1].startswith("__")
         }
-        expected = {"numbers_async._convert"} if path.name == "_common.py" else set()
-        assert private == expected, path.name
+        assert private == set(), path.name
 
 
 def test_cli_modules_have_no_import_cycle() -> None:

@@ -1,4 +1,5 @@
-"""The README's "Bulk jobs" and "Command line" examples run as written."""
+"""The README's "Bulk jobs" and "Command line" examples, and the command-line page's, run as
+written; the README keeps its two commands."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 
 from tests.test_cli import Server, _env
 
-README = Path(__file__).parent.parent / "README.md"
+ROOT = Path(__file__).parent.parent
+README = ROOT / "README.md"
+CLI_PAGE = ROOT / "docs" / "cli.md"
 
 
 def section(title: str) -> str:
@@ -38,29 +41,48 @@ def test_the_bulk_jobs_example_runs() -> None:
     assert "released 20 in " in result.stdout
 
 
-def test_the_command_line_examples_run_against_a_fake_server(tmp_path: Path) -> None:
-    commands = [
+def _commands(text: str) -> list[str]:
+    """The ``$ numbers-async ...`` lines of the first console block that can run on a fake."""
+    block = text.split("```console\n", 1)[1].split("```", 1)[0]
+    return [
         line.removeprefix("$ ")
-        for line in re.findall(r"^\$ numbers-async .*$", section("Command line"), flags=re.M)
+        for line in re.findall(r"^\$ numbers-async .*$", block, flags=re.M)
         if "YOUR_" not in line  # needs a real account
     ]
+
+
+def _run_against_a_fake_server(commands: list[str], cwd: Path) -> None:
     assert len(commands) >= 5
     run_cli = f"{sys.executable} -m numbers_async"
     server = Server("--active", "40")
     try:
         for command in commands:
-            result = subprocess.run(  # noqa: S603 - the README's own commands
+            result = subprocess.run(  # noqa: S603 - the page's own commands
                 ["/bin/sh", "-c", command.replace("numbers-async", run_cli)],
                 stdin=subprocess.DEVNULL,  # as in a script: nothing may wait for an answer
                 capture_output=True,
                 text=True,
                 timeout=60,
-                cwd=tmp_path,
+                cwd=cwd,
                 env=_env(server.env),
                 check=False,
             )
             assert result.returncode == 0, (command, result.stdout, result.stderr)
     finally:
         server.stop()
-    assert (tmp_path / "numbers.csv").read_text().startswith("phoneNumber,")
-    assert (tmp_path / "release.jsonl").exists()
+    assert (cwd / "numbers.csv").read_text().startswith("phoneNumber,")
+    assert (cwd / "release.jsonl").exists()
+
+
+def test_the_command_line_examples_run_against_a_fake_server(tmp_path: Path) -> None:
+    _run_against_a_fake_server(_commands(section("Command line")), tmp_path)
+
+
+def test_the_command_line_page_examples_run_against_a_fake_server(tmp_path: Path) -> None:
+    _run_against_a_fake_server(_commands(CLI_PAGE.read_text()), tmp_path)
+
+
+def test_the_readme_keeps_its_two_commands() -> None:
+    text = README.read_text()
+    assert "python3 -m pip install --quiet nox && python3 -m nox -s demo\n" in text
+    assert "python3 -m pip install --quiet nox && python3 -m nox\n" in text

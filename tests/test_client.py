@@ -204,7 +204,7 @@ async def test_user_agent_names_the_library_and_version(
 
 
 async def test_all_eleven_operations_with_only_public_names(fake: FakeNumbersServer) -> None:
-    """The DESIGN §1 contract in one script: every call returns a typed model."""
+    """The public contract (docs/reference/) in one script: every call returns a typed model."""
     async with NumbersClient(
         fake.project_id, fake.key_id, fake.key_secret, base_url=fake.url, auth_url=fake.auth_url
     ) as client:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from numbers_async import _convert, _json, models
+from numbers_async import _convert, _decoders, _json, models
 from numbers_async._convert import FieldError, structure, structure_hook, unstructure
 from numbers_async._operations import decode, decode_list
 from numbers_async._timestamps import parse_datetime
@@ -39,10 +39,10 @@ MODELS = [
 
 def _sample(type_: Any, depth: int = 0) -> Any:
     """A value of ``type_`` that is not its field's default (so a dropped field shows)."""
-    inner = _convert._optional_inner(type_)
+    inner = _decoders._optional_inner(type_)
     if inner is not None:
         return _sample(inner, depth)
-    element = _convert._tuple_element(type_)
+    element = _decoders._tuple_element(type_)
     if element is not None:
         return (_sample(element, depth), _sample(element, depth))
     if attrs.has(type_):
@@ -288,9 +288,9 @@ def _leaves(cls: type[Any], wire: dict[str, Any], path: list[Any]) -> list[tuple
         value = wire.get(key)
         if value is None:
             continue
-        type_ = _convert._optional_inner(field.type) or field.type
+        type_ = _decoders._optional_inner(field.type) or field.type
         found.append(([*path, key], type_))
-        element = _convert._tuple_element(type_)
+        element = _decoders._tuple_element(type_)
         if attrs.has(type_):
             found += _leaves(type_, value, [*path, key])
         elif element is not None:
@@ -306,7 +306,7 @@ def _wrong_values(type_: Any) -> list[Any]:
         return ["1", 1.5, True, [], {}]
     if type_ is bool:
         return [1, "true", None, {}]
-    if _convert._tuple_element(type_) is not None:
+    if _decoders._tuple_element(type_) is not None:
         return ["x", 5, {}]
     if attrs.has(type_):
         return ["x", 5, [], True]
@@ -370,8 +370,8 @@ def test_a_model_with_a_validator_is_still_built_through_its_init() -> None:
     class Checked:
         phone_number: str = attrs.field(validator=attrs.validators.min_len(2))
 
-    assert _convert._slot_setters(Checked) is None
-    assert _convert._slot_setters(ActiveNumber) is not None
+    assert _decoders._slot_setters(Checked) is None
+    assert _decoders._slot_setters(ActiveNumber) is not None
     assert structure({"phoneNumber": "+1"}, Checked) == Checked("+1")
     with pytest.raises(ValueError, match="Length of 'phone_number'"):
         structure({"phoneNumber": "+"}, Checked)

@@ -42,7 +42,8 @@ def test_unset_fields_are_left_out_and_empty_strings_kept() -> None:
     assert wire == {"servicePlanId": ""}
 
 
-# The shape API_NOTES records right after a rent with SMS and Voice settings.
+# The shape right after a rent with SMS and Voice settings
+# (docs/api-facts.md#rent-update-and-provisioning).
 RENTED = {
     "phoneNumber": "+12025550134",
     "projectId": "51bc3f40-f266-4ca8-8938-a1ed0ff32b9a",
@@ -287,10 +288,10 @@ def test_repeated_values_in_a_page_decode_once_and_distinct_ones_stay_distinct()
 
 
 def test_the_shared_value_caches_stay_bounded() -> None:
-    from numbers_async import _convert
+    from numbers_async import _decoders
 
-    _convert.clear_caches()  # whatever earlier tests left
-    for i in range(_convert._INTERNED_MAX + 10):
+    _decoders.clear_caches()  # whatever earlier tests left
+    for i in range(_decoders._INTERNED_MAX + 10):
         structure(
             {
                 "phoneNumber": "+1",
@@ -301,8 +302,8 @@ def test_the_shared_value_caches_stay_bounded() -> None:
             },
             ActiveNumber,
         )
-    sizes = [len(cache) for cache in _convert._CACHES]
-    assert max(sizes) <= _convert._INTERNED_MAX
+    sizes = [len(cache) for cache in _decoders._CACHES]
+    assert max(sizes) <= _decoders._INTERNED_MAX
     assert sum(sizes) > 50  # the caches were used
     known = len(NumberType.__members__)
-    assert known < len(_convert._open_members(NumberType)) <= known + _convert._INTERNED_MAX
+    assert known < len(_decoders._open_members(NumberType)) <= known + _decoders._INTERNED_MAX

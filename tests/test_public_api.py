@@ -1,4 +1,4 @@
-"""The public surface is exactly what DESIGN §1 promises, and nothing private leaks."""
+"""The public surface is exactly what docs/reference/ documents, and nothing private leaks."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ LITERAL_ALIASES: dict[str, type[enum.Enum]] = {
     "SearchPatternName": models.SearchPattern,
 }
 
-DESIGN_NAMES = {
+PROMISED_NAMES = {
     "NumbersClient",
     "ActiveNumber",
     "AvailableNumber",
@@ -56,7 +56,7 @@ DESIGN_NAMES = {
 
 def test_all_is_sorted_and_complete() -> None:
     assert numbers_async.__all__ == sorted(numbers_async.__all__)
-    assert set(numbers_async.__all__) >= DESIGN_NAMES
+    assert set(numbers_async.__all__) >= PROMISED_NAMES
     for name in numbers_async.__all__:
         assert getattr(numbers_async, name) is not None
         assert not name.startswith("_") or name == "__version__"

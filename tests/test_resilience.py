@@ -1,4 +1,5 @@
-"""The reliability matrix (DESIGN §5): faults injected in the fake server, nothing mocked.
+"""The reliability matrix (docs/guides/configuration.md#retries): faults injected in the fake
+server, nothing mocked.
 
 Each test names the fault and the behaviour. Delays are checked through the ``on_retry``
 hook and the fake's arrival times, as lower bounds only: a busy machine makes waits longer,

@@ -12,7 +12,8 @@ journal file makes a job that was cancelled, interrupted or killed safe to run a
         async for outcome in outcomes:
             ...
 
-How a journal is reconciled on a rerun (see the README, "Bulk jobs"):
+How a journal is reconciled on a rerun
+(docs/guides/bulk.md#the-journal-resuming-after-a-crash):
 
 - an item that succeeded is not sent again: its outcome comes from the journal;
 - an item that failed (the API refused it, or it was never sent) is tried again;

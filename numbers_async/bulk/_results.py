@@ -53,8 +53,13 @@ class BulkFailure:
     """
 
     item: Item
+    """The phone number, or for ``rent_any`` the attempt number (``0`` to ``count - 1``)."""
+
     error: NumbersError
+    """Why it failed: the exception the operation raised."""
+
     outcome_unknown: bool = False
+    """Whether the request may have taken effect anyway (its response was lost)."""
 
 
 @attrs.frozen
@@ -63,7 +68,9 @@ class BulkProgress:
 
     Attributes:
         outcome: the item that just finished; ``None`` for the waiting notice.
-        done, succeeded, failed: items finished so far (``done == succeeded + failed``).
+        done: items finished so far (``done == succeeded + failed``).
+        succeeded: items finished so far that succeeded.
+        failed: items finished so far that failed.
         total: how many items the job has, when known (a sized input, or ``count``).
         elapsed: seconds since the job started.
         waiting_until: set (an aware UTC ``datetime``) on the one call made when a rerun

@@ -18,7 +18,7 @@ from numbers_async import (
     NumbersClient,
     SmsConfiguration,
     VoiceConfiguration,
-    _convert,  # the one private name the CLI uses, behind as_wire_dict only
+    to_dict,
 )
 
 __all__ = [
@@ -69,8 +69,8 @@ def one_line(error: BaseException) -> str:
 
 
 def as_wire_dict(model: Any) -> Any:
-    """A model as the API's JSON (camelCase keys, unset fields left out)."""
-    return _convert.unstructure(model)
+    """A model as the API's JSON (camelCase keys, unset fields left out, secrets masked)."""
+    return to_dict(model, wire_names=True, omit_none=True)
 
 
 @contextlib.asynccontextmanager
@@ -82,13 +82,18 @@ async def connect(
     ``max_concurrency=None`` keeps the client's own default.
     """
     if option(args, "fake", False):
+        from numbers_async.cli._fake_server import describe
         from numbers_async.testing import FakeNumbersServer
 
-        async with (
-            FakeNumbersServer() as fake,
-            fake.client(max_concurrency=max_concurrency) as client,
-        ):
-            yield client
+        async with FakeNumbersServer() as fake:
+            print(
+                f"{PROG}: --fake: a new fake Sinch server, gone when this command ends: "
+                f"{describe(fake)}",
+                file=sys.stderr,
+                flush=True,
+            )
+            async with fake.client(max_concurrency=max_concurrency) as client:
+                yield client
         return
     limit: dict[str, Any] = {} if max_concurrency is None else {"max_concurrency": max_concurrency}
     try:

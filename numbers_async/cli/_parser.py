@@ -417,6 +417,14 @@ def build_parser() -> argparse.ArgumentParser:
     fake.add_argument("--latency", type=_seconds, default=0.0, help="seconds per answer")
     fake.add_argument("--active", type=int, default=0, metavar="N", help="start owning N numbers")
     fake.add_argument(
+        "--inventory",
+        type=_count,
+        default=50,
+        metavar="N",
+        dest="numbers_per_bucket",
+        help="available numbers in each region and type (searches return at most that many)",
+    )
+    fake.add_argument(
         "--provisioning-delay",
         type=_seconds,
         default=2.0,

@@ -1,6 +1,6 @@
 """Callback delivery for the fake: signed JSON POSTs to ``callbackUrl``, retried with backoff.
 
-Shapes and signature follow API_NOTES "Callbacks": the body is the ``CallbackPayload`` JSON
+Shapes and signature follow docs/api-facts.md#callbacks: the body is the ``CallbackPayload`` JSON
 and, when the project has an HMAC secret, ``X-Sinch-Signature`` is the lowercase hex
 HMAC-SHA1 of the exact body bytes. Sinch gives no ordering guarantee and may deliver an
 event twice; the sender can reproduce both on demand.
@@ -36,12 +36,19 @@ class CallbackDelivery:
     """
 
     url: str
+    """Where the event was POSTed: the number's ``callbackUrl``."""
     body: bytes
+    """The exact bytes sent: the ``CallbackPayload`` JSON."""
     signature: str | None
+    """The ``X-Sinch-Signature`` sent, or ``None`` when the project has no HMAC secret."""
     attempt: int
+    """Which attempt this was for this copy of the event, from 1."""
     status: int | None
+    """The HTTP status the receiver answered, or ``None`` when no answer came."""
     error: Exception | None
+    """The exception when no answer came (refused, reset, timeout), else ``None``."""
     at: float
+    """The event loop's clock (``loop.time()``) when the answer or error arrived."""
 
     @property
     def delivered(self) -> bool:

@@ -108,13 +108,21 @@ class RecordedRequest:
     """
 
     method: str
+    """The HTTP method, e.g. ``"POST"``."""
     path: str
+    """The path as sent, undecoded (``%2B`` stays ``%2B``)."""
     query: tuple[tuple[str, str], ...]
+    """The decoded ``(name, value)`` query pairs, in order."""
     headers: dict[str, str]
+    """The request headers."""
     body: bytes
+    """The raw request body."""
     route: str
+    """The route name it matched (one of ``ROUTES``), ``"unknown"`` when none."""
     status: int
+    """The status answered; 0 while being handled or when the connection was dropped."""
     at: float
+    """The event loop's clock (``loop.time()``) when it arrived."""
 
     def json(self) -> Any:
         """The body decoded as JSON."""
@@ -217,15 +225,27 @@ class FakeNumbersServer:
     ) -> None:
         _check_settings(token_lifetime, provisioning_delay, latency, final_page_token)
         self.project_id = project_id
+        """The only project the fake serves."""
         self.key_id = key_id
+        """The access key id it accepts."""
         self.key_secret = key_secret
+        """The access key secret it accepts."""
         self.host = host
+        """The address it listens on."""
         self.port = port
+        """The port it listens on (the one picked, after ``start()``, when 0 was asked)."""
         self.token_lifetime = token_lifetime
+        """Seconds an access token lives."""
         self.provisioning_delay = provisioning_delay
+        """Seconds before scheduled provisioning completes by itself; ``None``: never."""
         self.latency = latency
+        """Seconds added before every answer."""
         self.final_page_token = final_page_token
+        """How the last page ends: ``"empty"`` sends ``nextPageToken: ""``, ``"absent"`` leaves it
+        out.
+        """
         self.us_local_only_rent = us_local_only_rent
+        """Whether rent and rentAny refuse anything but US LOCAL numbers, as the real API does."""
 
         self.requests: list[RecordedRequest] = []
         """Every request in arrival order, the token endpoint's included."""
@@ -351,6 +371,24 @@ class FakeNumbersServer:
     def auth_url(self) -> str:
         """The OAuth2 token endpoint on the same server: ``{url}/oauth2/token``."""
         return f"{self.url}/oauth2/token"
+
+    def env(self) -> dict[str, str]:
+        """The ``SINCH_*`` variables that point ``NumbersClient.from_env()`` at this server.
+
+        ``SINCH_PROJECT_ID``, ``SINCH_KEY_ID``, ``SINCH_KEY_SECRET``, ``SINCH_NUMBERS_URL``
+        and ``SINCH_AUTH_URL``, for a subprocess's environment or ``monkeypatch.setenv``
+        (after :meth:`start`)::
+
+            env = {**os.environ, **fake.env()}
+            subprocess.run([sys.executable, "app.py"], env=env, check=True)
+        """
+        return {
+            "SINCH_PROJECT_ID": self.project_id,
+            "SINCH_KEY_ID": self.key_id,
+            "SINCH_KEY_SECRET": self.key_secret,
+            "SINCH_NUMBERS_URL": self.url,
+            "SINCH_AUTH_URL": self.auth_url,
+        }
 
     def client(
         self,

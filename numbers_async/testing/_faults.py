@@ -40,10 +40,15 @@ class Fault:
     """
 
     kind: FaultKind
+    """What goes wrong (``"status"``, ``"latency"``, ``"reset_before"``, ...)."""
     status_code: int = 0
+    """The status a ``status`` fault answers."""
     body: BodyKind = "json"
+    """The body a ``status`` fault answers: the JSON error envelope, HTML or nothing."""
     retry_after: str | None = None
+    """The ``Retry-After`` header a ``status`` fault sends, if any."""
     seconds: float = 0.0
+    """The delay a ``latency`` fault adds."""
 
     @classmethod
     def status(cls, code: int, *, body: BodyKind = "json", retry_after: str | None = None) -> Fault:
@@ -149,10 +154,13 @@ class FaultHandle:
     ) -> None:
         self._plan = plan
         self.fault = fault
+        """The fault injected."""
         self.route = route
+        """The route it affects; ``None``: every Numbers API route."""
         self.remaining = times
         """How many more requests it will affect; ``None`` means forever."""
         self.probability = probability
+        """The chance it affects a matching request; ``None``: always."""
         self.applied = 0
         """How many requests it has affected so far."""
 

@@ -1,7 +1,7 @@
 """Pure transitions of an active number: rent, scheduled provisioning, release.
 
 Each function takes wire-format dicts and returns new ones; the server decides when to
-call them. The provisioning shapes are those of API_NOTES ("Rent, update, provisioning"):
+call them. The provisioning shapes are those of docs/api-facts.md#rent-update-and-provisioning:
 a requested configuration first appears under ``scheduledProvisioning`` /
 ``scheduledVoiceProvisioning`` with status ``WAITING`` and only later moves up.
 """

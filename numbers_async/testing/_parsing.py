@@ -3,7 +3,8 @@
 Pure functions that return typed requests or raise ``ApiFailure`` carrying the
 API's 400 envelope. The fake is deliberately strict where a lenient server would hide a
 client bug: unknown query parameters and unknown JSON fields are rejected, so sending
-``capabilities`` to activeNumbers (the official SDK's bug, API_NOTES) fails loudly.
+``capabilities`` to activeNumbers (a bug of the official SDK; see
+docs/api-facts.md#query-parameters-and-paths) fails loudly.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ Query = Sequence[tuple[str, str]]
 
 E164 = re.compile(r"\+[1-9]\d{1,14}")
 REGION_CODE = re.compile(r"[A-Z]{2}")
-# Current docs (API_NOTES "Callbacks").
+# The documented shape of a callback secret (docs/api-facts.md#callbacks).
 HMAC_SECRET = re.compile(r"[a-zA-Z0-9-]{32,64}")
 
 DEFAULT_SEARCH_SIZE = 10

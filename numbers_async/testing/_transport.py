@@ -27,9 +27,16 @@ class MockRequest:
     """One request a ``MockTransport`` was asked to send."""
 
     method: str
+    """The HTTP method, e.g. ``"GET"``."""
+
     url: str
+    """The whole URL, query string included."""
+
     headers: Mapping[str, str]
+    """The request headers the client set (``Authorization``, ``User-Agent``, ...)."""
+
     body: bytes | None
+    """The request body, or ``None`` when there was none."""
 
 
 class MockTransport:
@@ -55,6 +62,7 @@ class MockTransport:
     def __init__(self, handler: Handler) -> None:
         self._handler = handler
         self.requests: list[MockRequest] = []
+        """Every request asked of this transport, in order (token requests included)."""
 
     def __repr__(self) -> str:
         return f"MockTransport({self._handler!r})"

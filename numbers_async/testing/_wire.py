@@ -1,7 +1,7 @@
 """Wire-level building blocks of the fake: routes, answers, error envelopes, page tokens.
 
 Everything here is pure: no event loop, no server state. The shapes follow
-``spec/numbers-openapi.yaml`` and ``API_NOTES.md`` ("Errors", "Pagination").
+the Numbers API's OpenAPI description and docs/api-facts.md (#errors, #paging).
 """
 
 from __future__ import annotations
@@ -205,8 +205,8 @@ def snake(name: str) -> str:
 
 # Page tokens are opaque to clients. The leading byte 0xF8 encodes to "+" in base64, so
 # every token starts with "+": a client that forgets to percent-encode the token in the
-# query sends a space instead and gets a 400, rather than passing by luck (API_NOTES,
-# "Query parameters": a `+` in a query value must be sent as `%2B`).
+# query sends a space instead and gets a 400, rather than passing by luck (a `+` in a query
+# value must be sent as `%2B`: docs/api-facts.md#query-parameters-and-paths).
 _TOKEN_PREFIX = b"\xf8"
 
 

@@ -5,7 +5,7 @@ receivers live in :mod:`numbers_async.webhooks.aiohttp` and
 :mod:`numbers_async.webhooks.fastapi` and are only imported when used.
 
 Sinch signs each event with ``X-Sinch-Signature``, the lowercase hex HMAC-SHA1 of the raw
-request body under the project's callback secret (API_NOTES "Callbacks"). The signature
+request body under the project's callback secret (docs/api-facts.md#callbacks). The signature
 covers the exact bytes received, so always verify before decoding, and pass the body as
 bytes::
 
@@ -58,6 +58,7 @@ class ResourceType(_OpenEnum):
     """What kind of resource an event is about (unknown values are kept)."""
 
     ACTIVE_NUMBER = "ACTIVE_NUMBER"
+    """The event is about a number the project rents; ``resource_id`` is the phone number."""
 
 
 class EventType(_OpenEnum):
@@ -65,48 +66,72 @@ class EventType(_OpenEnum):
 
     ``DEPROVISIONING_TO_VOICE_PLATFORM`` is the spec's spelling;
     ``DEPROVISIONING_FROM_VOICE_PLATFORM`` is the spelling observed on the wire
-    (API_NOTES "Callbacks"). Both mean the number was disabled for Voice; handle both.
+    (docs/api-facts.md#callbacks). Both mean the number was disabled for Voice; handle both.
     """
 
     PROVISIONING_TO_SMS_PLATFORM = "PROVISIONING_TO_SMS_PLATFORM"
+    """The number was linked to an SMS service plan."""
     DEPROVISIONING_FROM_SMS_PLATFORM = "DEPROVISIONING_FROM_SMS_PLATFORM"
+    """The number was unlinked from its SMS service plan."""
     PROVISIONING_TO_CAMPAIGN = "PROVISIONING_TO_CAMPAIGN"
+    """The number was linked to a 10DLC campaign."""
     DEPROVISIONING_FROM_CAMPAIGN = "DEPROVISIONING_FROM_CAMPAIGN"
+    """The number was unlinked from its 10DLC campaign."""
     PROVISIONING_TO_VOICE_PLATFORM = "PROVISIONING_TO_VOICE_PLATFORM"
+    """The number was linked to a Voice application."""
     DEPROVISIONING_TO_VOICE_PLATFORM = "DEPROVISIONING_TO_VOICE_PLATFORM"
+    """The number was unlinked from Voice (the documented spelling)."""
     DEPROVISIONING_FROM_VOICE_PLATFORM = "DEPROVISIONING_FROM_VOICE_PLATFORM"
+    """The number was unlinked from Voice (the spelling seen on the wire)."""
 
 
 class EventStatus(_OpenEnum):
     """Whether the operation the event reports succeeded (unknown values are kept)."""
 
     SUCCEEDED = "SUCCEEDED"
+    """The operation succeeded."""
     FAILED = "FAILED"
+    """The operation failed; ``failure_code`` says why."""
 
 
 class FailureCode(_OpenEnum):
     """Why a ``FAILED`` event failed (unknown values are kept).
 
     The members are the spec's list; Sinch also sends codes outside it, such as
-    ``PROVISIONING_TO_VOICE_PLATFORM_FAILED`` (API_NOTES "Callbacks"), which arrive as
+    ``PROVISIONING_TO_VOICE_PLATFORM_FAILED`` (docs/api-facts.md#callbacks), which arrive as
     pseudo-members: ``FailureCode.is_known(code)`` tells them apart.
     """
 
     CAMPAIGN_NOT_AVAILABLE = "CAMPAIGN_NOT_AVAILABLE"
+    """The campaign does not exist or is not available to the project."""
     EXCEEDED_10DLC_LIMIT = "EXCEEDED_10DLC_LIMIT"
+    """The campaign has as many numbers as 10DLC allows."""
     NUMBER_PROVISIONING_FAILED = "NUMBER_PROVISIONING_FAILED"
+    """The number could not be provisioned."""
     PARTNER_SERVICE_UNAVAILABLE = "PARTNER_SERVICE_UNAVAILABLE"
+    """A carrier or partner service did not answer; it may work later."""
     CAMPAIGN_PENDING_ACCEPTANCE = "CAMPAIGN_PENDING_ACCEPTANCE"
+    """The campaign is not accepted yet."""
     MNO_SHARING_ERROR = "MNO_SHARING_ERROR"
+    """The campaign could not be shared with the mobile network operators."""
     CAMPAIGN_PROVISIONING_FAILED = "CAMPAIGN_PROVISIONING_FAILED"
+    """The campaign could not be provisioned."""
     CAMPAIGN_EXPIRED = "CAMPAIGN_EXPIRED"
+    """The campaign has expired."""
     CAMPAIGN_MNO_REJECTED = "CAMPAIGN_MNO_REJECTED"
+    """A mobile network operator rejected the campaign."""
     CAMPAIGN_MNO_SUSPENDED = "CAMPAIGN_MNO_SUSPENDED"
+    """A mobile network operator suspended the campaign."""
     CAMPAIGN_MNO_REVIEW = "CAMPAIGN_MNO_REVIEW"
+    """The campaign is under review by a mobile network operator."""
     INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
+    """The account's balance does not cover the operation."""
     MOCK_CAMPAIGN_NOT_ALLOWED = "MOCK_CAMPAIGN_NOT_ALLOWED"
+    """A mock (test) campaign cannot be used here."""
     TFN_NOT_ALLOWED = "TFN_NOT_ALLOWED"
+    """Toll-free numbers cannot be linked to a 10DLC campaign."""
     INVALID_NNID = "INVALID_NNID"
+    """The campaign's network node id (NNID) is invalid."""
 
 
 @attrs.frozen

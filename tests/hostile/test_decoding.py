@@ -19,7 +19,6 @@ from numbers_async.models import NumberType
 from .server import PHONE, HostileServer, active_number, answer_json, available_number, patched
 
 ONE_ATTEMPT = RetryPolicy(attempts=1)
-WRONG_TYPES = "issue 10: decoding coerces or fails without naming the field (no validation)"
 
 
 @pytest.fixture
@@ -49,7 +48,6 @@ def asked_once(server: HostileServer, route: str) -> bool:
 # --- required fields ---------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=WRONG_TYPES)
 async def test_null_required_field_is_a_decode_error_naming_it(
     hostile_server: HostileServer, client: NumbersClient
 ) -> None:
@@ -60,7 +58,6 @@ async def test_null_required_field_is_a_decode_error_naming_it(
     assert asked_once(hostile_server, "get_active")
 
 
-@pytest.mark.xfail(strict=True, reason=WRONG_TYPES)
 async def test_number_in_required_string_field_is_a_decode_error_naming_it(
     hostile_server: HostileServer, client: NumbersClient
 ) -> None:
@@ -106,7 +103,6 @@ async def test_null_optional_fields_decode_as_none(
     assert asked_once(hostile_server, "get_active")
 
 
-@pytest.mark.xfail(strict=True, reason=WRONG_TYPES)
 async def test_string_instead_of_object_in_optional_field_is_a_decode_error_naming_it(
     hostile_server: HostileServer, client: NumbersClient
 ) -> None:
@@ -117,7 +113,6 @@ async def test_string_instead_of_object_in_optional_field_is_a_decode_error_nami
     assert asked_once(hostile_server, "get_active")
 
 
-@pytest.mark.xfail(strict=True, reason=WRONG_TYPES)
 async def test_number_in_optional_string_field_is_a_decode_error_naming_it(
     hostile_server: HostileServer, client: NumbersClient
 ) -> None:
@@ -128,7 +123,6 @@ async def test_number_in_optional_string_field_is_a_decode_error_naming_it(
     assert asked_once(hostile_server, "get_active")
 
 
-@pytest.mark.xfail(strict=True, reason=WRONG_TYPES)
 async def test_string_instead_of_list_in_optional_field_is_a_decode_error_naming_it(
     hostile_server: HostileServer, client: NumbersClient
 ) -> None:
@@ -139,7 +133,6 @@ async def test_string_instead_of_list_in_optional_field_is_a_decode_error_naming
     assert asked_once(hostile_server, "get_active")
 
 
-@pytest.mark.xfail(strict=True, reason=WRONG_TYPES)
 async def test_wrong_type_deep_in_a_listing_names_the_full_path(
     hostile_server: HostileServer, client: NumbersClient
 ) -> None:
@@ -152,7 +145,6 @@ async def test_wrong_type_deep_in_a_listing_names_the_full_path(
     assert asked_once(hostile_server, "list_active")
 
 
-@pytest.mark.xfail(strict=True, reason=WRONG_TYPES)
 async def test_wrong_type_in_a_search_result_names_the_full_path(
     hostile_server: HostileServer, client: NumbersClient
 ) -> None:

@@ -17,7 +17,8 @@ from numbers_async.webhooks import SIGNATURE_HEADER, compute_signature
 from numbers_async.webhooks.aiohttp import events_handler
 
 EVENTS_PATH = "/sinch/events"
-# Shaped like a real one (API_NOTES: ^[a-zA-Z0-9-]{32,64}$) so a leak would be recognisable.
+# Shaped like a real one (docs/api-facts.md#callbacks: ^[a-zA-Z0-9-]{32,64}$) so a leak
+# would be recognisable.
 ENDPOINT_SECRET = "whsec-0123456789abcdefABCDEF0123456789"
 
 SIGN = "sign the body with ENDPOINT_SECRET"  # default for EventsEndpoint.post(signature=...)

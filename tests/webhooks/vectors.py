@@ -1,4 +1,4 @@
-"""The signed callback from API_NOTES "Callbacks": these exact bytes, secret and digest."""
+"""The signed callback of docs/api-facts.md#callbacks: these exact bytes, secret and digest."""
 
 VECTOR_BODY = (
     b'{"eventId":"abcd1234efghijklmnop567890","timestamp":"2023-06-06T07:45:27.785357",'

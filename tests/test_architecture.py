@@ -1,0 +1,138 @@
+"""The package's structure: the rules in docs/architecture.md, checked on the source.
+
+Imports are read with ``ast`` (module-level, function-level and ``TYPE_CHECKING`` ones
+alike), so a cycle hidden behind a lazy import still counts.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "numbers_async"
+
+#: The only modules that may import aiohttp: the transport, the webhook adapter and the
+#: test-support package (the fake server is an aiohttp.web application).
+AIOHTTP_ALLOWED = ("_transport.py", "webhooks/aiohttp.py", "testing/")
+#: The one module allowed to be large: the fake server's request handlers.
+LARGE_ALLOWED = {"testing/_fake.py"}
+MAX_LINES = 550
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _sources() -> Iterator[tuple[str, Path, ast.Module]]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        yield _module_name(path), path, ast.parse(path.read_text(), str(path))
+
+
+MODULES = {_module_name(path) for path in PACKAGE.rglob("*.py")}
+
+
+def _imported(name: str, path: Path, tree: ast.Module) -> set[str]:
+    """Every numbers_async module that ``tree`` imports, wherever the import stands.
+
+    ``from numbers_async import _operations`` imports that submodule; only a name that is
+    not a submodule (``from numbers_async import NumbersClient``) imports the package.
+    """
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                submodule = f"{base}.{alias.name}"
+                found.add(submodule if submodule in MODULES else base)
+    return {module for module in found if module.startswith("numbers_async")}
+
+
+def _graph() -> dict[str, set[str]]:
+    return {
+        name: {module for module in _imported(name, path, tree) if module != name}
+        for name, path, tree in _sources()
+    }
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return [*stack[stack.index(target) :], target]
+            if target not in state and (found := visit(target)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_the_package_has_no_import_cycle() -> None:
+    graph = _graph()
+    # Package __init__ modules re-export their children; an edge from a child back to its
+    # own package's __init__ would be a cycle, and is one, so nothing is filtered.
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph) or [])
+
+
+def test_the_cycle_finder_sees_a_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [(name, path) for name, path, _ in _sources()],
+    ids=[name for name, _, _ in _sources()],
+)
+def test_only_the_transport_webhooks_and_testing_import_aiohttp(name: str, path: Path) -> None:
+    tree = ast.parse(path.read_text())
+    imports_aiohttp = any(
+        (
+            isinstance(node, ast.Import)
+            and any(a.name.split(".")[0] == "aiohttp" for a in node.names)
+        )
+        or (isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "aiohttp")
+        for node in ast.walk(tree)
+    )
+    relative = path.relative_to(PACKAGE).as_posix()
+    allowed = any(relative.startswith(prefix) for prefix in AIOHTTP_ALLOWED)
+    assert allowed or not imports_aiohttp, f"{name} imports aiohttp"
+
+
+def test_no_module_is_larger_than_the_limit() -> None:
+    large = {
+        path.relative_to(PACKAGE).as_posix(): n
+        for path in PACKAGE.rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert set(large) <= LARGE_ALLOWED, large
+
+
+def test_the_retry_module_is_a_leaf() -> None:
+    path = PACKAGE / "_retry.py"
+    imported = _imported("numbers_async._retry", path, ast.parse(path.read_text()))
+    assert imported <= {"numbers_async.errors"} | {
+        m for m in imported if m.startswith("numbers_async.errors.")
+    }
