@@ -39,9 +39,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
-import math
 import os
-import re
 import stat
 import sys
 import time
@@ -51,6 +49,7 @@ from pathlib import Path
 from typing import IO, Any, Final, Literal
 
 from numbers_async._convert import structure, unstructure
+from numbers_async.bulk._lines import epoch, line_problem
 from numbers_async.bulk._results import Item
 from numbers_async.errors import ApiError, InvalidInputError, JournalError, NumbersError
 from numbers_async.models import ActiveNumber
@@ -63,9 +62,7 @@ __all__ = ["Journal", "JournalPath", "Status"]
 FORMAT: Final = "numbers_async.bulk"
 VERSION: Final = 2
 READABLE_VERSIONS: Final = frozenset({1, 2})
-EVENTS: Final = frozenset({"intent", "succeeded", "failed", "unknown"})
 FILE_MODE: Final = 0o600  # a journal holds plan ids, callback URLs and number records
-_E164: Final = re.compile(r"\+[1-9]\d{1,14}")
 
 JournalPath = str | os.PathLike[str]
 Status = Literal["succeeded", "failed", "unknown"]
@@ -100,7 +97,7 @@ class _State:
             if item in self.open_intent:
                 self.had_unknown.add(item)  # the previous attempt never got an outcome
             self.open_intent.add(item)
-            self.intents[item] = (_epoch(entry["at"]), entry.get("window"), entry.get("attempt"))
+            self.intents[item] = (epoch(entry["at"]), entry.get("window"), entry.get("attempt"))
         else:
             self.open_intent.discard(item)
         if event == "unknown":
@@ -462,7 +459,7 @@ def _read(content: bytes, path: Path, operation: str, request: Any) -> _State:
         )
     for number, line in enumerate(lines[1:], start=2):
         entry = _parse(line, path, number)
-        problem = _problem(entry)
+        problem = line_problem(entry)
         if problem is not None:
             raise InvalidInputError(
                 "journal",
@@ -470,59 +467,6 @@ def _read(content: bytes, path: Path, operation: str, request: Any) -> _State:
             )
         state.apply(entry)
     return state
-
-
-def _problem(entry: Mapping[str, Any]) -> str | None:
-    """What is wrong with one journal line (after the header), or None."""
-    if "baseline" in entry:
-        phones = entry["baseline"]
-        if not isinstance(phones, list) or not all(_is_phone(phone) for phone in phones):
-            return "baseline must be a list of E.164 phone numbers"
-        return None
-    if "item" not in entry or "event" not in entry:
-        return "neither an item's event nor a baseline"
-    item, event = entry["item"], entry["event"]
-    if not isinstance(item, str) and not _is_count(item):
-        return "item must be a string or a non-negative integer"
-    if event not in EVENTS:
-        return f"unknown event {event!r}"
-    if not isinstance(entry.get("at"), str) or _epoch_or_none(entry["at"]) is None:
-        return "at must be an ISO 8601 time"
-    if "seq" in entry and not _is_count(entry["seq"]):
-        return "seq must be a non-negative integer"
-    for name in ("window", "attempt"):
-        if name in entry and not _is_seconds(entry[name]):
-            return f"{name} must be a non-negative number of seconds"
-    if event == "succeeded":
-        return _number_problem(entry.get("number"))
-    if event in ("failed", "unknown"):
-        if not isinstance(entry.get("error"), str):
-            return "error must be the name of an error class"
-        if "status" in entry and not _is_count(entry["status"]):
-            return "status must be an HTTP status"
-    return None
-
-
-def _number_problem(number: Any) -> str | None:
-    if not isinstance(number, dict) or not _is_phone(number.get("phoneNumber")):
-        return "number must be an active number with an E.164 phoneNumber"
-    try:
-        structure(number, ActiveNumber)
-    except Exception:  # noqa: BLE001 - any decoding failure means the line is not trusted
-        return "number is not an active number as the API describes it"
-    return None
-
-
-def _is_phone(value: Any) -> bool:
-    return isinstance(value, str) and _E164.fullmatch(value) is not None
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _is_seconds(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < math.inf
 
 
 def _parse(line: bytes, path: Path, number: int) -> dict[str, Any]:
@@ -572,18 +516,3 @@ def _sort_key(item: Item) -> tuple[int, int, str]:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _epoch_or_none(text: str) -> float | None:
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        return None
-    return moment.timestamp()
-
-
-def _epoch(text: str) -> float:
-    moment = _epoch_or_none(text)
-    return 0.0 if moment is None else moment
