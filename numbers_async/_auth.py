@@ -16,9 +16,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 import attrs
+from yarl import URL
 
 from numbers_async import _json
-from numbers_async._operations import error_for
+from numbers_async._operations import error_for, redact_url
 from numbers_async._retry import (
     AUTH_OPERATION,
     TOKEN_POLICY,
@@ -27,7 +28,13 @@ from numbers_async._retry import (
     notify_retry,
     retry_delay,
 )
-from numbers_async.errors import ApiError, AuthenticationError, NumbersError, TransportError
+from numbers_async.errors import (
+    ApiError,
+    AuthenticationError,
+    NumbersError,
+    TransportError,
+    UnexpectedRedirectError,
+)
 
 __all__ = ["Auth", "BasicAuth", "OAuth2", "OnRetry", "TokenFetcher"]
 
@@ -112,6 +119,7 @@ class OAuth2:
     ) -> None:
         self._basic = basic_header(key_id, key_secret)
         self._token_url = token_url
+        self._path = URL(token_url).path
         self._clock = clock
         self._sleep = sleep
         self._header: str | None = None
@@ -120,7 +128,7 @@ class OAuth2:
         self._refresh: asyncio.Task[str] | None = None
 
     def __repr__(self) -> str:
-        return f"OAuth2(token_url={self._token_url!r})"
+        return f"OAuth2(token_url={redact_url(self._token_url)!r})"
 
     def cached(self) -> str | None:
         header = self._header
@@ -175,10 +183,12 @@ class OAuth2:
             else:
                 if status == 200:
                     return self._store(body, started)
-                error = error_for(status, headers, body)
+                error = error_for(
+                    status, headers, body, operation=AUTH_OPERATION, method="POST", path=self._path
+                )
             delay = retry_delay(error, attempt=attempt, policy=policy, rules=TOKEN_RULES)
             if delay is None:
-                if isinstance(error, ApiError):
+                if isinstance(error, ApiError) and not isinstance(error, UnexpectedRedirectError):
                     raise _token_failure(error) from error
                 raise error
             logger.info(
@@ -216,4 +226,8 @@ def _token_failure(error: ApiError) -> AuthenticationError:
         status_text=error.status_text,
         message=f"token endpoint failed: {error.message or 'no message'}",
         body=error.body,
+        headers=error.headers,
+        operation=error.operation,
+        method=error.method,
+        path=error.path,
     )

@@ -16,8 +16,8 @@ from numbers_async._operations import Request
 from numbers_async._paging import ActiveNumbersPager
 from numbers_async._rate import RateGate, RateLimiter
 from numbers_async._reconcile import NumbersSettler
-from numbers_async._sender import CallOptions, Sender
-from numbers_async._transport import AiohttpTransport, Transport
+from numbers_async._sender import DEFAULT_CLOSE_TIMEOUT, CallOptions, Sender
+from numbers_async._transport import DEFAULT_MAX_RESPONSE_SIZE, AiohttpTransport, Transport
 from numbers_async.errors import InvalidInputError
 from numbers_async.models import (
     ActiveNumber,
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from numbers_async._transport import aiohttp
     from numbers_async.bulk import Bulk
 
-__all__ = ["DEFAULT_AUTH_URL", "DEFAULT_BASE_URL", "NumbersClient"]
+__all__ = ["DEFAULT_AUTH_URL", "DEFAULT_BASE_URL", "DEFAULT_MAX_RESPONSE_SIZE", "NumbersClient"]
 
 DEFAULT_BASE_URL: Final = "https://numbers.api.sinch.com"
 DEFAULT_AUTH_URL: Final = "https://auth.sinch.com/oauth2/token"
@@ -85,9 +85,11 @@ class _Resource:
     async def _call(
         self, request: Request, decode: Decode[T], *, deadline_at: float | None = None
     ) -> T:
-        """Send ``request`` (with retries) and decode its 2xx answer."""
-        status, body = await self._sender.send(request, self._options, deadline_at=deadline_at)
-        return decode(status, body)
+        """Send ``request`` (with retries) and decode its 2xx answer.
+
+        A body that does not decode is a failed attempt, retried where that is safe.
+        """
+        return await self._sender.send(request, self._options, decode, deadline_at=deadline_at)
 
 
 class AvailableRegions(_Resource):
@@ -326,6 +328,10 @@ class NumbersClient:
         transport: a ``Transport`` to send requests with instead of aiohttp, for example
             ``numbers_async.testing.MockTransport``; the client never closes it. The token
             request goes through it too (``auth="basic"`` needs none).
+        max_response_size: the longest response body accepted, in bytes after
+            decompression (default 32 MiB; ``None``: no limit). A longer one, from the API
+            or the token endpoint, raises ``ResponseTooLargeError`` without being read
+            whole, so a compressed "bomb" cannot exhaust memory.
 
     ``client.with_options(retry=..., timeouts=...)`` gives a view with other settings for
     some calls, sharing this client's connections, token and rate limit.
@@ -346,13 +352,16 @@ class NumbersClient:
         timeouts: Timeouts | None = None,
         session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        ops.check_str("project_id", project_id, allow_empty=False)
-        ops.check_str("key_id", key_id, allow_empty=False)
-        ops.check_str("key_secret", key_secret, allow_empty=False, secret=True)
-        ops.check_url("base_url", base_url)
-        ops.check_url("auth_url", auth_url)
+        ops.check_credential("project_id", project_id)
+        ops.check_credential("key_id", key_id)
+        ops.check_credential("key_secret", key_secret, secret=True)
+        ops.check_origin("base_url", base_url)
+        ops.check_origin("auth_url", auth_url)
         ops.check_positive_int("max_concurrency", max_concurrency)
+        if max_response_size is not None:
+            ops.check_positive_int("max_response_size", max_response_size)
         limiter = _limiter(rate_limit)
         options = _call_options(retry, timeouts, CallOptions(RetryPolicy(), Timeouts()))
         if transport is not None and not isinstance(transport, Transport):
@@ -363,7 +372,11 @@ class NumbersClient:
         if transport is None:
             # One connection more than requests in flight: a token fetch, made while
             # max_concurrency callers hold their slots, can always get a connection.
-            own = AiohttpTransport(max_connections=max_concurrency + 1, session=session)
+            own = AiohttpTransport(
+                max_connections=max_concurrency + 1,
+                session=session,
+                max_response_size=max_response_size,
+            )
             transport = own
             if session is None:
                 close_transport = own.aclose
@@ -389,6 +402,7 @@ class NumbersClient:
             limiter=limiter,
             max_concurrency=max_concurrency,
             settler=NumbersSettler(),
+            max_response_size=max_response_size,
         )
         self._bind(options)
 
@@ -431,6 +445,7 @@ class NumbersClient:
         timeouts: Timeouts | None = None,
         session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> NumbersClient:
         """Build a client from ``SINCH_PROJECT_ID``, ``SINCH_KEY_ID``, ``SINCH_KEY_SECRET``.
 
@@ -462,12 +477,13 @@ class NumbersClient:
             timeouts=timeouts,
             session=session,
             transport=transport,
+            max_response_size=max_response_size,
         )
 
     def __repr__(self) -> str:
         return (
             f"NumbersClient(project_id={self.project_id!r}, key_id={self.key_id!r}, "
-            f"auth={self._auth_kind!r}, base_url={self._base_url!r})"
+            f"auth={self._auth_kind!r}, base_url={ops.redact_url(self._base_url)!r})"
         )
 
     @property
@@ -475,9 +491,19 @@ class NumbersClient:
         """Whether the client has been closed."""
         return self._sender.closed
 
-    async def aclose(self) -> None:
-        """Close the client (and its aiohttp session, unless it was injected). Idempotent."""
-        await self._sender.aclose()
+    async def aclose(self, timeout: float | None = DEFAULT_CLOSE_TIMEOUT) -> None:
+        """Close the client (and its aiohttp session, unless it was injected). Idempotent.
+
+        New calls raise ``ClientClosedError`` at once. Calls already in flight (their
+        retries, backoff and reconciliation included) get up to ``timeout`` seconds to
+        finish (default 10; ``None``: as long as they take). One still running then is
+        cut off: it raises ``ClientClosedError``, or ``AmbiguousOutcomeError`` when an
+        attempt of a call that changes state (a rent, a release...) may have been processed.
+        ``async with`` closes with the default timeout.
+        """
+        if timeout is not None:
+            ops.check_non_negative_number("timeout", timeout)
+        await self._sender.aclose(timeout)
 
     async def __aenter__(self) -> NumbersClient:
         return self

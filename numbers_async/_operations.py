@@ -11,9 +11,10 @@ import enum
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import attrs
+from yarl import URL
 
 from numbers_async import _json
 from numbers_async._convert import FieldError, structure_hook, unstructure
@@ -28,6 +29,7 @@ from numbers_async.errors import (
     PermissionDeniedError,
     RateLimitedError,
     ServerError,
+    UnexpectedRedirectError,
 )
 from numbers_async.models import (
     Capability,
@@ -47,6 +49,9 @@ _PATTERN: Final = re.compile(r"\+?\d{1,15}")
 #: The documented shape of an HMAC secret (docs/api-facts.md#callbacks).
 _HMAC_SECRET: Final = re.compile(r"[a-zA-Z0-9-]{32,64}")
 _ORDER_BY: Final = ("phoneNumber", "displayName")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+_URL_SPACE: Final = re.compile(r"[\s\x00-\x1f\x7f]")
+_MAX_PORT: Final = 65535
 _INT32_MAX: Final = 2**31 - 1
 # Read-only fields a response carries but a request must not echo back.
 _READ_ONLY: Final = frozenset(
@@ -153,6 +158,13 @@ def check_positive_number(argument: str, value: object) -> float:
     return float(value)
 
 
+def check_non_negative_number(argument: str, value: object) -> float:
+    """An ``int`` or ``float`` of zero or more (``bool`` and NaN are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise InvalidInputError(argument, "must be a number >= 0", value)
+    return float(value)
+
+
 def check_str(
     argument: str, value: object, *, allow_empty: bool = True, secret: bool = False
 ) -> str:
@@ -163,13 +175,70 @@ def check_str(
     return value
 
 
+def check_credential(argument: str, value: object, *, secret: bool = False) -> str:
+    """A non-blank string without control characters (it travels in a header or a path)."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(argument, "must be a non-empty, non-blank string")
+    if _CONTROL.search(value):
+        raise InvalidInputError(
+            argument, "must not contain control characters", None if secret else value
+        )
+    return value
+
+
 def check_url(argument: str, value: object, *, allow_empty: bool = False) -> str:
-    """An absolute http(s) URL (or ``""`` where clearing is allowed)."""
+    """An absolute http(s) URL with a host (or ``""`` where clearing is allowed).
+
+    No whitespace or control characters anywhere, and a port, if given, from 1 to 65535.
+    """
     if allow_empty and value == "":
         return ""
-    if not isinstance(value, str) or re.match(r"https?://[^/\s]+", value) is None:
-        raise InvalidInputError(argument, "must be an absolute http:// or https:// URL", value)
+    rule = "must be an absolute http:// or https:// URL with a host"
+    if not isinstance(value, str) or _URL_SPACE.search(value):
+        raise InvalidInputError(argument, rule + ", without spaces", _redacted(value))
+    try:
+        url = URL(value)
+        port = url.explicit_port
+    except (ValueError, TypeError):
+        port_text = urlsplit(value).netloc.rpartition(":")[2]
+        if port_text.isdigit():
+            rule = "must have a port from 1 to 65535"
+        raise InvalidInputError(argument, rule, _redacted(value)) from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise InvalidInputError(argument, rule, _redacted(value))
+    if port is not None and not 1 <= port <= _MAX_PORT:
+        raise InvalidInputError(argument, "must have a port from 1 to 65535", _redacted(value))
     return value
+
+
+def check_origin(argument: str, value: object) -> str:
+    """A URL the client sends to (``base_url``, ``auth_url``): ``check_url`` and more.
+
+    No query string or fragment: either would be dropped or misplaced when paths are
+    joined to it.
+    """
+    checked = check_url(argument, value)
+    url = URL(checked)
+    if "?" in checked or "#" in checked or url.query_string or url.fragment:
+        raise InvalidInputError(
+            argument, "must not have a query string or fragment", redact_url(checked)
+        )
+    return checked
+
+
+def redact_url(value: str) -> str:
+    """``value`` with any ``user:password@`` replaced by ``***@`` (for reprs and errors)."""
+    try:
+        url = URL(value)
+    except (ValueError, TypeError):
+        return "<unparseable URL>"
+    if url.user is None and url.password is None:
+        return value
+    return str(url.with_user(None)).replace("://", "://***@", 1)
+
+
+def _redacted(value: object) -> object:
+    return redact_url(value) if isinstance(value, str) and "@" in value else value
 
 
 def _pattern_pairs(pattern: object, search_pattern: object) -> list[tuple[str, str]]:
@@ -444,10 +513,26 @@ _ERROR_CLASSES: Final[dict[int, type[ApiError]]] = {
 }
 
 
-def error_for(status: int, headers: Mapping[str, str], body: bytes) -> ApiError:
-    """Map an error response (JSON envelope, problem+json, HTML or empty) to an ``ApiError``."""
+def error_for(
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    operation: str | None = None,
+    method: str | None = None,
+    path: str | None = None,
+) -> ApiError:
+    """Map an error response (JSON envelope, problem+json, HTML or empty) to an ``ApiError``.
+
+    ``operation``, ``method`` and ``path`` (no query string) say which request it answered.
+    """
     code, status_text, message, details = _parse_envelope(body)
     cls = _ERROR_CLASSES.get(status) or (ServerError if status >= 500 else ApiError)
+    if 300 <= status < 400:
+        cls = UnexpectedRedirectError
+        location = headers.get("Location")
+        target = location.split("?", 1)[0] if location else "nowhere"
+        message = f"redirect to {target} not followed (the client never follows redirects)"
     kwargs: dict[str, Any] = {
         "code": code,
         "status_text": status_text,
@@ -457,6 +542,9 @@ def error_for(status: int, headers: Mapping[str, str], body: bytes) -> ApiError:
         "headers": {k: v for k, v in headers.items() if k.lower() != "set-cookie"},
         # Parsed here, once: the retry decision reads ``error.retry_after``.
         "retry_after": parse_retry_after(headers.get("Retry-After")),
+        "operation": operation,
+        "method": method,
+        "path": path,
     }
     return cls(status, **kwargs)
 

@@ -20,7 +20,8 @@ class ActiveNumbersPager:
     ``async for page in pager.pages()`` yields ``Page`` objects (with ``next_page_token``
     to resume later). At most one page is held in memory. Each iteration starts again from
     the ``page_token`` the listing was created with; ``Timeouts.deadline`` bounds the whole
-    iteration, every page included.
+    iteration, every page included. A page token the listing has already followed (a
+    server cycling A -> B -> A) ends it with ``DecodeError`` instead of looping forever.
     """
 
     def __init__(
@@ -56,6 +57,7 @@ class ActiveNumbersPager:
         remaining = self._max_items
         deadline_at = self._deadline()  # one deadline for the whole listing
         token = self._page_token
+        seen = {token}  # every token this listing has sent (None: the first page)
         upcoming: asyncio.Future[Page] | None = None
         try:
             page = await self._fetch(token, deadline_at)
@@ -65,7 +67,7 @@ class ActiveNumbersPager:
                     # the items cut here, which the caller asked not to see anyway.
                     yield Page(page.items[:remaining], page.next_page_token, page.total_size)
                     return
-                next_token = self._next_token(page, token)
+                next_token = self._next_token(page, seen)
                 if next_token is not None:
                     upcoming = asyncio.ensure_future(self._fetch(next_token, deadline_at))
                 yield page
@@ -81,16 +83,19 @@ class ActiveNumbersPager:
                 await asyncio.gather(upcoming, return_exceptions=True)
 
     @staticmethod
-    def _next_token(page: Page, token: str | None) -> str | None:
-        if not page.next_page_token:
+    def _next_token(page: Page, seen: set[str | None]) -> str | None:
+        token = page.next_page_token
+        if not token:
             return None
-        if page.next_page_token == token:
+        if token in seen:
             raise DecodeError(
-                "activeNumbers returned the page token it was given; stopping to avoid a loop",
+                f"activeNumbers returned page token {token!r}, which this listing has "
+                f"already followed; stopping to avoid a loop ({len(seen)} pages fetched)",
                 status=200,
                 body=b"",
             )
-        return page.next_page_token
+        seen.add(token)
+        return token
 
     async def collect(self) -> list[ActiveNumber]:
         """All items in one list (mind the memory for large projects)."""

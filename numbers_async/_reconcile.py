@@ -1,7 +1,7 @@
 """Settling Numbers calls whose earlier attempt may have gone through.
 
-The sender knows only that an attempt may have been processed; this module knows what
-that means for the Numbers API:
+The sender knows only that an earlier attempt reached the server (a server may act on a
+request and still answer 429 or 5xx); this module knows what that means for the Numbers API:
 
 - a rent retried after such an attempt and answered "not available" (400/404), or a rent
   out of attempts, is settled by ``GET activeNumbers/{phone}``: owned means rented;

@@ -31,6 +31,7 @@ import attrs
 from numbers_async.errors import (
     ApiError,
     AuthenticationError,
+    DecodeError,
     InvalidInputError,
     NumbersError,
     TransportError,
@@ -110,6 +111,11 @@ class RetryPolicy:
             raises ``RateLimitedError`` (with ``.retry_after``) at once.
         on_retry: called with a ``RetryEvent`` before each retry sleep (metrics, logs),
             token-endpoint retries included.
+        outage_wait: the longest one call waits out an outage, in seconds. When many
+            connections fail at once the whole client pauses and probes the server with
+            one request at a time; calls wait (their attempts meeting the outage are not
+            counted) until it answers, this long at most, and never past their deadline.
+            0 turns this off: every connect failure then counts as an attempt.
     """
 
     attempts: int = attrs.field(default=4, validator=_at_least_one)
@@ -117,6 +123,7 @@ class RetryPolicy:
     max_backoff: float = attrs.field(default=8.0, validator=_non_negative)
     max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
     on_retry: Callable[[RetryEvent], None] | None = attrs.field(default=None, eq=False)
+    outage_wait: float = attrs.field(default=60.0, validator=_non_negative, kw_only=True)
 
     def backoff_ceiling(self, attempt: int) -> float:
         """The upper bound of the jittered delay after failed attempt ``attempt`` (from 1)."""
@@ -167,23 +174,30 @@ class RetryRules:
         statuses: HTTP statuses worth another attempt (any other status fails at once:
             a 401 from the token endpoint is a wrong key, not a hiccup).
         transport_errors: whether connect failures, resets and timeouts are retried.
+        decode_errors: whether a 2xx whose body could not be decoded (truncated, not
+            JSON, not the documented shape) is retried, as a 5xx would be. Only requests
+            that are safe to repeat are (see ``retry_delay``).
     """
 
     statuses: frozenset[int] = RETRYABLE_STATUS
     transport_errors: bool = True
+    decode_errors: bool = True
 
     def retryable(self, error: NumbersError) -> bool:
         """Whether ``error`` is the kind of failure these rules retry."""
         if isinstance(error, TransportError):
             return self.transport_errors
+        if isinstance(error, DecodeError):
+            return self.decode_errors
         return isinstance(error, ApiError) and error.status in self.statuses
 
 
-#: API calls: 429, 5xx and transport failures, each subject to the operation's ``Safety``.
+#: API calls: 429, 5xx, transport failures and undecodable 2xx bodies, each subject to the
+#: operation's ``Safety``.
 API_RULES: Final = RetryRules()
 #: The token endpoint: 429 and 5xx only (with or without ``Retry-After``); a failure to
 #: reach it is reported at once, as is any other status.
-TOKEN_RULES: Final = RetryRules(transport_errors=False)
+TOKEN_RULES: Final = RetryRules(transport_errors=False, decode_errors=False)
 #: The name token-endpoint retries carry in a ``RetryEvent``.
 AUTH_OPERATION: Final = "oauth2.token"
 #: Attempts and backoff of the token fetch. It waits whatever ``Retry-After`` says: every
@@ -246,6 +260,8 @@ def retry_delay(
         return None
     if safety is Safety.AT_MOST_ONCE and maybe_processed(error):
         return None
+    if isinstance(error, DecodeError) and safety is not Safety.IDEMPOTENT:
+        return None  # processed: a rent is settled instead, a rentAny is ambiguous
     retry_after = error.retry_after if isinstance(error, ApiError) else None
     if retry_after is None:
         return random.uniform(0, policy.backoff_ceiling(attempt))  # noqa: S311 - jitter

@@ -3,7 +3,10 @@
 A ``Transport`` sends one HTTP request and returns ``(status, headers, body)``; it knows
 nothing of retries, credentials or the Numbers API. Failing to complete the exchange
 raises ``TransportError`` (or ``NumbersTimeoutError``) with ``request_sent`` False only when
-no connection was ever made, so the server cannot have seen the request.
+no connection was ever made, so the server cannot have seen the request. Redirects are
+never followed: a 3xx is returned like any other status. A body longer than the transport's
+``max_response_size`` (counted after decompression, while reading) raises
+``ResponseTooLargeError`` without reading the rest.
 
 ``AiohttpTransport`` is the real one. ``numbers_async.testing.MockTransport`` answers from a
 function, without sockets.
@@ -21,9 +24,16 @@ import aiohttp
 from yarl import URL
 
 from numbers_async._version import __version__
-from numbers_async.errors import InvalidInputError, NumbersTimeoutError, TransportError
+from numbers_async.errors import (
+    ClientClosedError,
+    InvalidInputError,
+    NumbersTimeoutError,
+    ResponseTooLargeError,
+    TransportError,
+)
 
 __all__ = [
+    "DEFAULT_MAX_RESPONSE_SIZE",
     "USER_AGENT",
     "AiohttpTransport",
     "ClientSession",
@@ -36,6 +46,10 @@ __all__ = [
 logger = logging.getLogger("numbers_async")
 
 USER_AGENT: Final = f"numbers-async/{__version__} aiohttp/{aiohttp.__version__}"
+
+#: The default ``max_response_size``: 32 MiB, far above any Numbers API answer (a page of
+#: 1,000 active numbers is well under 2 MB) and far below what would hurt a process.
+DEFAULT_MAX_RESPONSE_SIZE: Final = 32 * 1024 * 1024
 
 #: The type of an injected session (``NumbersClient(session=...)``).
 ClientSession = aiohttp.ClientSession
@@ -59,7 +73,8 @@ class Transport(Protocol):
     ``url`` is absolute and already percent-encoded. Raise ``TransportError`` (or
     ``NumbersTimeoutError``) when no answer could be had, with ``request_sent=False`` only
     if the request provably never left (connect failure); the client's retry rules rely
-    on it. A transport passed to ``NumbersClient(transport=...)`` belongs to the caller.
+    on it. Never follow redirects. A transport passed to ``NumbersClient(transport=...)``
+    belongs to the caller.
     """
 
     async def request(
@@ -79,16 +94,23 @@ class AiohttpTransport:
 
     The session is created lazily inside the running loop, with a connector of
     ``max_connections`` connections, unless one is given, in which case it is borrowed
-    and never closed. Every response is read fully and released inside an ``async with``,
-    so no path (error, timeout, cancellation) leaves a connection taken.
+    and never closed. Every response is read and released inside an ``async with``, so no
+    path (error, timeout, cancellation) leaves a connection taken. Bodies are read a chunk
+    at a time as aiohttp decompresses them, and reading stops once ``max_response_size``
+    bytes are exceeded (``None``: no limit), so a compressed "bomb" never inflates whole.
     """
 
     def __init__(
-        self, *, max_connections: int = 100, session: aiohttp.ClientSession | None = None
+        self,
+        *,
+        max_connections: int = 100,
+        session: aiohttp.ClientSession | None = None,
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise InvalidInputError("session", "must be an aiohttp.ClientSession", session)
         self._max_connections = max_connections
+        self._max_response_size = max_response_size
         self._session = session
         self._owns_session = session is None
         self._closed = False
@@ -96,7 +118,7 @@ class AiohttpTransport:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._closed:
-            raise RuntimeError("this transport is closed")
+            raise ClientClosedError("this transport is closed")
         if self._session is None:
             limit = self._max_connections
             connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit)
@@ -126,9 +148,17 @@ class AiohttpTransport:
         started = time.perf_counter()
         try:
             async with http.request(
-                method, target, headers=headers, data=body, timeout=client_timeout
+                method,
+                target,
+                headers=headers,
+                data=body,
+                timeout=client_timeout,
+                allow_redirects=False,
             ) as response:
-                payload = await response.read()
+                if self._max_response_size is None:
+                    payload = await response.read()
+                else:
+                    payload = await _read_limited(response, self._max_response_size, method)
         except aiohttp.ClientConnectorError as exc:
             raise TransportError(
                 f"{method} {target.path}: cannot connect: {exc}", request_sent=False
@@ -147,10 +177,36 @@ class AiohttpTransport:
         return response.status, response.headers, payload
 
     async def aclose(self) -> None:
-        """Close the session if this transport created it. Idempotent."""
+        """Close the session if this transport created it. Idempotent.
+
+        Requests still in flight on a session closed here fail with ``TransportError``.
+        """
         if self._closed:
             return
         self._closed = True
         if self._owns_session and self._session is not None:
             await self._session.close()
         self._session = None
+
+
+async def _read_limited(response: aiohttp.ClientResponse, limit: int, method: str) -> bytes:
+    """The body, read as it arrives (decompressed), or ``ResponseTooLargeError`` past ``limit``.
+
+    aiohttp inflates a compressed body a bounded piece at a time as it is read, so counting
+    the pieces bounds memory near ``limit`` whatever the compression ratio.
+    """
+    declared = response.content_length
+    if declared is not None and declared > limit and "Content-Encoding" not in response.headers:
+        raise ResponseTooLargeError(
+            f"{method} {response.url.path}: the response declares {declared} bytes", limit=limit
+        )
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise ResponseTooLargeError(
+                f"{method} {response.url.path}: the response body is too large", limit=limit
+            )
+        parts.append(chunk)
+    return b"".join(parts)

@@ -8,6 +8,9 @@
     │   └── NumbersTimeoutError (also TimeoutError)
     ├── AmbiguousOutcomeError                  a non-idempotent call whose result is unknown
     ├── DecodeError                            a 2xx body that is not the documented JSON
+    ├── ResponseTooLargeError                  a body over ``max_response_size``
+    ├── ClientClosedError (also RuntimeError)  a call after ``aclose()``
+    ├── WrongEventLoopError (also RuntimeError) a client used from a second event loop
     ├── InvalidSignatureError                  a webhook whose signature does not verify
     ├── InvalidEventError (also ValueError)    a webhook body that is not a JSON event
     ├── JournalError                           a bulk journal file the OS would not let us use
@@ -17,7 +20,8 @@
         ├── PermissionDeniedError  403
         ├── NotFoundError          404
         ├── RateLimitedError       429  (.retry_after)
-        └── ServerError            5xx
+        ├── ServerError            5xx
+        └── UnexpectedRedirectError 3xx (.location): redirects are never followed
 
 ``ApiError`` is raised for any other status too (409, 418, ...). Messages never contain a
 credential: the key secret, the bearer token and the HMAC secret are only ever sent, never
@@ -40,6 +44,7 @@ __all__ = [
     "AmbiguousOutcomeError",
     "ApiError",
     "AuthenticationError",
+    "ClientClosedError",
     "DecodeError",
     "FieldViolation",
     "InvalidArgumentError",
@@ -52,8 +57,11 @@ __all__ = [
     "NumbersTimeoutError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "ResponseTooLargeError",
     "ServerError",
     "TransportError",
+    "UnexpectedRedirectError",
+    "WrongEventLoopError",
 ]
 
 
@@ -105,9 +113,13 @@ class AmbiguousOutcomeError(NumbersError):
     """A non-idempotent request failed in a way that leaves its outcome unknown.
 
     Raised for ``rent_any`` when the request may have been processed but its response was
-    lost: retrying could rent (and pay for) a second number. ``operation`` names the call,
-    ``request`` is the JSON body that was sent (it carries no credentials) and ``__cause__``
-    is the underlying failure. Check ``active_numbers.list`` before trying again.
+    lost: retrying could rent (and pay for) a second number. Raised too for a call that
+    changes state (``update``, ``release``...) when an earlier attempt may have been
+    processed and the last one was refused (a 5xx, then 429s until out of attempts): the
+    call's outcome is what its most uncertain attempt left, not what the last one said.
+    ``operation`` names the call, ``request`` is the JSON body that was sent (it carries
+    no credentials) and ``__cause__`` is the underlying failure. Check the state (for
+    ``rent_any``, ``active_numbers.list``) before trying again.
     """
 
     def __init__(self, operation: str, message: str, request: Mapping[str, Any] | None = None):
@@ -127,6 +139,47 @@ class DecodeError(NumbersError):
         self.body = body
         """The raw response body that could not be decoded."""
         super().__init__(f"{message} (HTTP {status}, {len(body)} bytes: {_short_body(body)})")
+
+
+class ResponseTooLargeError(NumbersError):
+    """A response body (after decompression) longer than the client's ``max_response_size``.
+
+    ``limit`` is that size in bytes. The request was sent and may have been processed; the
+    rest of the body was not read. Not retried: the same answer would be as large again.
+    """
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        self.limit = limit
+        """The ``max_response_size`` in bytes that the body went past."""
+        super().__init__(f"{message}: larger than max_response_size={limit} bytes")
+
+
+class ClientClosedError(NumbersError, RuntimeError):
+    """A call on a ``NumbersClient`` after ``aclose()``; nothing was sent for it.
+
+    Also what a call still in flight when ``aclose(timeout=...)`` ran out is cut off with,
+    unless it may have changed state (then ``AmbiguousOutcomeError``). ``operation`` names
+    the call (``None`` if raised below the client).
+    """
+
+    def __init__(self, message: str, *, operation: str | None = None) -> None:
+        self.operation = operation
+        """The call refused, e.g. ``"active_numbers.get"`` (``None`` below the client)."""
+        super().__init__(f"{operation}: {message}" if operation else message)
+
+
+class WrongEventLoopError(NumbersError, RuntimeError):
+    """A ``NumbersClient`` used from an event loop other than the one it first ran in.
+
+    One client belongs to one event loop (its connections and locks are bound to it);
+    create one client per loop, for example one per thread that runs ``asyncio.run``.
+    ``operation`` names the call that was refused; nothing was sent for it.
+    """
+
+    def __init__(self, message: str, *, operation: str) -> None:
+        self.operation = operation
+        """The call refused, e.g. ``"active_numbers.get"``."""
+        super().__init__(f"{operation}: {message}")
 
 
 class InvalidSignatureError(NumbersError):
@@ -259,6 +312,23 @@ class RateLimitedError(ApiError):
 
 class ServerError(ApiError):
     """5xx: the server or a gateway in front of it failed."""
+
+
+class UnexpectedRedirectError(ApiError):
+    """3xx: the server answered with a redirect, which the client never follows.
+
+    A followed redirect turns a ``POST`` into a ``GET`` and reports the target's answer as
+    the result of something that did not happen. ``location`` is the ``Location`` header
+    (without its query string), or ``None``. Not retried.
+    """
+
+    @property
+    def location(self) -> str | None:
+        """Where the server pointed, without query string or fragment."""
+        value = next((v for k, v in self.headers.items() if k.lower() == "location"), None)
+        if value is None:
+            return None
+        return value.split("?", 1)[0].split("#", 1)[0]
 
 
 def _rebuild(cls: type[NumbersError], args: tuple[Any, ...]) -> NumbersError:

@@ -7,6 +7,7 @@ raise it: API errors by the fake server, local ones by a bad argument or a bad w
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import inspect
 import pickle
@@ -19,6 +20,7 @@ import pytest
 from numbers_async import NumbersClient, RetryPolicy, Timeouts, errors
 from numbers_async.testing import FakeNumbersServer, Fault
 from numbers_async.webhooks import parse_event
+from tests.hostile.server import HostileServer, redirect
 
 ERROR_CLASSES = sorted(
     (
@@ -130,6 +132,31 @@ async def _journal(fake: FakeNumbersServer) -> None:
         await client.bulk.release([], journal="/dev/full")  # not a regular file
 
 
+async def _unexpected_redirect(fake: FakeNumbersServer) -> None:
+    async with HostileServer() as server:
+        server.on("get_active", redirect(302))
+        async with server.client(retry=ONCE) as client:
+            await client.active_numbers.get(PHONE)
+
+
+async def _response_too_large(fake: FakeNumbersServer) -> None:
+    async with fake.client(retry=ONCE, max_response_size=16) as client:
+        await client.callbacks.get()
+
+
+async def _client_closed(fake: FakeNumbersServer) -> None:
+    client = fake.client()
+    await client.aclose()
+    await client.callbacks.get()
+
+
+async def _wrong_event_loop(fake: FakeNumbersServer) -> None:
+    async with fake.client() as client:
+        await client.callbacks.get()
+        # The error is raised in the other loop's thread and re-raised here.
+        await asyncio.to_thread(asyncio.run, client.callbacks.get())
+
+
 RAISERS: dict[str, Raise] = {
     "NumbersError": _numbers_error,
     "InvalidInputError": _invalid_input,
@@ -146,6 +173,10 @@ RAISERS: dict[str, Raise] = {
     "NotFoundError": _not_found,
     "RateLimitedError": _rate_limited,
     "ServerError": _server_error,
+    "ResponseTooLargeError": _response_too_large,
+    "UnexpectedRedirectError": _unexpected_redirect,
+    "ClientClosedError": _client_closed,
+    "WrongEventLoopError": _wrong_event_loop,
     "JournalError": _journal,
 }
 

@@ -211,13 +211,23 @@ async def test_persistent_timeouts_raise_a_timeout_error(fake: FakeNumbersServer
     assert caught.value.request_sent
 
 
-async def test_truncated_json_on_a_read_is_a_decode_error_not_retried(
+async def test_truncated_json_on_a_read_is_retried_like_a_5xx(
     client: NumbersClient, fake: FakeNumbersServer
 ) -> None:
-    fake.inject(Fault.truncated_json(), route="list_regions")
-    with pytest.raises(DecodeError):
-        await client.available_regions.list()
-    assert len(fake.requests_for("list_regions")) == 1
+    fake.inject(Fault.truncated_json(), route="list_regions", times=1)
+    regions = await client.available_regions.list()
+    assert regions
+    assert statuses(fake, "list_regions") == [200, 200]
+
+
+async def test_truncated_json_on_every_attempt_of_a_read_is_a_decode_error(
+    fake: FakeNumbersServer,
+) -> None:
+    fake.inject(Fault.truncated_json(), route="list_regions", times=None)
+    async with fake.client(retry=RetryPolicy(attempts=3, backoff=0.001)) as client:
+        with pytest.raises(DecodeError):
+            await client.available_regions.list()
+    assert len(fake.requests_for("list_regions")) == 3
 
 
 # --- rent: retried and reconciled -----------------------------------------------------------

@@ -9,7 +9,10 @@ import aiohttp
 import pytest
 
 from numbers_async import (
+    AuthenticationError,
+    InvalidArgumentError,
     InvalidInputError,
+    NotFoundError,
     NumbersClient,
     RateLimitedError,
     RateLimiter,
@@ -129,3 +132,33 @@ async def test_api_retries_carry_the_exception_that_caused_them(fake: FakeNumber
     assert [e.reason for e in events] == ["HTTP 503"]
     assert isinstance(events[0].caused_by, ServerError)
     assert events[0].caused_by.status == 503
+
+
+async def test_an_api_error_names_the_operation_method_and_path(fake: FakeNumbersServer) -> None:
+    async with fake.client(retry=QUICK) as client:
+        with pytest.raises(NotFoundError) as caught:
+            await client.active_numbers.release("+12025550100")
+    error = caught.value
+    assert (error.operation, error.method) == ("active_numbers.release", "POST")
+    assert error.path == f"/v1/projects/{fake.project_id}/activeNumbers/+12025550100:release"
+
+
+async def test_an_api_error_path_carries_no_query_string(fake: FakeNumbersServer) -> None:
+    fake.inject(Fault.status(400), route="search_available")
+    async with fake.client(retry=QUICK) as client:
+        with pytest.raises(InvalidArgumentError) as caught:
+            await client.available_numbers.search("US", "LOCAL", pattern="+1206", size=3)
+    error = caught.value
+    assert (error.operation, error.method) == ("available_numbers.search", "GET")
+    assert error.path == f"/v1/projects/{fake.project_id}/availableNumbers"
+
+
+async def test_a_token_endpoint_error_names_the_token_request(fake: FakeNumbersServer) -> None:
+    async with NumbersClient(
+        fake.project_id, fake.key_id, "not-the-secret", base_url=fake.url, auth_url=fake.auth_url
+    ) as client:
+        with pytest.raises(AuthenticationError) as caught:
+            await client.callbacks.get()
+    error = caught.value
+    assert (error.operation, error.method, error.path) == ("oauth2.token", "POST", "/oauth2/token")
+    assert "not-the-secret" not in repr(vars(error))

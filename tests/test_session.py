@@ -187,12 +187,11 @@ async def test_5xx_bodies_of_every_kind_are_server_errors(
     assert isinstance(caught.value, ApiError)
 
 
-async def test_truncated_json_on_200_is_a_decode_error(
-    client: NumbersClient, fake: FakeNumbersServer
-) -> None:
+async def test_truncated_json_on_200_is_a_decode_error(fake: FakeNumbersServer) -> None:
     fake.inject(Fault.truncated_json(), route="list_regions")
-    with pytest.raises(DecodeError) as caught:
-        await client.available_regions.list()
+    async with fake.client(retry=RetryPolicy(attempts=1)) as client:
+        with pytest.raises(DecodeError) as caught:
+            await client.available_regions.list()
     assert caught.value.status == 200
 
 
@@ -342,3 +341,78 @@ def test_from_env_names_a_missing_variable(monkeypatch: pytest.MonkeyPatch) -> N
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(InvalidInputError, match="SINCH_PROJECT_ID"):
         NumbersClient.from_env()
+
+
+# --- construction validates what cannot work ------------------------------------------------
+
+BAD_ORIGINS = {
+    "port above 65535": "http://127.0.0.1:99999",
+    "port 0": "http://127.0.0.1:0",
+    "newline": "https://numbers.api.sinch.com\n",
+    "space": "https://numbers api.sinch.com",
+    "query string": "https://numbers.api.sinch.com/?region=eu",
+    "fragment": "https://numbers.api.sinch.com/#v1",
+    "no host": "https://",
+    "not http": "ftp://numbers.api.sinch.com",
+    "no scheme": "numbers.api.sinch.com",
+}
+
+
+@pytest.mark.parametrize("argument", ["base_url", "auth_url"])
+@pytest.mark.parametrize("url", list(BAD_ORIGINS.values()), ids=list(BAD_ORIGINS))
+def test_an_origin_that_cannot_work_is_refused_at_construction(argument: str, url: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        NumbersClient("p", "k", "s", **{argument: url})  # type: ignore[arg-type]
+    assert caught.value.argument == argument
+
+
+def test_a_port_out_of_range_is_named_as_such() -> None:
+    with pytest.raises(InvalidInputError, match="port from 1 to 65535"):
+        NumbersClient("p", "k", "s", base_url="http://127.0.0.1:99999")
+
+
+def test_credentials_in_an_origin_are_redacted_in_repr_and_errors() -> None:
+    client = NumbersClient("p", "k", "s", base_url="https://user:PASS@proxy.example:8443")
+    assert "PASS" not in repr(client)
+    assert "user" not in repr(client)
+    assert "https://***@proxy.example:8443" in repr(client)
+    with pytest.raises(InvalidInputError) as caught:
+        NumbersClient("p", "k", "s", auth_url="https://user:PASS@proxy.example/?a=1")
+    assert "PASS" not in str(caught.value)
+
+
+@pytest.mark.parametrize("argument", ["project_id", "key_id", "key_secret"])
+@pytest.mark.parametrize("blank", [" ", "\t\n", "   "])
+def test_a_blank_credential_is_refused_at_construction(argument: str, blank: str) -> None:
+    values = {"project_id": "p", "key_id": "k", "key_secret": "s", argument: blank}
+    with pytest.raises(InvalidInputError) as caught:
+        NumbersClient(values["project_id"], values["key_id"], values["key_secret"])
+    assert caught.value.argument == argument
+
+
+def test_a_secret_with_control_characters_is_refused_without_echoing_it() -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        NumbersClient("p", "k", "top\nsecret")
+    assert caught.value.argument == "key_secret"
+    assert "secret" not in str(caught.value).replace("key_secret", "")
+
+
+@pytest.mark.parametrize(
+    "callback_url",
+    [
+        "http://a b",
+        "https://example.com/hook\n",
+        "/relative/hook",
+        "mailto:x@example.com",
+        "http://",
+    ],
+)
+async def test_a_callback_url_that_cannot_work_is_refused_before_sending(
+    client: NumbersClient, fake: FakeNumbersServer, callback_url: str
+) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        await client.available_numbers.rent("+12025550100", callback_url=callback_url)
+    assert caught.value.argument == "callback_url"
+    with pytest.raises(InvalidInputError):
+        await client.active_numbers.update("+12025550100", callback_url=callback_url)
+    assert api_requests(fake) == []

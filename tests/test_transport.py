@@ -14,6 +14,7 @@ from numbers_async import (
     InvalidInputError,
     NumbersClient,
     NumbersTimeoutError,
+    ResponseTooLargeError,
     RetryEvent,
     RetryPolicy,
     ServerError,
@@ -168,3 +169,36 @@ def test_something_that_is_not_a_transport_is_refused() -> None:
     with pytest.raises(InvalidInputError) as caught:
         NumbersClient("p", "k", "s", transport=object())  # type: ignore[arg-type]
     assert caught.value.argument == "transport"
+
+
+async def test_a_body_over_max_response_size_from_any_transport_is_refused() -> None:
+    transport = scripted((200, JSON, json.dumps({**CALLBACKS, "hmacSecret": "h" * 200})))
+    async with NumbersClient(
+        "p", "key", "secret", auth="basic", transport=transport, max_response_size=100
+    ) as client:
+        with pytest.raises(ResponseTooLargeError) as caught:
+            await client.callbacks.get()
+    assert caught.value.limit == 100
+    assert "max_response_size=100" in str(caught.value)
+    assert len(transport.requests) == 1  # not retried: the same answer would be as large
+
+
+async def test_a_body_at_max_response_size_is_accepted() -> None:
+    body = json.dumps(CALLBACKS).encode()
+    transport = scripted((200, JSON, body))
+    async with NumbersClient(
+        "p", "key", "secret", auth="basic", transport=transport, max_response_size=len(body)
+    ) as client:
+        configuration = await client.callbacks.get()
+    assert configuration.project_id == "p"
+
+
+@pytest.mark.parametrize("size", [0, -1, 1.5, "big", True])
+def test_max_response_size_must_be_a_positive_integer_or_none(size: object) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        NumbersClient("p", "k", "s", max_response_size=size)  # type: ignore[arg-type]
+    assert caught.value.argument == "max_response_size"
+
+
+def test_max_response_size_none_disables_the_limit() -> None:
+    NumbersClient("p", "k", "s", max_response_size=None)

@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl, unquote
 import attrs
 from aiohttp import web
 
+from numbers_async._transport import DEFAULT_MAX_RESPONSE_SIZE
+
 from ._callbacks import CallbackDelivery, CallbackSender
 from ._faults import Fault, FaultHandle, FaultPlan, TokenBucket, retry_after_header
 from ._inventory import (
@@ -400,6 +402,7 @@ class FakeNumbersServer:
         timeouts: Timeouts | None = None,
         session: aiohttp.ClientSession | None = None,
         transport: Transport | None = None,
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> NumbersClient:
         """A ``NumbersClient`` pointed at this server with its credentials.
 
@@ -423,6 +426,7 @@ class FakeNumbersServer:
             timeouts=timeouts,
             session=session,
             transport=transport,
+            max_response_size=max_response_size,
             **limit,
         )
 

@@ -11,10 +11,6 @@ from numbers_async import NumbersError, errors
 from .operations import OPERATIONS, Operation
 from .server import PHONE, HostileServer, delayed
 
-NO_CLOSED_ERROR = "issue 10: a call after aclose() raises a bare RuntimeError"
-CLOSE_CUTS_CALLS = "issue 10: aclose() closes the session under calls in flight"
-SECOND_LOOP = "issue 10: a client used from a second event loop fails deep inside aiohttp"
-
 
 def client_closed_error() -> type[NumbersError]:
     error: object = getattr(errors, "ClientClosedError", None)
@@ -32,7 +28,6 @@ async def wait_until_received(server: HostileServer, route: str) -> None:
     raise AssertionError(f"the server never received {route}")
 
 
-@pytest.mark.xfail(strict=True, reason=NO_CLOSED_ERROR)
 @pytest.mark.parametrize("operation", OPERATIONS, ids=str)
 async def test_call_after_close_raises_client_closed_error(
     hostile_server: HostileServer, operation: Operation
@@ -45,7 +40,6 @@ async def test_call_after_close_raises_client_closed_error(
     assert hostile_server.received == []
 
 
-@pytest.mark.xfail(strict=True, reason=NO_CLOSED_ERROR)
 async def test_call_after_close_of_a_used_client_raises_client_closed_error(
     hostile_server: HostileServer,
 ) -> None:
@@ -57,7 +51,6 @@ async def test_call_after_close_of_a_used_client_raises_client_closed_error(
     assert hostile_server.routes() == ["token", "get_callbacks"]
 
 
-@pytest.mark.xfail(strict=True, reason=CLOSE_CUTS_CALLS)
 async def test_close_while_a_rent_is_in_flight_lets_it_finish(
     hostile_server: HostileServer,
 ) -> None:
@@ -74,7 +67,6 @@ async def test_close_while_a_rent_is_in_flight_lets_it_finish(
     assert hostile_server.rented == {PHONE}
 
 
-@pytest.mark.xfail(strict=True, reason=CLOSE_CUTS_CALLS)
 async def test_close_while_a_read_is_in_flight_lets_it_finish(
     hostile_server: HostileServer,
 ) -> None:
@@ -90,7 +82,6 @@ async def test_close_while_a_read_is_in_flight_lets_it_finish(
     assert hostile_server.api_calls() == [("GET", "get_active")]
 
 
-@pytest.mark.xfail(strict=True, reason=SECOND_LOOP)
 async def test_client_used_from_a_second_event_loop_raises_numbers_error(
     hostile_server: HostileServer,
 ) -> None:
@@ -108,3 +99,38 @@ async def test_client_used_from_a_second_event_loop_raises_numbers_error(
     assert isinstance(raised, NumbersError), repr(raised)
     assert "loop" in str(raised).lower()
     assert hostile_server.routes() == ["token", "get_callbacks"]
+
+
+async def test_close_timeout_cuts_off_a_rent_as_ambiguous(hostile_server: HostileServer) -> None:
+    hostile_server.on("rent", delayed(5.0))
+    client = hostile_server.client()
+    rent = asyncio.ensure_future(client.available_numbers.rent(PHONE))
+    await wait_until_received(hostile_server, "rent")
+    await client.aclose(timeout=0.2)
+    with pytest.raises(errors.AmbiguousOutcomeError) as caught:
+        await rent
+    assert caught.value.operation == "available_numbers.rent"
+    assert "closed" in str(caught.value)
+    # Cut off once: no second rent and no reconciling GET on a closed client.
+    assert hostile_server.api_calls() == [("POST", "rent")]
+
+
+async def test_close_timeout_cuts_off_a_read_with_client_closed_error(
+    hostile_server: HostileServer,
+) -> None:
+    hostile_server.on("get_active", delayed(5.0))
+    client = hostile_server.client()
+    read = asyncio.ensure_future(client.active_numbers.get(PHONE))
+    await wait_until_received(hostile_server, "get_active")
+    await client.aclose(timeout=0.2)
+    with pytest.raises(client_closed_error()):
+        await read
+    assert hostile_server.api_calls() == [("GET", "get_active")]
+
+
+async def test_close_timeout_must_not_be_negative(hostile_server: HostileServer) -> None:
+    client = hostile_server.client()
+    with pytest.raises(errors.InvalidInputError) as caught:
+        await client.aclose(timeout=-1)
+    assert caught.value.argument == "timeout"
+    await client.aclose()

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from numbers_async import NumbersError, RetryPolicy
+from numbers_async import NumbersError, RetryPolicy, UnexpectedRedirectError
 
 from .operations import OPERATIONS, Operation
 from .server import HostileServer, redirect
 
 REDIRECTS = (301, 302, 307, 308)
-NOT_FOLLOWED = "issue 10: redirects are followed (aiohttp's default) and the target's body returned"
-
-pytestmark = pytest.mark.xfail(strict=True, reason=NOT_FOLLOWED)
 
 
 def names_redirect(error: BaseException, status: int) -> bool:
@@ -49,3 +46,15 @@ async def test_token_endpoint_redirect_is_an_error_and_is_not_followed(
             await client.callbacks.get()
     assert names_redirect(caught.value, status)
     assert [(r.method, r.route) for r in hostile_server.received] == [("POST", "token")]
+
+
+async def test_redirect_error_carries_the_location_and_the_request(
+    hostile_server: HostileServer,
+) -> None:
+    hostile_server.on("get_active", redirect(307))
+    async with hostile_server.client() as client:
+        with pytest.raises(UnexpectedRedirectError) as caught:
+            await client.active_numbers.get("+12025550134")
+    assert caught.value.status == 307
+    assert caught.value.location == f"{hostile_server.url}/landing/get_active"
+    assert hostile_server.api_calls() == [("GET", "get_active")]

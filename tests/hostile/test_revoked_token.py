@@ -14,7 +14,6 @@ from numbers_async import AuthenticationError, RetryPolicy
 
 from .server import PHONE, HostileServer, unauthorized
 
-REVOKED = "issue 10: a 401 without 'expired' is never recovered until the scheduled refresh"
 QUICK = RetryPolicy(backoff=0.01, max_backoff=0.02)
 
 
@@ -23,7 +22,6 @@ def sent(server: HostileServer) -> list[tuple[str, str | None]]:
     return [(r.route, r.bearer) for r in server.received]
 
 
-@pytest.mark.xfail(strict=True, reason=REVOKED)
 async def test_revoked_token_is_refetched_once_and_the_call_replayed(
     hostile_server: HostileServer,
 ) -> None:
@@ -41,7 +39,6 @@ async def test_revoked_token_is_refetched_once_and_the_call_replayed(
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=REVOKED)
 async def test_second_401_after_refetching_is_an_authentication_error(
     hostile_server: HostileServer,
 ) -> None:
@@ -58,7 +55,6 @@ async def test_second_401_after_refetching_is_an_authentication_error(
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=REVOKED)
 async def test_concurrent_calls_on_a_revoked_token_share_one_refetch(
     hostile_server: HostileServer,
 ) -> None:
