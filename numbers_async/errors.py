@@ -13,6 +13,7 @@
     ├── WrongEventLoopError (also RuntimeError) a client used from a second event loop
     ├── InvalidSignatureError                  a webhook whose signature does not verify
     ├── InvalidEventError (also ValueError)    a webhook body that is not a JSON event
+    ├── JournalError                           a bulk journal file the OS would not let us use
     └── ApiError                               status, code, message...; operation, method, path
         ├── InvalidArgumentError   400  (.field_violations)
         ├── AuthenticationError    401 and token-endpoint failures
@@ -50,6 +51,7 @@ __all__ = [
     "InvalidEventError",
     "InvalidInputError",
     "InvalidSignatureError",
+    "JournalError",
     "NotFoundError",
     "NumbersError",
     "NumbersTimeoutError",
@@ -186,6 +188,26 @@ class InvalidSignatureError(NumbersError):
 
 class InvalidEventError(NumbersError, ValueError):
     """A webhook body that is not a JSON ``CallbackPayload`` object."""
+
+
+class JournalError(NumbersError):
+    """A bulk job's journal file could not be opened, read or written.
+
+    ``path`` is the file and ``reason`` the cause (for example ``"No space left on
+    device"``, or ``"not a regular file"``). The job stops; what its journal recorded
+    before the error stays valid, so a rerun with a usable file (the same one once the
+    cause is fixed) finishes the job.
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        """The journal file, as the job was given it."""
+        self.reason = reason
+        """Why it could not be used, e.g. ``"No space left on device"``."""
+        super().__init__(path, reason)
+
+    def __str__(self) -> str:
+        return f"journal {self.path}: {self.reason}"
 
 
 @attrs.frozen

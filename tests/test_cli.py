@@ -308,7 +308,8 @@ def test_an_interrupted_bulk_job_resumes_from_its_journal(tmp_path: Path, stop: 
     journal = tmp_path / "rent.jsonl"
     try:
         job = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [*CLI, *rent_40, "--concurrency", "4", "--journal", str(journal)],
+            # --timeout: the rerun waits at most one attempt's limit for the killed run.
+            [*CLI, *rent_40, "--concurrency", "4", "--journal", str(journal), "--timeout", "3"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -127,6 +127,11 @@ async def _server_error(fake: FakeNumbersServer) -> None:
     await _api_status(fake, 503, body="html")
 
 
+async def _journal(fake: FakeNumbersServer) -> None:
+    async with fake.client() as client:
+        await client.bulk.release([], journal="/dev/full")  # not a regular file
+
+
 async def _unexpected_redirect(fake: FakeNumbersServer) -> None:
     async with HostileServer() as server:
         server.on("get_active", redirect(302))
@@ -172,6 +177,7 @@ RAISERS: dict[str, Raise] = {
     "UnexpectedRedirectError": _unexpected_redirect,
     "ClientClosedError": _client_closed,
     "WrongEventLoopError": _wrong_event_loop,
+    "JournalError": _journal,
 }
 
 

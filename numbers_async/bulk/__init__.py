@@ -18,7 +18,9 @@ How a journal is reconciled on a rerun
 - an item that succeeded is not sent again: its outcome comes from the journal;
 - an item that failed (the API refused it, or it was never sent) is tried again;
 - an item whose outcome is unknown (its intent was recorded, then the response was lost,
-  the job was cancelled or the process died) is checked before anything is sent:
+  the job was cancelled or the process died) is checked before anything is sent — once
+  the earlier run's requests must have ended (the rerun waits for that, visibly); so is a
+  failed item with such an attempt in its history:
 
   - ``rent``: ``GET activeNumbers/{phone}``; if the project owns the number, that is the
     success, otherwise it is rented;
@@ -28,6 +30,9 @@ How a journal is reconciled on a rerun
     they are assigned to the unknown items, and only the rest are rented again;
   - ``release``: released again; ``404`` means the earlier attempt did it;
   - ``update``: sent again (a PATCH is idempotent).
+
+A rerun whose input lacks items the journal records as succeeded is refused before
+anything is sent; a streamed input is checked item by item, by position.
 
 Inside: ``_resource`` (``client.bulk``: argument checks), ``_job`` (the scheduler),
 ``_operations`` (what each operation does to an item, against the narrow ``BulkClient``

@@ -3,24 +3,47 @@
 ``BulkJob`` pulls items from its input as slots free up, takes the outcome of an item the
 journal already settled, runs the others as tasks through their ``Operation``, records
 each outcome in the journal before it is reported, and streams outcomes as they complete.
+
+With a journal, before the first item: the input is checked against what the journal
+records as succeeded (a list up front, a stream item by item), then — if an earlier run
+left items unsettled — the job waits until that run's requests must have ended, and only
+then settles them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Generator, Iterable, Sized
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Callable,
+    Collection,
+    Coroutine,
+    Generator,
+    Iterable,
+    Sized,
+)
+from datetime import datetime, timezone
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 from numbers_async.bulk._inputs import END, STOPPED, Source, key, pulled
 from numbers_async.bulk._journal import Journal, JournalPath
 from numbers_async.bulk._operations import Operation, Unsettled, maybe_processed
 from numbers_async.bulk._results import BulkFailure, BulkOutcome, BulkProgress, BulkReport, Item
-from numbers_async.errors import NumbersError
+from numbers_async.errors import InvalidInputError, NumbersError
 from numbers_async.models import ActiveNumber
 
 __all__ = ["BulkJob", "BulkStream"]
+
+logger = logging.getLogger("numbers_async.bulk")
+
+# Items named in an "input changed" message.
+_SHOWN_ITEMS: Final = 3
+# How often a rerun's wait looks at stop() (seconds).
+_STOP_CHECK: Final = 0.1
 
 
 class BulkStream:
@@ -55,12 +78,17 @@ class BulkStream:
         await self.aclose()
 
 
-class BulkJob:
+class BulkJob(Coroutine[Any, Any, BulkReport]):
     """One bulk job, ready to run once: ``await`` it for a report, or ``stream()`` it.
 
     ``report = await job`` runs the job to the end and returns a ``BulkReport``.
     ``async with job.stream() as outcomes`` yields each ``BulkOutcome`` as it completes,
     for jobs too large to keep a report of. ``job.stop()`` ends it gracefully.
+
+    A job is a coroutine (of ``run()``), so it goes wherever one does:
+    ``asyncio.create_task(job)``, ``TaskGroup.create_task(job)``, ``asyncio.wait_for``,
+    ``asyncio.gather``. Cancelling such a task cancels the items in flight, like leaving
+    ``stream()`` early (their outcomes reached so far are in ``unreported``).
     """
 
     def __init__(
@@ -86,6 +114,10 @@ class BulkJob:
         self._clock_start = 0.0
         self._input_exhausted = False
         self._unreported: list[BulkOutcome] = []
+        self._coroutine: Coroutine[Any, Any, BulkReport] | None = None
+        self._seq = 0  # the position in the input of the next item pulled
+        self._input_changed: InvalidInputError | None = None
+        self._waiting_until: datetime | None = None
 
     @property
     def operation(self) -> str:
@@ -128,8 +160,37 @@ class BulkJob:
         if self._pull is not None:
             self._pull.cancel()  # waiting for the next input item: stop waiting
 
+    @property
+    def waiting_until(self) -> datetime | None:
+        """While a rerun waits for an earlier run's requests to end: until when (UTC)."""
+        return self._waiting_until
+
+    # --- the coroutine protocol: a job is its run() ----------------------------------------
+
+    def _run_coroutine(self) -> Coroutine[Any, Any, BulkReport]:
+        if self._coroutine is None:
+            self._coroutine = self.run()
+        return self._coroutine
+
     def __await__(self) -> Generator[Any, None, BulkReport]:
-        return self.run().__await__()
+        if self._coroutine is not None:
+            raise RuntimeError("a BulkJob runs only once; start a new job")
+        return self._run_coroutine().__await__()
+
+    def send(self, value: Any) -> Any:
+        """Part of the coroutine protocol (``asyncio`` drives the job with it)."""
+        return self._run_coroutine().send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: TracebackType | None = None, /) -> Any:
+        """Part of the coroutine protocol (``asyncio`` cancels the job with it)."""
+        if val is None and tb is None:
+            return self._run_coroutine().throw(typ)
+        return self._run_coroutine().throw(typ, val, tb)
+
+    def close(self) -> None:
+        """Part of the coroutine protocol: close a run that was started and not finished."""
+        if self._coroutine is not None:
+            self._coroutine.close()
 
     async def run(self) -> BulkReport:
         """Run the job to the end and return its report."""
@@ -150,9 +211,12 @@ class BulkJob:
             elapsed=time.perf_counter() - self._clock_start,
             resumed=resumed,
             stopped=self._stopped_early(),
+            unaccounted=list(self._operation.unaccounted),
         )
 
     def _stopped_early(self) -> bool:
+        if self._input_changed is not None:
+            return True
         if not self._stopping or self._input_exhausted:
             return False
         return self._total is None or self._done < self._total
@@ -171,6 +235,9 @@ class BulkJob:
         try:
             if self._journal_path is not None:
                 journal = await self._operation.open_journal(self._journal_path)
+                self._check_input(journal)
+                if await self._wait_for_earlier_runs(journal):
+                    await self._operation.settle(journal)
             while True:
                 while self._may_start() and not source.is_async:
                     item = source.next_sync()
@@ -202,6 +269,8 @@ class BulkJob:
                     if task in self._pending:
                         self._pending.discard(task)
                         yield self._finished(task.result())
+            if self._input_changed is not None:
+                raise self._input_changed
         finally:
             self._input_exhausted = source.exhausted
             await self._cancel_all()
@@ -214,27 +283,98 @@ class BulkJob:
     def _may_pull(self, source: Source) -> bool:
         return source.is_async and not source.exhausted and self._pull is None and self._may_start()
 
+    def _check_input(self, journal: Journal) -> None:
+        """Refuse a list lacking items the journal records as succeeded; nothing is sent yet.
+
+        A stream cannot be checked up front: ``_start`` checks it item by item.
+        """
+        if not isinstance(self._items, Collection):
+            return
+        missing = sorted(journal.succeeded_items() - {key(item) for item in self._items}, key=str)
+        if missing:
+            shown = ", ".join(str(item) for item in missing[:_SHOWN_ITEMS])
+            more = f" and {len(missing) - _SHOWN_ITEMS} more" if len(missing) > _SHOWN_ITEMS else ""
+            raise InvalidInputError(
+                "phone_numbers",
+                f"the input changed since {journal.path} was written: it lacks {len(missing)} "
+                f"items the journal records as succeeded ({shown}{more}), so it is not the same "
+                "job (a new search returns other numbers: the rented ones are gone). Rerun "
+                "with the list the journal was written for (save it before the first run), "
+                "or start a new journal (another file) for a new job",
+            )
+
+    def _changed_stream(self, journal: Journal, seq: int, item_key: Item) -> bool:
+        """Whether a streamed item differs from the one the journal saw succeed there."""
+        if isinstance(self._items, Collection):
+            return False
+        recorded = journal.succeeded_at(seq)
+        if recorded is None or recorded == item_key:
+            return False
+        self._input_changed = InvalidInputError(
+            "phone_numbers",
+            f"the input changed since {journal.path} was written: item {seq} is {item_key!r} "
+            f"but the journal records {recorded!r} as succeeded there (streamed inputs are "
+            "checked by position), so it is not the same job. The job stopped; rerun with "
+            "the input the journal was written for, or start a new journal (another file)",
+        )
+        self.stop()
+        return True
+
+    async def _wait_for_earlier_runs(self, journal: Journal) -> bool:
+        """Wait until every request of an earlier run that may still act must have ended.
+
+        False if ``stop()`` ended the wait: then nothing may be settled.
+        """
+        settle_at = journal.settle_at(self._operation.window, self._operation.attempt)
+        if settle_at is None or settle_at <= time.time():
+            return not self._stopping
+        until = datetime.fromtimestamp(settle_at, timezone.utc)
+        self._waiting_until = until
+        logger.info(
+            "bulk %s: %d items of %s have unknown outcomes; waiting %.1fs (until %s) for the "
+            "earlier run's requests to end before settling them",
+            self._operation.name,
+            len(journal.items_to_check()),
+            journal.path,
+            settle_at - time.time(),
+            until.isoformat(timespec="seconds"),
+        )
+        if self._on_progress is not None:
+            self._on_progress(self._progress(None, waiting_until=until))
+        # The wall clock, as the earlier run's intents were timed by it (a sleep may end a
+        # little early by it, hence the loop).
+        while (remaining := settle_at - time.time()) > 0 and not self._stopping:  # noqa: ASYNC110
+            await asyncio.sleep(min(remaining, _STOP_CHECK))  # stop() ends the wait
+        self._waiting_until = None
+        return not self._stopping
+
     def _start(self, item: Any, journal: Journal | None) -> BulkOutcome | None:
         """Start one item: its outcome now if the journal has it, else None (a task runs)."""
         item_key = key(item)
+        seq, self._seq = self._seq, self._seq + 1
         was_unknown = False
         if journal is not None:
+            if self._changed_stream(journal, seq, item_key):
+                return None
             number = journal.succeeded(item_key)
             if number is not None:
                 return BulkOutcome(item, number=number, resumed=True)
-            was_unknown = journal.status(item_key) == "unknown"
+            was_unknown = journal.needs_check(item_key)
         task = asyncio.get_running_loop().create_task(
-            self._run_item(item, item_key, journal, was_unknown),
+            self._run_item(item, item_key, seq, journal, was_unknown),
             name=f"numbers-async bulk {self._operation.name} {item_key}",
         )
         self._pending.add(task)
         return None
 
     async def _run_item(
-        self, item: Any, item_key: Item, journal: Journal | None, was_unknown: bool
+        self, item: Any, item_key: Item, seq: int, journal: Journal | None, was_unknown: bool
     ) -> BulkOutcome:
         if journal is not None and self._operation.records_intent:
-            await journal.record_intent(item_key)
+            window = self._operation.intent_window(was_unknown)
+            await journal.record_intent(
+                item_key, seq=seq, window=window, attempt=self._operation.attempt
+            )
         try:
             number = await self._operation.call(item, was_unknown)
         except Unsettled as unsettled:
@@ -243,27 +383,31 @@ class BulkJob:
             error, unknown = exc, maybe_processed(exc)
         else:
             if journal is not None:
-                await journal.record_success(item_key, number)
+                await journal.record_success(item_key, number, seq=seq)
             return BulkOutcome(item, number=number)
         if journal is not None:
-            await journal.record_failure(item_key, error, unknown=unknown)
+            await journal.record_failure(item_key, error, unknown=unknown, seq=seq)
         return BulkOutcome(item, error=error, outcome_unknown=unknown)
 
     def _finished(self, outcome: BulkOutcome) -> BulkOutcome:
         self._done += 1
         self._succeeded += outcome.ok
         if self._on_progress is not None:
-            self._on_progress(
-                BulkProgress(
-                    outcome,
-                    done=self._done,
-                    succeeded=self._succeeded,
-                    failed=self._done - self._succeeded,
-                    total=self._total,
-                    elapsed=time.perf_counter() - self._clock_start,
-                )
-            )
+            self._on_progress(self._progress(outcome))
         return outcome
+
+    def _progress(
+        self, outcome: BulkOutcome | None, *, waiting_until: datetime | None = None
+    ) -> BulkProgress:
+        return BulkProgress(
+            outcome,
+            done=self._done,
+            succeeded=self._succeeded,
+            failed=self._done - self._succeeded,
+            total=self._total,
+            elapsed=time.perf_counter() - self._clock_start,
+            waiting_until=waiting_until,
+        )
 
     async def _cancel_all(self) -> None:
         tasks: set[asyncio.Future[Any]] = set(self._pending)

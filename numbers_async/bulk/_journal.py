@@ -4,10 +4,23 @@ Line 1 is a header naming the operation and the request body every item sends; a
 refuses to drive a job whose operation or request differs. Then, as the job runs::
 
     {"baseline": ["+12065550100", ...]}                         rent_any only, before any rent
-    {"item": "+12065550142", "event": "intent", "at": "..."}     before a non-idempotent request
-    {"item": "+12065550142", "event": "succeeded", "number": {...ActiveNumber wire JSON...}}
-    {"item": "+12065550143", "event": "failed", "error": "NotFoundError", "status": 404, ...}
-    {"item": 7, "event": "unknown", "error": "TransportError", ...}   the request may have acted
+    {"item": "+12065550142", "event": "intent", "seq": 0, "window": 420.0, "attempt": 60.0, ...}
+    {"item": "+12065550142", "event": "succeeded", "seq": 0, "number": {...ActiveNumber...}}
+    {"item": "+12065550143", "event": "failed", "seq": 1, "error": "NotFoundError", ...}
+    {"item": 7, "event": "unknown", "seq": 7, "error": "TransportError", ...}   may have acted
+
+``seq`` is the item's position in the job's input (streamed inputs are checked by it on a
+rerun). An intent is written before a request that is not idempotent; its ``at`` (wall
+clock: a rerun is another process) plus its ``window`` (the longest, in seconds, that the
+call and its retries could run under the timeouts then in force) is when the request must
+have ended, so a rerun settles an unknown outcome only after that. A run that no longer
+holds the journal's lock has stopped sending, so only the attempt it had in flight can
+still be running: that ends within ``attempt`` seconds (one attempt's limit) of the moment
+the rerun took the lock, which is often much sooner.
+
+Every line is validated when the journal is read: a line of the wrong shape is reported
+by number, never trusted. Version 1 journals (no ``seq`` or ``window``) are read too: their
+intents are given the window of the job reading them.
 
 Every line is written, flushed and fsynced before the job moves on (an intent before its
 request is sent, an outcome before it is reported). Lines from concurrent items are
@@ -27,15 +40,18 @@ import concurrent.futures
 import contextlib
 import json
 import os
+import stat
 import sys
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Final, Literal
 
 from numbers_async._convert import structure, unstructure
+from numbers_async.bulk._lines import epoch, line_problem
 from numbers_async.bulk._results import Item
-from numbers_async.errors import ApiError, InvalidInputError, NumbersError
+from numbers_async.errors import ApiError, InvalidInputError, JournalError, NumbersError
 from numbers_async.models import ActiveNumber
 
 if sys.platform != "win32":
@@ -44,10 +60,17 @@ if sys.platform != "win32":
 __all__ = ["Journal", "JournalPath", "Status"]
 
 FORMAT: Final = "numbers_async.bulk"
-VERSION: Final = 1
+VERSION: Final = 2
+READABLE_VERSIONS: Final = frozenset({1, 2})
+FILE_MODE: Final = 0o600  # a journal holds plan ids, callback URLs and number records
 
 JournalPath = str | os.PathLike[str]
 Status = Literal["succeeded", "failed", "unknown"]
+
+_RECOVER: Final = (
+    "if the file was edited by hand, restore it; otherwise move it aside, check "
+    "active_numbers.list for what the job had done, and start a new journal"
+)
 
 
 class _State:
@@ -58,22 +81,44 @@ class _State:
         self.numbers: dict[Item, Mapping[str, Any]] = {}  # succeeded item -> ActiveNumber JSON
         self.baseline: frozenset[str] | None = None
         self.header: Mapping[str, Any] | None = None
+        self.positions: dict[int, Item] = {}  # input position -> the item that succeeded there
+        self.had_unknown: set[Item] = set()  # items with an attempt whose outcome was unknown
+        self.open_intent: set[Item] = set()  # an intent with no outcome after it (yet)
+        # The last intent of each item: (at, window, attempt); None where not recorded.
+        self.intents: dict[Item, tuple[float, float | None, float | None]] = {}
 
     def apply(self, entry: Mapping[str, Any]) -> None:
-        """Fold one journal line into the state."""
+        """Fold one (validated) journal line into the state."""
         if "baseline" in entry:
             self.baseline = frozenset(entry["baseline"])
             return
         item, event = entry["item"], entry["event"]
+        if event == "intent":
+            if item in self.open_intent:
+                self.had_unknown.add(item)  # the previous attempt never got an outcome
+            self.open_intent.add(item)
+            self.intents[item] = (epoch(entry["at"]), entry.get("window"), entry.get("attempt"))
+        else:
+            self.open_intent.discard(item)
+        if event == "unknown":
+            self.had_unknown.add(item)
         if self.status.get(item) == "succeeded":
             return  # a later failure of a repeated item must not undo a success
         if event == "succeeded":
             self.status[item] = "succeeded"
             self.numbers[item] = entry["number"]
+            if "seq" in entry:
+                self.positions[entry["seq"]] = item
         elif event == "failed":
             self.status[item] = "failed"
         else:  # "intent" without an outcome, or "unknown": the request may have acted
             self.status[item] = "unknown"
+
+    def needs_check(self, item: Item) -> bool:
+        status = self.status.get(item)
+        if status == "unknown":
+            return True
+        return status == "failed" and (item in self.had_unknown or item in self.open_intent)
 
 
 class Journal:
@@ -81,12 +126,18 @@ class Journal:
 
     The journal owns its state. Callers say what happened to an item (``record_intent``,
     ``record_success``, ``record_failure``, ``record_baseline``, ``forget``) and ask what
-    is known (``status``, ``succeeded``, ``unknown_items``, ``baseline``,
-    ``succeeded_phones``); the journal decides how each event is written and folded in.
+    is known (``status``, ``succeeded``, ``needs_check``, ``unknown_items``, ``baseline``,
+    ``succeeded_phones``, ``succeeded_items``, ``succeeded_at``, ``settle_at``); the
+    journal decides how each event is written and folded in.
+
+    Every OS error on the file (no space, permission, not a regular file) is raised as a
+    ``JournalError`` naming the path and the cause.
     """
 
-    def __init__(self, path: Path, file: IO[bytes], state: _State) -> None:
+    def __init__(self, path: Path, file: IO[bytes], state: _State, *, locked: bool) -> None:
         self.path = path
+        self.opened_at = time.time()  # when this run took the lock: earlier runs had stopped
+        self.locked = locked
         self._state = state
         self._file = file
         self._queue: list[tuple[bytes, asyncio.Future[None]]] = []
@@ -99,14 +150,15 @@ class Journal:
 
     @classmethod
     async def open(cls, path: JournalPath, operation: str, request: Any) -> Journal:
-        """Open (or create) the journal of a ``operation`` job sending ``request``.
+        """Open (or create, mode ``0600``) the journal of a ``operation`` job sending ``request``.
 
         Raises ``InvalidInputError`` (argument ``journal``) if the file is another job's
-        journal, not a journal at all, or in use by another running job.
+        journal, not a journal at all, has a line of the wrong shape, or is in use by
+        another running job; ``JournalError`` if the OS refuses the file.
         """
         journal_path = Path(path)
-        file, state = await asyncio.to_thread(_open, journal_path, operation, request)
-        journal = cls(journal_path, file, state)
+        file, state, locked = await asyncio.to_thread(_open, journal_path, operation, request)
+        journal = cls(journal_path, file, state, locked=locked)
         if state.header is None:
             # A new journal: the header must be durable before the first request.
             header = {"journal": FORMAT, "version": VERSION, "operation": operation}
@@ -129,12 +181,52 @@ class Journal:
         number = self._state.numbers.get(item)
         return None if number is None else structure(number, ActiveNumber)
 
+    def needs_check(self, item: Item) -> bool:
+        """Whether an earlier attempt at ``item`` may have acted: check before acting.
+
+        True for an unknown outcome, and for a failure recorded after an attempt whose
+        outcome was unknown (the failure may only have been the lost attempt's doing).
+        """
+        return self._state.needs_check(item)
+
     def unknown_items(self) -> list[Item]:
         """The items whose outcome is unknown (their request may have acted), sorted."""
         return sorted(
             (item for item, status in self._state.status.items() if status == "unknown"),
             key=_sort_key,
         )
+
+    def items_to_check(self) -> list[Item]:
+        """The items that ``needs_check``, sorted."""
+        return sorted(
+            (item for item in self._state.status if self.needs_check(item)), key=_sort_key
+        )
+
+    def succeeded_items(self) -> set[Item]:
+        """Every item recorded as succeeded."""
+        return set(self._state.numbers)
+
+    def succeeded_at(self, seq: int) -> Item | None:
+        """The item recorded as succeeded at input position ``seq``, if any."""
+        return self._state.positions.get(seq)
+
+    def settle_at(self, default_window: float, default_attempt: float) -> float | None:
+        """When (epoch seconds) every earlier request for an item to check must have ended.
+
+        That is the intent's time plus its ``window``, or — the earlier run having released
+        the lock, so it sends nothing more — the time this run took the lock plus one
+        ``attempt``, whichever is sooner. ``None`` if no item needs a check. An intent
+        written without them (a version 1 journal) is given the defaults.
+        """
+        ends = []
+        for item, (at, window, attempt) in self._state.intents.items():
+            if not self._state.needs_check(item):
+                continue
+            end = at + (default_window if window is None else window)
+            if self.locked:
+                end = min(end, self.opened_at + (default_attempt if attempt is None else attempt))
+            ends.append(end)
+        return max(ends, default=None)
 
     @property
     def baseline(self) -> frozenset[str] | None:
@@ -151,15 +243,29 @@ class Journal:
         """Record the numbers owned before the first request; durable on return."""
         await self._commit({"baseline": sorted(phone_numbers)})
 
-    async def record_intent(self, item: Item) -> None:
+    async def record_intent(
+        self,
+        item: Item,
+        *,
+        seq: int | None = None,
+        window: float | None = None,
+        attempt: float | None = None,
+    ) -> None:
         """Record that a request for ``item`` is about to be sent; durable on return.
 
-        Until an outcome follows, the item's outcome is unknown.
+        Until an outcome follows, the item's outcome is unknown. ``window``: the longest,
+        in seconds from now, that the call and its retries could run; ``attempt``: the
+        longest one attempt could.
         """
-        await self._commit(_event(item, "intent"))
+        fields: dict[str, Any] = {}
+        if window is not None:
+            fields["window"] = round(window, 3)
+        if attempt is not None:
+            fields["attempt"] = round(attempt, 3)
+        await self._commit(_event(item, "intent", seq, **fields))
 
     async def record_success(
-        self, item: Item, number: ActiveNumber, *, reconciled: bool = False
+        self, item: Item, number: ActiveNumber, *, reconciled: bool = False, seq: int | None = None
     ) -> None:
         """Record that ``item`` succeeded with ``number``; durable on return.
 
@@ -169,9 +275,11 @@ class Journal:
         fields: dict[str, Any] = {"number": unstructure(number)}
         if reconciled:
             fields["reconciled"] = True
-        await self._commit(_event(item, "succeeded", **fields))
+        await self._commit(_event(item, "succeeded", seq, **fields))
 
-    async def record_failure(self, item: Item, error: NumbersError, *, unknown: bool) -> None:
+    async def record_failure(
+        self, item: Item, error: NumbersError, *, unknown: bool, seq: int | None = None
+    ) -> None:
         """Record that ``item`` failed with ``error``; durable on return.
 
         ``unknown``: the request may have acted anyway, so a rerun must check before acting.
@@ -179,7 +287,7 @@ class Journal:
         fields: dict[str, Any] = {"error": type(error).__name__, "message": str(error)}
         if isinstance(error, ApiError):
             fields["status"] = error.status
-        await self._commit(_event(item, "unknown" if unknown else "failed", **fields))
+        await self._commit(_event(item, "unknown" if unknown else "failed", seq, **fields))
 
     def forget(self, item: Item) -> None:
         """Treat ``item`` as never tried in this run: its unknown outcome was disproved.
@@ -190,6 +298,8 @@ class Journal:
         """
         if self._state.status.get(item) != "succeeded":
             self._state.status.pop(item, None)
+            self._state.had_unknown.discard(item)
+            self._state.open_intent.discard(item)
 
     # --- the file -----------------------------------------------------------------------------
 
@@ -213,6 +323,11 @@ class Journal:
         await done
 
     async def _drain(self) -> None:
+        """Write what is queued, batch by batch; a failure goes to every waiter, not here.
+
+        The writer task itself never ends in an exception (nobody would retrieve it):
+        each waiter gets the ``JournalError`` (or the cancellation) instead.
+        """
         loop = asyncio.get_running_loop()
         while self._queue:
             batch, self._queue = self._queue, []
@@ -220,14 +335,19 @@ class Journal:
             try:
                 await asyncio.shield(loop.run_in_executor(self._executor, self._write, data))
             except BaseException as exc:
+                failure: BaseException = exc
+                if isinstance(exc, OSError):
+                    failure = _journal_error(self.path, exc)
                 for _, waiter in batch + self._queue:
                     if not waiter.done():
                         if isinstance(exc, asyncio.CancelledError):
                             waiter.cancel()
                         else:
-                            waiter.set_exception(exc)
+                            waiter.set_exception(failure)
                 self._queue = []
-                raise
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                return
             for _, waiter in batch:
                 if not waiter.done():  # a waiter whose task was cancelled is done already
                     waiter.set_result(None)
@@ -254,24 +374,62 @@ class Journal:
 
     def _shutdown(self) -> None:
         self._executor.shutdown(wait=True)
-        self._file.close()  # closing also releases the lock
+        # Closing also releases the lock. A close that cannot flush (no space) has nothing
+        # left to say: every line it could have held was already reported as not written.
+        with contextlib.suppress(OSError):
+            self._file.close()
 
 
-def _open(path: Path, operation: str, request: Any) -> tuple[IO[bytes], _State]:
-    """Open, lock and read the journal, cutting off a torn last line."""
-    file = path.open("a+b")
+def _journal_error(path: Path, error: OSError) -> JournalError:
+    reason = error.strerror or type(error).__name__
+    return JournalError(str(path), reason)
+
+
+def _open(path: Path, operation: str, request: Any) -> tuple[IO[bytes], _State, bool]:
+    """Open, lock and read the journal, cutting off a torn last line.
+
+    A new file is created with mode ``0600``; an existing file keeps its mode. Anything
+    but a regular file (a directory, a device such as ``/dev/full``, a FIFO) is refused
+    before it is read.
+    """
     try:
-        _lock(file, path)
+        existing = os.stat(path)
+    except FileNotFoundError:
+        existing = None
+    except OSError as exc:
+        raise _journal_error(path, exc) from exc
+    if existing is not None and not stat.S_ISREG(existing.st_mode):
+        raise JournalError(str(path), "not a regular file (a journal must be a plain file)")
+    flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in after the check must not block
+    try:
+        descriptor = os.open(path, flags, FILE_MODE)
+    except OSError as exc:
+        raise _journal_error(path, exc) from exc
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise JournalError(str(path), "not a regular file (a journal must be a plain file)")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(descriptor, True)
+        file = os.fdopen(descriptor, "a+b")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    try:
+        locked = _lock(file, path)
         file.seek(0)
         content = file.read()
         end = content.rfind(b"\n") + 1
         state = _read(content[:end], path, operation, request)
         if end < len(content):
-            file.truncate(end)
+            file.truncate(end)  # the torn last line: never acknowledged, nothing relied on it
+    except OSError as exc:
+        file.close()
+        raise _journal_error(path, exc) from exc
     except BaseException:
         file.close()
         raise
-    return file, state
+    return file, state, locked
 
 
 def _read(content: bytes, path: Path, operation: str, request: Any) -> _State:
@@ -283,7 +441,7 @@ def _read(content: bytes, path: Path, operation: str, request: Any) -> _State:
     header = state.header = _parse(lines[0], path, 1)
     if header.get("journal") != FORMAT:
         raise InvalidInputError("journal", f"{path} is not a numbers_async bulk journal")
-    if header.get("version") != VERSION:
+    if header.get("version") not in READABLE_VERSIONS:
         raise InvalidInputError(
             "journal", f"{path} has version {header.get('version')!r}; expected {VERSION}"
         )
@@ -301,8 +459,12 @@ def _read(content: bytes, path: Path, operation: str, request: Any) -> _State:
         )
     for number, line in enumerate(lines[1:], start=2):
         entry = _parse(line, path, number)
-        if "baseline" not in entry and ("item" not in entry or "event" not in entry):
-            raise InvalidInputError("journal", f"{path}: line {number} is not a journal entry")
+        problem = line_problem(entry)
+        if problem is not None:
+            raise InvalidInputError(
+                "journal",
+                f"{path}: line {number} is not a valid journal entry ({problem}); {_RECOVER}",
+            )
         state.apply(entry)
     return state
 
@@ -311,19 +473,25 @@ def _parse(line: bytes, path: Path, number: int) -> dict[str, Any]:
     try:
         entry = json.loads(line)
     except ValueError:
-        raise InvalidInputError("journal", f"{path}: line {number} is not JSON") from None
+        raise InvalidInputError(
+            "journal", f"{path}: line {number} is not JSON; {_RECOVER}"
+        ) from None
     if not isinstance(entry, dict):
-        raise InvalidInputError("journal", f"{path}: line {number} is not a JSON object")
+        raise InvalidInputError(
+            "journal", f"{path}: line {number} is not a JSON object; {_RECOVER}"
+        )
     return entry
 
 
-def _lock(file: IO[bytes], path: Path) -> None:
+def _lock(file: IO[bytes], path: Path) -> bool:
+    """Lock the journal for this run; whether a lock exists here (not on Windows)."""
     if sys.platform == "win32":  # pragma: no cover - no flock; the lock is a safety net only
-        return
+        return False
     try:
         fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         raise InvalidInputError("journal", f"{path} is in use by another running job") from None
+    return True
 
 
 def _fsync_directory(path: Path) -> None:
@@ -336,8 +504,9 @@ def _fsync_directory(path: Path) -> None:
             os.close(descriptor)
 
 
-def _event(item: Item, event: str, **fields: Any) -> dict[str, Any]:
-    return {"item": item, "event": event, **fields, "at": _now()}
+def _event(item: Item, event: str, seq: int | None, **fields: Any) -> dict[str, Any]:
+    position = {} if seq is None else {"seq": seq}
+    return {"item": item, "event": event, **position, **fields, "at": _now()}
 
 
 def _sort_key(item: Item) -> tuple[int, int, str]:

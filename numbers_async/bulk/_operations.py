@@ -2,6 +2,10 @@
 
 The operations depend on ``BulkClient``: the few client calls they make, not the client.
 ``NumbersClient`` satisfies it; so does anything else that answers those calls.
+
+``request_window`` says how long one call of an item — every attempt and retry the client's
+policy allows — can run: a rerun waits that long after the last intent of an unsettled
+item before it settles the item, so that no request of a killed run can still act.
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ import logging
 from collections.abc import AsyncIterable, Mapping
 from typing import Any, Final, Protocol
 
+from numbers_async._config import RetryPolicy, Timeouts
 from numbers_async._retry import maybe_processed
+from numbers_async._sender import CallOptions
 from numbers_async.bulk._journal import Journal, JournalPath
 from numbers_async.errors import (
+    ApiError,
     NotFoundError,
     NumbersError,
 )
@@ -36,13 +43,52 @@ __all__ = [
     "RentAny",
     "Unsettled",
     "Update",
+    "attempt_limit",
     "maybe_processed",
+    "request_window",
 ]
 
 logger = logging.getLogger("numbers_async.bulk")
 
+# Answers to a rent meaning "not available": after an unknown attempt, maybe its own doing.
+NOT_AVAILABLE: Final = frozenset({400, 404})
+
 # Listing page size for the rent_any baseline and reconciliation.
 LISTING_PAGE_SIZE: Final = 1000
+
+UNBOUNDED_ATTEMPT: Final = 300.0
+"""Seconds one attempt is taken to last at most when ``Timeouts`` bound neither the attempt
+(``total=None``) nor the call (``deadline=None``): a cap, since nothing else bounds it."""
+
+
+def attempt_limit(options: CallOptions | None) -> float:
+    """The longest, in seconds, one attempt can run: ``total`` (or the cap), within ``deadline``."""
+    timeouts = (options or CallOptions(RetryPolicy(), Timeouts())).timeouts
+    attempt = UNBOUNDED_ATTEMPT if timeouts.total is None else timeouts.total
+    if timeouts.deadline is not None:
+        attempt = min(attempt, timeouts.deadline)
+    return float(attempt)
+
+
+def request_window(options: CallOptions | None) -> float:
+    """The longest, in seconds, one call (all its attempts and retry sleeps) can run.
+
+    Every attempt lasts at most ``Timeouts.total`` (``UNBOUNDED_ATTEMPT`` if that is
+    ``None``); between attempts the client sleeps at most the larger of the backoff ceiling
+    and ``max_retry_after``. A ``deadline`` caps the whole. ``None``: the client's defaults.
+    """
+    if options is None:
+        options = CallOptions(RetryPolicy(), Timeouts())
+    retry, timeouts = options.retry, options.timeouts
+    attempt = UNBOUNDED_ATTEMPT if timeouts.total is None else timeouts.total
+    sleeps = sum(
+        max(retry.backoff_ceiling(failed), retry.max_retry_after)
+        for failed in range(1, retry.attempts)
+    )
+    window = retry.attempts * attempt + sleeps
+    if timeouts.deadline is not None:
+        window = min(window, timeouts.deadline)
+    return float(window)
 
 
 class ActiveNumberCalls(Protocol):
@@ -122,10 +168,25 @@ class Operation(abc.ABC):
     def __init__(self, client: BulkClient, request: Mapping[str, Any]) -> None:
         self.client = client
         self.request = request  # the JSON body every item sends (journal header)
+        options = getattr(client, "_options", None)  # a NumbersClient's retry and timeouts
+        known = options if isinstance(options, CallOptions) else None
+        self.window = request_window(known)  # one item's call, retries included
+        self.attempt = attempt_limit(known)  # one attempt
+        self.unaccounted: list[ActiveNumber] = []  # found on the server, owned by no item
 
     async def open_journal(self, path: JournalPath) -> Journal:
-        """Open the job's journal (and settle what it must before the first item)."""
+        """Open the job's journal."""
         return await Journal.open(path, self.name, self.request)
+
+    async def settle(self, journal: Journal) -> None:  # noqa: B027 - most have nothing to do
+        """Settle, before the first item, what cannot be settled item by item.
+
+        Called once earlier runs' requests have ended. Nothing, unless the operation says.
+        """
+
+    def intent_window(self, was_unknown: bool) -> float:
+        """How long an item's call may run from its intent: one call's ``window``."""
+        return self.window
 
     @abc.abstractmethod
     async def call(self, item: Any, was_unknown: bool) -> ActiveNumber:
@@ -148,17 +209,37 @@ class Rent(Operation):
         super().__init__(client, request)
         self._sms, self._voice, self._callback_url = sms, voice, callback_url
 
+    def intent_window(self, was_unknown: bool) -> float:
+        # A check (a GET, up to one window) may come before the rent.
+        return 2 * self.window if was_unknown else self.window
+
     async def call(self, item: Any, was_unknown: bool) -> ActiveNumber:
         if was_unknown:
-            try:
-                return await self.client.active_numbers.get(item)
-            except NotFoundError:
-                pass  # not ours: the earlier attempt did not rent it
-            except NumbersError as exc:
-                raise Unsettled(exc) from exc
-        return await self.client.available_numbers.rent(
-            item, sms=self._sms, voice=self._voice, callback_url=self._callback_url
-        )
+            owned = await self._owned(item)
+            if owned is not None:
+                return owned
+        try:
+            return await self.client.available_numbers.rent(
+                item, sms=self._sms, voice=self._voice, callback_url=self._callback_url
+            )
+        except ApiError as exc:
+            if not was_unknown or exc.status not in NOT_AVAILABLE:
+                raise
+            # "Not available" after an attempt whose outcome was unknown may be that
+            # attempt's own doing: only the project's numbers can say.
+            owned = await self._owned(item)
+            if owned is not None:
+                return owned
+            raise  # not ours, and the earlier run can no longer act: it really failed
+
+    async def _owned(self, item: Any) -> ActiveNumber | None:
+        """The project's number ``item``, or None if it does not own it."""
+        try:
+            return await self.client.active_numbers.get(item)
+        except NotFoundError:
+            return None
+        except NumbersError as exc:
+            raise Unsettled(exc) from exc
 
 
 class RentAny(Operation):
@@ -189,21 +270,17 @@ class RentAny(Operation):
         self._capabilities = None if capabilities is None else [Capability(c) for c in capabilities]
         self._sms, self._voice, self._callback_url = sms, voice, callback_url
 
-    async def open_journal(self, path: JournalPath) -> Journal:
-        journal = await super().open_journal(path)
-        try:
-            await self._settle(journal)
-        except BaseException:
-            await journal.aclose()
-            raise
-        return journal
+    async def settle(self, journal: Journal) -> None:
+        """Record the baseline (a new journal), or assign what lost requests rented.
 
-    async def _settle(self, journal: Journal) -> None:
+        Runs after the job waited for the earlier runs' requests to end, so the listing
+        shows everything they did.
+        """
         if journal.baseline is None:
             # Before the first rentAny: what the project owns already cannot be ours.
             await journal.record_baseline(number.phone_number for number in await self._owned())
         baseline = journal.baseline or frozenset()
-        unknown = journal.unknown_items()
+        unknown = journal.items_to_check()
         if not unknown:
             return
         accounted = baseline | journal.succeeded_phones()
@@ -211,17 +288,19 @@ class RentAny(Operation):
             (number for number in await self._owned() if number.phone_number not in accounted),
             key=lambda number: number.phone_number,
         )
-        if len(appeared) > len(unknown):
-            logger.warning(
-                "bulk rent_any: %d numbers appeared since the job began but only %d requests "
-                "had unknown outcomes; the rest were rented by something else",
-                len(appeared),
-                len(unknown),
-            )
         for item, number in zip(unknown, appeared, strict=False):
             await journal.record_success(item, number, reconciled=True)
         for item in unknown[len(appeared) :]:
             journal.forget(item)  # proved not rented: rent it as if new
+        self.unaccounted = appeared[len(unknown) :]
+        if self.unaccounted:
+            logger.warning(
+                "bulk rent_any: %d numbers appeared since the job began but only %d requests "
+                "had unknown outcomes; the rest (%s) are reported as unaccounted",
+                len(appeared),
+                len(unknown),
+                ", ".join(number.phone_number for number in self.unaccounted),
+            )
 
     async def _owned(self) -> list[ActiveNumber]:
         listing = self.client.active_numbers.list(
@@ -232,7 +311,7 @@ class RentAny(Operation):
         return [number async for number in listing]
 
     async def call(self, item: Any, was_unknown: bool) -> ActiveNumber:
-        # Unknown outcomes were settled from the listing when the journal was opened.
+        # Unknown outcomes were settled from the listing before the first item.
         return await self.client.available_numbers.rent_any(
             self._region_code,
             self._number_type,

@@ -43,8 +43,10 @@ class Bulk:
     - ``journal``: a file path. Each outcome is appended as it happens (flushed and
       fsynced), and intent is recorded before each rent, rent_any and release request.
       Rerun the same job with the same journal and it skips what succeeded, retries
-      what failed, and checks the API before acting on items whose outcome is unknown.
-      A journal refuses to drive a job of another operation or with other arguments.
+      what failed, and checks the API before acting on items whose outcome is unknown —
+      after waiting until the earlier run's requests must have ended (see the README).
+      A journal refuses to drive a job of another operation or with other arguments, and
+      a rerun whose input lacks items the journal records as succeeded.
     - ``on_progress``: called with a ``BulkProgress`` as each item finishes (on the event
       loop: keep it quick; an exception from it stops the job).
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import attrs
 
 from numbers_async.errors import NumbersError
@@ -62,23 +64,27 @@ class BulkFailure:
 
 @attrs.frozen
 class BulkProgress:
-    """What ``on_progress`` is told each time an item finishes.
+    """What ``on_progress`` is told each time an item finishes (and while a rerun waits).
 
     Attributes:
-        outcome: the item that just finished.
+        outcome: the item that just finished; ``None`` for the waiting notice.
         done: items finished so far (``done == succeeded + failed``).
         succeeded: items finished so far that succeeded.
         failed: items finished so far that failed.
         total: how many items the job has, when known (a sized input, or ``count``).
         elapsed: seconds since the job started.
+        waiting_until: set (an aware UTC ``datetime``) on the one call made when a rerun
+            must wait before settling items an earlier, killed run left unknown: until then
+            that run's requests may still be acting on the server. ``None`` otherwise.
     """
 
-    outcome: BulkOutcome
+    outcome: BulkOutcome | None
     done: int
     succeeded: int
     failed: int
     total: int | None
     elapsed: float
+    waiting_until: datetime | None = None
 
     @property
     def rate(self) -> float:
@@ -98,6 +104,10 @@ class BulkReport:
         elapsed: seconds the job ran.
         resumed: how many of ``succeeded`` were settled without a request in this run.
         stopped: ``BulkJob.stop()`` ended the job before every item was started.
+        unaccounted: numbers the job found on the server that no item accounts for (a
+            ``rent_any`` rerun found more new numbers than it had lost requests: something
+            else rented them, or the wait was too short). They are the project's and are
+            billed: release them or keep them knowingly.
     """
 
     operation: str
@@ -106,6 +116,7 @@ class BulkReport:
     elapsed: float
     resumed: int = 0
     stopped: bool = False
+    unaccounted: list[ActiveNumber] = attrs.Factory(list)
 
     @property
     def ok(self) -> bool:

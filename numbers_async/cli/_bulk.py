@@ -22,7 +22,8 @@ import csv
 import signal
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any
 
@@ -31,8 +32,10 @@ from numbers_async import (
     AuthenticationError,
     BulkJob,
     BulkOutcome,
+    BulkProgress,
     InvalidInputError,
     NumbersClient,
+    Timeouts,
 )
 from numbers_async.cli._common import (
     EXIT_FAILED,
@@ -67,14 +70,26 @@ async def run_bulk(args: argparse.Namespace, out: Writer) -> int:
         numbers, total = _open_numbers(args.file)
     if args.command != "bulk-update" and not confirmed(args, _action(args, total)):
         return EXIT_FAILED
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError("--timeout: must be a positive number of seconds")
     # With --concurrency, the client's own bound must not be the tighter one; without it,
     # the job's default and the client's both apply (the client's is the larger).
-    async with connect(args, max_concurrency=args.concurrency) as client:
+    async with connect(args, max_concurrency=args.concurrency) as connected:
+        client = connected
+        if args.timeout is not None:
+            client = connected.with_options(timeouts=Timeouts(total=args.timeout))
+        runs: list[_Run] = []
+
+        def on_progress(progress: BulkProgress) -> None:
+            if progress.waiting_until is not None and runs:
+                runs[0].waiting(progress.waiting_until)
+
         try:
-            job = _job(client, args, numbers)
+            job = _job(client, args, numbers, on_progress)
         except InvalidInputError as exc:
             raise UsageError(str(exc)) from None
-        return await _Run(job, args, out, total).drive()
+        runs.append(_Run(job, args, out, total))
+        return await runs[0].drive()
 
 
 def _action(args: argparse.Namespace, total: int | None) -> str:
@@ -90,8 +105,13 @@ def _action(args: argparse.Namespace, total: int | None) -> str:
     return f"release {numbers} (the project gives them up)"
 
 
-def _job(client: NumbersClient, args: argparse.Namespace, numbers: Any) -> BulkJob:
-    common: dict[str, Any] = {"journal": args.journal}
+def _job(
+    client: NumbersClient,
+    args: argparse.Namespace,
+    numbers: Any,
+    on_progress: Callable[[BulkProgress], None],
+) -> BulkJob:
+    common: dict[str, Any] = {"journal": args.journal, "on_progress": on_progress}
     if args.concurrency is not None:  # else the job's own default
         common["concurrency"] = args.concurrency
     if args.command == "bulk-release":
@@ -178,6 +198,15 @@ class _Run:
         elif not self.aborted and task is not None:
             self.aborted = True
             task.cancel()
+
+    def waiting(self, until: datetime) -> None:
+        """A rerun waits before settling what an earlier run left unknown: say so."""
+        seconds = max(0.0, (until - datetime.now(timezone.utc)).total_seconds())
+        self.bar.note(
+            f"{PROG}: {self.journal} has requests an earlier run may still be making; waiting "
+            f"{seconds:.0f}s (until {until:%H:%M:%S} UTC) for them to end before settling "
+            "them (Ctrl-C to stop)"
+        )
 
     def _count(self, outcome: BulkOutcome) -> None:
         if outcome.number is not None:

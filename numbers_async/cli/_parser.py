@@ -182,6 +182,14 @@ def _bulk_options(parser: argparse.ArgumentParser, *, reads_numbers: bool = True
     parser.add_argument(
         "--journal", metavar="PATH", help="record each outcome; rerun with it to resume"
     )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="time limit of each request attempt (default: 60); a rerun with --journal "
+        "waits up to this long for the requests of a run that was killed",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

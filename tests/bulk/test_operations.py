@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from pathlib import Path
 
@@ -148,9 +149,10 @@ async def test_rent_of_an_unknown_item_that_the_project_owns_is_settled_without_
     project = Owned(set(), available={"+12065550100"})
     first = Bulk(project).rent(["+12065550100"], journal=journal)
     await first  # rented and journaled
-    journal.write_text(  # as if the response had been lost: intent, then no outcome
-        "\n".join(journal.read_text().splitlines()[:2]) + "\n"
-    )
+    header, intent = journal.read_text().splitlines()[:2]
+    # As if the response had been lost long ago: intent, then no outcome, and the time
+    # that request could still have been running (its window) is over.
+    journal.write_text(header + "\n" + json.dumps({**json.loads(intent), "window": 0}) + "\n")
     project.calls.clear()
     report = await Bulk(project).rent(["+12065550100"], journal=journal)
     assert [n.phone_number for n in report.succeeded] == ["+12065550100"]

@@ -20,11 +20,15 @@ from numbers_async import (
     NumbersClient,
     RetryPolicy,
     SmsConfiguration,
+    Timeouts,
 )
 from numbers_async.bulk._journal import Journal
 from numbers_async.testing import FakeNumbersServer, Fault
 
 NO_RETRY = RetryPolicy(attempts=1)
+# An attempt lasts at most this: a rerun waits that long after a lost request's intent.
+SHORT = Timeouts(total=0.5)
+QUICK: dict[str, Any] = {"retry": NO_RETRY, "timeouts": SHORT}
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
@@ -110,7 +114,7 @@ async def test_rerun_skips_what_succeeded_and_retries_what_failed(
     journal = tmp_path / "release.jsonl"
     owned = fake.add_active_numbers(20)
     fake.inject(Fault.status(403), route="release", times=4)  # refused: a definite failure
-    async with fake.client(retry=NO_RETRY) as client:
+    async with fake.client(**QUICK) as client:
         first = await client.bulk.release(owned, journal=journal, concurrency=4)
         assert (len(first.succeeded), len(first.failed)) == (16, 4)
         fake.requests.clear()
@@ -129,7 +133,10 @@ async def test_cancelled_rent_rerun_rents_every_number_exactly_once(
 ) -> None:
     journal = tmp_path / "rent.jsonl"
     sms = SmsConfiguration(service_plan_id="plan")
-    async with FakeNumbersServer(latency=0.02) as fake, fake.client(retry=NO_RETRY) as client:
+    async with (
+        FakeNumbersServer(latency=0.02) as fake,
+        fake.client(**QUICK) as client,
+    ):
         wanted = [
             n.phone_number for n in await client.available_numbers.search("US", "LOCAL", size=40)
         ]
@@ -164,7 +171,10 @@ async def test_cancelled_rent_any_rerun_rents_exactly_count_numbers(
 ) -> None:
     journal = tmp_path / "rent_any.jsonl"
     count = 24
-    async with FakeNumbersServer(latency=0.02) as fake, fake.client(retry=NO_RETRY) as client:
+    async with (
+        FakeNumbersServer(latency=0.02) as fake,
+        fake.client(**QUICK) as client,
+    ):
         already = fake.add_active_numbers(5)  # owned before the job: never counted as its own
         fake.inject(Fault.reset_after(), route="rent_any", times=3)  # rented, response lost
         fake.inject(Fault.reset_before(), route="rent_any", times=2)  # never processed
@@ -199,7 +209,7 @@ async def test_lost_rent_any_responses_are_settled_from_the_listing(
 ) -> None:
     journal = tmp_path / "rent_any.jsonl"
     fake.inject(Fault.reset_after(), route="rent_any", times=3)
-    async with fake.client(retry=NO_RETRY) as client:
+    async with fake.client(**QUICK) as client:
         first = await client.bulk.rent_any(10, "US", "LOCAL", journal=journal, concurrency=1)
         assert first.unknown == 3
         rented_by_lost_requests = set(fake.rent_counts) - set(phones_of(first))
@@ -221,7 +231,7 @@ async def test_a_release_whose_answer_was_lost_is_settled_on_rerun(
     journal = tmp_path / "release.jsonl"
     owned = fake.add_active_numbers(5)
     fake.inject(Fault.reset_after(), route="release", times=2)
-    async with fake.client(retry=NO_RETRY) as client:
+    async with fake.client(**QUICK) as client:
         first = await client.bulk.release(owned, journal=journal, concurrency=1)
         assert first.unknown == 2
         second = await client.bulk.release(owned, journal=journal)
@@ -327,7 +337,10 @@ async def test_rent_any_cancelled_again_and_again_still_rents_exactly_count(
     rng = random.Random(seed)
     journal = tmp_path / "rent_any.jsonl"
     count = 30
-    async with FakeNumbersServer(latency=0.01) as fake, fake.client(retry=NO_RETRY) as client:
+    async with (
+        FakeNumbersServer(latency=0.01) as fake,
+        fake.client(**QUICK) as client,
+    ):
         fake.inject(Fault.reset_after(), route="rent_any", probability=0.2, times=None)
         for _ in range(4):  # killed at a random point, four times in a row
             task = asyncio.create_task(
