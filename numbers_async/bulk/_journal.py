@@ -157,7 +157,13 @@ class Journal:
         another running job; ``JournalError`` if the OS refuses the file.
         """
         journal_path = Path(path)
-        file, state, locked = await asyncio.to_thread(_open, journal_path, operation, request)
+        opening = asyncio.ensure_future(asyncio.to_thread(_open, journal_path, operation, request))
+        try:
+            file, state, locked = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # The thread goes on and opens the file all the same: close it once it has.
+            opening.add_done_callback(_close_opened)
+            raise
         journal = cls(journal_path, file, state, locked=locked)
         if state.header is None:
             # A new journal: the header must be durable before the first request.
@@ -378,6 +384,12 @@ class Journal:
         # left to say: every line it could have held was already reported as not written.
         with contextlib.suppress(OSError):
             self._file.close()
+
+
+def _close_opened(opening: asyncio.Future[tuple[IO[bytes], _State, bool]]) -> None:
+    """Close the file a cancelled ``Journal.open`` was still opening (and its lock)."""
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result()[0].close()
 
 
 def _journal_error(path: Path, error: OSError) -> JournalError:

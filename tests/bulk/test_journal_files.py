@@ -246,3 +246,32 @@ async def test_a_version_1_journal_is_resumed(
     assert report.ok
     assert report.resumed == 1
     assert set(fake.active) == {owned[0]}  # taken from the journal, not sent again
+
+
+async def test_a_job_cancelled_while_its_journal_opens_leaves_no_file_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from numbers_async.bulk import _journal
+
+    opened: list[Any] = []
+    real_open = _journal._open
+
+    def slow_open(*args: Any) -> Any:
+        time.sleep(0.2)  # in the worker thread: the caller is cancelled meanwhile
+        result = real_open(*args)
+        opened.append(result[0])
+        return result
+
+    monkeypatch.setattr(_journal, "_open", slow_open)
+    opening = asyncio.create_task(Journal.open(tmp_path / "j.jsonl", "release", {}))
+    await asyncio.sleep(0.05)
+    opening.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    for _ in range(100):  # the thread finishes opening after the cancel
+        if opened and opened[0].closed:
+            break
+        await asyncio.sleep(0.01)
+
+    assert len(opened) == 1
+    assert opened[0].closed
