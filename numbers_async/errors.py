@@ -3,29 +3,32 @@
 ::
 
     NumbersError
-    ├── InvalidInputError (also ValueError)    rejected locally, nothing sent
-    ├── TransportError                         connect/reset/DNS; the request may not have arrived
+    ├── InvalidInputError (also ValueError)     rejected locally, nothing sent
+    ├── TransportError                          connect/reset/DNS; the request may not have arrived
     │   └── NumbersTimeoutError (also TimeoutError)
-    ├── AmbiguousOutcomeError                  a non-idempotent call whose result is unknown
-    ├── DecodeError                            a 2xx body that is not the documented JSON
-    ├── ResponseTooLargeError                  a body over ``max_response_size``
-    ├── ClientClosedError (also RuntimeError)  a call after ``aclose()``
+    ├── AmbiguousOutcomeError                   a call that may have changed state; outcome unknown
+    ├── DecodeError                             a 2xx body that is not the documented JSON
+    ├── ResponseTooLargeError                   a body over ``max_response_size``
+    ├── ClientClosedError (also RuntimeError)   a call after ``aclose()``, or cut off by it
     ├── WrongEventLoopError (also RuntimeError) a client used from a second event loop
-    ├── InvalidSignatureError                  a webhook whose signature does not verify
-    ├── InvalidEventError (also ValueError)    a webhook body that is not a JSON event
-    ├── JournalError                           a bulk journal file the OS would not let us use
-    └── ApiError                               status, code, message...; operation, method, path
-        ├── InvalidArgumentError   400  (.field_violations)
-        ├── AuthenticationError    401 and token-endpoint failures
-        ├── PermissionDeniedError  403
-        ├── NotFoundError          404
-        ├── RateLimitedError       429  (.retry_after)
-        ├── ServerError            5xx
-        └── UnexpectedRedirectError 3xx (.location): redirects are never followed
+    ├── InvalidSignatureError                   a webhook whose signature does not verify
+    ├── InvalidEventError (also ValueError)     a webhook body that is not a JSON event
+    ├── JournalError                            a bulk journal file the OS would not let us use
+    └── ApiError                                status, code, message...; operation, method, path
+        ├── InvalidArgumentError    400  (.field_violations)
+        ├── AuthenticationError     401 and token-endpoint failures
+        ├── PermissionDeniedError   403
+        ├── NotFoundError           404  (.resource_info)
+        ├── RateLimitedError        429  (.retry_after)
+        ├── ServerError             5xx
+        └── UnexpectedRedirectError 3xx  (.location): never followed
 
 ``ApiError`` is raised for any other status too (409, 418, ...). Messages never contain a
 credential: the key secret, the bearer token and the HMAC secret are only ever sent, never
-echoed.
+echoed. Where a message quotes a response body (``DecodeError``, or ``ApiError`` for a
+body that is not the API's JSON envelope), the value of a secret member in it
+(``"hmacSecret"``, ``"access_token"``) is shown as ``"***"``; the ``body`` attribute keeps
+the raw bytes.
 
 Every exception here survives ``pickle``, ``copy.copy`` and ``copy.deepcopy`` with the same
 type, ``str``, ``args`` and attributes, so it can cross a process boundary (multiprocessing,
@@ -35,8 +38,10 @@ and the traceback are not carried.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -137,7 +142,12 @@ class DecodeError(NumbersError):
         self.status = status
         """The HTTP status of the response (a 2xx)."""
         self.body = body
-        """The raw response body that could not be decoded."""
+        """The raw response body that could not be decoded, exactly as it came.
+
+        Kept raw for diagnosis, so it may hold a secret the server sent (the
+        ``hmacSecret`` of a callback configuration): treat it like the model it failed
+        to become. The message quotes it with such values replaced by ``"***"``.
+        """
         super().__init__(f"{message} (HTTP {status}, {len(body)} bytes: {_short_body(body)})")
 
 
@@ -227,9 +237,10 @@ class ApiError(NumbersError):
         status: the HTTP status code.
         code: ``error.code`` from the envelope (usually equal to ``status``), else ``status``.
         status_text: ``error.status`` such as ``"NOT_FOUND"``, or ``""`` for non-JSON bodies.
-        message: ``error.message``, or a short excerpt of a non-JSON body.
+        message: ``error.message``, or a short excerpt of a non-JSON body (a secret such
+            as ``"hmacSecret": "..."`` in it shows as ``"hmacSecret":"***"``).
         details: ``error.details`` as decoded JSON objects (``ResourceInfo``, ``BadRequest``...).
-        body: the raw response body.
+        body: the raw response body, exactly as it came (not redacted).
         headers: the response headers.
         retry_after: the response's ``Retry-After`` in seconds, if it sent one (429, 503...).
         operation: the call that failed, e.g. ``"active_numbers.get"`` (``None`` if unknown).
@@ -253,6 +264,7 @@ class ApiError(NumbersError):
         method: str | None = None,
         path: str | None = None,
     ) -> None:
+        message = _redact_secrets(message)
         self.status = status
         self.retry_after = retry_after
         self.code = status if code is None else code
@@ -347,5 +359,90 @@ def _short_repr(value: object, limit: int = 60) -> str:
 
 
 def _short_body(body: bytes, limit: int = 120) -> str:
-    text = body[:limit].decode("utf-8", "replace")
+    """The first ``limit`` bytes of ``body`` as a quoted string, secrets redacted."""
+    text = _redact_secrets(body[:limit].decode("utf-8", "replace"))
     return repr(text + ("..." if len(body) > limit else ""))
+
+
+#: JSON member names whose values are credentials (compared unescaped, ignoring case): a
+#: callback configuration's HMAC secret, and an OAuth2 token response's access token.
+_SECRET_KEYS: Final = frozenset({"hmacsecret", "access_token"})
+
+#: Where a JSON member name may start: a quoted string followed by a colon. A lookahead,
+#: so that every quote is tried (a hostile body cannot hide a key inside a bogus match).
+_MEMBER_NAME: Final = re.compile(r'(?=(?P<member>"(?P<name>(?:[^"\\]|\\.)*)"\s*:\s*))')
+
+
+def _redact_secrets(text: str) -> str:
+    r"""``text`` with the value of every secret JSON member shown as ``"***"``.
+
+    ``{"projectId":"p","hmacSecret":"abc"}`` becomes ``{"projectId":"p","hmacSecret":"***"}``.
+    Works on excerpts that are not valid JSON: a value cut off by the excerpt's end (or
+    never closed) is redacted up to the end, and a name spelt with escapes
+    (``"hmac\u0053ecret"``) is recognised as the name it decodes to.
+    """
+    if '"' not in text:
+        return text
+    parts: list[str] = []
+    position = 0
+    for match in _MEMBER_NAME.finditer(text):
+        start = match.start()
+        name = _unescape(match["name"])
+        if start < position or name.lower() not in _SECRET_KEYS:
+            continue
+        parts.append(text[position:start])
+        parts.append(f'"{name}":"***"')
+        position = _value_end(text, match.end("member"))
+    if not parts:
+        return text
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def _unescape(name: str) -> str:
+    try:
+        decoded = json.loads(f'"{name}"')
+    except ValueError:
+        return name
+    return decoded if isinstance(decoded, str) else name
+
+
+def _value_end(text: str, start: int) -> int:
+    """Where the JSON value starting at ``start`` ends (the text's end if it never does)."""
+    end = len(text)
+    if start >= end:
+        return end
+    opening = text[start]
+    if opening == '"':
+        index = start + 1
+        while index < end:
+            if text[index] == "\\":
+                index += 2
+            elif text[index] == '"':
+                return index + 1
+            else:
+                index += 1
+        return end
+    if opening in "[{":
+        depth, index, in_string = 0, start, False
+        while index < end:
+            char = text[index]
+            if in_string:
+                if char == "\\":
+                    index += 1
+                elif char == '"':
+                    in_string = False
+            elif char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+            elif char in "]}":
+                depth -= 1
+                if depth == 0:
+                    return index + 1
+            index += 1
+        return end
+    index = start
+    while index < end and text[index] not in ",}]":
+        index += 1
+    return index

@@ -41,6 +41,7 @@ from types import ModuleType
 import griffe
 import pytest
 
+from numbers_async import errors
 from numbers_async.cli import build_parser
 from numbers_async.testing import FakeNumbersServer
 
@@ -430,3 +431,21 @@ def test_the_module_map_has_a_line_for_every_module() -> None:
     assert len(modules) > 40
     assert sorted(set(modules) - listed) == []
     assert sorted(listed - set(modules)) == []  # no line for a module that is gone
+
+
+# -- the error tree -------------------------------------------------------------------------
+
+
+def test_the_errors_page_shows_the_tree_of_the_errors_module() -> None:
+    docstring = errors.__doc__ or ""
+    tree = docstring.split("::\n\n", 1)[1].split("\n\n", 1)[0]
+    module_tree = "\n".join(line[4:] for line in tree.splitlines()).replace("``", "`")
+    page = (DOCS / "guides" / "errors.md").read_text()
+    assert f"```text\n{module_tree}\n```" in page
+    named = set(re.findall(r"[├└]── (\w+)", module_tree))
+    assert named | {"NumbersError"} == {
+        name
+        for name in errors.__all__
+        if isinstance(getattr(errors, name), type)
+        and issubclass(getattr(errors, name), errors.NumbersError)
+    }
