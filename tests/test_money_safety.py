@@ -1,0 +1,68 @@
+"""Calls that spend money, settled when their outcome was lost: never "not available" guessed.
+
+Each test here fails if a guard that keeps a number from being rented twice, or reported
+failed while it is billed, is taken out.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from numbers_async import AmbiguousOutcomeError, NumbersClient, RetryPolicy
+from numbers_async.testing import FakeNumbersServer, Fault
+
+QUICK = RetryPolicy(backoff=0.001, max_backoff=0.002)
+
+
+async def first_available(client: NumbersClient) -> str:
+    (number,) = await client.available_numbers.search("US", "LOCAL", size=1)
+    return number.phone_number
+
+
+async def test_a_lost_rent_whose_check_fails_is_ambiguous_not_unavailable(
+    fake: FakeNumbersServer,
+) -> None:
+    async with fake.client(retry=QUICK) as client:
+        phone = await first_available(client)
+        # The rent goes through but its answer is a 503; the retry meets "not available";
+        # every GET that would settle it fails too.
+        fake.inject(Fault.status_after(503), route="rent", times=1)
+        fake.inject(Fault.status(503), route="get_active", times=None)
+        with pytest.raises(AmbiguousOutcomeError) as caught:
+            await client.available_numbers.rent(phone)
+    assert caught.value.operation == "available_numbers.rent"
+    assert phone in str(caught.value)
+    assert fake.rent_counts[phone] == 1
+    assert phone in fake.active
+    assert [r.status for r in fake.requests_for("rent")] == [503, 404]
+    assert fake.requests_for("get_active")  # it did try to check
+
+
+async def test_a_rerun_keeps_a_success_that_a_later_journal_line_calls_unknown(
+    fake: FakeNumbersServer, tmp_path: Path
+) -> None:
+    journal = tmp_path / "rent_any.jsonl"
+    async with fake.client(retry=QUICK) as client:
+        first = await client.bulk.rent_any(2, "US", "LOCAL", journal=journal)
+        assert first.ok
+        rented = sorted(n.phone_number for n in first.succeeded)
+        # A later line says attempt 0 may have acted again (the job's own intent line,
+        # repeated), and a number the job did not rent appears in the project.
+        (intent,) = [
+            line
+            for line in journal.read_text().splitlines()
+            if json.loads(line).get("item") == 0 and json.loads(line).get("event") == "intent"
+        ]
+        with journal.open("a") as file:
+            file.write(intent + "\n")
+        fake.add_active_numbers(1)
+        rerun = await client.bulk.rent_any(2, "US", "LOCAL", journal=journal)
+
+    assert rerun.ok
+    assert rerun.resumed == 2
+    # Attempt 0 keeps its own number; the stranger is not taken for it.
+    assert sorted(n.phone_number for n in rerun.succeeded) == rented
+    assert sum(fake.rent_counts.values()) == 2

@@ -1,0 +1,64 @@
+"""Fallbacks and caps the rest of the suite never reaches: a token refresh that fails early,
+the longest backoff, and a listing left while its next page is on the way."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import aiohttp
+
+from numbers_async import NumbersClient, RetryEvent, RetryPolicy
+from numbers_async._auth import OAuth2
+from numbers_async.testing import FakeNumbersServer, Fault
+from tests.conftest import eventually
+
+
+async def test_an_early_refresh_that_fails_keeps_the_still_valid_token(
+    fake: FakeNumbersServer,
+) -> None:
+    now = 0.0
+    auth = OAuth2(fake.key_id, fake.key_secret, fake.auth_url, clock=lambda: now)
+    async with aiohttp.ClientSession() as session:
+
+        async def fetch(
+            url: str, authorization: str, form: Mapping[str, str]
+        ) -> tuple[int, Mapping[str, str], bytes]:
+            headers = {"Authorization": authorization}
+            async with session.post(url, data=form, headers=headers) as response:
+                return response.status, dict(response.headers), await response.read()
+
+        first = await auth.authorization(fetch)
+        # Past the early-refresh point (a minute before the hour's token expires) but
+        # before expiry; the token endpoint refuses the refresh.
+        now = fake.token_lifetime - 30
+        fake.inject(Fault.status(400), route="token")
+        assert await auth.authorization(fetch) == first
+        assert fake.token_requests == 2  # the refresh was tried
+        await auth.aclose()
+
+
+async def test_no_retry_waits_longer_than_max_backoff(fake: FakeNumbersServer) -> None:
+    (phone,) = fake.add_active_numbers(1)
+    events: list[RetryEvent] = []
+    policy = RetryPolicy(attempts=4, backoff=10, max_backoff=0.05, on_retry=events.append)
+    fake.inject(Fault.status(503), route="get_active", times=3)
+    async with fake.client(retry=policy) as client:
+        number = await asyncio.wait_for(client.active_numbers.get(phone), timeout=5)
+    assert number.phone_number == phone
+    assert [event.attempt for event in events] == [1, 2, 3]
+    assert all(0 <= event.delay <= 0.05 for event in events)
+
+
+async def test_leaving_a_listing_early_cancels_the_page_being_fetched(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    fake.add_active_numbers(30)
+    pages = client.active_numbers.list(page_size=10).pages()
+    await anext(pages)
+    # The next page's fetch was scheduled, not yet sent: the server holds it for a while.
+    fake.inject(Fault.latency(10), route="list_active")
+    await eventually(lambda: len(fake.requests_for("list_active")) == 2)
+    await asyncio.wait_for(pages.aclose(), timeout=2)  # not waiting for the slow page
+    prefetch = fake.requests_for("list_active")[1]
+    assert prefetch.status == 0  # still unanswered: the client gave up on it
