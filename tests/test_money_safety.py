@@ -7,11 +7,17 @@ failed while it is billed, is taken out.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
 
-from numbers_async import AmbiguousOutcomeError, NumbersClient, RetryPolicy
+from numbers_async import (
+    AmbiguousOutcomeError,
+    InvalidArgumentError,
+    NumbersClient,
+    RetryPolicy,
+)
 from numbers_async.testing import FakeNumbersServer, Fault
 
 QUICK = RetryPolicy(backoff=0.001, max_backoff=0.002)
@@ -39,6 +45,65 @@ async def test_a_lost_rent_whose_check_fails_is_ambiguous_not_unavailable(
     assert phone in fake.active
     assert [r.status for r in fake.requests_for("rent")] == [503, 404]
     assert fake.requests_for("get_active")  # it did try to check
+
+
+async def test_a_lost_rent_answered_400_on_retry_is_reconciled(
+    fake: FakeNumbersServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with fake.client(retry=QUICK) as client:
+        phone = await first_available(client)
+        # Processed, answered 503; the retry is told "not available" as a 400.
+        fake.inject(Fault.status_after(503), route="rent", times=1)
+        fake.inject(Fault.status(400), route="rent", times=1)
+        with caplog.at_level(logging.INFO, logger="numbers_async"):
+            number = await client.available_numbers.rent(phone)
+    assert number.phone_number == phone
+    assert fake.rent_counts[phone] == 1
+    assert [r.status for r in fake.requests_for("get_active")] == [200]
+    assert f"available_numbers.rent {phone}: rented by an earlier attempt (reconciled)" in (
+        caplog.messages
+    )
+
+
+async def test_a_rent_someone_else_took_meanwhile_is_reported_not_available(
+    fake: FakeNumbersServer,
+) -> None:
+    async with fake.client(retry=QUICK) as client:
+        phone = await first_available(client)
+        # Not processed (503 before any work); the retry finds it gone; the GET says it
+        # is not ours: the rent really did not happen.
+        fake.inject(Fault.status(503), route="rent", times=1)
+        fake.inject(Fault.status(400), route="rent", times=1)
+        with pytest.raises(InvalidArgumentError):
+            await client.available_numbers.rent(phone)
+    assert sum(fake.rent_counts.values()) == 0
+    assert [r.status for r in fake.requests_for("get_active")] == [404]
+
+
+async def test_a_lost_release_answered_404_on_retry_is_done(
+    fake: FakeNumbersServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    (phone,) = fake.add_active_numbers(1)
+    async with fake.client(retry=QUICK) as client:
+        fake.inject(Fault.status_after(502), route="release", times=1)
+        with caplog.at_level(logging.INFO, logger="numbers_async"):
+            released = await client.active_numbers.release(phone)
+    assert released.phone_number == phone
+    assert f"active_numbers.release {phone}: already released by an earlier attempt" in (
+        caplog.messages
+    )
+
+
+async def test_a_lost_release_answered_400_on_retry_is_an_error(
+    fake: FakeNumbersServer,
+) -> None:
+    (phone,) = fake.add_active_numbers(1)
+    async with fake.client(retry=QUICK) as client:
+        fake.inject(Fault.status_after(502), route="release", times=1)
+        fake.inject(Fault.status(400), route="release", times=1)
+        with pytest.raises(InvalidArgumentError):
+            await client.active_numbers.release(phone)
+    assert fake.requests_for("get_active") == []
 
 
 async def test_a_rerun_keeps_a_success_that_a_later_journal_line_calls_unknown(
