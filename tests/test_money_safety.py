@@ -21,6 +21,7 @@ from numbers_async import (
 from numbers_async.testing import FakeNumbersServer, Fault
 
 QUICK = RetryPolicy(backoff=0.001, max_backoff=0.002)
+CALLBACK = "https://example.com/numbers-events"
 
 
 async def first_available(client: NumbersClient) -> str:
@@ -38,8 +39,9 @@ async def test_a_lost_rent_whose_check_fails_is_ambiguous_not_unavailable(
         fake.inject(Fault.status_after(503), route="rent", times=1)
         fake.inject(Fault.status(503), route="get_active", times=None)
         with pytest.raises(AmbiguousOutcomeError) as caught:
-            await client.available_numbers.rent(phone)
+            await client.available_numbers.rent(phone, callback_url=CALLBACK)
     assert caught.value.operation == "available_numbers.rent"
+    assert caught.value.request == {"callbackUrl": CALLBACK}  # what was sent
     assert phone in str(caught.value)
     assert fake.rent_counts[phone] == 1
     assert phone in fake.active
