@@ -17,6 +17,7 @@ from numbers_async import (
     InvalidArgumentError,
     NumbersClient,
     RetryPolicy,
+    ServerError,
 )
 from numbers_async.testing import FakeNumbersServer, Fault
 
@@ -106,6 +107,31 @@ async def test_a_lost_release_answered_400_on_retry_is_an_error(
         with pytest.raises(InvalidArgumentError):
             await client.active_numbers.release(phone)
     assert fake.requests_for("get_active") == []
+
+
+async def test_a_rent_out_of_attempts_that_did_not_happen_raises_its_last_error(
+    fake: FakeNumbersServer,
+) -> None:
+    async with fake.client(retry=QUICK) as client:
+        phone = await first_available(client)
+        # Every attempt answered 503 without renting; the GET finds it not ours.
+        fake.inject(Fault.status(503), route="rent", times=None)
+        with pytest.raises(ServerError) as caught:
+            await client.available_numbers.rent(phone)
+    assert caught.value.status == 503
+    assert len(fake.requests_for("rent")) == QUICK.attempts
+    assert [r.status for r in fake.requests_for("get_active")] == [404]
+    assert sum(fake.rent_counts.values()) == 0
+
+
+async def test_an_ambiguous_rent_any_says_why_and_what_to_check(fake: FakeNumbersServer) -> None:
+    async with fake.client(retry=QUICK) as client:
+        fake.inject(Fault.status_after(504), route="rent_any", times=1)
+        with pytest.raises(AmbiguousOutcomeError) as caught:
+            await client.available_numbers.rent_any("US", "LOCAL")
+    message = str(caught.value)
+    assert "HTTP 504" in message
+    assert "Check active_numbers.list before trying again" in message
 
 
 async def test_a_rerun_keeps_a_success_that_a_later_journal_line_calls_unknown(

@@ -7,8 +7,9 @@ import asyncio
 from collections.abc import Mapping
 
 import aiohttp
+import pytest
 
-from numbers_async import NumbersClient, RetryEvent, RetryPolicy
+from numbers_async import AuthenticationError, NumbersClient, RetryEvent, RetryPolicy
 from numbers_async._auth import OAuth2
 from numbers_async.testing import FakeNumbersServer, Fault
 from tests.conftest import eventually
@@ -62,3 +63,12 @@ async def test_leaving_a_listing_early_cancels_the_page_being_fetched(
     await asyncio.wait_for(pages.aclose(), timeout=2)  # not waiting for the slow page
     prefetch = fake.requests_for("list_active")[1]
     assert prefetch.status == 0  # still unanswered: the client gave up on it
+
+
+async def test_a_401_without_www_authenticate_is_an_authentication_error(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    fake.inject(Fault.status(401), times=None)  # no WWW-Authenticate header at all
+    with pytest.raises(AuthenticationError) as caught:
+        await client.callbacks.get()
+    assert caught.value.status == 401
