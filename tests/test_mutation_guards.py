@@ -72,3 +72,14 @@ async def test_a_401_without_www_authenticate_is_an_authentication_error(
     with pytest.raises(AuthenticationError) as caught:
         await client.callbacks.get()
     assert caught.value.status == 401
+
+
+async def test_the_token_request_is_a_form_post_with_the_key_pair(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    await client.callbacks.get()
+    (token_request,) = fake.requests_for("token")
+    assert token_request.method == "POST"
+    assert token_request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert token_request.headers["Authorization"].startswith("Basic ")
+    assert token_request.body == b"grant_type=client_credentials"
