@@ -14,12 +14,16 @@ import pytest
 
 from numbers_async import (
     AmbiguousOutcomeError,
+    DecodeError,
     InvalidArgumentError,
     NumbersClient,
+    NumbersTimeoutError,
     RetryPolicy,
     ServerError,
+    Timeouts,
 )
 from numbers_async.testing import FakeNumbersServer, Fault
+from tests.conftest import eventually
 
 QUICK = RetryPolicy(backoff=0.001, max_backoff=0.002)
 CALLBACK = "https://example.com/numbers-events"
@@ -132,6 +136,34 @@ async def test_an_ambiguous_rent_any_says_why_and_what_to_check(fake: FakeNumber
     message = str(caught.value)
     assert "HTTP 504" in message
     assert "Check active_numbers.list before trying again" in message
+
+
+async def test_a_rent_cut_by_the_deadline_while_the_server_works_is_ambiguous(
+    fake: FakeNumbersServer,
+) -> None:
+    async with fake.client(retry=QUICK, timeouts=Timeouts(deadline=1.0)) as client:
+        phone = await first_available(client)
+        # The server rents it after 1.5 s; the client's deadline ends the wait at 1 s, with
+        # no time left to check: the outcome is unknown, never "not rented".
+        fake.inject(Fault.latency(1.5), route="rent", times=1)
+        with pytest.raises(AmbiguousOutcomeError) as caught:
+            await client.available_numbers.rent(phone)
+    assert isinstance(caught.value.__cause__, NumbersTimeoutError)
+    assert fake.requests_for("get_active") == []  # no time was left to check
+    await eventually(lambda: fake.rent_counts[phone] == 1)
+
+
+async def test_an_unreadable_answer_to_rent_any_is_ambiguous(fake: FakeNumbersServer) -> None:
+    async with fake.client(retry=QUICK) as client:
+        fake.inject(Fault.truncated_json(), route="rent_any", times=1)
+        with pytest.raises(AmbiguousOutcomeError) as caught:
+            await client.available_numbers.rent_any("US", "LOCAL")
+    cause = caught.value.__cause__
+    assert isinstance(cause, DecodeError)
+    assert cause.status == 200
+    assert "response to a processed request is not JSON" in str(cause)
+    assert sum(fake.rent_counts.values()) == 1
+    assert len(fake.requests_for("rent_any")) == 1
 
 
 async def test_a_rerun_keeps_a_success_that_a_later_journal_line_calls_unknown(

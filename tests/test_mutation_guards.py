@@ -83,3 +83,25 @@ async def test_the_token_request_is_a_form_post_with_the_key_pair(
     assert token_request.headers["Content-Type"] == "application/x-www-form-urlencoded"
     assert token_request.headers["Authorization"].startswith("Basic ")
     assert token_request.body == b"grant_type=client_credentials"
+
+
+async def test_a_closed_client_refuses_calls(fake: FakeNumbersServer) -> None:
+    async with fake.client() as client:
+        await client.callbacks.get()
+    assert client.closed
+    with pytest.raises(RuntimeError, match="this NumbersClient is closed"):
+        await client.callbacks.get()
+    assert len(fake.requests_for("get_callbacks")) == 1
+
+
+async def test_only_requests_with_a_body_declare_json_content(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    (phone,) = fake.add_active_numbers(1)
+    await client.active_numbers.get(phone)
+    await client.active_numbers.update(phone, display_name="Support")
+    (read,) = fake.requests_for("get_active")
+    (patch,) = fake.requests_for("update_active")
+    assert "Content-Type" not in read.headers
+    assert patch.headers["Content-Type"] == "application/json"
+    assert read.headers["Accept"] == patch.headers["Accept"] == "application/json"
