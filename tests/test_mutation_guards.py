@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import aiohttp
 import pytest
 
-from numbers_async import AuthenticationError, NumbersClient, RetryEvent, RetryPolicy
+from numbers_async import ApiError, AuthenticationError, NumbersClient, RetryEvent, RetryPolicy
 from numbers_async._auth import OAuth2
 from numbers_async.testing import FakeNumbersServer, Fault
 from tests.conftest import eventually
@@ -105,3 +105,21 @@ async def test_only_requests_with_a_body_declare_json_content(
     assert "Content-Type" not in read.headers
     assert patch.headers["Content-Type"] == "application/json"
     assert read.headers["Accept"] == patch.headers["Accept"] == "application/json"
+
+
+async def test_a_3xx_answer_is_an_error_not_a_success(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    fake.inject(Fault.status(300), route="get_callbacks")
+    with pytest.raises(ApiError) as caught:
+        await client.callbacks.get()
+    assert caught.value.status == 300
+
+
+async def test_a_token_expired_again_after_the_replay_is_not_replayed_forever(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    fake.inject(Fault.expire_token(), route="get_callbacks", times=None)
+    with pytest.raises(AuthenticationError):
+        await asyncio.wait_for(client.callbacks.get(), 10)
+    assert len(fake.requests_for("get_callbacks")) == 2  # the call and one replay
