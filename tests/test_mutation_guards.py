@@ -1,0 +1,125 @@
+"""Fallbacks and caps the rest of the suite never reaches: a token refresh that fails early,
+the longest backoff, and a listing left while its next page is on the way."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+import aiohttp
+import pytest
+
+from numbers_async import ApiError, AuthenticationError, NumbersClient, RetryEvent, RetryPolicy
+from numbers_async._auth import OAuth2
+from numbers_async.testing import FakeNumbersServer, Fault
+from tests.conftest import eventually
+
+
+async def test_an_early_refresh_that_fails_keeps_the_still_valid_token(
+    fake: FakeNumbersServer,
+) -> None:
+    now = 0.0
+    auth = OAuth2(fake.key_id, fake.key_secret, fake.auth_url, clock=lambda: now)
+    async with aiohttp.ClientSession() as session:
+
+        async def fetch(
+            url: str, authorization: str, form: Mapping[str, str]
+        ) -> tuple[int, Mapping[str, str], bytes]:
+            headers = {"Authorization": authorization}
+            async with session.post(url, data=form, headers=headers) as response:
+                return response.status, dict(response.headers), await response.read()
+
+        first = await auth.authorization(fetch)
+        # Past the early-refresh point (a minute before the hour's token expires) but
+        # before expiry; the token endpoint refuses the refresh.
+        now = fake.token_lifetime - 30
+        fake.inject(Fault.status(400), route="token")
+        assert await auth.authorization(fetch) == first
+        assert fake.token_requests == 2  # the refresh was tried
+        await auth.aclose()
+
+
+async def test_no_retry_waits_longer_than_max_backoff(fake: FakeNumbersServer) -> None:
+    (phone,) = fake.add_active_numbers(1)
+    events: list[RetryEvent] = []
+    policy = RetryPolicy(attempts=4, backoff=10, max_backoff=0.05, on_retry=events.append)
+    fake.inject(Fault.status(503), route="get_active", times=3)
+    async with fake.client(retry=policy) as client:
+        number = await asyncio.wait_for(client.active_numbers.get(phone), timeout=5)
+    assert number.phone_number == phone
+    assert [event.attempt for event in events] == [1, 2, 3]
+    assert all(0 <= event.delay <= 0.05 for event in events)
+
+
+async def test_leaving_a_listing_early_cancels_the_page_being_fetched(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    fake.add_active_numbers(30)
+    pages = client.active_numbers.list(page_size=10).pages()
+    await anext(pages)
+    # The next page's fetch was scheduled, not yet sent: the server holds it for a while.
+    fake.inject(Fault.latency(10), route="list_active")
+    await eventually(lambda: len(fake.requests_for("list_active")) == 2)
+    await asyncio.wait_for(pages.aclose(), timeout=2)  # not waiting for the slow page
+    prefetch = fake.requests_for("list_active")[1]
+    assert prefetch.status == 0  # still unanswered: the client gave up on it
+
+
+async def test_a_401_without_www_authenticate_is_an_authentication_error(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    fake.inject(Fault.status(401), times=None)  # no WWW-Authenticate header at all
+    with pytest.raises(AuthenticationError) as caught:
+        await client.callbacks.get()
+    assert caught.value.status == 401
+
+
+async def test_the_token_request_is_a_form_post_with_the_key_pair(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    await client.callbacks.get()
+    (token_request,) = fake.requests_for("token")
+    assert token_request.method == "POST"
+    assert token_request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert token_request.headers["Authorization"].startswith("Basic ")
+    assert token_request.body == b"grant_type=client_credentials"
+
+
+async def test_a_closed_client_refuses_calls(fake: FakeNumbersServer) -> None:
+    async with fake.client() as client:
+        await client.callbacks.get()
+    assert client.closed
+    with pytest.raises(RuntimeError, match="this NumbersClient is closed"):
+        await client.callbacks.get()
+    assert len(fake.requests_for("get_callbacks")) == 1
+
+
+async def test_only_requests_with_a_body_declare_json_content(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    (phone,) = fake.add_active_numbers(1)
+    await client.active_numbers.get(phone)
+    await client.active_numbers.update(phone, display_name="Support")
+    (read,) = fake.requests_for("get_active")
+    (patch,) = fake.requests_for("update_active")
+    assert "Content-Type" not in read.headers
+    assert patch.headers["Content-Type"] == "application/json"
+    assert read.headers["Accept"] == patch.headers["Accept"] == "application/json"
+
+
+async def test_a_3xx_answer_is_an_error_not_a_success(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    fake.inject(Fault.status(300), route="get_callbacks")
+    with pytest.raises(ApiError) as caught:
+        await client.callbacks.get()
+    assert caught.value.status == 300
+
+
+async def test_a_token_expired_again_after_the_replay_is_not_replayed_forever(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    fake.inject(Fault.expire_token(), route="get_callbacks", times=None)
+    with pytest.raises(AuthenticationError):
+        await asyncio.wait_for(client.callbacks.get(), 10)
+    assert len(fake.requests_for("get_callbacks")) == 2  # the call and one replay
