@@ -206,7 +206,16 @@ class Sender:
         attempt = 0
         while True:
             attempt += 1
-            self._check_deadline(request, deadline_at)
+            if self._deadline_passed(deadline_at):
+                # A backoff sleep (or a slow on_retry hook) ran past the deadline: an
+                # earlier attempt may still have acted, so settle as if attempts ran out.
+                expired = NumbersTimeoutError(
+                    f"{request.op.value}: deadline passed", request_sent=False
+                )
+                if not any_maybe_processed:
+                    raise expired
+                settled = await self._give_up(request, expired, True, options, decode, deadline_at)
+                return decode(*settled)
             probe = False
             if outage.active and options.retry.outage_wait > 0:
                 now = self._clock()
@@ -446,8 +455,11 @@ class Sender:
         total = remaining if timeout.total is None else min(timeout.total, remaining)
         return timeout._replace(total=total)
 
+    def _deadline_passed(self, deadline_at: float | None) -> bool:
+        return deadline_at is not None and self._clock() >= deadline_at
+
     def _check_deadline(self, request: Request, deadline_at: float | None) -> None:
-        if deadline_at is not None and self._clock() >= deadline_at:
+        if self._deadline_passed(deadline_at):
             raise NumbersTimeoutError(f"{request.op.value}: deadline passed", request_sent=False)
 
     async def _fetch_token(self, url: str, authorization: str, form: Mapping[str, str]) -> Response:

@@ -202,3 +202,36 @@ def test_max_response_size_must_be_a_positive_integer_or_none(size: object) -> N
 
 def test_max_response_size_none_disables_the_limit() -> None:
     NumbersClient("p", "k", "s", max_response_size=None)
+
+
+def _slow_hook(event: RetryEvent) -> None:
+    import time
+
+    time.sleep(0.3)  # a retry hook that outlasts the call's deadline
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        ("rent", AmbiguousOutcomeError),
+        ("rent_any", AmbiguousOutcomeError),
+        ("get", NumbersTimeoutError),
+    ],
+)
+async def test_a_deadline_passed_during_the_backoff_settles_what_an_attempt_may_have_done(
+    call: str, expected: type[Exception]
+) -> None:
+    transport = scripted((503, {}, b""))
+    retry = RetryPolicy(backoff=0.01, max_backoff=0.01, on_retry=_slow_hook)
+    async with basic_client(transport, retry=retry, timeouts=Timeouts(deadline=0.2)) as client:
+        calls = {
+            "rent": lambda: client.available_numbers.rent("+12065550100"),
+            "rent_any": lambda: client.available_numbers.rent_any("US", "LOCAL"),
+            "get": lambda: client.active_numbers.get("+12065550100"),
+        }
+        with pytest.raises(expected):
+            await calls[call]()
+
+    # One attempt, answered 503 (maybe processed); the deadline passed in the hook, so no
+    # second attempt was sent, and a rent was not reported as "never sent".
+    assert len(transport.requests) == 1
