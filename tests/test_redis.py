@@ -372,10 +372,11 @@ async def test_redis_stopped_mid_run_falls_back_warns_once_and_rejoins(
     )
     print(f"\nRedis-down timeline: {timeline}")
 
-    assert 85 <= shared_before <= 110, timeline
-    assert 15 <= fallback <= 25, timeline
+    # Bounds wide enough for a loaded machine, narrow enough to tell 100 from 20 req/s.
+    assert 70 <= shared_before <= 110, timeline
+    assert 10 <= fallback <= 28, timeline
     # Just after rejoining, callers already queued in the fallback gate still pass.
-    assert 85 <= shared_after <= 125, timeline
+    assert 70 <= shared_after <= 130, timeline
     assert rejoined_at - restarted_at <= 0.5 + 1.0, timeline  # retry_interval, plus a margin
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len([w for w in warnings if "unreachable" in w]) == 1, warnings

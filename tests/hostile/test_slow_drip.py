@@ -82,7 +82,7 @@ async def test_drip_on_a_processed_rent_is_reconciled_after_the_timeout(
 async def test_drip_on_the_token_endpoint_is_cut_by_the_call_deadline(
     hostile_server: HostileServer,
 ) -> None:
-    hostile_server.on("token", drip(0.03), times=1)  # ~90 bytes: about 2.7 s
+    hostile_server.on("token", drip(0.06), times=1)  # ~90 bytes: about 5.4 s if never cut
     started = time.monotonic()
     async with hostile_server.client(retry=QUICK, timeouts=Timeouts(deadline=1.0)) as client:
         with pytest.raises(NumbersTimeoutError):
