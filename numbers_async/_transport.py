@@ -196,10 +196,17 @@ async def _read_limited(response: aiohttp.ClientResponse, limit: int, method: st
     the pieces bounds memory near ``limit`` whatever the compression ratio.
     """
     declared = response.content_length
-    if declared is not None and declared > limit and "Content-Encoding" not in response.headers:
-        raise ResponseTooLargeError(
-            f"{method} {response.url.path}: the response declares {declared} bytes", limit=limit
-        )
+    headers = response.headers
+    if declared is not None and "Content-Encoding" not in headers:
+        if declared > limit:
+            raise ResponseTooLargeError(
+                f"{method} {response.url.path}: the response declares {declared} bytes",
+                limit=limit,
+            )
+        if "Transfer-Encoding" not in headers:
+            # The parser stops at the declared length, so one read is bounded: it saves
+            # the per-chunk iteration on every ordinary (uncompressed) answer.
+            return await response.read()
     parts: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_any():
