@@ -38,8 +38,12 @@ async def server() -> AsyncIterator[TestServer]:
     app = web.Application()
     app.router.add_get("/declared", declared)
     app.router.add_get("/chunked", chunked)
-    async with TestServer(app) as test_server:
+    test_server = TestServer(app)
+    await test_server.start_server()
+    try:
         yield test_server
+    finally:
+        await test_server.close()
 
 
 async def fetch(server: TestServer, path: str, limit: int | None) -> bytes:
