@@ -95,9 +95,11 @@ class AiohttpTransport:
     The session is created lazily inside the running loop, with a connector of
     ``max_connections`` connections, unless one is given, in which case it is borrowed
     and never closed. Every response is read and released inside an ``async with``, so no
-    path (error, timeout, cancellation) leaves a connection taken. Bodies are read a chunk
-    at a time as aiohttp decompresses them, and reading stops once ``max_response_size``
-    bytes are exceeded (``None``: no limit), so a compressed "bomb" never inflates whole.
+    path (error, timeout, cancellation) leaves a connection taken. An uncompressed body of
+    declared length is read in one go once the length is checked against
+    ``max_response_size``; any other body is read a chunk at a time as aiohttp decompresses
+    it, and reading stops once ``max_response_size`` bytes are exceeded (``None``: no
+    limit), so a compressed "bomb" never inflates whole.
     """
 
     def __init__(
