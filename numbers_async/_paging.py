@@ -70,6 +70,9 @@ class ActiveNumbersPager:
                 next_token = self._next_token(page, seen)
                 if next_token is not None:
                     upcoming = asyncio.ensure_future(self._fetch(next_token, deadline_at))
+                    # Let it start now, so the request is on the wire while the caller
+                    # works on this page (else it would only start at the next await).
+                    await asyncio.sleep(0)
                 yield page
                 if upcoming is None:
                     return

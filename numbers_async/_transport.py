@@ -95,9 +95,11 @@ class AiohttpTransport:
     The session is created lazily inside the running loop, with a connector of
     ``max_connections`` connections, unless one is given, in which case it is borrowed
     and never closed. Every response is read and released inside an ``async with``, so no
-    path (error, timeout, cancellation) leaves a connection taken. Bodies are read a chunk
-    at a time as aiohttp decompresses them, and reading stops once ``max_response_size``
-    bytes are exceeded (``None``: no limit), so a compressed "bomb" never inflates whole.
+    path (error, timeout, cancellation) leaves a connection taken. An uncompressed body of
+    declared length is read in one go once the length is checked against
+    ``max_response_size``; any other body is read a chunk at a time as aiohttp decompresses
+    it, and reading stops once ``max_response_size`` bytes are exceeded (``None``: no
+    limit), so a compressed "bomb" never inflates whole.
     """
 
     def __init__(
@@ -196,10 +198,17 @@ async def _read_limited(response: aiohttp.ClientResponse, limit: int, method: st
     the pieces bounds memory near ``limit`` whatever the compression ratio.
     """
     declared = response.content_length
-    if declared is not None and declared > limit and "Content-Encoding" not in response.headers:
-        raise ResponseTooLargeError(
-            f"{method} {response.url.path}: the response declares {declared} bytes", limit=limit
-        )
+    headers = response.headers
+    if declared is not None and "Content-Encoding" not in headers:
+        if declared > limit:
+            raise ResponseTooLargeError(
+                f"{method} {response.url.path}: the response declares {declared} bytes",
+                limit=limit,
+            )
+        if "Transfer-Encoding" not in headers:
+            # The parser stops at the declared length, so one read is bounded: it saves
+            # the per-chunk iteration on every ordinary (uncompressed) answer.
+            return await response.read()
     parts: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_any():

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 import pytest
 
 from numbers_async import NumbersClient, Page
-from numbers_async.testing import FakeNumbersServer
+from numbers_async.testing import FakeNumbersServer, MockTransport
+from numbers_async.testing._transport import MockResponse
 
 from .conftest import eventually
 
@@ -110,3 +112,21 @@ async def test_the_next_page_is_fetched_while_the_caller_holds_the_current_one(
     await eventually(lambda: len(fake.requests_for("list_active")) == 2)  # page 2 on its way
     await pages.aclose()  # closing early cancels or collects the prefetch
     assert len(fake.requests_for("list_active")) == 2
+
+
+async def test_the_next_page_is_requested_before_the_caller_finishes_the_current_one() -> None:
+    def answer(method: str, url: str, headers: object, body: object) -> MockResponse:
+        last = "pageToken" in url
+        page = {
+            "activeNumbers": [{"phoneNumber": "+12025550100" if last else "+12025550199"}],
+            "nextPageToken": "" if last else "next",
+        }
+        return 200, {"Content-Type": "application/json"}, json.dumps(page)
+
+    transport = MockTransport(answer)
+    async with NumbersClient("p", "key", "secret", auth="basic", transport=transport) as client:
+        pages = client.active_numbers.list().pages()
+        await pages.__anext__()
+        requested_while_holding_the_first_page = len(transport.requests)
+        await pages.aclose()
+    assert requested_while_holding_the_first_page == 2
