@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from numbers_async import _operations as ops
+from numbers_async._responses import error_for
 from numbers_async._retry import (
     RetryPolicy,
     announce_retry,
@@ -58,7 +58,7 @@ def test_the_backoff_ceiling_doubles_per_attempt_up_to_max_backoff() -> None:
 
 
 def test_a_retry_after_of_exactly_the_maximum_is_waited() -> None:
-    error = ops.error_for(429, {"Retry-After": "60"}, b"")
+    error = error_for(429, {"Retry-After": "60"}, b"")
     policy = RetryPolicy(max_retry_after=60.0)
     assert retry_delay(error, attempt=1, policy=policy) == 60.0
 
