@@ -74,7 +74,7 @@ class OutageGate:
             try:
                 timeout = None if deadline_at is None else deadline_at - now
                 await asyncio.wait_for(changed.wait(), timeout)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin TimeoutError on Python 3.10
                 return False
         return False
 

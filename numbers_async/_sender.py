@@ -433,7 +433,7 @@ class Sender:
             return await fetching
         try:
             return await asyncio.wait_for(fetching, max(0.0, deadline_at - self._clock()))
-        except TimeoutError:
+        except asyncio.TimeoutError:  # not the builtin TimeoutError on Python 3.10
             raise NumbersTimeoutError(
                 f"{request.op.value}: deadline passed waiting for an access token",
                 request_sent=False,
@@ -495,7 +495,7 @@ class Sender:
                 self._idle = asyncio.Event()
             try:
                 await asyncio.wait_for(self._idle.wait(), timeout)
-            except TimeoutError:
+            except asyncio.TimeoutError:  # not the builtin TimeoutError on Python 3.10
                 logger.warning(
                     "closing with %d call(s) still in flight after %ss", self._in_flight, timeout
                 )
