@@ -224,5 +224,5 @@ async def test_settle_at_ends_one_recorded_attempt_after_this_run_took_the_lock(
 async def test_a_closed_journal_refuses_to_record(tmp_path: Path) -> None:
     journal = await reopen(tmp_path / "j.jsonl")
     await journal.aclose()
-    with pytest.raises(RuntimeError, match="the journal is closed"):
+    with pytest.raises(RuntimeError, match=r"^the journal is closed$"):
         await journal.record_intent(PHONE)
