@@ -7,6 +7,7 @@ what ``forget`` clears, and when the earlier run's requests must have ended.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -226,3 +227,15 @@ async def test_a_closed_journal_refuses_to_record(tmp_path: Path) -> None:
     await journal.aclose()
     with pytest.raises(RuntimeError, match=r"^the journal is closed$"):
         await journal.record_intent(PHONE)
+
+
+async def test_the_journal_writer_task_is_named_for_what_it_is(tmp_path: Path) -> None:
+    journal = await reopen(tmp_path / "j.jsonl")
+    try:
+        recording = asyncio.create_task(journal.record_intent(PHONE))
+        await asyncio.sleep(0)  # the append has queued its line and started the writer
+        names = {task.get_name() for task in asyncio.all_tasks()}
+        await recording
+        assert "numbers-async journal writer" in names
+    finally:
+        await journal.aclose()
