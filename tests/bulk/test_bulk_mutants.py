@@ -1,0 +1,241 @@
+"""Behaviours of the journal and its line rules that mutation testing found unasserted.
+
+Each test pins one detail a changed line of ``_journal`` or ``_lines`` would get wrong:
+the rule a bad line is reported by, what an intent writes, the order of items to check,
+what ``forget`` clears, and when the earlier run's requests must have ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from numbers_async import InvalidInputError, NotFoundError, TransportError
+from numbers_async.bulk._journal import Journal
+from numbers_async.bulk._lines import epoch, epoch_or_none, line_problem
+
+PHONE = "+12065550100"
+OTHER = "+12065550101"
+AT = "2026-01-02T03:04:05.000Z"
+SECONDS = "a non-negative number of seconds"
+
+
+async def reopen(path: Path) -> Journal:
+    return await Journal.open(path, "rent_any", {})
+
+
+def last_line(path: Path) -> dict[str, Any]:
+    import json
+
+    line: dict[str, Any] = json.loads(path.read_text().splitlines()[-1])
+    return line
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ({"baseline": ["12065550100"]}, "baseline must be a list of E.164 phone numbers"),
+        ({"item": PHONE, "at": AT}, "neither an item's event nor a baseline"),
+        ({"event": "intent", "at": AT}, "neither an item's event nor a baseline"),
+        (
+            {"item": -1, "event": "intent", "at": AT},
+            "item must be a string or a non-negative integer",
+        ),
+        ({"item": PHONE, "event": "intent", "at": "2026-01-02"}, "at must be an ISO 8601 time"),
+        (
+            {"item": PHONE, "event": "intent", "at": AT, "seq": -1},
+            "seq must be a non-negative integer",
+        ),
+        (
+            {"item": PHONE, "event": "intent", "at": AT, "window": math.inf},
+            f"window must be {SECONDS}",
+        ),
+        (
+            {"item": PHONE, "event": "intent", "at": AT, "attempt": -0.5},
+            f"attempt must be {SECONDS}",
+        ),
+        (
+            {"item": PHONE, "event": "unknown", "at": AT},
+            "error must be the name of an error class",
+        ),
+        (
+            {"item": PHONE, "event": "failed", "at": AT, "error": "ApiError", "status": "500"},
+            "status must be an HTTP status",
+        ),
+        (
+            {"item": PHONE, "event": "succeeded", "at": AT, "number": {"phoneNumber": "1"}},
+            "number must be an active number with an E.164 phoneNumber",
+        ),
+        (
+            {
+                "item": PHONE,
+                "event": "succeeded",
+                "at": AT,
+                "number": {"phoneNumber": PHONE, "regionCode": 5},
+            },
+            "number is not an active number as the API describes it",
+        ),
+    ],
+)
+def test_a_bad_line_is_reported_by_the_rule_it_breaks(entry: dict[str, Any], problem: str) -> None:
+    assert line_problem(entry) == problem
+
+
+def test_a_time_written_with_z_is_read_as_utc() -> None:
+    expected = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc).timestamp()
+    assert epoch_or_none(AT) == expected
+
+
+def test_epoch_of_an_unreadable_time_is_zero() -> None:
+    assert epoch("not a time") == 0.0
+
+
+async def test_an_intent_writes_its_position_window_and_attempt_to_the_millisecond(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = await reopen(path)
+    try:
+        await journal.record_intent(PHONE, seq=3, window=5.12345, attempt=2.34567)
+    finally:
+        await journal.aclose()
+    line = last_line(path)
+    assert (line["seq"], line["window"], line["attempt"]) == (3, 5.123, 2.346)
+
+
+async def test_a_failure_writes_its_position(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = await reopen(path)
+    try:
+        await journal.record_failure(
+            PHONE, NotFoundError(404, message="gone"), unknown=False, seq=4
+        )
+    finally:
+        await journal.aclose()
+    assert last_line(path)["seq"] == 4
+
+
+async def test_a_definite_failure_after_its_intent_needs_no_check(tmp_path: Path) -> None:
+    journal = await reopen(tmp_path / "j.jsonl")
+    try:
+        await journal.record_intent(PHONE)
+        await journal.record_failure(PHONE, NotFoundError(404, message="gone"), unknown=False)
+        assert (journal.needs_check(PHONE), journal.items_to_check()) == (False, [])
+    finally:
+        await journal.aclose()
+
+
+async def test_items_are_listed_attempt_numbers_first_in_numeric_order(tmp_path: Path) -> None:
+    journal = await reopen(tmp_path / "j.jsonl")
+    try:
+        for item in (OTHER, 10, PHONE, 2):
+            await journal.record_intent(item)
+        assert journal.unknown_items() == [2, 10, PHONE, OTHER]
+        assert journal.items_to_check() == [2, 10, PHONE, OTHER]
+    finally:
+        await journal.aclose()
+
+
+async def test_forgetting_an_item_never_tried_is_harmless(tmp_path: Path) -> None:
+    journal = await reopen(tmp_path / "j.jsonl")
+    try:
+        journal.forget(PHONE)
+        assert journal.status(PHONE) is None
+    finally:
+        await journal.aclose()
+
+
+async def test_a_forgotten_item_that_then_fails_definitely_needs_no_check(
+    tmp_path: Path,
+) -> None:
+    journal = await reopen(tmp_path / "j.jsonl")
+    try:
+        await journal.record_intent(PHONE)
+        await journal.record_failure(PHONE, TransportError("reset"), unknown=True)
+        await journal.record_intent(PHONE)
+        journal.forget(PHONE)  # the server's word: neither attempt acted
+        await journal.record_intent(PHONE)
+        await journal.record_failure(PHONE, NotFoundError(404, message="gone"), unknown=False)
+        assert journal.needs_check(PHONE) is False
+    finally:
+        await journal.aclose()
+
+
+async def test_settle_at_counts_an_item_to_check_after_one_that_needs_none(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = await reopen(path)
+    try:
+        await journal.record_intent(OTHER)
+        await journal.record_failure(OTHER, NotFoundError(404, message="gone"), unknown=False)
+        await journal.record_intent(PHONE, window=5.0)
+    finally:
+        await journal.aclose()
+    at = epoch(last_line(path)["at"])
+    journal = await reopen(path)
+    try:
+        assert journal.settle_at(1000.0, 1000.0) == at + 5.0
+    finally:
+        await journal.aclose()
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"), [(b"{not json\n", "is not JSON"), (b"[1]\n", "is not a JSON object")]
+)
+async def test_an_unreadable_line_is_reported_against_the_journal_by_number(
+    tmp_path: Path, line: bytes, problem: str
+) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = await reopen(path)
+    try:
+        await journal.record_intent(PHONE)
+    finally:
+        await journal.aclose()
+    header = path.read_bytes().splitlines(keepends=True)[0]
+    path.write_bytes(header + line)
+    with pytest.raises(InvalidInputError) as caught:
+        await reopen(path)
+    assert caught.value.argument == "journal"
+    assert f"line 2 {problem};" in caught.value.rule
+
+
+async def test_settle_at_ends_one_recorded_attempt_after_this_run_took_the_lock(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = await reopen(path)
+    try:
+        await journal.record_intent(PHONE, window=1000.0, attempt=2.0)
+    finally:
+        await journal.aclose()
+    journal = await reopen(path)
+    try:
+        assert journal.locked
+        assert journal.settle_at(1000.0, 1000.0) == journal.opened_at + 2.0
+    finally:
+        await journal.aclose()
+
+
+async def test_a_closed_journal_refuses_to_record(tmp_path: Path) -> None:
+    journal = await reopen(tmp_path / "j.jsonl")
+    await journal.aclose()
+    with pytest.raises(RuntimeError, match=r"^the journal is closed$"):
+        await journal.record_intent(PHONE)
+
+
+async def test_the_journal_writer_task_is_named_for_what_it_is(tmp_path: Path) -> None:
+    journal = await reopen(tmp_path / "j.jsonl")
+    try:
+        recording = asyncio.create_task(journal.record_intent(PHONE))
+        await asyncio.sleep(0)  # the append has queued its line and started the writer
+        names = {task.get_name() for task in asyncio.all_tasks()}
+        await recording
+        assert "numbers-async journal writer" in names
+    finally:
+        await journal.aclose()
