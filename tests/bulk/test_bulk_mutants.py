@@ -239,3 +239,22 @@ async def test_the_journal_writer_task_is_named_for_what_it_is(tmp_path: Path) -
         assert "numbers-async journal writer" in names
     finally:
         await journal.aclose()
+
+
+async def test_a_rent_refused_on_its_first_try_is_not_checked_against_the_project(
+    tmp_path: Path,
+) -> None:
+    from numbers_async.testing import FakeNumbersServer
+
+    async with FakeNumbersServer() as fake, fake.client() as client:
+        taken = (await client.available_numbers.search("US", "LOCAL", size=1))[0].phone_number
+        await client.available_numbers.rent(taken)  # now no longer available
+        fake.requests.clear()
+
+        report = await client.bulk.rent([taken], journal=tmp_path / "j.jsonl")
+
+    assert [failure.item for failure in report.failed] == [taken]
+    # A definite refusal of a first attempt needs no proof: only an attempt whose outcome
+    # was unknown is checked with GET activeNumbers/{phone}.
+    assert fake.requests_for("get_active") == []
+    assert len(fake.requests_for("rent")) == 1
