@@ -343,3 +343,8 @@ def test_unsettled_carries_the_error_and_its_message() -> None:
     unsettled = Unsettled(error)
     assert (unsettled.error, str(unsettled)) == (error, str(error))
     assert str(unsettled)
+
+
+def test_attempt_limit_and_request_window_are_floats_even_from_whole_seconds() -> None:
+    whole = options(RetryPolicy(attempts=1), Timeouts(total=10, deadline=5))
+    assert (type(attempt_limit(whole)), type(request_window(whole))) == (float, float)
