@@ -14,8 +14,11 @@ from numbers_async.bulk._results import BulkProgress
 from numbers_async.errors import InvalidInputError
 from numbers_async.models import (
     Capability,
+    CapabilityName,
     NumberType,
+    NumberTypeName,
     SearchPattern,
+    SearchPatternName,
     SmsConfiguration,
     VoiceConfiguration,
 )
@@ -80,11 +83,14 @@ class Bulk:
         self,
         count: int,
         region_code: str,
-        number_type: NumberType | str,
+        number_type: NumberType | NumberTypeName,
         *,
         pattern: str | None = None,
-        search_pattern: SearchPattern | str | None = None,
-        capabilities: Iterable[Capability | str] | Capability | str | None = None,
+        search_pattern: SearchPattern | SearchPatternName | None = None,
+        capabilities: Iterable[Capability | CapabilityName]
+        | Capability
+        | CapabilityName
+        | None = None,
         sms: SmsConfiguration | None = None,
         voice: VoiceConfiguration | None = None,
         callback_url: str | None = None,

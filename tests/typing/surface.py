@@ -56,6 +56,8 @@ async def wrong_enum_literals_are_type_errors(client: NumbersClient) -> None:
         search_pattern="BEGINS",  # type: ignore[arg-type]
     )
     client.active_numbers.list(capabilities="FAX")  # type: ignore[arg-type]
+    client.bulk.rent_any(3, "US", "local")  # type: ignore[arg-type]
+    client.bulk.rent_any(3, "US", "LOCAL", capabilities=["FAX"])  # type: ignore[list-item]
 
 
 def literal_aliases_name_the_known_values() -> None:
