@@ -30,6 +30,7 @@ from typing import IO, Any, Final
 
 from numbers_async.bulk._lines import line_problem
 from numbers_async.bulk._state import FORMAT, READABLE_VERSIONS, VERSION, State
+from numbers_async.bulk._store import MAX_WINDOW, request_digest, shown_request
 from numbers_async.errors import InvalidInputError, JournalError
 
 if sys.platform != "win32":
@@ -104,6 +105,9 @@ def open_file(path: Path, operation: str, request: Any) -> tuple[IO[bytes], Stat
         file.seek(0)
         content = file.read()
         end = content.rfind(b"\n") + 1
+        if content and not end:
+            # Not one complete line: whatever this is, it is not a journal to overwrite.
+            raise InvalidInputError("journal", f"{path} {_NOT_A_JOURNAL}")
         state = read_state(content[:end], path, operation, request)
         if end < len(content):
             file.truncate(end)  # the torn last line: never acknowledged, nothing relied on it
@@ -117,26 +121,67 @@ def open_file(path: Path, operation: str, request: Any) -> tuple[IO[bytes], Stat
 
 
 def _open_descriptor(path: Path) -> int:
-    """The file's descriptor; anything but a regular file is refused before it is read."""
-    try:
-        existing = os.stat(path)
-    except FileNotFoundError:
-        existing = None
-    except OSError as exc:
-        raise journal_error(path, exc) from exc
-    if existing is not None and not stat.S_ISREG(existing.st_mode):
-        raise JournalError(str(path), _NOT_REGULAR)
+    """The file's descriptor, opened without following a link, in a checked directory."""
     flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
     flags |= getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in after the check must not block
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    if not nofollow or os.open not in os.supports_dir_fd:  # pragma: no cover - Windows
+        try:
+            return os.open(path, flags, FILE_MODE)
+        except OSError as exc:
+            raise journal_error(path, exc) from exc
     try:
-        return os.open(path, flags, FILE_MODE)
+        directory = os.open(
+            path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+        )
     except OSError as exc:
         raise journal_error(path, exc) from exc
+    try:
+        _check_directory(path, directory)
+        try:
+            existing = os.stat(path.name, dir_fd=directory, follow_symlinks=False)
+        except FileNotFoundError:
+            existing = None
+        if existing is not None and stat.S_ISLNK(existing.st_mode):
+            raise JournalError(str(path), _LINK)
+        if existing is not None and not stat.S_ISREG(existing.st_mode):
+            raise JournalError(str(path), _NOT_REGULAR)
+        try:
+            return os.open(path.name, flags | nofollow, FILE_MODE, dir_fd=directory)
+        except OSError as exc:
+            if _is_link(path.name, directory):  # swapped in after the check
+                raise JournalError(str(path), _LINK) from exc
+            raise journal_error(path, exc) from exc
+    except OSError as exc:
+        raise journal_error(path, exc) from exc
+    finally:
+        os.close(directory)
+
+
+def _is_link(name: str, directory: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=directory, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _check_directory(path: Path, directory: int) -> None:
+    mode = os.fstat(directory).st_mode
+    if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+        raise JournalError(str(path), _SHARED_DIRECTORY)
 
 
 def _check_descriptor(path: Path, descriptor: int) -> None:
-    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+    opened = os.fstat(descriptor)
+    if not stat.S_ISREG(opened.st_mode):
         raise JournalError(str(path), _NOT_REGULAR)
+    user = user_id()
+    if user is not None and opened.st_uid != user:
+        raise JournalError(
+            str(path),
+            f"owned by another user (uid {opened.st_uid}, not {user}); a journal must "
+            "belong to the user running the job",
+        )
 
 
 def read_state(content: bytes, path: Path, operation: str, request: Any) -> State:
@@ -152,11 +197,11 @@ def read_state(content: bytes, path: Path, operation: str, request: Any) -> Stat
             f"{path} was written by a bulk {header.get('operation')} job; it cannot drive a "
             f"bulk {operation} job (use another file)",
         )
-    if header.get("request") != request:
+    if not _same_request(header, request):
         raise InvalidInputError(
             "journal",
             f"{path} was written by a bulk {operation} job with a different request "
-            f"({json.dumps(header.get('request'))}); use the same arguments "
+            f"({json.dumps(shown_request(header.get('request')))}); use the same arguments "
             "or another file",
         )
     _fold(state, lines[1:], path)
@@ -198,6 +243,13 @@ def _header(line: bytes, path: Path) -> dict[str, Any]:
     return header
 
 
+def _same_request(header: dict[str, Any], request: Any) -> bool:
+    # A header whose request had credentials masked keeps the digest of the real one.
+    if "requestDigest" in header:
+        return bool(header["requestDigest"] == request_digest(request))
+    return bool(header.get("request") == request)
+
+
 def _fold(state: State, lines: list[bytes], path: Path) -> None:
     for number, line in enumerate(lines, start=2):
         entry = parse_line(line, path, number)
@@ -207,6 +259,13 @@ def _fold(state: State, lines: list[bytes], path: Path) -> None:
                 "journal",
                 f"{path}: line {number} is not a valid journal entry ({problem}); {RECOVER}",
             )
+        for name in ("window", "attempt"):
+            if entry.get(name, 0) > MAX_WINDOW:
+                raise JournalError(
+                    str(path),
+                    f"line {number} asks to wait {entry[name]:g} s ({name}), beyond the "
+                    f"{MAX_WINDOW:g} s a journal may ask for; {RECOVER}",
+                )
         state.apply(entry)
 
 
@@ -214,6 +273,10 @@ def parse_line(line: bytes, path: Path, number: int) -> dict[str, Any]:
     """One line as a JSON object, or the error that names it."""
     try:
         entry = json.loads(line)
+    except RecursionError:
+        raise JournalError(
+            str(path), f"line {number} is nested too deeply to be a journal entry; {RECOVER}"
+        ) from None
     except ValueError:
         raise InvalidInputError(
             "journal", f"{path}: line {number} is not JSON; {RECOVER}"

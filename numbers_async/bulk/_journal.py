@@ -61,7 +61,7 @@ from numbers_async.bulk._files import open_file as _open
 from numbers_async.bulk._inputs import key, numbered
 from numbers_async.bulk._results import Item, JournalReport
 from numbers_async.bulk._state import FORMAT, VERSION, State, Status, sort_key
-from numbers_async.bulk._store import Settle, Work
+from numbers_async.bulk._store import Settle, Work, request_digest, shown_request
 from numbers_async.errors import ApiError, InvalidInputError, NumbersError
 from numbers_async.models import ActiveNumber
 
@@ -121,7 +121,10 @@ class Journal:
         if state.header is None:
             # A new journal: the header must be durable before the first request.
             header: dict[str, Any] = {"journal": FORMAT, "version": VERSION, "operation": operation}
-            header["request"] = request
+            shown = shown_request(request)
+            header["request"] = shown
+            if shown != request:  # credentials masked: the job is compared by digest
+                header["requestDigest"] = request_digest(request)
             try:
                 await journal._append([{**header, "created": _now()}])
                 await asyncio.to_thread(fsync_directory, journal_path)

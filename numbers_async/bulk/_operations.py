@@ -20,9 +20,10 @@ from numbers_async._config import RetryPolicy, Timeouts
 from numbers_async._retry import maybe_processed
 from numbers_async._sender import CallOptions
 from numbers_async.bulk._journal import FileJournal, JournalPath
-from numbers_async.bulk._store import JournalStore, OpenJournal
+from numbers_async.bulk._store import MAX_WINDOW, JournalStore, OpenJournal
 from numbers_async.errors import (
     ApiError,
+    InvalidInputError,
     NotFoundError,
     NumbersError,
 )
@@ -177,7 +178,19 @@ class Operation(abc.ABC):
         self.unaccounted: list[ActiveNumber] = []  # found on the server, owned by no item
 
     async def open_journal(self, store: JournalStore | JournalPath) -> OpenJournal:
-        """Open the job's journal (a path means a ``FileJournal``)."""
+        """Open the job's journal (a path means a ``FileJournal``).
+
+        Refused (``InvalidInputError``) if the client's timeouts let one call run longer
+        than a journal may ask a rerun to wait (``MAX_WINDOW``): set ``Timeouts.deadline``.
+        """
+        longest = self.intent_window(True)
+        if longest > MAX_WINDOW:
+            raise InvalidInputError(
+                "journal",
+                f"the client's retries and timeouts let one call run {longest:g} s, longer "
+                f"than the {MAX_WINDOW:g} s a journal may ask a rerun to wait; set "
+                "Timeouts(deadline=...) on the client",
+            )
         if isinstance(store, str | os.PathLike):
             store = FileJournal(store)
         journal: OpenJournal = await store.open(self.name, self.request, self.settle)
