@@ -48,9 +48,10 @@ except ImportError as exc:  # pragma: no cover - covered by a test that hides re
 
 from numbers_async import _operations as ops
 from numbers_async._rate import RateGate
+from numbers_async.bulk._redis_journal import RedisJournal
 from numbers_async.errors import InvalidInputError
 
-__all__ = ["RedisEventDeduplicator", "RedisRateLimiter"]
+__all__ = ["RedisEventDeduplicator", "RedisJournal", "RedisRateLimiter"]
 
 logger = logging.getLogger("numbers_async")
 
