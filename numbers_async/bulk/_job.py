@@ -32,7 +32,7 @@ from typing import Any, Final
 from numbers_async.bulk._inputs import END, STOPPED, Source, key, numbered, pulled
 from numbers_async.bulk._operations import Operation, Unsettled, maybe_processed
 from numbers_async.bulk._results import BulkFailure, BulkOutcome, BulkProgress, BulkReport, Item
-from numbers_async.bulk._store import JournalStore, OpenJournal, Taken, Work
+from numbers_async.bulk._store import JournalStore, OpenJournal, Withdrawn, Work
 from numbers_async.errors import InvalidInputError, NumbersError
 from numbers_async.models import ActiveNumber
 
@@ -391,7 +391,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
                 await journal.record_intent(
                     item_key, seq=seq, window=window, attempt=self._operation.attempt
                 )
-            except Taken:
+            except Withdrawn:
                 return None  # another worker has it now: not ours to send
         try:
             number = await self._operation.call(item, was_unknown)
@@ -401,10 +401,16 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
             error, unknown = exc, maybe_processed(exc)
         else:
             if journal is not None:
-                await journal.record_success(item_key, number, seq=seq)
+                try:
+                    await journal.record_success(item_key, number, seq=seq)
+                except Withdrawn:
+                    return None  # reported by the worker the journal hands it to
             return BulkOutcome(item, number=number)
         if journal is not None:
-            await journal.record_failure(item_key, error, unknown=unknown, seq=seq)
+            try:
+                await journal.record_failure(item_key, error, unknown=unknown, seq=seq)
+            except Withdrawn:
+                return None  # checked again, and reported, by whoever gets it next
         return BulkOutcome(item, error=error, outcome_unknown=unknown)
 
     def _finished(self, outcome: BulkOutcome) -> BulkOutcome:

@@ -55,9 +55,9 @@ from numbers_async.bulk._files import (
     close_opened,
     fsync_directory,
     journal_error,
+    open_file,
     read_report_state,
 )
-from numbers_async.bulk._files import open_file as _open
 from numbers_async.bulk._inputs import key, numbered
 from numbers_async.bulk._results import Item, JournalReport
 from numbers_async.bulk._state import FORMAT, VERSION, State, Status, sort_key
@@ -68,6 +68,9 @@ from numbers_async.models import ActiveNumber
 __all__ = ["FileJournal", "Journal", "JournalPath", "Status"]
 
 JournalPath = str | os.PathLike[str]
+
+# Opens the file in a worker thread; Journal.open calls it through this module.
+_open = open_file
 
 # Items named in an "input changed" message.
 _SHOWN_ITEMS: Final = 3

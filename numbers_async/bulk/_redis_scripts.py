@@ -105,19 +105,21 @@ end
 
 -- Put a position back: to settle under the barrier (rent_any, maybe acted), to hand out
 -- again once its requests must have ended, or nowhere (checked too often this round).
+-- Whether it was put back.
 local function requeue(seq, now, op)
   local key = redis.call('HGET', ITEMS, seq)
-  if not key then return end
+  if not key then return false end
   local rec = record(key)
-  if rec.s == 'succeeded' then return end
+  if rec.s == 'succeeded' then return false end
   local ready = math.max(now, ready_at(rec))
   if op == 'rent_any' and needs_check(rec) then
     redis.call('ZADD', UNSETTLED, ready, seq)
   elseif needs_check(rec) and tried_out(rec, round_of()) then
-    return
+    return false
   else
     redis.call('ZADD', LATER, ready, seq)
   end
+  return true
 end
 
 -- Workers whose lease ran out: their claims go back, each once its requests must have ended.
@@ -319,7 +321,10 @@ return {'wait', math.max(soonest - now, 10)}
 
 # ARGV: id, worker, lease ms, operation, then records (JSON), each
 #   {"ev": "intent"|"succeeded"|"failed"|"unknown", "seq": n, "key": "<JSON>", ...}.
-# -> {'ok'|'lost', result per record: 'ok'|'taken'|'paused'|'dup'} | {'gone'}
+# -> {'ok'|'lost', result per record} | {'gone'}; a result is 'ok', 'paused' (an intent
+# while another worker settles), or, for what this worker must not send or report,
+# 'taken' (another worker holds the item), 'dup' (another item has the number) or 'again'
+# (an unknown outcome put back to be checked; whoever gets it next reports it).
 RECORD: Final = (
     _PRELUDE
     + """
@@ -363,8 +368,16 @@ for i = 5, #ARGV do
       redis.call('SREM', OPEN, key)
       save(key, rec)
     end
-    if holder == worker then redis.call('HDEL', CLAIMED, seq) end
-    if r.rc then redis.call('ZREM', UNSETTLED, seq) end
+    if holder == worker then
+      redis.call('HDEL', CLAIMED, seq)
+    elseif result == 'ok' and not r.rc then
+      result = 'taken'  -- recorded, but reported by the worker that holds it (or will)
+    end
+    if r.rc then
+      -- Settled by a listing: handed out again, as succeeded, to be reported.
+      redis.call('ZREM', UNSETTLED, seq)
+      redis.call('ZADD', LATER, now, seq)
+    end
   elseif lost or holder ~= worker then
     result = 'taken'
   else
@@ -382,7 +395,7 @@ for i = 5, #ARGV do
         end
         set_status(key, rec, 'unknown')
         save(key, rec)
-        requeue(seq, now, op)
+        if requeue(seq, now, op) then result = 'again' end
       else
         set_status(key, rec, 'failed')
         save(key, rec)
@@ -447,8 +460,8 @@ return out
 """
 )
 
-# ARGV: id, worker, outcome ('done'|'failed'|'give_up'), unaccounted numbers (JSON list),
-# then the positions the settlement proved never rented. Ends the barrier.
+# ARGV: id, worker, unaccounted numbers (JSON list), then the positions the settlement
+# proved never rented (handed out again, as new). Ends the barrier.
 # -> {'ok'} | {'lost'} | {'gone'}
 SETTLED: Final = (
     _PRELUDE
@@ -456,7 +469,7 @@ SETTLED: Final = (
 if not same_job(ARGV[1]) then return {'gone'} end
 if redis.call('HGET', META, 'settling') ~= ARGV[2] then return {'lost'} end
 local now = now_ms()
-for i = 5, #ARGV do
+for i = 4, #ARGV do
   local key = redis.call('HGET', ITEMS, ARGV[i])
   if key then
     local rec = record(key)
@@ -470,7 +483,7 @@ for i = 5, #ARGV do
     end
   end
 end
-local found = cjson.decode(ARGV[4])
+local found = cjson.decode(ARGV[3])
 if #found > 0 then
   local known = cjson.decode(redis.call('HGET', META, 'unaccounted') or '[]')
   local seen = {}
@@ -479,13 +492,6 @@ if #found > 0 then
     if not seen[phone] then table.insert(known, phone); seen[phone] = true end
   end
   redis.call('HSET', META, 'unaccounted', cjson.encode(known))
-end
-if ARGV[3] == 'give_up' then
-  for _, seq in ipairs(redis.call('ZRANGE', UNSETTLED, 0, -1)) do
-    local key = redis.call('HGET', ITEMS, seq)
-    if key then redis.call('SREM', OPEN, key) end
-  end
-  redis.call('DEL', UNSETTLED)
 end
 redis.call('HDEL', META, 'settling')
 return {'ok'}

@@ -6,7 +6,7 @@ held by this worker under its lease. Intents and outcomes are written through on
 task that sends whatever is waiting in one script call (group commit), and a background
 task renews the lease. A worker that lost its lease (out of touch with Redis too long)
 rejoins: the items it had claimed but not started went to other workers, so it drops
-them; an intent for one of them raises ``Taken``.
+them; an intent for one of them raises ``Withdrawn``.
 
 ``rent_any`` cannot settle an unknown outcome item by item: the job's settlement lists the
 numbers the project owns. So when nothing else is left, one worker takes the settlement
@@ -33,7 +33,7 @@ from numbers_async.bulk._inputs import key
 from numbers_async.bulk._redis_link import Link
 from numbers_async.bulk._results import Item
 from numbers_async.bulk._state import sort_key
-from numbers_async.bulk._store import Settle, Taken, Work
+from numbers_async.bulk._store import Settle, Withdrawn, Work
 from numbers_async.errors import ApiError, InvalidInputError, JournalError, NumbersError
 from numbers_async.models import ActiveNumber
 
@@ -264,30 +264,26 @@ class Session:
             )
         self._snapshot = await self._read_snapshot()
         self._forgotten, self._unaccounted = [], []
-        outcome = "done"
+        failure: NumbersError | None = None
         try:
             await self._settle(self)
         except NumbersError as exc:
-            self._settle_failures += 1
-            outcome = "give_up" if self._settle_failures >= _SETTLE_TRIES else "failed"
-            logger.warning(
-                "bulk %s: settling %d unknown outcomes of %s failed (%s)%s",
-                self._operation,
-                len(self._snapshot[1]),
-                self.where,
-                exc,
-                "; they stay unknown for the next run" if outcome == "give_up" else "",
-            )
+            failure = exc
         finally:
             self._snapshot = None
         await self._link.call(
-            "SETTLED",
-            self._id,
-            self._worker,
-            outcome,
-            json.dumps(self._unaccounted),
-            *self._forgotten,
+            "SETTLED", self._id, self._worker, json.dumps(self._unaccounted), *self._forgotten
         )
+        if failure is not None:
+            self._settle_failures += 1
+            logger.warning(
+                "bulk %s: settling the unknown outcomes of %s failed (%s)",
+                self._operation,
+                self.where,
+                failure,
+            )
+            if self._settle_failures >= _SETTLE_TRIES:
+                raise failure  # they stay unknown: the next run settles them
 
     async def _read_snapshot(self) -> tuple[frozenset[str], list[Item], dict[Item, int]]:
         reply = await self._link.call("SNAPSHOT", self._id)
@@ -365,10 +361,10 @@ class Session:
         window: float | None = None,
         attempt: float | None = None,
     ) -> None:
-        """Record the intent, as the holder of the item's claim; ``Taken`` if not."""
+        """Record the intent, as the holder of the item's claim; ``Withdrawn`` if not."""
         position = self._position(item, seq)
         if self._positions.get(position, (None, -1))[1] != self._epoch:
-            raise Taken(item)
+            raise Withdrawn(item)
         entry = {
             "ev": "intent",
             "seq": position,
@@ -386,7 +382,7 @@ class Session:
                     record["s"] = "unknown"
                 return
             if result != "paused":  # another worker settles: wait for it
-                raise Taken(item)
+                raise Withdrawn(item)
             await self._pause(self._poll)
 
     async def record_success(
@@ -403,6 +399,7 @@ class Session:
         if reconciled:
             entry["rc"] = 1
         result = await self._submit(entry)
+        self._done(item)
         if result == "dup":
             logger.warning(
                 "bulk %s: %s is already recorded for another item of %s; not for %r",
@@ -411,7 +408,8 @@ class Session:
                 self.where,
                 item,
             )
-        self._done(item)
+        if result != "ok":
+            raise Withdrawn(item)
 
     async def record_failure(
         self, item: Item, error: NumbersError, *, unknown: bool, seq: int | None = None
@@ -426,14 +424,17 @@ class Session:
         }
         if isinstance(error, ApiError):
             entry["c"] = error.status
-        if await self._submit(entry) == "taken":
+        result = await self._submit(entry)
+        self._done(item)
+        if result == "taken":
             logger.info(
                 "bulk %s: %r of %s was taken over by another worker; its outcome is theirs",
                 self._operation,
                 item,
                 self.where,
             )
-        self._done(item)
+        if result != "ok":
+            raise Withdrawn(item)
 
     def forget(self, item: Item) -> None:
         """Under the settlement barrier: ``item`` proved never done; it is handed out again."""

@@ -37,7 +37,7 @@ __all__ = [
     "JournalStore",
     "OpenJournal",
     "Settle",
-    "Taken",
+    "Withdrawn",
     "Work",
     "request_digest",
     "shown_request",
@@ -57,11 +57,15 @@ Settle = Callable[["OpenJournal"], Awaitable[None]]
 (``rent_any``): called with the journal once no request of the job can still act."""
 
 
-class Taken(Exception):
-    """The journal gave the item to another worker: this one must not send it.
+class Withdrawn(Exception):
+    """The journal withdrew the item from this worker: not its to send, nor to report.
 
-    Raised by ``OpenJournal.record_intent`` of a shared journal when this worker lost
-    its claim on the item (it was out of touch longer than its lease).
+    A shared journal raises it from ``record_intent`` when this worker lost its claim on
+    the item (it was out of touch longer than its lease), and from ``record_success`` or
+    ``record_failure`` when the outcome is not this worker's to report: the item goes to
+    be checked again (an unknown outcome, once its requests must have ended), or another
+    worker has it now. The outcome is recorded either way where it may be; whichever
+    worker the item is handed to next reports it, so each item is reported once.
     """
 
 
@@ -128,19 +132,29 @@ class OpenJournal(Protocol):
         window: float | None = None,
         attempt: float | None = None,
     ) -> None:
-        """Record that a request for ``item`` is about to be sent; durable on return."""
+        """Record that a request for ``item`` is about to be sent; durable on return.
+
+        Raises ``Withdrawn`` if the item is no longer this worker's to send.
+        """
         ...
 
     async def record_success(
         self, item: Item, number: ActiveNumber, *, reconciled: bool = False, seq: int | None = None
     ) -> None:
-        """Record that ``item`` succeeded with ``number``; durable on return."""
+        """Record that ``item`` succeeded with ``number``; durable on return.
+
+        Raises ``Withdrawn`` if the outcome is not this worker's to report.
+        """
         ...
 
     async def record_failure(
         self, item: Item, error: NumbersError, *, unknown: bool, seq: int | None = None
     ) -> None:
-        """Record that ``item`` failed; ``unknown``: the request may have acted anyway."""
+        """Record that ``item`` failed; ``unknown``: the request may have acted anyway.
+
+        Raises ``Withdrawn`` if the outcome is not this worker's to report (an unknown
+        outcome a shared journal hands out again to be checked).
+        """
         ...
 
     def forget(self, item: Item) -> None:

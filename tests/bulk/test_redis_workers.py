@@ -106,7 +106,7 @@ class Fleet:
 
     async def results(self) -> list[dict[str, Any] | None]:
         """Each worker's last line (``None`` for one that was killed)."""
-        found = []
+        found: list[dict[str, Any] | None] = []
         for child in self.children:
             output, errors = await asyncio.wait_for(child.communicate(), DEADLINE)
             if child.returncode == -signal.SIGKILL:
@@ -162,7 +162,11 @@ def assert_complete(report: JournalReport, items: int) -> None:
 
 
 def reported(results: list[dict[str, Any] | None]) -> list[str]:
-    return [phone for result in results if result for phone in result["succeeded"]]
+    """What the surviving workers reported: each number once at most (the killed worker's
+    report is lost with it)."""
+    phones = [phone for result in results if result for phone in result["succeeded"]]
+    assert len(phones) == len(set(phones))
+    return phones
 
 
 async def test_three_workers_rent_2000_numbers_each_exactly_once_despite_a_kill(

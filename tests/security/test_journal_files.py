@@ -231,11 +231,13 @@ async def test_a_forged_rent_success_is_checked_with_verify_resumed_and_rented(
     journal.write_text(json.dumps(header) + "\n" + json.dumps(forged) + "\n")
 
     trusting = await client.bulk.rent([phone], sms=sms, journal=journal)
-    assert trusting.resumed == 1 and fake.rent_counts[phone] == 0  # the documented trust
+    assert trusting.resumed == 1
+    assert fake.rent_counts[phone] == 0
 
     report = await client.bulk.rent([phone], sms=sms, journal=journal, verify_resumed=True)
 
-    assert report.ok and report.resumed == 0
+    assert report.ok
+    assert report.resumed == 0
     assert fake.rent_counts[phone] == 1  # the server said "not yours": rented now
     assert [r.route for r in fake.requests_for("get_active")] == ["get_active"]
 
@@ -250,5 +252,6 @@ async def test_a_true_release_success_is_confirmed_by_the_server(
 
     report = await client.bulk.release(owned, journal=journal, verify_resumed=True)
 
-    assert report.ok and report.resumed == 2
+    assert report.ok
+    assert report.resumed == 2
     assert [r.route for r in fake.requests] == ["get_active", "get_active"]
