@@ -92,7 +92,7 @@ class RedisJournal:
         batch: items a worker claims at a time.
         timeout: seconds one Redis command may take before Redis counts as unreachable.
         max_outage: seconds a worker waits for an unreachable Redis before the job stops.
-        prefix: the start of every key (``{prefix}:job:{{job}}:...``).
+        prefix: the start of every key (``{prefix}:job:{NAME}:...``).
 
     Raises:
         InvalidInputError: an argument is out of range.

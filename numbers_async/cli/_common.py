@@ -75,11 +75,12 @@ def as_wire_dict(model: Any) -> Any:
 
 @contextlib.asynccontextmanager
 async def connect(
-    args: argparse.Namespace, *, max_concurrency: int | None = None
+    args: argparse.Namespace, *, max_concurrency: int | None = None, rate_limit: Any = None
 ) -> AsyncIterator[NumbersClient]:
     """A client for the flags and ``SINCH_*`` variables, or for an embedded fake (``--fake``).
 
-    ``max_concurrency=None`` keeps the client's own default.
+    ``max_concurrency=None`` keeps the client's own default; ``rate_limit`` is the
+    client's (requests per second, or a shared limiter).
     """
     if option(args, "fake", False):
         from numbers_async.cli._fake_server import describe
@@ -92,7 +93,9 @@ async def connect(
                 file=sys.stderr,
                 flush=True,
             )
-            async with fake.client(max_concurrency=max_concurrency) as client:
+            async with fake.client(
+                max_concurrency=max_concurrency, rate_limit=rate_limit
+            ) as client:
                 yield client
         return
     limit: dict[str, Any] = {} if max_concurrency is None else {"max_concurrency": max_concurrency}
@@ -104,6 +107,7 @@ async def connect(
             auth=option(args, "auth", "oauth2"),
             base_url=option(args, "base_url"),
             auth_url=option(args, "auth_url"),
+            rate_limit=rate_limit,
             **limit,
         )
     except InvalidInputError as exc:
