@@ -103,7 +103,8 @@ async def run_bulk(args: argparse.Namespace, out: Writer) -> int:
             except InvalidInputError as exc:
                 raise UsageError(str(exc)) from None
             shared = journal if isinstance(journal, JournalStore) else None
-            runs.append(_Run(job, args, out, total, shared))
+            # A worker of a shared job does an unknown share of it: no total for its bar.
+            runs.append(_Run(job, args, out, None if shared else total, shared))
             return await runs[0].drive()
     finally:
         if hasattr(limiter, "aclose"):

@@ -366,3 +366,31 @@ async def test_the_url_carries_the_job_and_its_settings_and_hides_the_password()
     assert "hunter2" not in journal.where
     assert "lease=5s" in repr(journal)
     assert json.dumps(journal.where).count("***") == 1
+
+
+async def test_verify_resumed_checks_a_forged_success_with_the_server(
+    client: NumbersClient,
+    fake: FakeNumbersServer,
+    redis_server: RedisServer,
+    redis_client: aioredis.Redis,
+) -> None:
+    owned = fake.add_active_numbers(3)
+    fake.inject(Fault.status(403), route="release")  # the first release is refused
+    await client.bulk.release(owned, journal=journal_at(redis_server.url), concurrency=1)
+    (refused,) = fake.active
+    forged = {"s": "succeeded", "n": json.dumps({"phoneNumber": refused}), "seq": 0}
+    await redis_client.hset(
+        "numbers_async:job:{job}:state", json.dumps(refused), json.dumps(forged)
+    )
+    fake.requests.clear()
+
+    report = await client.bulk.release(
+        owned, journal=journal_at(redis_server.url), verify_resumed=True
+    )
+
+    assert report.ok
+    assert report.resumed == 2  # the true ones, confirmed by a 404 each
+    assert [r.path.rsplit("/", 1)[1] for r in fake.requests_for("release")] == [
+        f"{refused}:release"
+    ]  # the forged one: the server said it is still owned, so it was released now
+    assert fake.active == {}
