@@ -87,8 +87,14 @@ def install_pip_from_index(python: Path) -> None:
     request = urllib.request.Request(  # noqa: S310 - an https (or configured) index URL
         url, headers={"Accept": "application/vnd.pypi.simple.v1+json"}
     )
-    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-        files = json.load(response)["files"]
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            files = json.load(response)["files"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(
+            f"scripts/dev.py: could not read {url} ({exc}); install your system's venv "
+            f"package (Debian and Ubuntu: apt install python3-venv) or set PIP_INDEX_URL"
+        ) from None
     wheels = [
         f
         for f in files
@@ -100,8 +106,11 @@ def install_pip_from_index(python: Path) -> None:
     if not wheels:
         raise SystemExit(f"scripts/dev.py: no pip wheel found at {url}")
     wheel = max(wheels, key=lambda f: _version_key(f["filename"].split("-")[1]))
-    with urllib.request.urlopen(wheel["url"], timeout=120) as response:  # noqa: S310
-        data = response.read()
+    try:
+        with urllib.request.urlopen(wheel["url"], timeout=120) as response:  # noqa: S310
+            data = response.read()
+    except OSError as exc:
+        raise SystemExit(f"scripts/dev.py: could not fetch {wheel['url']} ({exc})") from None
     if hashlib.sha256(data).hexdigest() != wheel["hashes"]["sha256"]:
         raise SystemExit(f"scripts/dev.py: {wheel['filename']} does not match its SHA-256")
     with tempfile.TemporaryDirectory() as tmp:
