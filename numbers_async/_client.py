@@ -7,7 +7,7 @@ import functools
 import os
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
 from numbers_async import _operations as ops
 from numbers_async._auth import Auth, BasicAuth, OAuth2
@@ -47,12 +47,9 @@ DEFAULT_AUTH_URL: Final = "https://auth.sinch.com/oauth2/token"
 DEFAULT_PAGE_SIZE: Final = 100
 DEFAULT_MAX_CONCURRENCY: Final = 64
 
-# An enum argument is a member or one of its known string values; anything else is
-# rejected at run time (InvalidInputError) and flagged by a type checker.
-_NumberTypeArg: TypeAlias = "NumberType | NumberTypeName"
-_SearchPatternArg: TypeAlias = "SearchPattern | SearchPatternName"
-_CapabilityArg: TypeAlias = "Capability | CapabilityName"
-_CapabilitiesArg: TypeAlias = "Iterable[_CapabilityArg] | _CapabilityArg"
+# An enum argument is a member or one of its known string values (the enum's public
+# ``...Name`` literal alias, spelled out in each signature so the API reference shows it);
+# anything else is rejected at run time (InvalidInputError) and flagged by a type checker.
 
 T = TypeVar("T")
 #: Turns the status and body of a 2xx answer into the call's result.
@@ -97,7 +94,8 @@ class AvailableRegions(_Resource):
     """``client.available_regions``: where numbers are offered."""
 
     async def list(
-        self, types: Iterable[_NumberTypeArg] | _NumberTypeArg | None = None
+        self,
+        types: Iterable[NumberType | NumberTypeName] | NumberType | NumberTypeName | None = None,
     ) -> list[AvailableRegion]:
         """List regions, optionally only those offering the given number ``types``.
 
@@ -112,11 +110,14 @@ class AvailableNumbers(_Resource):
     async def search(
         self,
         region_code: str,
-        number_type: _NumberTypeArg,
+        number_type: NumberType | NumberTypeName,
         *,
         pattern: str | None = None,
-        search_pattern: _SearchPatternArg | None = None,
-        capabilities: _CapabilitiesArg | None = None,
+        search_pattern: SearchPattern | SearchPatternName | None = None,
+        capabilities: Iterable[Capability | CapabilityName]
+        | Capability
+        | CapabilityName
+        | None = None,
         size: int | None = None,
     ) -> list[AvailableNumber]:
         """Search numbers available to rent.
@@ -173,11 +174,14 @@ class AvailableNumbers(_Resource):
     async def rent_any(
         self,
         region_code: str,
-        number_type: _NumberTypeArg,
+        number_type: NumberType | NumberTypeName,
         *,
         pattern: str | None = None,
-        search_pattern: _SearchPatternArg | None = None,
-        capabilities: _CapabilitiesArg | None = None,
+        search_pattern: SearchPattern | SearchPatternName | None = None,
+        capabilities: Iterable[Capability | CapabilityName]
+        | Capability
+        | CapabilityName
+        | None = None,
         sms: SmsConfiguration | None = None,
         voice: VoiceConfiguration | None = None,
         callback_url: str | None = None,
@@ -212,10 +216,13 @@ class ActiveNumbers(_Resource):
         self,
         *,
         region_code: str | None = None,
-        number_type: _NumberTypeArg | None = None,
+        number_type: NumberType | NumberTypeName | None = None,
         pattern: str | None = None,
-        search_pattern: _SearchPatternArg | None = None,
-        capabilities: _CapabilitiesArg | None = None,
+        search_pattern: SearchPattern | SearchPatternName | None = None,
+        capabilities: Iterable[Capability | CapabilityName]
+        | Capability
+        | CapabilityName
+        | None = None,
         page_size: int | None = None,
         order_by: Literal["phoneNumber", "displayName"] | None = None,
         page_token: str | None = None,
@@ -223,14 +230,18 @@ class ActiveNumbers(_Resource):
     ) -> ActiveNumbersPager:
         """List owned numbers lazily, page by page.
 
-        Arguments are checked now; requests start when iteration does::
+        Arguments are checked now; requests start when iteration does.
+        ``page_size`` defaults to 100; ``max_items`` stops after that many numbers.
 
+        Examples:
+            ```python
             async for number in client.active_numbers.list(region_code="US"):
                 ...
-            async for page in client.active_numbers.list(page_size=500).pages():
-                save(page.next_page_token)  # resume later with page_token=
 
-        ``page_size`` defaults to 100; ``max_items`` stops after that many numbers.
+            pages = client.active_numbers.list(page_size=500).pages()
+            async for page in pages:
+                save(page.next_page_token)  # resume later with page_token=
+            ```
         """
         query = ops.list_active_query(
             region_code=region_code,
@@ -307,10 +318,8 @@ class Callbacks(_Resource):
 class NumbersClient:
     """An asyncio client for the Sinch Numbers API.
 
-    Use it as an async context manager, or call ``aclose()`` when done::
-
-        async with NumbersClient(project_id, key_id, key_secret) as client:
-            found = await client.available_numbers.search("US", "LOCAL", size=5)
+    Use it as an async context manager, or call [`aclose`][numbers_async.NumbersClient.aclose]
+    when done (see the example below).
 
     Args:
         project_id: the Sinch project.
@@ -336,6 +345,12 @@ class NumbersClient:
 
     ``client.with_options(retry=..., timeouts=...)`` gives a view with other settings for
     some calls, sharing this client's connections, token and rate limit.
+
+    Examples:
+        ```python
+        async with NumbersClient(project_id, key_id, key_secret) as client:
+            found = await client.available_numbers.search("US", "LOCAL", size=5)
+        ```
     """
 
     def __init__(
@@ -420,10 +435,15 @@ class NumbersClient:
         """A view of this client with another retry policy and/or timeouts.
 
         The view shares the connections, token, concurrency and rate limit; closing
-        either closes both. Example::
+        either closes both.
 
-            fast = client.with_options(retry=RetryPolicy(attempts=1), timeouts=Timeouts(total=2))
+        Examples:
+            ```python
+            fast = client.with_options(
+                retry=RetryPolicy(attempts=1), timeouts=Timeouts(total=2)
+            )
             number = await fast.active_numbers.get(phone)
+            ```
         """
         view = copy.copy(self)
         view.__dict__.pop("_bulk", None)  # the view's bulk jobs run with the view's options
