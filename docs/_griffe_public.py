@@ -34,7 +34,8 @@ _MAX_DEPTH = 8  # aliases of aliases; far more than the package has
 
 def _is_private(path: str) -> bool:
     return any(
-        part.startswith("_") and not (part.startswith("__") and part.endswith("__"))
+        part.startswith("_")
+        and not (part.startswith("__") and part.endswith("__"))
         for part in path.split(".")
     )
 
@@ -83,7 +84,9 @@ class PublicNames(griffe.Extension):
     def _public_targets(self, pkg: griffe.Module) -> set[str]:
         """The paths of every object a public module exports (under any name)."""
         public: set[str] = set()
-        modules = [m for m in self._objects(pkg) if isinstance(m, griffe.Module)]
+        modules = [
+            m for m in self._objects(pkg) if isinstance(m, griffe.Module)
+        ]
         for module in modules:
             if _is_private(module.path):
                 continue
@@ -101,9 +104,12 @@ class PublicNames(griffe.Extension):
     def _is_public(self, path: str) -> bool:
         target = self._lookup(path)
         if target is not None:
-            path = target.path  # through every import: numbers_async._config.RetryPolicy
+            path = (
+                target.path
+            )  # through every import: numbers_async._config.RetryPolicy
         return path in self._public or any(
-            path.startswith(f"{target}.") and not _is_private(path[len(target) :])
+            path.startswith(f"{target}.")
+            and not _is_private(path[len(target) :])
             for target in self._public
         )
 
@@ -112,7 +118,12 @@ class PublicNames(griffe.Extension):
             return None
         try:
             return _final(self._pkg[path.removeprefix(f"{PACKAGE}.")])
-        except (KeyError, ValueError, griffe.AliasResolutionError, griffe.CyclicAliasError):
+        except (
+            KeyError,
+            ValueError,
+            griffe.AliasResolutionError,
+            griffe.CyclicAliasError,
+        ):
             return None
 
     # -- rewriting expressions ---------------------------------------------------------
@@ -128,7 +139,10 @@ class PublicNames(griffe.Extension):
                 self._external_root(first)
             return expr
         for field in dataclasses.fields(expr):
-            if isinstance(expr, griffe.ExprKeyword) and field.name == "function":
+            if (
+                isinstance(expr, griffe.ExprKeyword)
+                and field.name == "function"
+            ):
                 continue  # the call this keyword belongs to, rewritten with the call
             value = getattr(expr, field.name)
             if isinstance(value, griffe.Expr):
@@ -142,7 +156,9 @@ class PublicNames(griffe.Extension):
         if not path.startswith(f"{PACKAGE}.") or self._is_public(path):
             return expr
         target = self._lookup(path)
-        if isinstance(target, griffe.Alias):  # imported from outside through a private module
+        if isinstance(
+            target, griffe.Alias
+        ):  # imported from outside through a private module
             expr.parent = target.target_path.rpartition(".")[0] or None
             return expr
         if isinstance(target, griffe.Attribute) and target.value is not None:
@@ -155,13 +171,19 @@ class PublicNames(griffe.Extension):
         Changed in place: the names after it find their path through it.
         """
         target = self._lookup(expr.canonical_path)
-        if isinstance(target, griffe.Alias) and not target.target_path.startswith(PACKAGE):
+        if isinstance(
+            target, griffe.Alias
+        ) and not target.target_path.startswith(PACKAGE):
             expr.parent = target.target_path.rpartition(".")[0] or None
 
     def _bases(self, bases: list[Any], depth: int = 0) -> list[Any]:
         shown: list[Any] = []
         for base in bases:
-            path = base.canonical_path if isinstance(base, griffe.Expr) else str(base)
+            path = (
+                base.canonical_path
+                if isinstance(base, griffe.Expr)
+                else str(base)
+            )
             target = self._lookup(path) if _is_private(path) else None
             if isinstance(target, griffe.Class) and depth < _MAX_DEPTH:
                 shown.extend(self._bases(list(target.bases), depth + 1))
@@ -174,7 +196,11 @@ class PublicNames(griffe.Extension):
     def _attribute_value(self, attr: griffe.Attribute) -> Any:
         value = attr.value
         cls = attr.parent
-        init = cls.members.get("__init__") if isinstance(cls, griffe.Class) else None
+        init = (
+            cls.members.get("__init__")
+            if isinstance(cls, griffe.Class)
+            else None
+        )
         if (
             isinstance(init, griffe.Function)
             and init.lineno is not None
@@ -185,14 +211,19 @@ class PublicNames(griffe.Extension):
             return None  # set from the arguments: the value is the caller's
         if isinstance(value, griffe.ExprName) and "(" in value.canonical_path:
             return None  # a parameter's name (griffe's path for it is "Class(name)")
-        if isinstance(value, griffe.ExprCall) and value.function.canonical_path in {
+        if isinstance(
+            value, griffe.ExprCall
+        ) and value.function.canonical_path in {
             "attrs.field",
             "attr.ib",
             "attr.attrib",
             "attrs.attrib",
         }:
             for argument in value.arguments:
-                if isinstance(argument, griffe.ExprKeyword) and argument.name == "default":
+                if (
+                    isinstance(argument, griffe.ExprKeyword)
+                    and argument.name == "default"
+                ):
                     return self._rewrite(argument.value)
             return None  # a factory or no default: the signature shows the rest
         return self._rewrite(value)
