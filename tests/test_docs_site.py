@@ -51,14 +51,15 @@ EXTERNAL = (
     "https://squidfunk.github.io/mkdocs-material/",  # the theme's "Made with" footer
 )
 
-#: The pages for people working on the project itself (the "Contributing" section), which
-#: name private modules on purpose.
-CONTRIBUTOR_PAGES = {"architecture/index.html", "contributing-docs/index.html"}
+#: The navigation section for people working on the project itself; its pages name
+#: private modules on purpose.
+CONTRIBUTING = "Contributing"
 
 _MISSING = [
     name for name in ("mkdocs", "material", "mkdocstrings") if not importlib.util.find_spec(name)
 ]
-if sys.version_info < (3, 11):
+_TOO_OLD = sys.version_info < (3, 11)  # a variable: mypy checks this file as 3.10
+if _TOO_OLD:
     pytest.skip("the docs toolchain needs Python 3.11+", allow_module_level=True)
 if _MISSING and not os.environ.get("CI"):
     pytest.skip(
@@ -190,8 +191,23 @@ def pages(site: Path) -> dict[str, Page]:
     return found
 
 
+def _nav_sections(pages: dict[str, Page]) -> dict[str, set[str]]:
+    """The site navigation's sections (as the home page shows them): title -> pages."""
+    sections: dict[str, set[str]] = {}
+    for item in pages["index.html"].root.find_all("li", cls="md-nav__item--section"):
+        labels = [child for child in item.children if isinstance(child, Node)]
+        title = next(" ".join(n.text().split()) for n in labels if n.tag == "label")
+        sections[title] = {
+            a.attrs["href"].rstrip("/") + "/index.html"
+            for a in item.find_all("a")
+            if "href" in a.attrs and not a.attrs["href"].startswith("#")
+        }
+    return sections
+
+
 def _user_pages(pages: dict[str, Page]) -> list[Page]:
-    return [page for name, page in pages.items() if name not in CONTRIBUTOR_PAGES]
+    contributors = _nav_sections(pages)[CONTRIBUTING]
+    return [page for name, page in pages.items() if name not in contributors]
 
 
 # -- one markup ----------------------------------------------------------------------------
@@ -326,6 +342,45 @@ def test_resource_groups_show_no_constructor(pages: dict[str, Page]) -> None:
 
 
 # -- navigation and links ------------------------------------------------------------------
+
+
+def _section_of(node: Node) -> str | None:
+    """The title of the navigation section ``node`` is in, if any."""
+    parent = node.parent
+    while parent is not None:
+        if parent.tag == "li" and "md-nav__item--section" in parent.classes():
+            labels = [c for c in parent.children if isinstance(c, Node) and c.tag == "label"]
+            return " ".join(labels[0].text().split()) if labels else None
+        parent = parent.parent
+    return None
+
+
+def test_contributor_pages_have_their_own_section(pages: dict[str, Page]) -> None:
+    sections = _nav_sections(pages)
+    assert sections[CONTRIBUTING] == {
+        "architecture/index.html",
+        "contributing-docs/index.html",
+    }
+    # Nowhere else in the navigation: not in another section, not at the top level.
+    (primary,) = [
+        nav
+        for nav in pages["index.html"].root.find_all("nav")
+        if "md-nav--primary" in nav.classes()
+    ]
+    placed = {
+        (a.attrs["href"], _section_of(a))
+        for a in primary.find_all("a")
+        if a.attrs.get("href", "").rstrip("/") + "/index.html" in sections[CONTRIBUTING]
+    }
+    assert placed == {("architecture/", CONTRIBUTING), ("contributing-docs/", CONTRIBUTING)}
+
+
+def test_the_home_page_example_starts_with_the_install_line(pages: dict[str, Page]) -> None:
+    article = pages["index.html"].article
+    blocks = [pre.text().strip() for pre in article.find_all("pre")]
+    assert blocks, "the home page has no example"
+    assert blocks[0] == "pip install numbers-async"
+    assert "import asyncio" in blocks[1]
 
 
 def _toc_links(page: Page) -> list[Node]:
