@@ -185,10 +185,6 @@ def test_the_readme_pytest_example_sets_the_asyncio_mode() -> None:
     assert any(p.kind == "pytest" and p.page.name == "README.md" for p in ALL)
 
 
-def test_the_readme_links_to_the_site() -> None:
-    assert "https://numbers-async.github.io/numbers-async/" in (ROOT / "README.md").read_text()
-
-
 # -- the command-line reference -------------------------------------------------------------
 
 

@@ -36,20 +36,14 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from tests.test_docs_links import EXTERNAL
+
 ROOT = Path(__file__).parent.parent
 
 #: Code blocks wrap at this width: the content column of the site at 1280 px shows about 82
 #: monospace characters, and 80 is what a terminal and a side-by-side diff show as well.
 MAX_COLUMNS = 80
 
-#: External addresses the site may link to: pages that exist and that the project means to
-#: send readers to. The project itself publishes nothing (no documentation host, no forge
-#: page), so none of its own addresses belongs here.
-EXTERNAL = (
-    "https://developers.sinch.com/docs/numbers/",  # the Sinch Numbers API documentation
-    "https://github.com/Textualize/rich",  # the progress-bar library the CLI uses
-    "https://squidfunk.github.io/mkdocs-material/",  # the theme's "Made with" footer
-)
 
 #: The navigation section for people working on the project itself; its pages name
 #: private modules on purpose.
