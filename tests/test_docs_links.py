@@ -115,16 +115,16 @@ def test_the_package_names_only_addresses_that_exist() -> None:
 
 def test_a_link_to_a_missing_page_or_host_is_found(tmp_path: Path) -> None:
     # The check itself, on a page with one link of each kind.
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "guide.md").write_text("# Guide\n\n## Retries\n")
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "guide.md").write_text("# Guide\n\n## Retries\n")
     page = tmp_path / "README.md"
     page.write_text(
-        "[ok](docs/guide.md#retries) [gone](docs/nope.md) [anchor](docs/guide.md#nope)\n"
+        "[ok](book/guide.md#retries) [gone](book/nope.md) [anchor](book/guide.md#nope)\n"
         "<https://example.org/site/> [api](https://developers.sinch.com/docs/numbers/)\n"
         "```console\n[not a link](in/a/code/block.md)\n```\n"
     )
     assert broken(page, links(page.read_text())) == [
-        "docs/nope.md (no such file)",
-        "docs/guide.md#nope (no such heading)",
+        "book/nope.md (no such file)",
+        "book/guide.md#nope (no such heading)",
         "https://example.org/site/ (an address the project does not vouch for)",
     ]
