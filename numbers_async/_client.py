@@ -7,7 +7,7 @@ import functools
 import os
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias, TypeVar
 
 from numbers_async import _operations as ops
 from numbers_async._auth import Auth, BasicAuth, OAuth2
@@ -47,9 +47,12 @@ DEFAULT_AUTH_URL: Final = "https://auth.sinch.com/oauth2/token"
 DEFAULT_PAGE_SIZE: Final = 100
 DEFAULT_MAX_CONCURRENCY: Final = 64
 
-# An enum argument is a member or one of its known string values (the enum's public
-# ``...Name`` literal alias, spelled out in each signature so the API reference shows it);
-# anything else is rejected at run time (InvalidInputError) and flagged by a type checker.
+# An enum argument is a member or one of its known string values, anything else rejected at
+# run time (InvalidInputError); the API reference shows these aliases as their values.
+_NumberTypeArg: TypeAlias = NumberType | NumberTypeName
+_SearchPatternArg: TypeAlias = SearchPattern | SearchPatternName
+_CapabilityArg: TypeAlias = Capability | CapabilityName
+_CapabilitiesArg: TypeAlias = Iterable[_CapabilityArg] | Capability | CapabilityName
 
 T = TypeVar("T")
 #: Turns the status and body of a 2xx answer into the call's result.
@@ -94,8 +97,7 @@ class AvailableRegions(_Resource):
     """``client.available_regions``: where numbers are offered."""
 
     async def list(
-        self,
-        types: Iterable[NumberType | NumberTypeName] | NumberType | NumberTypeName | None = None,
+        self, types: Iterable[_NumberTypeArg] | _NumberTypeArg | None = None
     ) -> list[AvailableRegion]:
         """List regions, optionally only those offering the given number ``types``.
 
@@ -110,14 +112,11 @@ class AvailableNumbers(_Resource):
     async def search(
         self,
         region_code: str,
-        number_type: NumberType | NumberTypeName,
+        number_type: _NumberTypeArg,
         *,
         pattern: str | None = None,
-        search_pattern: SearchPattern | SearchPatternName | None = None,
-        capabilities: Iterable[Capability | CapabilityName]
-        | Capability
-        | CapabilityName
-        | None = None,
+        search_pattern: _SearchPatternArg | None = None,
+        capabilities: _CapabilitiesArg | None = None,
         size: int | None = None,
     ) -> list[AvailableNumber]:
         """Search numbers available to rent.
@@ -174,14 +173,11 @@ class AvailableNumbers(_Resource):
     async def rent_any(
         self,
         region_code: str,
-        number_type: NumberType | NumberTypeName,
+        number_type: _NumberTypeArg,
         *,
         pattern: str | None = None,
-        search_pattern: SearchPattern | SearchPatternName | None = None,
-        capabilities: Iterable[Capability | CapabilityName]
-        | Capability
-        | CapabilityName
-        | None = None,
+        search_pattern: _SearchPatternArg | None = None,
+        capabilities: _CapabilitiesArg | None = None,
         sms: SmsConfiguration | None = None,
         voice: VoiceConfiguration | None = None,
         callback_url: str | None = None,
@@ -216,13 +212,10 @@ class ActiveNumbers(_Resource):
         self,
         *,
         region_code: str | None = None,
-        number_type: NumberType | NumberTypeName | None = None,
+        number_type: _NumberTypeArg | None = None,
         pattern: str | None = None,
-        search_pattern: SearchPattern | SearchPatternName | None = None,
-        capabilities: Iterable[Capability | CapabilityName]
-        | Capability
-        | CapabilityName
-        | None = None,
+        search_pattern: _SearchPatternArg | None = None,
+        capabilities: _CapabilitiesArg | None = None,
         page_size: int | None = None,
         order_by: Literal["phoneNumber", "displayName"] | None = None,
         page_token: str | None = None,
@@ -237,9 +230,7 @@ class ActiveNumbers(_Resource):
             ```python
             async for number in client.active_numbers.list(region_code="US"):
                 ...
-
-            pages = client.active_numbers.list(page_size=500).pages()
-            async for page in pages:
+            async for page in client.active_numbers.list(page_size=500).pages():
                 save(page.next_page_token)  # resume later with page_token=
             ```
         """
@@ -318,8 +309,7 @@ class Callbacks(_Resource):
 class NumbersClient:
     """An asyncio client for the Sinch Numbers API.
 
-    Use it as an async context manager, or call [`aclose`][numbers_async.NumbersClient.aclose]
-    when done (see the example below).
+    Use it as an async context manager, or call ``aclose()`` when done.
 
     Args:
         project_id: the Sinch project.
@@ -345,12 +335,6 @@ class NumbersClient:
 
     ``client.with_options(retry=..., timeouts=...)`` gives a view with other settings for
     some calls, sharing this client's connections, token and rate limit.
-
-    Examples:
-        ```python
-        async with NumbersClient(project_id, key_id, key_secret) as client:
-            found = await client.available_numbers.search("US", "LOCAL", size=5)
-        ```
     """
 
     def __init__(
@@ -435,15 +419,8 @@ class NumbersClient:
         """A view of this client with another retry policy and/or timeouts.
 
         The view shares the connections, token, concurrency and rate limit; closing
-        either closes both.
-
-        Examples:
-            ```python
-            fast = client.with_options(
-                retry=RetryPolicy(attempts=1), timeouts=Timeouts(total=2)
-            )
-            number = await fast.active_numbers.get(phone)
-            ```
+        either closes both. For example, a view that never retries:
+        ``client.with_options(retry=RetryPolicy(attempts=1))``.
         """
         view = copy.copy(self)
         view.__dict__.pop("_bulk", None)  # the view's bulk jobs run with the view's options
