@@ -87,5 +87,5 @@ def test_the_command_line_page_examples_run_against_a_fake_server(tmp_path: Path
 
 def test_the_readme_keeps_its_two_commands() -> None:
     text = README.read_text()
-    assert "python3 -m pip install --quiet nox && python3 -m nox -s demo\n" in text
-    assert "python3 -m pip install --quiet nox && python3 -m nox\n" in text
+    assert "\npython3 scripts/dev.py demo\n" in text
+    assert "\npython3 scripts/dev.py test\n" in text

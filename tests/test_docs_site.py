@@ -355,6 +355,7 @@ def _section_of(node: Node) -> str | None:
 def test_contributor_pages_have_their_own_section(pages: dict[str, Page]) -> None:
     sections = _nav_sections(pages)
     assert sections[CONTRIBUTING] == {
+        "development/index.html",
         "architecture/index.html",
         "contributing-docs/index.html",
     }
@@ -369,7 +370,11 @@ def test_contributor_pages_have_their_own_section(pages: dict[str, Page]) -> Non
         for a in primary.find_all("a")
         if a.attrs.get("href", "").rstrip("/") + "/index.html" in sections[CONTRIBUTING]
     }
-    assert placed == {("architecture/", CONTRIBUTING), ("contributing-docs/", CONTRIBUTING)}
+    assert placed == {
+        ("development/", CONTRIBUTING),
+        ("architecture/", CONTRIBUTING),
+        ("contributing-docs/", CONTRIBUTING),
+    }
 
 
 def test_the_home_page_example_starts_with_the_install_line(pages: dict[str, Page]) -> None:
