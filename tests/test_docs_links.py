@@ -13,8 +13,6 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import pytest
-
 ROOT = Path(__file__).parent.parent
 README = ROOT / "README.md"
 
@@ -68,35 +66,10 @@ def broken(page: Path, targets: list[str]) -> list[str]:
     return bad
 
 
-#: The README's opening (its first lines and "The two commands") is kept by the
-#: integrator, not by this branch; it still links the unpublished site (line 8) and has a
-#: comment line over 80 columns. Checked apart, as a strict xfail, until they are fixed.
-README_HEAD_END = "\n## Install\n"
-HEAD_PENDING = pytest.mark.xfail(
-    strict=True,
-    reason="the README's opening still links the unpublished site and has a line over 80 "
-    "columns; once those lines are fixed, delete this marker",
-)
-
-
-def readme_parts() -> tuple[str, str]:
-    """The README's opening and the rest (all of it is the rest once the opening moves)."""
-    text = README.read_text()
-    if README_HEAD_END not in text:
-        return "", text
-    head, rest = text.split(README_HEAD_END, 1)
-    return head, README_HEAD_END + rest
-
-
 def test_the_readme_links_exist() -> None:
-    targets = links(readme_parts()[1])
+    targets = links(README.read_text())
     assert len(targets) > 15
     assert broken(README, targets) == []
-
-
-@HEAD_PENDING
-def test_the_readme_opening_links_exist() -> None:
-    assert broken(README, links(readme_parts()[0])) == []
 
 
 def test_the_readme_links_into_the_docs_and_says_how_to_build_them() -> None:

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from numbers_async.cli import build_parser
-from tests.test_docs_links import HEAD_PENDING, README, readme_parts
 
 ROOT = Path(__file__).parent.parent
 MAX_COLUMNS = 80
@@ -48,14 +47,7 @@ def test_the_pages_have_code_blocks() -> None:
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(ROOT)) for p in PAGES])
 def test_code_blocks_fit_the_column(page: Path) -> None:
-    text = readme_parts()[1] if page == README else page.read_text()
-    found = too_wide(str(page.relative_to(ROOT)), text)
-    assert found == [], f"wrap these at {MAX_COLUMNS} columns:\n" + "\n".join(found)
-
-
-@HEAD_PENDING
-def test_the_readme_opening_fits_the_column() -> None:
-    found = too_wide("README.md (opening)", readme_parts()[0])
+    found = too_wide(str(page.relative_to(ROOT)), page.read_text())
     assert found == [], f"wrap these at {MAX_COLUMNS} columns:\n" + "\n".join(found)
 
 
