@@ -405,8 +405,8 @@ class FileJournal:
         self.path = Path(path)
         """The journal file."""
 
-    async def open(self, operation: str, request: Mapping[str, Any], settle: Settle) -> Journal:
-        """Open (or create) the file for an ``operation`` job (the ``JournalStore`` verb).
+    async def open(self, operation: str, request: Mapping[str, Any], settle: Settle) -> Any:
+        """Open (or create) the file for an ``operation`` job; the journal the job writes to.
 
         A file job settles before its first item (the job calls ``settle`` itself once
         an earlier run's requests must have ended), so ``settle`` is not kept.

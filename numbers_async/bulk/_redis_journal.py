@@ -192,8 +192,8 @@ class RedisJournal:
         """Redis script calls made so far by the jobs and reports of this journal."""
         return self._round_trips
 
-    async def open(self, operation: str, request: Mapping[str, Any], settle: Settle) -> Session:
-        """Join (or create) the job as a worker of an ``operation`` job (``JournalStore``)."""
+    async def open(self, operation: str, request: Mapping[str, Any], settle: Settle) -> Any:
+        """Join (or create) the job as a worker; the journal this worker's job writes to."""
         redis, owned = self._connection()
         worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         session = Session(
