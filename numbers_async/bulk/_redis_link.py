@@ -15,11 +15,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from typing import Any, Final
 
 import redis.asyncio as aioredis
@@ -32,6 +40,7 @@ from numbers_async.bulk._store import MAX_WINDOW
 from numbers_async.errors import JournalError
 
 __all__ = [
+    "Batcher",
     "Link",
     "check_number",
     "check_record",
@@ -261,3 +270,53 @@ def phones_of(raw: str, link: Link) -> frozenset[str]:
     if line_problem({"baseline": phones}) is not None:
         raise link.garbage(f"phone numbers {raw!r:.80}")
     return frozenset(phones)
+
+
+class Batcher:
+    """Group commit: what is submitted while a batch is being sent goes in the next one.
+
+    ``send`` sends a batch and returns a result for each entry; its error (or a
+    cancellation) goes to every waiter of that batch and of the queue, never to the
+    writer task itself (nobody would retrieve it).
+    """
+
+    def __init__(self, send: Callable[[list[dict[str, Any]]], Awaitable[list[str]]]) -> None:
+        self._send = send
+        self._queue: list[tuple[dict[str, Any], asyncio.Future[str]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def submit(self, entry: dict[str, Any]) -> str:
+        """Queue ``entry``; its result once the batch it went in was sent."""
+        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._queue.append((entry, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(
+                self._drain(), name="numbers-async journal writer"
+            )
+        return await done
+
+    async def finish(self) -> None:
+        """Wait for what is queued to be sent (its waiters see any error)."""
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._writer)
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                results = await asyncio.shield(self._send([entry for entry, _ in batch]))
+            except BaseException as exc:
+                for _, waiter in batch + self._queue:
+                    if not waiter.done():
+                        if isinstance(exc, asyncio.CancelledError):
+                            waiter.cancel()
+                        else:
+                            waiter.set_exception(exc)
+                self._queue = []
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                return
+            for (_, waiter), result in zip(batch, results, strict=True):
+                if not waiter.done():
+                    waiter.set_result(result)

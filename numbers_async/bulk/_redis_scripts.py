@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from numbers_async.bulk._redis_lua import HAND, PRELUDE
+
 __all__ = [
     "BASELINE",
     "BEGIN",
@@ -42,115 +44,6 @@ KEY_NAMES: Final = (
     "phones",
 )
 
-# How often an item with an unknown outcome is handed out for a check in one round;
-# after that it stays unknown until the next round (a rerun).
-_PRELUDE: Final = """
-local META, ITEMS, STATE, WORKERS = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local CLAIMED, LATER, UNSETTLED, OPEN = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
-local FAILED, PHONES = KEYS[9], KEYS[10]
-local MAX_TRIES = 3
-
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-
-local function same_job(id)
-  return redis.call('HGET', META, 'id') == id
-end
-
-local function record(key)
-  local raw = redis.call('HGET', STATE, key)
-  if raw then return cjson.decode(raw) end
-  return {}
-end
-
-local function save(key, rec)
-  redis.call('HSET', STATE, key, cjson.encode(rec))
-end
-
-local function set_status(key, rec, status)
-  if rec.s == status then return end
-  if rec.s then redis.call('HINCRBY', META, 'n_' .. rec.s, -1) end
-  if status then redis.call('HINCRBY', META, 'n_' .. status, 1) end
-  rec.s = status
-  if status == 'failed' or status == 'unknown' then
-    redis.call('SADD', FAILED, key)
-  else
-    redis.call('SREM', FAILED, key)
-  end
-end
-
-local function needs_check(rec)
-  return rec.s == 'unknown' or (rec.s == 'failed' and (rec.hu or rec.o)) and true or false
-end
-
--- When an item's earlier requests must have ended (ms), or 0: its intent's time plus
--- its window, or, once the call ended without an answer, one attempt after that (`ed`).
-local function ready_at(rec)
-  if rec.at and (rec.o or needs_check(rec)) then
-    return rec.ed or (rec.at + math.floor((rec.w or 0) * 1000))
-  end
-  return 0
-end
-
-local function round_of()
-  return tonumber(redis.call('HGET', META, 'round') or '1')
-end
-
--- Whether an item with an unknown outcome was handed out for checks too often this round.
-local function tried_out(rec, round)
-  return rec.tr == round and (rec.t or 0) >= MAX_TRIES
-end
-
--- Put a position back: to settle under the barrier (rent_any, maybe acted), to hand out
--- again once its requests must have ended, or nowhere (checked too often this round).
--- Whether it was put back.
-local function requeue(seq, now, op)
-  local key = redis.call('HGET', ITEMS, seq)
-  if not key then return false end
-  local rec = record(key)
-  if rec.s == 'succeeded' then return false end
-  local ready = math.max(now, ready_at(rec))
-  if op == 'rent_any' and needs_check(rec) then
-    redis.call('ZADD', UNSETTLED, ready, seq)
-  elseif needs_check(rec) and tried_out(rec, round_of()) then
-    return false
-  else
-    redis.call('ZADD', LATER, ready, seq)
-  end
-  return true
-end
-
--- Workers whose lease ran out: their claims go back, each once its requests must have ended.
-local function reap(now, op)
-  local dead = redis.call('ZRANGEBYSCORE', WORKERS, '-inf', now)
-  if #dead == 0 then return end
-  local gone = {}
-  for _, worker in ipairs(dead) do
-    gone[worker] = true
-    redis.call('ZREM', WORKERS, worker)
-  end
-  local claimed = redis.call('HGETALL', CLAIMED)
-  for i = 1, #claimed, 2 do
-    if gone[claimed[i + 1]] then
-      redis.call('HDEL', CLAIMED, claimed[i])
-      requeue(claimed[i], now, op)
-    end
-  end
-  local settling = redis.call('HGET', META, 'settling')
-  if settling and gone[settling] then redis.call('HDEL', META, 'settling') end
-end
-
-local function round_finished()
-  if redis.call('HGET', META, 'sealed') ~= '1' then return false end
-  local cursor = tonumber(redis.call('HGET', META, 'cursor') or '0')
-  local total = tonumber(redis.call('HGET', META, 'total') or '0')
-  return cursor >= total and redis.call('ZCARD', LATER) == 0
-    and redis.call('ZCARD', UNSETTLED) == 0 and redis.call('HLEN', CLAIMED) == 0
-    and not redis.call('HGET', META, 'settling')
-end
-"""
 
 # ARGV: worker, lease ms, header JSON, identity, version, a new job id, operation.
 # Creates the job, or checks that it is the same job; registers the worker; starts the
@@ -158,7 +51,7 @@ end
 # -> {status ('created'|'joined'|'new_round'|'mismatch'|'version'), id, header,
 #     sealed, total, digest, baseline, round}
 BEGIN: Final = (
-    _PRELUDE
+    PRELUDE
     + """
 local worker, lease = ARGV[1], tonumber(ARGV[2])
 local now = now_ms()
@@ -193,7 +86,7 @@ return {status, m[1], m[2], m[3] or '0', m[4] or '', m[5] or '', m[6] or '', m[7
 # not yet written; a position written with another key is a different input.
 # -> {'ok'} | {'sealed'} | {'mismatch', position, stored key} | {'gone'}
 LOAD: Final = (
-    _PRELUDE
+    PRELUDE
     + """
 if not same_job(ARGV[1]) then return {'gone'} end
 if redis.call('HGET', META, 'sealed') == '1' then return {'sealed'} end
@@ -211,7 +104,7 @@ return {'ok'}
 # ARGV: id, total, digest. The first worker to finish reading the input seals it.
 # -> {'ok'} | {'mismatch', total, digest} | {'gone'}
 SEAL: Final = (
-    _PRELUDE
+    PRELUDE
     + """
 if not same_job(ARGV[1]) then return {'gone'} end
 if redis.call('HGET', META, 'sealed') == '1' then
@@ -227,7 +120,7 @@ return {'ok'}
 # ARGV: id, the baseline (JSON). The first baseline recorded is the job's.
 # -> {'ok', baseline} | {'gone'}
 BASELINE: Final = (
-    _PRELUDE
+    PRELUDE
     + """
 if not same_job(ARGV[1]) then return {'gone'} end
 redis.call('HSETNX', META, 'baseline', ARGV[2])
@@ -235,36 +128,10 @@ return {'ok', redis.call('HGET', META, 'baseline')}
 """
 )
 
-# Hand one position out (or queue it, or skip it); appends to `out` what the worker gets.
-_HAND: Final = """
-local function hand(seq, worker, round, now, op, out)
-  local key = redis.call('HGET', ITEMS, seq)
-  if not key then return 0 end
-  local raw = redis.call('HGET', STATE, key)
-  local rec = {}
-  if raw then rec = cjson.decode(raw) end
-  if rec.s == 'succeeded' then
-    table.insert(out, seq); table.insert(out, key); table.insert(out, raw)
-    return 0
-  end
-  if needs_check(rec) then
-    if op == 'rent_any' or ready_at(rec) > now then
-      requeue(seq, now, op)
-      return 0
-    end
-    if tried_out(rec, round) then return 0 end
-    if rec.tr ~= round then rec.tr = round; rec.t = 0 end
-    rec.t = (rec.t or 0) + 1
-    raw = cjson.encode(rec)
-    redis.call('HSET', STATE, key, raw)
-  end
-  redis.call('HSET', CLAIMED, seq, worker)
-  table.insert(out, seq); table.insert(out, key); table.insert(out, raw or '')
-  return 1
-end
-"""
 
-# ARGV: id, worker, lease ms, batch, most resumed items, operation, the worker's round.
+# ARGV: id, worker, lease ms, batch, most resumed items, operation, the worker's round,
+# the call's id (the same when a call whose reply was lost is sent again: it gets the
+# items it was given then, rather than more, which would stay claimed by nobody working).
 # Renews the worker's lease, takes over dead workers' items, and hands out up to `batch`
 # items to work (positions ready again first, then from the cursor) plus the succeeded
 # items met on the way. For rent_any, once nothing else is left and every unknown outcome
@@ -272,8 +139,8 @@ end
 # -> {'work', position, key, record, ...} | {'settle'} | {'wait', ms} | {'finished'}
 #    | {'lost'} (the worker was taken for dead) | {'gone'}
 CLAIM: Final = (
-    _PRELUDE
-    + _HAND
+    PRELUDE
+    + HAND
     + """
 if not same_job(ARGV[1]) then return {'gone'} end
 local worker, lease, batch = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -282,6 +149,19 @@ local now = now_ms()
 if not redis.call('ZSCORE', WORKERS, worker) then return {'lost'} end
 redis.call('ZADD', WORKERS, now + lease, worker)
 reap(now, op)
+local again = replayed('claim', worker, ARGV[8])
+if again then
+  local out = {'work'}
+  for _, seq in ipairs(again) do
+    local key = redis.call('HGET', ITEMS, seq)
+    local raw = key and redis.call('HGET', STATE, key) or ''
+    local done = string.find(raw, '"s":"succeeded"', 1, true)
+    if key and (done or redis.call('HGET', CLAIMED, seq) == worker) then
+      table.insert(out, seq); table.insert(out, key); table.insert(out, raw)
+    end
+  end
+  return out
+end
 if round_of() ~= round then return {'finished'} end
 local settling = redis.call('HGET', META, 'settling')
 if settling == worker then return {'settle'} end
@@ -300,7 +180,12 @@ while given < batch and (#out - 1) / 3 - given < most_resumed and cursor < total
   cursor = cursor + 1
 end
 redis.call('HSET', META, 'cursor', cursor)
-if #out > 1 then return out end
+if #out > 1 then
+  local given_out = {}
+  for i = 2, #out, 3 do table.insert(given_out, out[i]) end
+  redis.call('HSET', META, 'claim:' .. worker, ARGV[8] .. ' ' .. table.concat(given_out, ','))
+  return out
+end
 if op == 'rent_any' and cursor >= total and redis.call('ZCARD', UNSETTLED) > 0 then
   local last = redis.call('ZRANGE', UNSETTLED, -1, -1, 'WITHSCORES')
   local wait = tonumber(last[2]) - now
@@ -319,23 +204,26 @@ return {'wait', math.max(soonest - now, 10)}
 """
 )
 
-# ARGV: id, worker, lease ms, operation, then records (JSON), each
+# ARGV: id, worker, lease ms, operation, the call's id (a call sent again after its reply
+# was lost gets that reply, not a second execution), then records (JSON), each
 #   {"ev": "intent"|"succeeded"|"failed"|"unknown", "seq": n, "key": "<JSON>", ...}.
 # -> {'ok'|'lost', result per record} | {'gone'}; a result is 'ok', 'paused' (an intent
 # while another worker settles), or, for what this worker must not send or report,
 # 'taken' (another worker holds the item), 'dup' (another item has the number) or 'again'
 # (an unknown outcome put back to be checked; whoever gets it next reports it).
 RECORD: Final = (
-    _PRELUDE
+    PRELUDE
     + """
 if not same_job(ARGV[1]) then return {'gone'} end
 local worker, lease, op = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local again = replayed('record', worker, ARGV[5])
+if again then return again end
 local now = now_ms()
 local lost = not redis.call('ZSCORE', WORKERS, worker)
 if not lost then redis.call('ZADD', WORKERS, now + lease, worker) end
 local round = round_of()
 local out = {lost and 'lost' or 'ok'}
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   local r = cjson.decode(ARGV[i])
   local seq, key = tostring(r.seq), r.key
   local rec = record(key)
@@ -404,13 +292,16 @@ for i = 5, #ARGV do
   end
   table.insert(out, result)
 end
+if not lost then
+  redis.call('HSET', META, 'record:' .. worker, ARGV[5] .. ' ' .. table.concat(out, ','))
+end
 return out
 """
 )
 
 # ARGV: id, worker, lease ms. -> {'ok'} | {'lost'} | {'gone'}
 RENEW: Final = (
-    _PRELUDE
+    PRELUDE
     + """
 if not same_job(ARGV[1]) then return {'gone'} end
 local now = now_ms()
@@ -427,7 +318,7 @@ return {'ok'}
 # every open intent belongs to an item waiting for this settlement, and all of those may
 # be settled. -> {'quiet'} | {'wait', ms} | {'lost'} | {'gone'}
 QUIET: Final = (
-    _PRELUDE
+    PRELUDE
     + """
 if not same_job(ARGV[1]) then return {'gone'} end
 if redis.call('HGET', META, 'settling') ~= ARGV[2] then return {'lost'} end
@@ -445,7 +336,7 @@ return {'quiet'}
 # ARGV: id. Under the barrier: what a settlement reads.
 # -> {'ok', baseline, phones (JSON), then position, key, record for each unsettled item}
 SNAPSHOT: Final = (
-    _PRELUDE
+    PRELUDE
     + """
 if not same_job(ARGV[1]) then return {'gone'} end
 local phones = redis.call('SMEMBERS', PHONES)
@@ -464,7 +355,7 @@ return out
 # proved never rented (handed out again, as new). Ends the barrier.
 # -> {'ok'} | {'lost'} | {'gone'}
 SETTLED: Final = (
-    _PRELUDE
+    PRELUDE
     + """
 if not same_job(ARGV[1]) then return {'gone'} end
 if redis.call('HGET', META, 'settling') ~= ARGV[2] then return {'lost'} end
@@ -501,7 +392,7 @@ return {'ok'}
 # ARGV: id, worker, operation. The worker leaves: its items go back (each once its
 # requests must have ended). -> {'ok'} | {'gone'}
 RELEASE: Final = (
-    _PRELUDE
+    PRELUDE
     + """
 if not same_job(ARGV[1]) then return {'gone'} end
 local now = now_ms()
@@ -513,6 +404,7 @@ for i = 1, #claimed, 2 do
   end
 end
 redis.call('ZREM', WORKERS, ARGV[2])
+redis.call('HDEL', META, 'claim:' .. ARGV[2], 'record:' .. ARGV[2])
 if redis.call('HGET', META, 'settling') == ARGV[2] then redis.call('HDEL', META, 'settling') end
 return {'ok'}
 """
@@ -522,7 +414,7 @@ return {'ok'}
 # -> {'ok', header, total, n_succeeded, in flight, finished (0|1), live workers,
 #     unaccounted (JSON), then key, record for each failed item} | {'none'}
 REPORT: Final = (
-    _PRELUDE
+    PRELUDE
     + """
 if redis.call('EXISTS', META) == 0 then return {'none'} end
 local now = now_ms()

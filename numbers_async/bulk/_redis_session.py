@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import time
@@ -72,14 +73,15 @@ class Session:
         self._round = 1
         self._sealed = False
         self._baseline: frozenset[str] | None = None
-        self._epoch = 0  # bumped when this worker lost its lease and rejoined
         self._lost = False
+        self._calls = itertools.count()  # ids of CLAIM and RECORD calls (sent again as is)
         self._buffer: deque[tuple[int, Item]] = deque()
-        self._positions: dict[int, tuple[Item, int]] = {}  # handed out: item and epoch
+        self._positions: dict[int, Item] = {}  # handed out: position -> item
+        # Claimed items given to the job and not finished: never handed to it twice.
+        self._active: set[int] = set()
         self._records: dict[Item, dict[str, Any]] = {}
         self._resumed: set[int] = set()  # positions handed out as succeeded (verify_resumed)
-        self._queue: list[tuple[dict[str, Any], asyncio.Future[str]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._batcher = reply_of.Batcher(self._send)
         self._renewer: asyncio.Task[None] | None = None
         self._contact = time.monotonic()
         self._changed = asyncio.Event()
@@ -185,7 +187,10 @@ class Session:
     async def _work(self) -> AsyncGenerator[tuple[int, Item], None]:
         while True:
             if self._buffer:
-                yield self._buffer.popleft()
+                seq, item = self._buffer.popleft()
+                if seq not in self._resumed:
+                    self._active.add(seq)
+                yield seq, item
                 continue
             if self._lost:
                 self._rejoined()
@@ -198,6 +203,7 @@ class Session:
                 _MOST_RESUMED,
                 self._operation,
                 self._round,
+                f"{self._worker}:{next(self._calls)}",
             )
             self._contact = time.monotonic()
             kind = reply_of.text(reply[0], self._link)
@@ -223,15 +229,18 @@ class Session:
             item = reply_of.item_of(values[index + 1], self._link)
             record = reply_of.check_record(values[index + 2], self._link)
             reply_of.check_number(item, record, self._link)
-            self._positions[seq] = (item, self._epoch)
+            if seq in self._active:
+                continue  # claimed again while the job still has it: that one goes on
+            self._positions[seq] = item
             self._records[item] = record
             if record.get("s") == "succeeded":
                 self._resumed.add(seq)
             self._buffer.append((seq, item))
 
     def _rejoined(self) -> None:
+        # What the job has not started yet went to other workers; what it has started
+        # finds out at its intent (Withdrawn) unless this worker claims it again.
         self._lost = False
-        self._epoch += 1
         dropped = len(self._buffer)
         self._buffer.clear()
         self._resumed.clear()
@@ -328,7 +337,7 @@ class Session:
 
     def succeeded_at(self, seq: int) -> Item | None:
         """The item at ``seq``, if it was handed out as succeeded."""
-        item = self._positions.get(seq, (None, 0))[0]
+        item = self._positions.get(seq)
         return item if item is not None and self.status(item) == "succeeded" else None
 
     def settle_at(self, default_window: float, default_attempt: float) -> float | None:
@@ -363,8 +372,6 @@ class Session:
     ) -> None:
         """Record the intent, as the holder of the item's claim; ``Withdrawn`` if not."""
         position = self._position(item, seq)
-        if self._positions.get(position, (None, -1))[1] != self._epoch:
-            raise Withdrawn(item)
         entry = {
             "ev": "intent",
             "seq": position,
@@ -382,6 +389,7 @@ class Session:
                     record["s"] = "unknown"
                 return
             if result != "paused":  # another worker settles: wait for it
+                self._active.discard(position)
                 raise Withdrawn(item)
             await self._pause(self._poll)
 
@@ -399,7 +407,7 @@ class Session:
         if reconciled:
             entry["rc"] = 1
         result = await self._submit(entry)
-        self._done(item)
+        self._done(item, entry["seq"])
         if result == "dup":
             logger.warning(
                 "bulk %s: %s is already recorded for another item of %s; not for %r",
@@ -425,7 +433,7 @@ class Session:
         if isinstance(error, ApiError):
             entry["c"] = error.status
         result = await self._submit(entry)
-        self._done(item)
+        self._done(item, entry["seq"])
         if result == "taken":
             logger.info(
                 "bulk %s: %r of %s was taken over by another worker; its outcome is theirs",
@@ -452,8 +460,9 @@ class Session:
             return self._snapshot[2][item]
         raise JournalError(self.where, f"{item!r} was not handed out to this worker")
 
-    def _done(self, item: Item) -> None:
+    def _done(self, item: Item, seq: int) -> None:
         self._records.pop(item, None)
+        self._active.discard(seq)
         self._changed.set()
 
     # --- writing: one script call for whatever is waiting --------------------------------
@@ -461,45 +470,22 @@ class Session:
     async def _submit(self, entry: dict[str, Any]) -> str:
         if self._closed:
             raise RuntimeError("the journal is closed")
-        done: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._queue.append((entry, done))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(
-                self._drain(), name="numbers-async journal writer"
-            )
-        return await done
+        return await self._batcher.submit(entry)
 
-    async def _drain(self) -> None:
-        """Send what is queued, batch by batch; errors go to the waiters, never here."""
-        while self._queue:
-            batch, self._queue = self._queue, []
-            entries = [json.dumps(entry, separators=(",", ":")) for entry, _ in batch]
-            try:
-                reply = await asyncio.shield(
-                    self._link.call(
-                        "RECORD", self._id, self._worker, self._lease_ms, self._operation, *entries
-                    )
-                )
-                if len(reply) != len(batch) + 1:
-                    raise self._link.garbage("RECORD answered the wrong length")
-                results = [reply_of.text(value, self._link) for value in reply]
-            except BaseException as exc:
-                for _, waiter in batch + self._queue:
-                    if not waiter.done():
-                        if isinstance(exc, asyncio.CancelledError):
-                            waiter.cancel()
-                        else:
-                            waiter.set_exception(exc)
-                self._queue = []
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                return
-            self._contact = time.monotonic()
-            if results[0] == "lost":
-                self._lost = True
-            for (_, waiter), result in zip(batch, results[1:], strict=True):
-                if not waiter.done():
-                    waiter.set_result(result)
+    async def _send(self, entries: list[dict[str, Any]]) -> list[str]:
+        """One RECORD call for ``entries``: a result for each."""
+        encoded = [json.dumps(entry, separators=(",", ":")) for entry in entries]
+        call = f"{self._worker}:{next(self._calls)}"
+        reply = await self._link.call(
+            "RECORD", self._id, self._worker, self._lease_ms, self._operation, call, *encoded
+        )
+        if len(reply) != len(entries) + 1:
+            raise self._link.garbage("RECORD answered the wrong length")
+        results = [reply_of.text(value, self._link) for value in reply]
+        self._contact = time.monotonic()
+        if results[0] == "lost":
+            self._lost = True
+        return results[1:]
 
     async def _renew(self) -> None:
         """Keep the lease while the worker lives (claims and records renew it too)."""
@@ -528,9 +514,7 @@ class Session:
             with contextlib.suppress(RuntimeError):  # still running: its task is cancelled
                 await self._work_iterator.aclose()
         try:
-            if self._writer is not None:
-                with contextlib.suppress(Exception):  # its waiters have seen the error
-                    await asyncio.shield(self._writer)
+            await self._batcher.finish()
         finally:
             if self._renewer is not None:
                 self._renewer.cancel()

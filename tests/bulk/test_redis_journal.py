@@ -24,6 +24,7 @@ from numbers_async import (
     SmsConfiguration,
     Timeouts,
 )
+from numbers_async.bulk._redis_link import Link
 from numbers_async.redis import RedisJournal, RedisRateLimiter
 from numbers_async.testing import FakeNumbersServer, Fault
 from tests.conftest import RedisServer, eventually
@@ -205,7 +206,7 @@ async def test_a_dead_workers_unstarted_claims_are_taken_over_after_its_lease(
     work, _ = await session.begin(owned)
     assert isinstance(work, AsyncIterator)
     await anext(work)  # claims all ten, then "dies": stops renewing, releases nothing
-    session._renewer.cancel()  # type: ignore[union-attr]
+    session._renewer.cancel()
 
     started = time.monotonic()
     async with fake.client() as client:
@@ -393,4 +394,44 @@ async def test_verify_resumed_checks_a_forged_success_with_the_server(
     assert [r.path.rsplit("/", 1)[1] for r in fake.requests_for("release")] == [
         f"{refused}:release"
     ]  # the forged one: the server said it is still owned, so it was released now
+    assert fake.active == {}
+
+
+@pytest.mark.parametrize("script", ["CLAIM", "RECORD"])
+async def test_a_call_whose_reply_was_lost_is_sent_again_without_a_second_effect(
+    fake: FakeNumbersServer,
+    redis_server: RedisServer,
+    monkeypatch: pytest.MonkeyPatch,
+    script: str,
+) -> None:
+    # Redis ran the script, but its reply came too late (a timeout on a loaded machine):
+    # the call is sent again. A claim sent again must give the items it gave (else they
+    # stay claimed by a worker that never works them, and the job never ends); a record
+    # sent again must not be taken for another worker's (else its item goes unreported).
+    real_init = Link.__init__
+    lost: list[str] = []
+
+    def losing_replies(self: Link, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        real = self._scripts[script]
+
+        async def lose_some(*call: Any, **named: Any) -> Any:
+            reply = await real(*call, **named)
+            outcomes = script == "CLAIM" or '"succeeded"' in str(named.get("args"))
+            if outcomes and len(lost) < 3:
+                lost.append(script)
+                raise asyncio.TimeoutError
+            return reply
+
+        self._scripts[script] = lose_some  # type: ignore[assignment]
+
+    monkeypatch.setattr(Link, "__init__", losing_replies)
+    owned = fake.add_active_numbers(30)
+    async with fake.client() as client:
+        report = await asyncio.wait_for(
+            client.bulk.release(owned, journal=journal_at(redis_server.url, batch=5)), 30
+        )
+
+    assert lost == [script] * 3
+    assert sorted(n.phone_number for n in report.succeeded) == sorted(owned)
     assert fake.active == {}
