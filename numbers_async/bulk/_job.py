@@ -325,10 +325,10 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
 
         False if ``stop()`` ended the wait: then nothing may be settled.
         """
-        settle_at = journal.settle_at(self._operation.window, self._operation.attempt)
-        if settle_at is None or settle_at <= time.time():
+        ended_at = journal.requests_ended_at(self._operation.window, self._operation.attempt)
+        if ended_at is None or ended_at <= time.time():
             return not self._stopping
-        until = datetime.fromtimestamp(settle_at, timezone.utc)
+        until = datetime.fromtimestamp(ended_at, timezone.utc)
         self._waiting_until = until
         logger.info(
             "bulk %s: %d items of %s have unknown outcomes; waiting %.1fs (until %s) for the "
@@ -336,14 +336,14 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
             self._operation.name,
             len(journal.items_to_check()),
             journal.path,
-            settle_at - time.time(),
+            ended_at - time.time(),
             until.isoformat(timespec="seconds"),
         )
         if self._on_progress is not None:
             self._on_progress(self._progress(None, waiting_until=until))
         # The wall clock, as the earlier run's intents were timed by it (a sleep may end a
         # little early by it, hence the loop).
-        while (remaining := settle_at - time.time()) > 0 and not self._stopping:  # noqa: ASYNC110
+        while (remaining := ended_at - time.time()) > 0 and not self._stopping:  # noqa: ASYNC110
             await asyncio.sleep(min(remaining, _STOP_CHECK))  # stop() ends the wait
         self._waiting_until = None
         return not self._stopping

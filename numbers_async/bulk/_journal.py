@@ -127,7 +127,7 @@ class Journal:
     The journal owns its state. Callers say what happened to an item (``record_intent``,
     ``record_success``, ``record_failure``, ``record_baseline``, ``forget``) and ask what
     is known (``status``, ``succeeded``, ``needs_check``, ``unknown_items``, ``baseline``,
-    ``succeeded_phones``, ``succeeded_items``, ``succeeded_at``, ``settle_at``); the
+    ``succeeded_phones``, ``succeeded_items``, ``succeeded_at``, ``requests_ended_at``); the
     journal decides how each event is written and folded in.
 
     Every OS error on the file (no space, permission, not a regular file) is raised as a
@@ -216,7 +216,7 @@ class Journal:
         """The item recorded as succeeded at input position ``seq``, if any."""
         return self._state.positions.get(seq)
 
-    def settle_at(self, default_window: float, default_attempt: float) -> float | None:
+    def requests_ended_at(self, default_window: float, default_attempt: float) -> float | None:
         """When (epoch seconds) every earlier request for an item to check must have ended.
 
         That is the intent's time plus its ``window``, or — the earlier run having released

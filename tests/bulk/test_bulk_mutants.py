@@ -166,7 +166,7 @@ async def test_a_forgotten_item_that_then_fails_definitely_needs_no_check(
         await journal.aclose()
 
 
-async def test_settle_at_counts_an_item_to_check_after_one_that_needs_none(
+async def test_requests_ended_at_counts_an_item_to_check_after_one_that_needs_none(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "j.jsonl"
@@ -180,7 +180,7 @@ async def test_settle_at_counts_an_item_to_check_after_one_that_needs_none(
     at = epoch(last_line(path)["at"])
     journal = await reopen(path)
     try:
-        assert journal.settle_at(1000.0, 1000.0) == at + 5.0
+        assert journal.requests_ended_at(1000.0, 1000.0) == at + 5.0
     finally:
         await journal.aclose()
 
@@ -205,7 +205,7 @@ async def test_an_unreadable_line_is_reported_against_the_journal_by_number(
     assert f"line 2 {problem};" in caught.value.rule
 
 
-async def test_settle_at_ends_one_recorded_attempt_after_this_run_took_the_lock(
+async def test_requests_ended_at_ends_one_recorded_attempt_after_this_run_took_the_lock(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "j.jsonl"
@@ -217,7 +217,7 @@ async def test_settle_at_ends_one_recorded_attempt_after_this_run_took_the_lock(
     journal = await reopen(path)
     try:
         assert journal.locked
-        assert journal.settle_at(1000.0, 1000.0) == journal.opened_at + 2.0
+        assert journal.requests_ended_at(1000.0, 1000.0) == journal.opened_at + 2.0
     finally:
         await journal.aclose()
 
