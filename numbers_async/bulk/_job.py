@@ -325,7 +325,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
 
         False if ``stop()`` ended the wait: then nothing may be settled.
         """
-        ended_at = journal.requests_ended_at(self._operation.window, self._operation.attempt)
+        ended_at = journal.requests_ended_at(self._operation.window, self._operation.attempt_window)
         if ended_at is None or ended_at <= time.time():
             return not self._stopping
         until = datetime.fromtimestamp(ended_at, timezone.utc)
@@ -373,7 +373,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         if journal is not None and self._operation.records_intent:
             window = self._operation.intent_window(was_unknown)
             await journal.record_intent(
-                item_key, seq=seq, window=window, attempt=self._operation.attempt
+                item_key, seq=seq, window=window, attempt_window=self._operation.attempt_window
             )
         try:
             number = await self._operation.call(item, was_unknown)

@@ -171,7 +171,7 @@ class Operation(abc.ABC):
         options = getattr(client, "_options", None)  # a NumbersClient's retry and timeouts
         known = options if isinstance(options, CallOptions) else None
         self.window = request_window(known)  # one item's call, retries included
-        self.attempt = attempt_limit(known)  # one attempt
+        self.attempt_window = attempt_limit(known)  # one attempt
         self.unaccounted: list[ActiveNumber] = []  # found on the server, owned by no item
 
     async def open_journal(self, path: JournalPath) -> Journal:
