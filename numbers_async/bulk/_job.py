@@ -237,7 +237,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
                 journal = await self._operation.open_journal(self._journal_path)
                 self._check_input(journal)
                 if await self._wait_for_earlier_runs(journal):
-                    await self._operation.settle(journal)
+                    await self._operation.reconcile(journal)
             while True:
                 while self._may_start() and not source.is_async:
                     item = source.next_sync()

@@ -178,8 +178,8 @@ class Operation(abc.ABC):
         """Open the job's journal."""
         return await Journal.open(path, self.name, self.request)
 
-    async def settle(self, journal: Journal) -> None:  # noqa: B027 - most have nothing to do
-        """Settle, before the first item, what cannot be settled item by item.
+    async def reconcile(self, journal: Journal) -> None:  # noqa: B027 - most have nothing to do
+        """Reconcile, before the first item, what cannot be reconciled item by item.
 
         Called once earlier runs' requests have ended. Nothing, unless the operation says.
         """
@@ -270,7 +270,7 @@ class RentAny(Operation):
         self._capabilities = None if capabilities is None else [Capability(c) for c in capabilities]
         self._sms, self._voice, self._callback_url = sms, voice, callback_url
 
-    async def settle(self, journal: Journal) -> None:
+    async def reconcile(self, journal: Journal) -> None:
         """Record the baseline (a new journal), or assign what lost requests rented.
 
         Runs after the job waited for the earlier runs' requests to end, so the listing

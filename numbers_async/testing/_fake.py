@@ -324,7 +324,7 @@ class FakeNumbersServer:
         self.port = int(runner.addresses[0][1])
 
     async def aclose(self) -> None:
-        """Stop serving and settle hook tasks. Idempotent; :meth:`start` may follow.
+        """Stop serving and finish hook tasks. Idempotent; :meth:`start` may follow.
 
         Provisioning still pending stays WAITING (its timers are cancelled) until
         :meth:`complete_provisioning`. Callbacks still being delivered (or retried) get
@@ -337,7 +337,7 @@ class FakeNumbersServer:
                 self._pending[phone] = None
         if runner is not None:
             await runner.cleanup()
-        await self._settle_event_tasks()
+        await self._finish_event_tasks()
         await self._callbacks.aclose()
 
     async def close(self) -> None:
@@ -613,7 +613,7 @@ class FakeNumbersServer:
             answer = await self._answer(call)
         finally:
             self.in_flight -= 1
-        self._settle_record(record, 0 if answer.drop else answer.status)
+        self._record_status(record, 0 if answer.drop else answer.status)
         if answer.drop:
             if request.transport is not None:
                 request.transport.abort()
@@ -646,7 +646,7 @@ class FakeNumbersServer:
             answer = failure.answer()
         return answer if fault is None else fault.distort(answer)
 
-    def _settle_record(self, record: RecordedRequest, status: int) -> None:
+    def _record_status(self, record: RecordedRequest, status: int) -> None:
         # Search from the end: the entry is recent, and the list may have been cleared.
         for index in range(len(self.requests) - 1, -1, -1):
             if self.requests[index] is record:
@@ -889,7 +889,7 @@ class FakeNumbersServer:
         self._event_tasks.add(task)
         task.add_done_callback(self._event_tasks.discard)
 
-    async def _settle_event_tasks(self) -> None:
+    async def _finish_event_tasks(self) -> None:
         if not self._event_tasks:
             return
         _, late = await asyncio.wait(set(self._event_tasks), timeout=_CLOSE_GRACE)

@@ -160,7 +160,7 @@ async def test_rent_any_lists_owned_numbers_of_its_region_and_type_by_full_pages
     operation = RentAny(project, RENT_ANY_REQUEST, 1, None, None, None)
     journal = await operation.open_journal(tmp_path / "j.jsonl")
     try:
-        await operation.settle(journal)  # a new journal: the baseline is listed
+        await operation.reconcile(journal)  # a new journal: the baseline is listed
     finally:
         await journal.aclose()
     assert LISTING_PAGE_SIZE == 1000
@@ -234,13 +234,13 @@ async def test_rent_any_settling_forgets_an_unknown_item_that_rented_nothing(
         await journal.record_baseline([PHONE])
         await journal.record_intent(0)
         await journal.record_failure(0, ServerError(503), unknown=True)
-        await operation.settle(journal)  # nothing appeared: item 0 rented nothing
+        await operation.reconcile(journal)  # nothing appeared: item 0 rented nothing
         assert (journal.status(0), journal.items_to_check()) == (None, [])
     finally:
         await journal.aclose()
 
 
-async def test_rent_any_settling_assigns_an_appeared_number_and_forgets_the_rest(
+async def test_rent_any_reconciling_assigns_an_appeared_number_and_forgets_the_rest(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "j.jsonl"
@@ -253,7 +253,7 @@ async def test_rent_any_settling_assigns_an_appeared_number_and_forgets_the_rest
             await journal.record_intent(item)
             await journal.record_failure(item, ServerError(503), unknown=True)
         project.owned.add(OTHER)  # one of the lost requests rented it
-        await operation.settle(journal)
+        await operation.reconcile(journal)
         succeeded = journal.succeeded(0)
         assert succeeded is not None
         assert succeeded.phone_number == OTHER
