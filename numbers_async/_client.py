@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Final, Literal, TypeAlias, TypeVar
 
 from numbers_async import _operations as ops
 from numbers_async._auth import Auth, BasicAuth, OAuth2
+from numbers_async._call import CallOptions
 from numbers_async._config import RetryPolicy, Timeouts
 from numbers_async._operations import Request
 from numbers_async._paging import ActiveNumbersPager
 from numbers_async._rate import RateGate, RateLimiter
-from numbers_async._reconcile import NumbersSettler
 from numbers_async._responses import decode, decode_list
-from numbers_async._sender import DEFAULT_CLOSE_TIMEOUT, CallOptions, Sender
+from numbers_async._sender import DEFAULT_CLOSE_TIMEOUT, Sender
 from numbers_async._transport import DEFAULT_MAX_RESPONSE_SIZE, AiohttpTransport, Transport
 from numbers_async.errors import InvalidInputError
 from numbers_async.models import (
@@ -37,7 +37,7 @@ from numbers_async.models import (
 )
 
 if TYPE_CHECKING:
-    from numbers_async._transport import aiohttp
+    from numbers_async._transport import ClientSession
     from numbers_async.bulk import Bulk
 
 __all__ = ["DEFAULT_AUTH_URL", "DEFAULT_BASE_URL", "DEFAULT_MAX_RESPONSE_SIZE", "NumbersClient"]
@@ -83,14 +83,13 @@ class _Resource:
         self._sender = sender
         self._options = options
 
-    async def _call(
-        self, request: Request, decode: Decode[T], *, deadline_at: float | None = None
-    ) -> T:
+    async def _call(self, request: Request, decode: Decode[T]) -> T:
         """Send ``request`` (with retries) and decode its 2xx answer.
 
         A body that does not decode is a failed attempt, retried where that is safe.
         """
-        return await self._sender.send(request, self._options, decode, deadline_at=deadline_at)
+        sender, options = self._sender, self._options
+        return await sender.send(request, options, decode, sender.deadline_for(options))
 
 
 class AvailableRegions(_Resource):
@@ -246,12 +245,12 @@ class ActiveNumbers(_Resource):
         if max_items is not None:
             ops.check_positive_int("max_items", max_items)
 
-        async def fetch(token: str | None, deadline_at: float | None) -> Page:
-            return await self._call(
-                ops.list_active_page(query, token), _PAGE, deadline_at=deadline_at
-            )
-
         sender, options = self._sender, self._options
+
+        async def fetch(token: str | None, deadline_at: float | None) -> Page:
+            request = ops.list_active_page(query, token)
+            return await sender.send(request, options, _PAGE, deadline_at)
+
         return ActiveNumbersPager(
             fetch,
             page_token=page_token or None,
@@ -351,7 +350,7 @@ class NumbersClient:
         rate_limit: float | RateLimiter | None = None,
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
-        session: aiohttp.ClientSession | None = None,
+        session: ClientSession | None = None,
         transport: Transport | None = None,
         max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
@@ -402,7 +401,6 @@ class NumbersClient:
             close_transport=close_transport,
             limiter=limiter,
             max_concurrency=max_concurrency,
-            settler=NumbersSettler(),
             max_response_size=max_response_size,
         )
         self._bind(options)
@@ -444,7 +442,7 @@ class NumbersClient:
         rate_limit: float | RateLimiter | None = None,
         retry: RetryPolicy | None = None,
         timeouts: Timeouts | None = None,
-        session: aiohttp.ClientSession | None = None,
+        session: ClientSession | None = None,
         transport: Transport | None = None,
         max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> NumbersClient:

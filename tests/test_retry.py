@@ -128,10 +128,14 @@ def test_token_rules_fail_a_401_at_once_and_back_off_a_bare_429() -> None:
     assert 0 <= delay <= TOKEN_POLICY.backoff_ceiling(1)
 
 
-def test_token_rules_do_not_retry_transport_errors_but_api_rules_do() -> None:
+def test_token_rules_retry_transport_errors_themselves_but_share_nothing_with_api_calls() -> None:
+    # Nothing else retries a token fetch that could not reach its endpoint, so its own
+    # rules do; but the token endpoint is another host: no outage gate, no client pause.
     error = TransportError("reset")
-    assert retry_delay(error, attempt=1, policy=TOKEN_POLICY, rules=TOKEN_RULES) is None
+    assert retry_delay(error, attempt=1, policy=TOKEN_POLICY, rules=TOKEN_RULES) is not None
     assert retry_delay(error, attempt=1, policy=POLICY, rules=API_RULES) is not None
+    assert (TOKEN_RULES.rides_outages, TOKEN_RULES.pauses_client) == (False, False)
+    assert (API_RULES.rides_outages, API_RULES.pauses_client) == (True, True)
 
 
 def test_the_token_fetch_waits_any_retry_after() -> None:

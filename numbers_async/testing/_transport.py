@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from numbers_async._transport import Response, Timeout
+from numbers_async._transport import Timeout, TransportResponse
 from numbers_async.errors import NumbersTimeoutError
 
 __all__ = ["MockRequest", "MockTransport"]
@@ -74,7 +74,7 @@ class MockTransport:
         headers: Mapping[str, str],
         body: bytes | None,
         timeout: Timeout,
-    ) -> Response:
+    ) -> TransportResponse:
         """Record the request and answer it with the handler's response."""
         self.requests.append(MockRequest(method, url, dict(headers), body))
         answer = self._handler(method, url, headers, body)

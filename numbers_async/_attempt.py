@@ -1,0 +1,109 @@
+"""The attempt layer: one exchange through the transport, giving a ``Response``.
+
+This is the one place where an attempt starts and ends. An API attempt first passes the
+rate gate, then holds one of the ``max_concurrency`` slots while the transport sends it
+and reads the answer; a token request passes neither (the token endpoint is another host
+with limits of its own, and it is fetched for callers that may hold every slot). The
+answer's headers are made case-insensitive if the transport did not, and a body over
+``max_response_size`` is refused even from a transport that read it whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from typing import Final
+
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from numbers_async._call import Call, Response
+from numbers_async._headers import Headers
+from numbers_async._rate import RateGate, RateLimiter
+from numbers_async._transport import Timeout, Transport
+from numbers_async.errors import ClientClosedError, ResponseTooLargeError
+
+__all__ = ["Attempts"]
+
+#: Header mappings that already ignore the case of names: kept as they are.
+_CASE_INSENSITIVE: Final = (CIMultiDictProxy, CIMultiDict, Headers)
+
+
+class Attempts:
+    """Sends one attempt of a ``Call`` and returns the server's answer, whatever its status.
+
+    Raises what the transport raises (``TransportError``, ``NumbersTimeoutError``,
+    ``ResponseTooLargeError``), and ``ClientClosedError`` once the client is closed.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        limiter: RateLimiter,
+        max_concurrency: int,
+        max_response_size: int | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self._transport = transport
+        self._limiter = limiter
+        # The in-process gate has a synchronous fast path: no await when nothing limits.
+        self._gate = limiter if isinstance(limiter, RateGate) else None
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._max_response_size = max_response_size
+        self._clock = clock
+        self.closed = False  # the transport is closed: no more attempts
+
+    async def send(self, call: Call, headers: Mapping[str, str]) -> Response:
+        """One API attempt: the rate gate, then a slot while the transport has it."""
+        if self.closed:
+            raise ClientClosedError("this NumbersClient is closed", operation=call.request.op.value)
+        gate = self._gate
+        if gate is None or not gate.try_pass():
+            await self._limiter.acquire()  # no slot is held while waiting here
+        async with self._slots:
+            timeout = self._timeout(call)
+            started = self._clock()
+            status, raw_headers, body = await self._transport.request(
+                call.request.method, call.url, headers, call.request.body, timeout
+            )
+        return self._response(call, status, raw_headers, body, started)
+
+    async def send_unmetered(self, call: Call, headers: Mapping[str, str]) -> Response:
+        """One token-endpoint attempt: neither rate-gated nor holding a slot."""
+        if self.closed:
+            raise ClientClosedError("this NumbersClient is closed", operation=call.request.op.value)
+        timeout = self._timeout(call)
+        started = self._clock()
+        status, raw_headers, body = await self._transport.request(
+            call.request.method, call.url, headers, call.request.body, timeout
+        )
+        return self._response(call, status, raw_headers, body, started)
+
+    def _timeout(self, call: Call) -> Timeout:
+        """The attempt's timeouts, its total cut short by the call's deadline."""
+        deadline_at = call.deadline_at
+        if deadline_at is None:
+            return call.timeout
+        remaining = max(0.001, deadline_at - self._clock())
+        total = call.timeout.total
+        return call.timeout._replace(total=remaining if total is None else min(total, remaining))
+
+    def _response(
+        self,
+        call: Call,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        started: float,
+    ) -> Response:
+        elapsed = self._clock() - started
+        limit = self._max_response_size
+        if limit is not None and len(body) > limit:
+            # A transport other than aiohttp's read it whole; refuse it all the same.
+            path = URL(call.url, encoded=True).path
+            raise ResponseTooLargeError(
+                f"{call.request.method} {path}: the response body is too large", limit=limit
+            )
+        if not isinstance(headers, _CASE_INSENSITIVE):
+            headers = Headers(headers)
+        return Response(status, headers, body, call.request, call.url, call.attempt, elapsed)
