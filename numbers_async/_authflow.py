@@ -32,6 +32,7 @@ from numbers_async._transport import USER_AGENT, Timeout
 from numbers_async.errors import (
     ApiError,
     AuthenticationError,
+    ClientClosedError,
     NumbersError,
     NumbersTimeoutError,
     ResponseTooLargeError,
@@ -67,6 +68,7 @@ class AuthFlow:
         self._retrying = retrying
         self._clock = clock
         self._refresh: asyncio.Task[str] | None = None
+        self._closed = False  # aclose() was called
         self._with_token: dict[tuple[int, str], dict[str, str]] = {}
 
     async def send(self, call: Call) -> Response:
@@ -122,6 +124,14 @@ class AuthFlow:
                 f"{call.request.op.value}: deadline passed waiting for an access token",
                 request_sent=False,
             ) from None
+        except asyncio.CancelledError:
+            if self._closed and refresh.cancelled() and not _cancelling():
+                # aclose() stopped the fetch this call waited for; the call itself was
+                # not cancelled: it is cut off by the close, like any other attempt.
+                raise ClientClosedError(
+                    "this NumbersClient is closed", operation=call.request.op.value
+                ) from None
+            raise
         except NumbersError:
             # Refreshing early failed but the token has not expired: keep using it.
             usable = auth.usable()
@@ -154,11 +164,19 @@ class AuthFlow:
         return auth.store(grant, started)
 
     async def aclose(self) -> None:
-        """Stop a token fetch in flight."""
+        """Stop a token fetch in flight (the calls waiting for it are cut off)."""
+        self._closed = True
         task, self._refresh = self._refresh, None
         if task is not None and not task.done():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+def _cancelling() -> bool:
+    """Whether the running task is being cancelled (unknowable before Python 3.11: no)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is not None and cancelling() > 0
 
 
 def _token_failure(error: NumbersError, attempts: int) -> NumbersError:
