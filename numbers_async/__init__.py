@@ -12,7 +12,7 @@
 from typing import TYPE_CHECKING, Any
 
 from numbers_async._client import NumbersClient
-from numbers_async._config import RetryEvent, RetryPolicy, Timeouts
+from numbers_async._config import ClientOptions, RetryEvent, RetryPolicy, Timeouts
 from numbers_async._convert import to_dict, to_json
 from numbers_async._paging import ActiveNumbersPager
 from numbers_async._rate import RateLimiter
@@ -105,6 +105,7 @@ __all__ = [
     "Capability",
     "CapabilityName",
     "ClientClosedError",
+    "ClientOptions",
     "DecodeError",
     "FieldViolation",
     "InvalidArgumentError",

@@ -127,14 +127,38 @@ def test_from_env_takes_every_constructor_argument_by_name() -> None:
     from_env = _keywords(NumbersClient.from_env)
 
     assert set(from_env) == set(constructor)
+    assert from_env.pop("options").kind is inspect.Parameter.VAR_KEYWORD
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in from_env.values())
 
 
-def test_fake_client_takes_the_constructor_arguments_it_does_not_fix() -> None:
-    fixed = {"project_id", "key_id", "key_secret", "base_url", "auth_url"}
-    constructor = _keywords(NumbersClient.__init__)
+@pytest.mark.parametrize(
+    "function", [NumbersClient.__init__, NumbersClient.from_env, FakeNumbersServer.client]
+)
+def test_the_constructor_settings_are_written_once_in_client_options(
+    function: Callable[..., Any],
+) -> None:
+    options = _keywords(function)["options"]
+    assert options.kind is inspect.Parameter.VAR_KEYWORD
+    assert options.annotation == "Unpack[ClientOptions]"  # the one list of the settings
+    assert numbers_async.ClientOptions.__optional_keys__ == {
+        "auth",
+        "max_concurrency",
+        "rate_limit",
+        "retry",
+        "timeouts",
+        "session",
+        "transport",
+        "max_response_size",
+    }
 
-    assert set(_keywords(FakeNumbersServer.client)) == set(constructor) - fixed
+
+async def test_a_misspelt_setting_is_a_type_error_everywhere(fake: FakeNumbersServer) -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument 'max_concurency'"):
+        NumbersClient("p", "k", "s", max_concurency=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'max_concurency'"):
+        NumbersClient.from_env(project_id="p", key_id="k", key_secret="s", max_concurency=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'base_url'"):
+        fake.client(base_url="http://elsewhere")  # type: ignore[call-arg]
 
 
 def test_from_env_arguments_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -81,6 +81,7 @@ async def connect(
 
     ``max_concurrency=None`` keeps the client's own default.
     """
+    limit: dict[str, Any] = {} if max_concurrency is None else {"max_concurrency": max_concurrency}
     if option(args, "fake", False):
         from numbers_async.cli._fake_server import describe
         from numbers_async.testing import FakeNumbersServer
@@ -92,10 +93,9 @@ async def connect(
                 file=sys.stderr,
                 flush=True,
             )
-            async with fake.client(max_concurrency=max_concurrency) as client:
+            async with fake.client(**limit) as client:
                 yield client
         return
-    limit: dict[str, Any] = {} if max_concurrency is None else {"max_concurrency": max_concurrency}
     try:
         client = NumbersClient.from_env(
             project_id=option(args, "project_id"),

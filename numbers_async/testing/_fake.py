@@ -22,8 +22,6 @@ from urllib.parse import parse_qsl, unquote
 import attrs
 from aiohttp import web
 
-from numbers_async._transport import DEFAULT_MAX_RESPONSE_SIZE
-
 from ._callbacks import CallbackDelivery, CallbackSender
 from ._faults import Fault, FaultHandle, FaultPlan, TokenBucket, retry_after_header
 from ._inventory import (
@@ -81,9 +79,9 @@ from ._wire import (
 )
 
 if TYPE_CHECKING:
-    import aiohttp
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
-    from numbers_async import NumbersClient, RateLimiter, RetryPolicy, Timeouts, Transport
+    from numbers_async import ClientOptions, NumbersClient
 
 logger = logging.getLogger("numbers_async.testing")
 
@@ -392,42 +390,25 @@ class FakeNumbersServer:
             "SINCH_AUTH_URL": self.auth_url,
         }
 
-    def client(
-        self,
-        *,
-        auth: Literal["oauth2", "basic"] = "oauth2",
-        max_concurrency: int | None = None,
-        rate_limit: float | RateLimiter | None = None,
-        retry: RetryPolicy | None = None,
-        timeouts: Timeouts | None = None,
-        session: aiohttp.ClientSession | None = None,
-        transport: Transport | None = None,
-        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
-    ) -> NumbersClient:
+    def client(self, **options: Unpack[ClientOptions]) -> NumbersClient:
         """A ``NumbersClient`` pointed at this server with its credentials.
 
-        The arguments are ``NumbersClient``'s; ``max_concurrency=None`` keeps its default.
+        ``options`` are the constructor's (``ClientOptions``): ``auth``,
+        ``max_concurrency``, ``retry``, ``timeouts``... Any other keyword is a ``TypeError``.
         """
         from numbers_async import NumbersClient
+        from numbers_async._config import unknown_option
 
-        # Left out when None, so the client's own default applies (defined once, there).
-        limit: dict[str, Any] = (
-            {} if max_concurrency is None else {"max_concurrency": max_concurrency}
-        )
+        unknown = unknown_option("FakeNumbersServer.client()", options)
+        if unknown is not None:  # base_url and auth_url are this server's
+            raise unknown
         return NumbersClient(
             self.project_id,
             self.key_id,
             self.key_secret,
-            auth=auth,
             base_url=self.url,
             auth_url=self.auth_url,
-            rate_limit=rate_limit,
-            retry=retry,
-            timeouts=timeouts,
-            session=session,
-            transport=transport,
-            max_response_size=max_response_size,
-            **limit,
+            **options,
         )
 
     # -- callbacks ---------------------------------------------------------------------
