@@ -470,6 +470,16 @@ class NumbersClient:
         """Whether the client has been closed."""
         return self._sender.closed
 
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy this client's calls run with (a view's own, for a view)."""
+        return self._options.retry
+
+    @property
+    def timeouts(self) -> Timeouts:
+        """The timeouts this client's calls run with (a view's own, for a view)."""
+        return self._options.timeouts
+
     async def aclose(self, timeout: float | None = DEFAULT_CLOSE_TIMEOUT) -> None:
         """Close the client (and its aiohttp session, unless it was injected). Idempotent.
 

@@ -11,7 +11,7 @@ from typing import Any, Literal, get_args, get_origin
 import pytest
 
 import numbers_async
-from numbers_async import NumbersClient, errors, models
+from numbers_async import NumbersClient, RetryPolicy, Timeouts, errors, models
 from numbers_async.testing import FakeNumbersServer
 
 # Type aliases cannot carry a __doc__; each is documented where it is defined, in models.
@@ -159,6 +159,23 @@ async def test_a_misspelt_setting_is_a_type_error_everywhere(fake: FakeNumbersSe
         NumbersClient.from_env(project_id="p", key_id="k", key_secret="s", max_concurency=3)  # type: ignore[call-arg]
     with pytest.raises(TypeError, match="unexpected keyword argument 'base_url'"):
         fake.client(base_url="http://elsewhere")  # type: ignore[call-arg]
+
+
+async def test_every_setting_reaches_the_client(fake: FakeNumbersServer) -> None:
+    retry, timeouts = RetryPolicy(attempts=2), Timeouts(total=5)
+    async with fake.client(
+        auth="basic", max_concurrency=2, rate_limit=50, retry=retry, timeouts=timeouts
+    ) as client:
+        await client.callbacks.get()
+    assert (client.retry, client.timeouts) == (retry, timeouts)
+    assert fake.token_requests == 0  # basic auth
+
+
+def test_fake_client_takes_the_constructor_arguments_it_does_not_fix() -> None:
+    fixed = {"project_id", "key_id", "key_secret", "base_url", "auth_url"}
+    constructor = _keywords(NumbersClient.__init__)
+
+    assert set(_keywords(FakeNumbersServer.client)) == set(constructor) - fixed
 
 
 def test_from_env_arguments_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,9 +29,10 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, Final
 
+from numbers_async._retry import maybe_processed
 from numbers_async.bulk._inputs import END, STOPPED, Source, key, pulled
 from numbers_async.bulk._journal import Journal, JournalPath
-from numbers_async.bulk._operations import Operation, Unsettled, maybe_processed
+from numbers_async.bulk._operations import Operation, Unsettled
 from numbers_async.bulk._results import BulkFailure, BulkOutcome, BulkProgress, BulkReport, Item
 from numbers_async.errors import InvalidInputError, NumbersError
 from numbers_async.models import ActiveNumber
