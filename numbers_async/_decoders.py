@@ -246,7 +246,7 @@ class _Generator:
             if not field.init:
                 continue
             self.field(f"v{index}", field)
-        setters = _slot_setters(cls) if _BUILD_DIRECT else None
+        setters = _slot_setters(cls)
         if setters is None:
             self.emit(1, f"result = _cls({', '.join(args)})")
         else:
@@ -297,11 +297,6 @@ class _Generator:
             return
         self.emit(1, f"if {v} is not None:")
         self.convert(2, v, type_, where, secret)
-
-
-#: Build values by setting their slots rather than through ``__init__`` where that is the
-#: same thing (``_slot_setters``).
-_BUILD_DIRECT = True
 
 
 def _slot_setters(cls: type[Any]) -> list[Callable[[Any, Any], None]] | None:

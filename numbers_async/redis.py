@@ -60,7 +60,8 @@ _HEARTBEAT: Final = 1.0  # seconds between a replica's registrations in the live
 
 # KEYS[1]: the project's schedule (hash: tat = next free slot, paused = end of the shared
 # pause; microseconds of the Redis clock). KEYS[2]: sorted set of live replicas.
-# ARGV: interval (us per request), tolerance (us of burst), replica id ("" = no heartbeat).
+# ARGV: interval (us per request), tolerance (us of burst), replica id ("" = no heartbeat),
+# how long a replica counts as alive after it asked (us).
 # Returns {microseconds to wait for the slot taken, microseconds of pause left, live replicas
 # (0 when not counted)}.
 _ACQUIRE: Final = """

@@ -532,7 +532,7 @@ def _attempt_window(entry: Mapping[str, Any]) -> float | None:
 
 
 def _sort_key(item: Item) -> tuple[int, int, str]:
-    # Attempt numbers (rent_any) in numeric order, before any phone number.
+    # Rent indexes (rent_any) in numeric order, before any phone number.
     return (0, item, "") if isinstance(item, int) else (1, 0, item)
 
 

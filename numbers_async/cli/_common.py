@@ -83,13 +83,13 @@ async def connect(
     """
     limit: dict[str, Any] = {} if max_concurrency is None else {"max_concurrency": max_concurrency}
     if option(args, "fake", False):
-        from numbers_async.cli._fake_server import describe
+        from numbers_async.cli._fake_server import summary
         from numbers_async.testing import FakeNumbersServer
 
         async with FakeNumbersServer() as fake:
             print(
                 f"{PROG}: --fake: a new fake Sinch server, gone when this command ends: "
-                f"{describe(fake)}",
+                f"{summary(fake)}",
                 file=sys.stderr,
                 flush=True,
             )
