@@ -1,60 +1,35 @@
 """The auth flow layer: the credential on every attempt, and one replay after a 401.
 
-An API attempt goes out with the cached ``Authorization`` header. If there is none (or
-the token is due for a refresh) one token fetch runs, and every caller that needs a token
-meanwhile waits for that same fetch (through ``asyncio.shield``, so a cancelled caller
-never cancels it for the others; a caller stops waiting at its deadline). The fetch is a
-request like any other: the retry layer sends it through the attempt layer under
-``_retry.TOKEN_RULES`` and ``TOKEN_POLICY``, unmetered and reported to ``on_retry`` as
-``"oauth2.token"``. A token endpoint that refuses the key pair is an
-``AuthenticationError``; one that keeps failing is a ``TokenEndpointError``. An answer
-``401`` (the token expired, or was revoked) drops the token, fetches a new one and replays
-the attempt once; a second ``401`` is the call's answer.
+An API attempt goes out with the key pair (Basic auth) or the cached bearer token; when
+no token is cached, or it is due for a refresh, ``_tokens`` fetches one (a request
+through the same retry and attempt layers) and the attempt waits for it. An answer
+``401`` (the token expired, or was revoked) drops the token, gets a new one and replays
+the attempt once; a second ``401`` is the attempt's answer.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from collections.abc import Callable
 from typing import Final
 
-import attrs
-
 from numbers_async._attempt import Attempts
-from numbers_async._auth import Auth, BasicAuth, OAuth2, parse_token
+from numbers_async._auth import Auth, BasicAuth
 from numbers_async._call import Call, Response
-from numbers_async._operations import Op, Request
-from numbers_async._retry import TOKEN_POLICY, TOKEN_RULES, RetryEvent
 from numbers_async._retrying import Retrying
-from numbers_async._transport import USER_AGENT, Timeout
-from numbers_async.errors import (
-    ApiError,
-    AuthenticationError,
-    ClientClosedError,
-    NumbersError,
-    NumbersTimeoutError,
-    ResponseTooLargeError,
-    TokenEndpointError,
-    TransportError,
-    UnexpectedRedirectError,
-)
+from numbers_async._tokens import Tokens
+from numbers_async._transport import USER_AGENT
 
 __all__ = ["AuthFlow"]
 
 logger = logging.getLogger("numbers_async")
 
-#: Time limits of one token request.
-TOKEN_TIMEOUT: Final = Timeout(connect=10.0, read=30.0, total=30.0)
-
 _HEADERS: Final = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 _JSON_HEADERS: Final = {**_HEADERS, "Content-Type": "application/json"}
-_TOKEN_FORM: Final = b"grant_type=client_credentials"
 
 
 class AuthFlow:
-    """Sends API attempts with their credential; fetches tokens for them."""
+    """Sends API attempts with their credential, getting tokens from ``Tokens``."""
 
     def __init__(
         self,
@@ -65,10 +40,7 @@ class AuthFlow:
     ) -> None:
         self._auth = auth
         self._attempts = attempts
-        self._retrying = retrying
-        self._clock = clock
-        self._refresh: asyncio.Task[str] | None = None
-        self._closed = False  # aclose() was called
+        self._tokens = Tokens(attempts, retrying, clock)
         self._with_token: dict[tuple[int, str], dict[str, str]] = {}
 
     async def send(self, call: Call) -> Response:
@@ -76,7 +48,7 @@ class AuthFlow:
         auth = self._auth
         if isinstance(auth, BasicAuth):  # nothing to fetch or refresh
             return await self._attempts.send(call, self._headers(call, auth.header))
-        authorization = auth.cached() or await self._authorization(auth, call)
+        authorization = auth.cached() or await self._tokens.authorization(auth, call)
         response = await self._attempts.send(call, self._headers(call, authorization))
         if response.status != 401:
             return response
@@ -89,7 +61,7 @@ class AuthFlow:
             call.request.op.value,
         )
         auth.invalidate(authorization)
-        authorization = await self._authorization(auth, call)
+        authorization = await self._tokens.authorization(auth, call)
         return await self._attempts.send(call, self._headers(call, authorization))
 
     def _headers(self, call: Call, authorization: str) -> dict[str, str]:
@@ -103,102 +75,6 @@ class AuthFlow:
             merged = self._with_token[key] = {**headers, "Authorization": authorization}
         return merged
 
-    async def _authorization(self, auth: OAuth2, call: Call) -> str:
-        """A fresh token's header, waiting no longer than the call's deadline.
-
-        The fetch is shared by every caller and goes on if this one stops waiting.
-        """
-        refresh = self._refresh
-        if refresh is None:
-            refresh = self._refresh = asyncio.get_running_loop().create_task(
-                self._fetch(auth, call.retry.on_retry), name="numbers_async token refresh"
-            )
-            refresh.add_done_callback(self._refresh_done)
-        try:
-            if call.deadline_at is None:
-                return await asyncio.shield(refresh)
-            remaining = max(0.0, call.deadline_at - self._clock())
-            return await asyncio.wait_for(asyncio.shield(refresh), remaining)
-        except asyncio.TimeoutError:  # not the builtin TimeoutError on Python 3.10
-            raise NumbersTimeoutError(
-                f"{call.request.op.value}: deadline passed waiting for an access token",
-                request_sent=False,
-            ) from None
-        except asyncio.CancelledError:
-            if self._closed and refresh.cancelled() and not _cancelling():
-                # aclose() stopped the fetch this call waited for; the call itself was
-                # not cancelled: it is cut off by the close, like any other attempt.
-                raise ClientClosedError(
-                    "this NumbersClient is closed", operation=call.request.op.value
-                ) from None
-            raise
-        except NumbersError:
-            # Refreshing early failed but the token has not expired: keep using it.
-            usable = auth.usable()
-            if usable is None:
-                raise
-            return usable
-
-    def _refresh_done(self, task: asyncio.Task[str]) -> None:
-        if self._refresh is task:
-            self._refresh = None
-        if not task.cancelled():
-            task.exception()  # retrieved here so an unawaited failure is never reported as lost
-
-    async def _fetch(self, auth: OAuth2, on_retry: Callable[[RetryEvent], None] | None) -> str:
-        """Fetch a token through the retry and attempt layers, and keep it."""
-        policy = TOKEN_POLICY if on_retry is None else attrs.evolve(TOKEN_POLICY, on_retry=on_retry)
-        request = Request(Op.TOKEN, "POST", auth.token_path, body=_TOKEN_FORM)
-        call = Call(request, auth.token_url, policy, TOKEN_RULES, TOKEN_TIMEOUT, None)
-        headers = {
-            **_HEADERS,
-            "Authorization": auth.client_authorization,
-            "Content-Type": "application/x-www-form-urlencoded",
-        }
-        started = auth.clock()
-        try:
-            send = functools.partial(self._attempts.send_unmetered, headers=headers)
-            grant = await self._retrying.run(call, send, parse_token)
-        except (ApiError, TransportError, ResponseTooLargeError) as error:
-            raise _token_failure(error, call.attempt) from error
-        return auth.store(grant, started)
-
     async def aclose(self) -> None:
         """Stop a token fetch in flight (the calls waiting for it are cut off)."""
-        self._closed = True
-        task, self._refresh = self._refresh, None
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-
-def _cancelling() -> bool:
-    """Whether the running task is being cancelled (unknowable before Python 3.11: no)."""
-    task = asyncio.current_task()
-    cancelling = getattr(task, "cancelling", None)
-    return cancelling is not None and cancelling() > 0
-
-
-def _token_failure(error: NumbersError, attempts: int) -> NumbersError:
-    """What a token fetch that failed with ``error`` after ``attempts`` attempts raises."""
-    if isinstance(error, UnexpectedRedirectError):
-        return error  # a misconfigured auth_url: the redirect says where to
-    if isinstance(error, ApiError) and error.status < 500 and error.status != 429:
-        return AuthenticationError(
-            error.status,
-            status_text=error.status_text,
-            message=f"the token endpoint refused the key pair: {error.message or 'no message'}",
-            body=error.body,
-            headers=error.headers,
-            operation=error.operation,
-            method=error.method,
-            path=error.path,
-        )
-    status = error.status if isinstance(error, ApiError) else None
-    failed = "failed" if attempts == 1 else f"kept failing ({attempts} attempts)"
-    return TokenEndpointError(
-        f"the token endpoint {failed}: {error}. No access token could be had, so the "
-        "request was not sent; the key pair was not refused",
-        status=status,
-        attempts=attempts,
-    )
+        await self._tokens.aclose()

@@ -5,12 +5,13 @@ Every API request goes down the same layers, each with one job::
     Sender.send        the client is open and in its own event loop; count the call
       Settle.run       the logical operation: its Call, and its one exit (_settle)
         Retrying.run   attempts, delays and limits from _retry only (_retrying)
-          AuthFlow     the credential; one replay after a 401; token fetches (_authflow)
+          AuthFlow     the credential; one replay after a 401 (_authflow)
             Attempts   rate gate, a slot, one exchange: a Response (_attempt)
               Transport
 
-A token fetch is a request through the same retry and attempt layers, under the token
-endpoint's own rules. Nothing calls back up: each layer only calls the one below it.
+A token fetch (``_tokens``, which the auth flow waits on) is a request through the same
+retry and attempt layers, under the token endpoint's own rules. Nothing calls back up:
+each layer only calls the ones below it.
 """
 
 from __future__ import annotations
