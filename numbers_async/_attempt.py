@@ -60,50 +60,53 @@ class Attempts:
         gate = self._gate
         if gate is None or not gate.try_pass():
             await self._limiter.acquire()  # no slot is held while waiting here
+        request = call.request
         async with self._slots:
-            timeout = self._timeout(call)
-            started = self._clock()
-            status, raw_headers, body = await self._transport.request(
-                call.request.method, call.url, headers, call.request.body, timeout
+            deadline_at = call.deadline_at
+            timeout = (
+                call.timeout if deadline_at is None else self._bounded(call.timeout, deadline_at)
             )
-        return self._response(call, status, raw_headers, body, started)
-
-    async def send_unmetered(self, call: Call, headers: Mapping[str, str]) -> Response:
-        """One token-endpoint attempt: neither rate-gated nor holding a slot."""
-        if self.closed:
-            raise ClientClosedError("this NumbersClient is closed", operation=call.request.op.value)
-        timeout = self._timeout(call)
-        started = self._clock()
-        status, raw_headers, body = await self._transport.request(
-            call.request.method, call.url, headers, call.request.body, timeout
-        )
-        return self._response(call, status, raw_headers, body, started)
-
-    def _timeout(self, call: Call) -> Timeout:
-        """The attempt's timeouts, its total cut short by the call's deadline."""
-        deadline_at = call.deadline_at
-        if deadline_at is None:
-            return call.timeout
-        remaining = max(0.001, deadline_at - self._clock())
-        total = call.timeout.total
-        return call.timeout._replace(total=remaining if total is None else min(total, remaining))
-
-    def _response(
-        self,
-        call: Call,
-        status: int,
-        headers: Mapping[str, str],
-        body: bytes,
-        started: float,
-    ) -> Response:
+            started = self._clock()
+            status, answer_headers, body = await self._transport.request(
+                request.method, call.url, headers, request.body, timeout
+            )
         elapsed = self._clock() - started
         limit = self._max_response_size
         if limit is not None and len(body) > limit:
-            # A transport other than aiohttp's read it whole; refuse it all the same.
-            path = URL(call.url, encoded=True).path
-            raise ResponseTooLargeError(
-                f"{call.request.method} {path}: the response body is too large", limit=limit
-            )
-        if not isinstance(headers, _CASE_INSENSITIVE):
-            headers = Headers(headers)
-        return Response(status, headers, body, call.request, call.url, call.attempt, elapsed)
+            raise self._too_large(call, limit)
+        if not isinstance(answer_headers, _CASE_INSENSITIVE):
+            answer_headers = Headers(answer_headers)
+        return Response(status, answer_headers, body, request, call.url, call.attempt, elapsed)
+
+    async def send_unmetered(self, call: Call, headers: Mapping[str, str]) -> Response:
+        """One token-endpoint attempt: neither rate-gated nor holding a slot."""
+        request = call.request
+        if self.closed:
+            raise ClientClosedError("this NumbersClient is closed", operation=request.op.value)
+        deadline_at = call.deadline_at
+        timeout = call.timeout if deadline_at is None else self._bounded(call.timeout, deadline_at)
+        started = self._clock()
+        status, answer_headers, body = await self._transport.request(
+            request.method, call.url, headers, request.body, timeout
+        )
+        elapsed = self._clock() - started
+        limit = self._max_response_size
+        if limit is not None and len(body) > limit:
+            raise self._too_large(call, limit)
+        if not isinstance(answer_headers, _CASE_INSENSITIVE):
+            answer_headers = Headers(answer_headers)
+        return Response(status, answer_headers, body, request, call.url, call.attempt, elapsed)
+
+    def _bounded(self, timeout: Timeout, deadline_at: float) -> Timeout:
+        """``timeout``, its total cut short by the call's deadline."""
+        remaining = max(0.001, deadline_at - self._clock())
+        total = remaining if timeout.total is None else min(timeout.total, remaining)
+        return timeout._replace(total=total)
+
+    @staticmethod
+    def _too_large(call: Call, limit: int) -> ResponseTooLargeError:
+        # A transport other than aiohttp's read it whole; refuse it all the same.
+        path = URL(call.url, encoded=True).path
+        return ResponseTooLargeError(
+            f"{call.request.method} {path}: the response body is too large", limit=limit
+        )

@@ -77,21 +77,15 @@ class Response:
 class Call:
     """One logical request in flight, and what its attempts so far have left."""
 
-    __slots__ = (
-        "answered",
-        "answered_before",
-        "attempt",
-        "deadline_at",
-        "failure",
-        "maybe_processed",
-        "request",
-        "response",
-        "retry",
-        "ride_until",
-        "rules",
-        "timeout",
-        "url",
-    )
+    # What the attempts left starts as these class defaults: a call that succeeds at
+    # once (most do) never sets them, which keeps building a call cheap.
+    attempt: int = 0  # the attempt being made, from 1
+    failure: BaseException | None = None  # what failed the last failed attempt
+    answered: bool = False  # some attempt was answered, or may have been processed
+    answered_before: bool = False  # ...before the attempt that failed last
+    maybe_processed: bool = False  # some attempt may have been processed
+    ride_until: float | None = None  # when the call stops waiting out an outage
+    response: Response | None = None  # the last answer, whatever its status
 
     def __init__(
         self,
@@ -108,13 +102,6 @@ class Call:
         self.rules = rules
         self.timeout = timeout  # per attempt, before the deadline cuts it short
         self.deadline_at = deadline_at  # clock time by which the call must be over
-        self.attempt = 0  # the attempt being made, from 1
-        self.failure: BaseException | None = None  # what failed the last failed attempt
-        self.answered = False  # some attempt was answered, or may have been processed
-        self.answered_before = False  # ...before the attempt that failed last
-        self.maybe_processed = False  # some attempt may have been processed
-        self.ride_until: float | None = None  # when the call stops waiting out an outage
-        self.response: Response | None = None  # the last answer, whatever its status
 
     def failed(self, error: BaseException, *, answered: bool) -> None:
         """Record that the current attempt failed with ``error`` (``answered``: by the server)."""

@@ -92,7 +92,7 @@ class Retrying:
                 raise
             else:
                 call.response = response
-                if call.rules.rides_outages and (outage.active or probe):
+                if (probe or outage.active) and call.rules.rides_outages:
                     outage.reached()
                 if 200 <= response.status < 300:
                     try:
