@@ -1,23 +1,31 @@
 """Verify and parse the number events Sinch POSTs to a callback URL.
 
-Pure functions, no I/O: bytes in, a :class:`NumbersEvent` or an error out. The ready-made
-receivers live in :mod:`numbers_async.webhooks.aiohttp` and
-:mod:`numbers_async.webhooks.fastapi` and are only imported when used.
+Pure functions, no I/O: bytes in, a
+[`NumbersEvent`][numbers_async.webhooks.NumbersEvent] or an error out. The ready-made
+receivers live in [`numbers_async.webhooks.aiohttp`][numbers_async.webhooks.aiohttp] and
+[`numbers_async.webhooks.fastapi`][numbers_async.webhooks.fastapi] and are only imported
+when used.
 
 Sinch signs each event with ``X-Sinch-Signature``, the lowercase hex HMAC-SHA1 of the raw
-request body under the project's callback secret (docs/api-facts.md#callbacks). The signature
-covers the exact bytes received, so always verify before decoding, and pass the body as
-bytes::
+request body under the project's callback secret
+([API facts: callbacks](../api-facts.md#callbacks)). The signature covers the exact bytes
+received, so always verify before decoding, and pass the body as bytes.
 
+Examples:
+    An aiohttp.web handler:
+
+    ```python
     from numbers_async.webhooks import SIGNATURE_HEADER, parse_event
 
-    async def sinch_events(request):  # an aiohttp.web handler
+
+    async def sinch_events(request):
         event = parse_event(
             await request.read(),
             signature=request.headers.get(SIGNATURE_HEADER),
             secret=HMAC_SECRET,
         )
         ...
+    ```
 """
 
 from __future__ import annotations
@@ -87,7 +95,8 @@ class EventType(_OpenEnum):
 
     ``DEPROVISIONING_TO_VOICE_PLATFORM`` is the spec's spelling;
     ``DEPROVISIONING_FROM_VOICE_PLATFORM`` is the spelling observed on the wire
-    (docs/api-facts.md#callbacks). Both mean the number was disabled for Voice; handle both.
+    ([API facts: callbacks](../api-facts.md#callbacks)). Both mean the number was disabled
+    for Voice; handle both.
     """
 
     PROVISIONING_TO_SMS_PLATFORM = "PROVISIONING_TO_SMS_PLATFORM"
@@ -119,8 +128,9 @@ class FailureCode(_OpenEnum):
     """Why a ``FAILED`` event failed (unknown values are kept).
 
     The members are the spec's list; Sinch also sends codes outside it, such as
-    ``PROVISIONING_TO_VOICE_PLATFORM_FAILED`` (docs/api-facts.md#callbacks), which arrive as
-    pseudo-members: ``FailureCode.is_known(code)`` tells them apart.
+    ``PROVISIONING_TO_VOICE_PLATFORM_FAILED``
+    ([API facts: callbacks](../api-facts.md#callbacks)), which arrive as pseudo-members:
+    ``FailureCode.is_known(code)`` tells them apart.
     """
 
     CAMPAIGN_NOT_AVAILABLE = "CAMPAIGN_NOT_AVAILABLE"
@@ -172,12 +182,17 @@ class NumbersEvent:
         raw: the whole decoded JSON object, including fields this version does not know.
             It is not part of equality, hashing or ``repr``.
 
-    Example::
-
+    Examples:
+        ```python
         event = parse_event(body, signature=header, secret=secret)
         if event.status is EventStatus.FAILED:
-            log.warning("%s failed on %s: %s", event.event_type, event.resource_id,
-                        event.failure_code)
+            log.warning(
+                "%s failed on %s: %s",
+                event.event_type,
+                event.resource_id,
+                event.failure_code,
+            )
+        ```
     """
 
     event_id: str | None = None
@@ -198,10 +213,13 @@ class NumbersEvent:
         """The event as Sinch sends it: camelCase keys, unset fields left out.
 
         ``timestamp`` is written in UTC without a zone and with six fractional digits, the
-        form callbacks use; ``raw`` is not included. Useful to build signed test events::
+        form callbacks use; ``raw`` is not included. Useful to build signed test events.
 
+        Examples:
+            ```python
             body = json.dumps(event.to_dict()).encode()
             headers = {SIGNATURE_HEADER: compute_signature(body, secret)}
+            ```
         """
         wire: dict[str, Any] = {
             "eventId": self.event_id,
@@ -232,10 +250,11 @@ def compute_signature(body: bytes | bytearray | memoryview, secret: str) -> str:
         InvalidInputError: ``secret`` is empty or not a string; an empty key would let
             anyone forge a valid signature, so it is refused rather than used.
 
-    Example::
-
-        >>> compute_signature(b"{}", "my-callback-secret")
-        '4d88da5309fe994b66b1e846fd9728ce56cb8827'
+    Examples:
+        ```python
+        signature = compute_signature(b"{}", "my-callback-secret")
+        assert signature == "4d88da5309fe994b66b1e846fd9728ce56cb8827"
+        ```
     """
     raw = _require_raw_body(body)
     key: object = secret  # checked at run time too: callers without a type checker pass bytes
@@ -262,11 +281,12 @@ def verify_signature(
         TypeError: ``body`` is not bytes, or ``signature`` is neither ``str`` nor ``None``.
         InvalidInputError: ``secret`` is empty or not a string.
 
-    Example::
-
-        if not verify_signature(await request.read(), request.headers.get(SIGNATURE_HEADER),
-                                secret):
+    Examples:
+        ```python
+        body = await request.read()
+        if not verify_signature(body, request.headers.get(SIGNATURE_HEADER), secret):
             raise web.HTTPUnauthorized()
+        ```
     """
     expected = compute_signature(body, secret)
     if signature is None:
@@ -290,7 +310,7 @@ def parse_event(
     clock_skew: float = DEFAULT_CLOCK_SKEW,
     now: datetime | None = None,
 ) -> NumbersEvent:
-    """Decode a callback body into a :class:`NumbersEvent`, verifying it first if asked.
+    """Decode a callback body into a ``NumbersEvent``, verifying it first if asked.
 
     With ``secret``, the signature is checked before the body is decoded. Without it, nothing
     is verified, so only do that for projects that have no callback secret configured.
@@ -320,9 +340,11 @@ def parse_event(
             mistake that accepts forged events), or ``max_age`` / ``clock_skew`` is out of
             range.
 
-    Example::
-
-        event = parse_event(body, signature=headers.get(SIGNATURE_HEADER), secret=secret)
+    Examples:
+        ```python
+        signature = headers.get(SIGNATURE_HEADER)
+        event = parse_event(body, signature=signature, secret=secret)
+        ```
     """
     raw = _require_raw_body(body)
     _check_freshness_settings(max_age, clock_skew)
