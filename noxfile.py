@@ -4,7 +4,9 @@ The default sessions are what a contributor runs before each commit: lint, typec
 suite with branch coverage on the interpreter nox runs on, and the docs build. CI
 (``.ci/run``) runs them and then the suite on the other supported Pythons and without
 orjson. Outside CI a Python that is not installed is reported and skipped; with ``CI`` set it
-is an error, so CI proves every supported version.
+is an error, so CI proves every supported version. ``tests_floors`` runs the suite on the
+lowest dependency versions pyproject.toml allows, and ``audit`` runs pip-audit (see
+docs/security.md#dependencies).
 """
 
 from __future__ import annotations

@@ -129,8 +129,9 @@ class AmbiguousOutcomeError(NumbersError):
     changes state (``update``, ``release``...) when an earlier attempt may have been
     processed and the last one was refused (a 5xx, then 429s until out of attempts): the
     call's outcome is what its most uncertain attempt left, not what the last one said.
-    ``operation`` names the call, ``request`` is the JSON body that was sent (it carries
-    no credentials) and ``__cause__`` is the underlying failure. Check the state (for
+    ``operation`` names the call, ``request`` is the JSON body that was sent (no key or
+    token; a ``callbackUrl`` in it keeps any user info you gave it, though the message
+    never shows it) and ``__cause__`` is the underlying failure. Check the state (for
     ``rent_any``, ``active_numbers.list``) before trying again.
     """
 
@@ -138,7 +139,8 @@ class AmbiguousOutcomeError(NumbersError):
         self.operation = operation
         """The call whose outcome is unknown, e.g. ``"available_numbers.rent_any"``."""
         self.request = dict(request) if request is not None else None
-        """The JSON body that was sent (it carries no credentials), or ``None``."""
+        """The JSON body that was sent, or ``None`` (no key or token; a ``callbackUrl`` keeps
+        the user info it was given)."""
         super().__init__(f"{operation}: {message}")
 
 
