@@ -164,7 +164,7 @@ def tests_floors(session: nox.Session) -> None:
     """The suite (hostile and security tests included) on the lowest declared versions.
 
     Installs every floor of pyproject.toml exactly (``floor_pins``), then the package
-    without letting pip move them, and runs the whole suite on two workers. Not run by
+    without letting pip move them, and runs the whole suite in parallel. Not run by
     default; CI runs it (``nox -s tests_floors``).
     """
     session.install(*floor_pins(), *TEST_DEPS)
@@ -172,7 +172,14 @@ def tests_floors(session: nox.Session) -> None:
     session.run("python", "-m", "pip", "check")
     session.run("python", "-m", "pip", "list", "--format=freeze")
     session.run(
-        "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "--timeout=300", *session.posargs
+        "pytest",
+        "-q",
+        "--numprocesses",
+        TEST_WORKERS,
+        "-p",
+        "no:cacheprovider",
+        "--timeout=300",
+        *session.posargs,
     )
 
 
