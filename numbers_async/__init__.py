@@ -1,12 +1,13 @@
 """numbers_async: an asyncio-native client for the Sinch Numbers API.
 
-::
-
+Examples:
+    ```python
     from numbers_async import NumbersClient
 
     async with NumbersClient(project_id, key_id, key_secret) as client:
-        numbers = await client.available_numbers.search("US", "LOCAL", size=5)
-        rented = await client.available_numbers.rent(numbers[0].phone_number)
+        found = await client.available_numbers.search("US", "LOCAL", size=5)
+        rented = await client.available_numbers.rent(found[0].phone_number)
+    ```
 """
 
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from numbers_async.errors import (
     ClientClosedError,
     DecodeError,
     FieldViolation,
+    InsecureTransportWarning,
     InvalidArgumentError,
     InvalidEventError,
     InvalidInputError,
@@ -37,6 +39,7 @@ from numbers_async.errors import (
     RateLimitedError,
     ResponseTooLargeError,
     ServerError,
+    StaleEventError,
     TokenEndpointError,
     TransportError,
     UnexpectedRedirectError,
@@ -108,6 +111,7 @@ __all__ = [
     "ClientOptions",
     "DecodeError",
     "FieldViolation",
+    "InsecureTransportWarning",
     "InvalidArgumentError",
     "InvalidEventError",
     "InvalidInputError",
@@ -134,6 +138,7 @@ __all__ = [
     "SearchPatternName",
     "ServerError",
     "SmsConfiguration",
+    "StaleEventError",
     "Timeouts",
     "TokenEndpointError",
     "Transport",

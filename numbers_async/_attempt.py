@@ -4,29 +4,25 @@ This is the one place where an attempt starts and ends. An API attempt first pas
 rate gate, then holds one of the ``max_concurrency`` slots while the transport sends it
 and reads the answer; a token request passes neither (the token endpoint is another host
 with limits of its own, and it is fetched for callers that may hold every slot). The
-answer's headers are made case-insensitive if the transport did not, and a body over
-``max_response_size`` is refused even from a transport that read it whole.
+answer's headers are made case-insensitive (``Headers``) unless the transport is aiohttp's,
+whose headers already are, and a body over ``max_response_size`` is refused even from a
+transport that read it whole.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from typing import Final
 
-from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from numbers_async._call import Call, Response
 from numbers_async._headers import Headers
 from numbers_async._rate import RateGate, RateLimiter
-from numbers_async._transport import Timeout, Transport
+from numbers_async._transport import AiohttpTransport, Timeout, Transport
 from numbers_async.errors import ClientClosedError, ResponseTooLargeError
 
 __all__ = ["Attempts"]
-
-#: Header mappings that already ignore the case of names: kept as they are.
-_CASE_INSENSITIVE: Final = (CIMultiDictProxy, CIMultiDict, Headers)
 
 
 class Attempts:
@@ -45,6 +41,8 @@ class Attempts:
         clock: Callable[[], float],
     ) -> None:
         self._transport = transport
+        # aiohttp's answers carry headers that ignore case already (CIMultiDictProxy).
+        self._headers_ignore_case = isinstance(transport, AiohttpTransport)
         self._limiter = limiter
         # The in-process gate has a synchronous fast path: no await when nothing limits.
         self._gate = limiter if isinstance(limiter, RateGate) else None
@@ -74,7 +72,7 @@ class Attempts:
         limit = self._max_response_size
         if limit is not None and len(body) > limit:
             raise self._too_large(call, limit)
-        if not isinstance(answer_headers, _CASE_INSENSITIVE):
+        if not (self._headers_ignore_case or isinstance(answer_headers, Headers)):
             answer_headers = Headers(answer_headers)
         return Response(status, answer_headers, body, request, call.url, call.attempt, elapsed)
 
@@ -93,7 +91,7 @@ class Attempts:
         limit = self._max_response_size
         if limit is not None and len(body) > limit:
             raise self._too_large(call, limit)
-        if not isinstance(answer_headers, _CASE_INSENSITIVE):
+        if not (self._headers_ignore_case or isinstance(answer_headers, Headers)):
             answer_headers = Headers(answer_headers)
         return Response(status, answer_headers, body, request, call.url, call.attempt, elapsed)
 

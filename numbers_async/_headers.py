@@ -3,8 +3,9 @@
 HTTP header names are case-insensitive (RFC 9110 §5.1): ``headers["retry-after"]`` and
 ``headers["Retry-After"]`` are the same header. aiohttp hands responses over with such a
 mapping already (``CIMultiDictProxy``); ``Headers`` is the one the client builds itself —
-from what another transport returned, and for ``ApiError.headers`` — frozen, and unlike
-aiohttp's proxy it survives ``pickle`` and ``copy`` with the error that holds it.
+from what another transport returned (``MockTransport`` answers with it), and for
+``ApiError.headers`` — frozen, and unlike aiohttp's proxy it survives ``pickle`` and
+``copy`` with the error that holds it.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Every model is a frozen, slotted attrs class whose attributes are the spec's field names in
 snake_case. Every attribute but a number's ``phone_number`` (its identity) is optional
 (``None`` when the server left it out): the API adds and drops fields over time and a client
-must keep working (see ``docs/api-facts.md``).
+must keep working (see [the API facts](../api-facts.md)).
 
 Enums are *open*: a value the server sends that this version does not know is kept as a
 pseudo-member (``NumberType("SHORT_CODE").value == "SHORT_CODE"``) instead of failing the

@@ -100,7 +100,8 @@ def _global_options(*, shown: bool) -> _Parser:
     connection = options.add_argument_group(
         "connection" if shown else None,
         "Credentials come from SINCH_PROJECT_ID, SINCH_KEY_ID and SINCH_KEY_SECRET (and "
-        "SINCH_NUMBERS_URL, SINCH_AUTH_URL) unless given here."
+        "SINCH_NUMBERS_URL, SINCH_AUTH_URL) unless given here. Without a key secret, it is "
+        "asked for when stdin is a terminal."
         if shown
         else None,
     )
@@ -110,7 +111,14 @@ def _global_options(*, shown: bool) -> _Parser:
     connection.add_argument("--project-id", metavar="ID", help=text("the Sinch project"))
     connection.add_argument("--key-id", metavar="ID", help=text("the access key's ID"))
     connection.add_argument(
-        "--key-secret", metavar="SECRET", help=text("the access key's secret (prefer the variable)")
+        "--key-secret",
+        metavar="SECRET",
+        help=text("the access key's secret; visible to other users: prefer the variable or a file"),
+    )
+    connection.add_argument(
+        "--key-secret-file",
+        metavar="PATH",
+        help=text("read the access key's secret from the first line of this file"),
     )
     connection.add_argument("--base-url", metavar="URL", help=text("the Numbers API origin"))
     connection.add_argument("--auth-url", metavar="URL", help=text("the OAuth2 token endpoint"))
@@ -335,7 +343,17 @@ def build_parser() -> argparse.ArgumentParser:
     update_callbacks.add_argument(
         "hmac_secret",
         metavar="SECRET",
-        help="32-64 characters of a-z, A-Z, 0-9 and '-' ('-' reads it from stdin)",
+        nargs="?",
+        help=(
+            "32-64 characters of a-z, A-Z, 0-9 and '-'; '-' reads it from stdin. Given "
+            "here it is visible to other users: prefer '-', --hmac-secret-file or "
+            "SINCH_CALLBACK_SECRET (asked for when none is given and stdin is a terminal)"
+        ),
+    )
+    update_callbacks.add_argument(
+        "--hmac-secret-file",
+        metavar="PATH",
+        help="read the HMAC secret from the first line of this file",
     )
 
     bulk_rent = command(

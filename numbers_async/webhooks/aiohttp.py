@@ -1,23 +1,28 @@
 """Receive Sinch number events in an aiohttp.web application.
 
-::
+``setup`` mounts the handler and registers its cleanup (which waits for, then cancels,
+running callbacks). Answers: 200 accepted (or a duplicate, not handed over again); 400
+malformed JSON, a required field missing, or an event outside ``max_age`` (a replay);
+401 missing or wrong ``X-Sinch-Signature``; 413 body over ``max_body_size``; 415 a
+``Content-Encoding`` (Sinch sends the plain body it signed); 500 when
+``acknowledge="handled"`` and ``on_event`` raised; 503 when the queue is full or the
+application is shutting down (Sinch retries what is not answered 2xx).
 
+Examples:
+    ```python
     from aiohttp import web
     from numbers_async.webhooks import NumbersEvent
     from numbers_async.webhooks.aiohttp import events_handler
 
+
     async def on_event(event: NumbersEvent) -> None:
         ...  # runs in the background, after Sinch has its 200
 
-    app = web.Application()
-    events_handler(on_event, secret=os.environ["SINCH_CALLBACK_SECRET"]).setup(app, "/sinch/events")
 
-``setup`` mounts the handler and registers its cleanup (which waits for, then cancels,
-running callbacks). Answers: 200 accepted (or a duplicate, not handed over again), 400
-malformed JSON or a required field missing, 401 missing or wrong ``X-Sinch-Signature``,
-413 body over ``max_body_size``, 500 when ``acknowledge="handled"`` and ``on_event``
-raised, 503 when the queue is full or the application is shutting down (Sinch retries what
-is not answered 2xx).
+    app = web.Application()
+    secret = os.environ["SINCH_CALLBACK_SECRET"]
+    events_handler(on_event, secret=secret).setup(app, "/sinch/events")
+    ```
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from numbers_async.webhooks import SIGNATURE_HEADER
 from numbers_async.webhooks._dedupe import EventDeduplicator
 from numbers_async.webhooks._receiver import (
     DEFAULT_ACKNOWLEDGE,
+    DEFAULT_CLOCK_SKEW,
     DEFAULT_DEDUPLICATE,
+    DEFAULT_MAX_AGE,
     DEFAULT_MAX_BODY_SIZE,
     DEFAULT_SHUTDOWN_TIMEOUT,
     Acknowledge,
@@ -48,6 +55,8 @@ def events_handler(
     deduplicate: int | EventDeduplicator | None = DEFAULT_DEDUPLICATE,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     acknowledge: Acknowledge = DEFAULT_ACKNOWLEDGE,
+    max_age: float | None = DEFAULT_MAX_AGE,
+    clock_skew: float = DEFAULT_CLOCK_SKEW,
 ) -> EventsHandler:
     """Build an aiohttp.web handler that verifies, parses and hands over Sinch number events.
 
@@ -79,14 +88,24 @@ def events_handler(
             Sinch retries it: choose it when an event must not be lost to a failing handler
             (a database briefly down) and the handler is quick (well inside Sinch's request
             timeout). Needs an ``on_event`` function, not a queue.
+        max_age: the oldest event accepted, in seconds after its signed ``timestamp``
+            (default one day: Sinch's redeliveries keep the original stamp and go on for
+            almost a day). An older one, one stamped more than ``clock_skew`` seconds
+            (default 300) in the future, or one without a timestamp is a replay: answered
+            400, which Sinch does not retry. ``None`` turns the check off. The
+            de-duplication memory must cover ``max_age + clock_skew`` (the in-memory one
+            does; a deduplicator with a shorter ``retention`` is refused), so a replay
+            inside the window is a duplicate.
+        clock_skew: how far in the future a ``timestamp`` may be, in seconds.
 
     Raises:
         InvalidInputError: an argument is out of range, or ``secret`` is an empty string.
 
-    Example::
-
+    Examples:
+        ```python
         queue: asyncio.Queue[NumbersEvent] = asyncio.Queue(maxsize=1000)
         events_handler(queue, secret=secret).setup(app, "/sinch/events")
+        ```
     """
     return EventsHandler(
         Receiver(
@@ -96,6 +115,8 @@ def events_handler(
             deduplicate=deduplicate,
             shutdown_timeout=shutdown_timeout,
             acknowledge=acknowledge,
+            max_age=max_age,
+            clock_skew=clock_skew,
         )
     )
 
@@ -103,16 +124,19 @@ def events_handler(
 class EventsHandler:
     """An aiohttp.web request handler for Sinch number events.
 
-    Build it with :func:`events_handler`, then call :meth:`setup`; or route to
-    :meth:`handle` yourself and register :meth:`on_cleanup` in ``app.on_cleanup``.
+    Build it with [`events_handler`][numbers_async.webhooks.aiohttp.events_handler], then
+    call [`setup`][numbers_async.webhooks.aiohttp.EventsHandler.setup]; or route to
+    [`handle`][numbers_async.webhooks.aiohttp.EventsHandler.handle] yourself and register
+    [`on_cleanup`][numbers_async.webhooks.aiohttp.EventsHandler.on_cleanup] in
+    ``app.on_cleanup``.
     """
 
     def __init__(self, receiver: Receiver) -> None:
-        """Wrap the shared receiver; use :func:`events_handler` rather than this."""
+        """Wrap the shared receiver; use ``events_handler`` rather than this."""
         self._receiver = receiver
 
     def setup(self, app: web.Application, path: str) -> web.AbstractRoute:
-        """Route ``POST path`` to :meth:`handle` and register :meth:`on_cleanup` on ``app``.
+        """Route ``POST path`` to ``handle`` and register ``on_cleanup`` on ``app``.
 
         Call it before the application starts (aiohttp freezes routes and signals then).
         Returns the route, like ``app.router.add_post``.
@@ -126,6 +150,7 @@ class EventsHandler:
             content_length=request.headers.get(hdrs.CONTENT_LENGTH),
             signature=request.headers.get(SIGNATURE_HEADER),
             chunks=request.content.iter_any(),
+            content_encoding=request.headers.get(hdrs.CONTENT_ENCODING),
         )
         return web.Response(status=reply.status, text=reply.text)
 
