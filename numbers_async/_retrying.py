@@ -81,6 +81,10 @@ class Retrying:
             try:
                 response = await send(call)
             except (TransportError, ResponseTooLargeError) as exc:
+                if self._cut_by_deadline(call, exc):
+                    if probe:
+                        outage.abandon()
+                    raise  # the deadline ended the call before anything was sent
                 if self._rides_out(call, exc, probe):
                     call.attempt -= 1  # the call waits at the gate; this did not count
                     continue
@@ -125,6 +129,19 @@ class Retrying:
                 f"{call.request.op.value}: deadline passed", request_sent=False
             )
         return probe
+
+    def _cut_by_deadline(self, call: Call, error: NumbersError) -> bool:
+        """Whether the call's deadline passed before ``error``'s attempt sent anything.
+
+        Not a failed attempt, nor a sign of an outage (a wait for a token, or a connection,
+        cut short by the call's own deadline): the call just ends.
+        """
+        return (
+            isinstance(error, TransportError)
+            and not error.request_sent
+            and call.deadline_at is not None
+            and self._clock() >= call.deadline_at
+        )
 
     def _rides_out(self, call: Call, error: NumbersError, probe: bool) -> bool:
         """Whether a transport failure is an outage this call waits out, uncounted."""

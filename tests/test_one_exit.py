@@ -398,3 +398,20 @@ def test_the_script_routes_every_request_the_tests_send() -> None:
     assert route("GET", f"{project}/activeNumbers/{PHONE}") == "get_active"
     assert route("PATCH", f"{project}/callbackConfiguration") == "update_callbacks"
     assert route("GET", f"{project}/callbackConfiguration") == "get_callbacks"
+
+
+async def test_calls_whose_deadline_passes_waiting_for_a_token_are_not_an_outage(
+    script: Script, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Five calls give up waiting for a token that never comes: that is neither five
+    # failed connections to the API nor a reason to pause the client. (0.3 s of deadline
+    # is far more than the calls need to reach the wait, even on a loaded machine.)
+    script.on("token", hang)
+    async with client(script, timeouts=Timeouts(deadline=0.3)) as numbers:
+        with caplog.at_level("DEBUG", logger="numbers_async"):
+            calls = [numbers.callbacks.get() for _ in range(5)]
+            results = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(result, NumbersTimeoutError) for result in results)
+    assert all("waiting for an access token" in str(result) for result in results)
+    assert not any("connections failed" in message for message in caplog.messages)
+    assert script.sent == ["token"]  # one fetch for all, and nothing sent to the API
