@@ -42,14 +42,19 @@ class GarbageRedis:
         return f"redis://127.0.0.1:{port}/0"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        resp3 = False
         try:
             while command := await _read_command(reader):
                 self.commands.append(command)
                 name = command[0].upper()
                 if name in (b"EVALSHA", b"EVAL"):
-                    writer.write(self.reply)
+                    # RESP3 spells a null "_"; RESP2's "$-1" is an error there.
+                    writer.write(self.reply.replace(b"$-1\r\n", b"_\r\n") if resp3 else self.reply)
                 elif name == b"HELLO" and not self.hello:
-                    writer.write(b"-ERR unknown command 'HELLO'\r\n")  # so RESP2 it is
+                    # A well-formed answer, as Redis 6+ gives: redis-py 8.1 asks for RESP3
+                    # and fails on an error here, where 8.2 asks for nothing.
+                    writer.write(_hello_answer(command))
+                    resp3 = command[1:2] == [b"3"]
                 else:
                     writer.write(b"+OK\r\n")
                 await writer.drain()
@@ -71,3 +76,13 @@ async def _read_command(reader: asyncio.StreamReader) -> list[bytes]:
         length = int((await reader.readline())[1:])
         parts.append((await reader.readexactly(length + 2))[:-2])
     return parts
+
+
+def _hello_answer(command: list[bytes]) -> bytes:
+    """``HELLO [protover]``'s answer: a map in RESP3, a flat array in RESP2."""
+    version = command[1] if len(command) > 1 else b"2"
+    fields = [(b"server", b"$5\r\nredis\r\n"), (b"version", b"$5\r\n7.0.0\r\n")]
+    fields.append((b"proto", b":" + version + b"\r\n"))
+    body = b"".join(b"$%d\r\n%s\r\n%s" % (len(key), key, value) for key, value in fields)
+    head = b"%%%d\r\n" % len(fields) if version == b"3" else b"*%d\r\n" % (2 * len(fields))
+    return head + body
