@@ -8,7 +8,14 @@ and checked, without touching this module.
 
 A required field (an attrs field without a default, e.g. ``phone_number``) must be
 present with the right JSON type; any other field, when present and not ``null``, must
-have the right JSON type. Unknown fields are ignored and unknown enum values kept.
+have the right JSON type. Unknown fields are ignored and unknown enum values kept. A field
+that is not an ``__init__`` argument is a constant of its class (a voice configuration's
+``type``): it is never read from the body.
+
+A union of models discriminated by a member of the body (the voice configurations, by
+``type``: ``_voice.UNIONS``) gets a decoder that reads that member once and hands the
+body to its class's decoder; a value it does not know goes to the union's catch-all
+class, whose ``RAW`` field keeps the whole object.
 
 Decoding a page is the client's hottest code (benchmarks B2, B3), so the generated code
 is straight-line: one ``dict.get`` and one class check per field, the usual timestamp
@@ -42,6 +49,7 @@ from numbers_async._fields import (
     _from_utc_text,
     _when_at,
 )
+from numbers_async._voice import RAW, UNIONS
 from numbers_async.models import Page
 
 T = TypeVar("T")
@@ -222,11 +230,16 @@ class _Generator:
         args: list[str] = []
         for index, field in enumerate(fields):
             v = f"v{index}"
-            where = wire_name(cls, field.name)
-            required = field.default is attrs.NOTHING
-            self.emit(1, f"{v} = get({where!r}{', _MISSING' if required else ''})")
-            if field.init:
-                args.append(v if not field.kw_only else f"{field.name}={v}")
+            if not field.init:  # a constant of the class, never read from the body
+                self.emit(1, f"{v} = {self.name(_constant(cls, field), 'constant')}")
+                continue
+            if field.metadata.get(RAW):  # the whole object, as received
+                self.emit(1, f"{v} = dict(value)")
+            else:
+                where = wire_name(cls, field.name)
+                required = field.default is attrs.NOTHING
+                self.emit(1, f"{v} = get({where!r}{', _MISSING' if required else ''})")
+            args.append(v if not field.kw_only else f"{field.name}={v}")
         if intern:
             cache = self.name(_new_cache(), "cache")
             plain = " and ".join(
@@ -243,9 +256,8 @@ class _Generator:
             self.emit(3, "return found")
             self.emit(2, f"key = {key}")
         for index, field in enumerate(fields):
-            if not field.init:
-                continue
-            self.field(f"v{index}", field)
+            if field.init and not field.metadata.get(RAW):
+                self.field(f"v{index}", field)
         setters = _slot_setters(cls) if _BUILD_DIRECT else None
         if setters is None:
             self.emit(1, f"result = _cls({', '.join(args)})")
@@ -308,8 +320,8 @@ def _slot_setters(cls: type[Any]) -> list[Callable[[Any, Any], None]] | None:
     """The slot setters of ``cls``'s fields in field order, or None.
 
     Only if setting them is all its ``__init__`` does: a slotted class without
-    validators, converters, ``init=False`` fields, aliases or init hooks. Otherwise values
-    are built through ``__init__``.
+    validators, converters, aliases, init hooks or ``init=False`` fields other than
+    constants. Otherwise values are built through ``__init__``.
     """
     if "__slots__" not in cls.__dict__ or any(
         hasattr(cls, hook) for hook in ("__attrs_pre_init__", "__attrs_post_init__")
@@ -319,7 +331,7 @@ def _slot_setters(cls: type[Any]) -> list[Callable[[Any, Any], None]] | None:
     for field in attrs.fields(cls):
         descriptor = getattr(cls, field.name, None)
         if (
-            not field.init
+            (not field.init and isinstance(field.default, attrs.Factory))  # type: ignore[arg-type]
             or field.validator is not None
             or field.converter is not None
             or field.alias != field.name
@@ -328,6 +340,13 @@ def _slot_setters(cls: type[Any]) -> list[Callable[[Any, Any], None]] | None:
             return None
         setters.append(descriptor.__set__)
     return setters
+
+
+def _constant(cls: type[Any], field: attrs.Attribute[Any]) -> Any:
+    """The value of a field that is not an ``__init__`` argument: its plain default."""
+    if field.default is attrs.NOTHING or isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+        raise TypeError(f"{cls.__name__}.{field.name}: init=False needs a plain default")
+    return field.default
 
 
 def _expected(type_: Any) -> str:
@@ -445,18 +464,49 @@ def _tuple_hook(generator: _Generator, element: Any) -> Callable[[Any], tuple[An
 _SOURCES: dict[type[Any], str] = {}
 
 
+def _union_source(conv: cattrs.Converter, base: type[Any]) -> tuple[str, dict[str, Any]]:
+    """The decoder of a union: ``type`` read once, then its class's decoder.
+
+    A missing or ``null`` ``type`` is the union's default; a value no class claims (a
+    type newer than this version) goes to the catch-all class, which keeps it all.
+    """
+    by_type, other, default = UNIONS[base]
+    names: dict[str, Any] = {
+        "_fail": _fail,
+        "FieldError": FieldError,
+        "_Mapping": Mapping,
+        "_find": {kind: conv.get_structure_hook(cls) for kind, cls in by_type.items()}.get,
+        "_other": conv.get_structure_hook(other),
+    }
+    source = (
+        f"def decode_{base.__name__}(value, _=None):\n"
+        "    if value.__class__ is not dict and not isinstance(value, _Mapping):\n"
+        "        raise FieldError('an object', value)\n"
+        "    kind = value.get('type')\n"
+        "    if kind is None:\n"
+        f"        kind = {default!r}\n"
+        "    elif kind.__class__ is not str:\n"
+        "        _fail('type', 'a string', kind, False)\n"
+        "    return (_find(kind) or _other)(value, None)\n"
+    )
+    return source, names
+
+
 def _decoder_factory(conv: cattrs.Converter) -> Callable[[type[Any]], StructureHook]:
     made: dict[type[Any], StructureHook] = {}
 
     def make_decoder(cls: type[Any]) -> StructureHook:
         if cls in made:
             return made[cls]
-        generator = _Generator(conv, cls)
-        source = generator.source()
+        if cls in UNIONS:
+            source, names = _union_source(conv, cls)
+        else:
+            generator = _Generator(conv, cls)
+            source, names = generator.source(), generator.names
         _SOURCES[cls] = source
         code = compile(source, f"<numbers_async decoder {cls.__name__}>", "exec")
-        exec(code, generator.names)  # noqa: S102 - our own generated source
-        hook = typing.cast(StructureHook, generator.names[f"decode_{cls.__name__}"])
+        exec(code, names)  # noqa: S102 - our own generated source
+        hook = typing.cast(StructureHook, names[f"decode_{cls.__name__}"])
         hook.handled_fields = tuple(field.name for field in attrs.fields(cls))  # type: ignore[attr-defined]
         made[cls] = hook
         return hook

@@ -471,7 +471,16 @@ def test_in_process_every_operation_as_a_table(
             "https://example.com/cb",
         ],
         ["get", phone],
-        ["update", phone, "--display-name", "Desk", "--sms-campaign", "c-1"],
+        [
+            "update",
+            phone,
+            "--display-name",
+            "Desk",
+            "--sms-service-plan",
+            "plan-1",
+            "--sms-campaign",
+            "c-1",
+        ],
         [
             "rent-any",
             "--yes",

@@ -31,9 +31,9 @@ from typing import Any, TypeVar
 import attrs
 
 from numbers_async import _json
+from numbers_async._enums import _OpenEnum
 from numbers_async._timestamps import parse_datetime
 from numbers_async.errors import InvalidEventError, InvalidInputError, InvalidSignatureError
-from numbers_async.models import _OpenEnum
 from numbers_async.webhooks._dedupe import EventDeduplicator, RecentEventIds
 
 __all__ = [
