@@ -67,6 +67,10 @@ class Op(enum.Enum):
     RELEASE = "active_numbers.release"
     GET_CALLBACKS = "callbacks.get"
     UPDATE_CALLBACKS = "callbacks.update"
+    GET_EMERGENCY_ADDRESS = "emergency_addresses.get"
+    PROVISION_EMERGENCY_ADDRESS = "emergency_addresses.provision"
+    DEPROVISION_EMERGENCY_ADDRESS = "emergency_addresses.deprovision"
+    VALIDATE_EMERGENCY_ADDRESS = "emergency_addresses.validate"
 
 
 #: ``_retry.safety_of`` for every operation, looked up once.

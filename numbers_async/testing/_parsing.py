@@ -190,6 +190,24 @@ def parse_update_body(body: bytes) -> UpdateRequest:
     return request
 
 
+def parse_emergency_address_body(body: bytes) -> tuple[str, dict[str, str]]:
+    """``displayName`` and the address of a provision or validate body, optional fields ``""``."""
+    obj = parse_object(body)
+    _check_fields(obj, ("displayName", "address"), "")
+    display_name = _string(obj, "displayName", "")
+    if not display_name:
+        raise invalid_argument("display_name", "displayName is required")
+    address = _object(obj, "address", "address")
+    if address is None:
+        raise invalid_argument("address", "address is required")
+    _check_fields(address, ADDRESS_FIELDS, "address")
+    values = {field: _string(address, field, "address") or "" for field in ADDRESS_FIELDS}
+    for field in REQUIRED_ADDRESS_FIELDS:
+        if not values[field]:
+            raise invalid_argument(f"address.{snake(field)}", f"address.{field} is required")
+    return display_name, values
+
+
 def parse_callbacks_body(body: bytes) -> str:
     """The new HMAC secret from a callbackConfiguration PATCH (never echoed in errors)."""
     obj = parse_object(body)
