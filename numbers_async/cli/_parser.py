@@ -3,7 +3,8 @@
 Global options (output format, progress, connection) are defined once and listed once, in
 ``numbers-async --help``. Every command accepts them before or after its name, but its own
 ``--help`` shows only its own options, one example, and a pointer to the global ones.
-Commands that spend or give up money (``CONFIRMING``) take ``--yes``.
+Commands that spend or give up money, or remove a number's emergency address
+(``CONFIRMING``), take ``--yes``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,16 @@ SEARCH_PATTERNS = tuple(member.value for member in SearchPattern)
 
 # Commands that ask before they act (unless --yes): they rent (money) or release numbers.
 CONFIRMING = frozenset(
-    {"rent", "rent-any", "release", "bulk-rent", "bulk-rent-any", "bulk-release"}
+    {
+        "rent",
+        "rent-any",
+        "release",
+        "bulk-rent",
+        "bulk-rent-any",
+        "bulk-release",
+        # Not money, but emergency calls from the number then carry no address.
+        "deprovision-emergency-address",
+    }
 )
 
 GLOBAL_OPTIONS_NOTE = (
@@ -148,9 +158,32 @@ def _provisioning(parser: argparse.ArgumentParser, *, changing: bool) -> None:
     if changing:
         plan_help += " ('' unlinks it)"
     group.add_argument("--sms-service-plan", metavar="ID", help=plan_help)
-    group.add_argument("--sms-campaign", metavar="ID", help="the SMS campaign (10DLC in the US)")
-    group.add_argument("--voice-app", metavar="ID", help="the Voice app that handles its calls")
+    group.add_argument(
+        "--sms-campaign",
+        metavar="ID",
+        help="the SMS campaign (10DLC in the US); needs --sms-service-plan",
+    )
+    voice = group.add_mutually_exclusive_group()
+    voice.add_argument("--voice-app", metavar="ID", help="the Voice app that handles its calls")
+    voice.add_argument("--voice-trunk", metavar="ID", help="or the Elastic SIP Trunk (EST)")
+    voice.add_argument("--voice-fax-service", metavar="ID", help="or the Fax service (FAX)")
     group.add_argument("--callback-url", metavar="URL", help="where Sinch POSTs its events")
+
+
+def _address(parser: argparse.ArgumentParser) -> None:
+    """The emergency address of a number: a display name and the US postal address."""
+    parser.add_argument("phone", help="an owned US voice number, E.164 (+ and digits)")
+    group = parser.add_argument_group("the address")
+    group.add_argument(
+        "--display-name", required=True, metavar="NAME", help="the name shown with it"
+    )
+    group.add_argument("--street-number", required=True, metavar="N", help="e.g. 3500")
+    group.add_argument("--street-info", required=True, metavar="STREET", help="e.g. 'Lenox Rd NE'")
+    group.add_argument("--location", metavar="TEXT", help="where in the building, e.g. 'Suite 4'")
+    group.add_argument("--city", required=True, help="e.g. Atlanta")
+    group.add_argument("--state", required=True, type=_upper, help="two letters, e.g. GA")
+    group.add_argument("--postal-code", required=True, metavar="ZIP", help="five digits")
+    group.add_argument("--postal-code-plus-four", metavar="DIGITS", help="the ZIP+4 digits")
 
 
 def _yes(parser: argparse.ArgumentParser) -> None:
@@ -337,6 +370,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECRET",
         help="32-64 characters of a-z, A-Z, 0-9 and '-' ('-' reads it from stdin)",
     )
+
+    get_address = command(
+        "get-emergency-address",
+        "show the emergency address of a US voice number",
+        f"{PROG} get-emergency-address +12025550100",
+    )
+    get_address.add_argument("phone", help="an owned US voice number, E.164 (+ and digits)")
+    _address(
+        command(
+            "validate-emergency-address",
+            "check an emergency address for a number (nothing is changed)",
+            f"{PROG} validate-emergency-address +12025550100 --display-name HQ "
+            "--street-number 1 --street-info Broadway --city Albany --state NY "
+            "--postal-code 12207",
+        )
+    )
+    _address(
+        command(
+            "provision-emergency-address",
+            "set the emergency address of a US voice number",
+            f"{PROG} provision-emergency-address +12025550100 --display-name HQ "
+            "--street-number 1 --street-info Broadway --city Albany --state NY "
+            "--postal-code 12207",
+        )
+    )
+    deprovision_address = command(
+        "deprovision-emergency-address",
+        "remove the emergency address of a number",
+        f"{PROG} deprovision-emergency-address +12025550100 --yes",
+    )
+    deprovision_address.add_argument("phone", help="an owned number, E.164 (+ and digits)")
 
     bulk_rent = command(
         "bulk-rent",
