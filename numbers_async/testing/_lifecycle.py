@@ -162,8 +162,8 @@ def deprovisioning(number: Mapping[str, Any]) -> list[Outcome]:
         event_types.append("DEPROVISIONING_FROM_SMS_PLATFORM")
     if sms["campaignId"]:
         event_types.append("DEPROVISIONING_FROM_CAMPAIGN")
-    if voice["appId"]:
-        event_types.append("DEPROVISIONING_TO_VOICE_PLATFORM")
+    if voice_id(voice):
+        event_types.append("DEPROVISIONING_FROM_VOICE_PLATFORM")
     return [Outcome(t, "SUCCEEDED") for t in event_types]
 
 
@@ -187,9 +187,12 @@ def _sms_event_types(current: Mapping[str, str], scheduled: Mapping[str, str]) -
     return event_types
 
 
-def _voice_event_type(app_id: str) -> str:
-    # The spec spells the voice deprovisioning event "..._TO_VOICE_PLATFORM".
-    return "PROVISIONING_TO_VOICE_PLATFORM" if app_id else "DEPROVISIONING_TO_VOICE_PLATFORM"
+def _voice_event_type(linked_id: str) -> str:
+    # The 1.0 spec's "DEPROVISIONING_TO_VOICE_PLATFORM" is deprecated for this name
+    # (docs/api-facts.md#the-api-beyond-the-10-spec).
+    if linked_id:
+        return "PROVISIONING_TO_VOICE_PLATFORM"
+    return "DEPROVISIONING_FROM_VOICE_PLATFORM"
 
 
 def callback_event(
