@@ -196,6 +196,8 @@ class _Generator:
             elif _tuple_element(type_) is not None:
                 hook = self.name(_tuple_hook(self, _tuple_element(type_)), "tuple")
                 call = f"{hook}({v})"
+            elif type_ in UNIONS:  # the union's dispatch, inline: one call fewer per value
+                call = self.union_dispatch(indent, v, type_, where, secret)
             elif attrs.has(type_):
                 hook = self.name(self.conv.get_structure_hook(type_), "hook")
                 call = f"{hook}({v}, None)"
@@ -206,6 +208,32 @@ class _Generator:
             self.emit(indent, "except FieldError as error:")
             self.emit(indent + 1, f"error.segments.append({where!r})")
             self.emit(indent + 1, "raise")
+
+    def union_dispatch(
+        self, indent: int, v: str, union: type[Any], where: str, secret: bool
+    ) -> str:
+        """Lines that check ``v`` and read its ``type``; returns the call that decodes it.
+
+        The same steps as the union's own decoder (``_union_source``), written into the
+        field's model so that decoding it takes one call, not two.
+        """
+        by_type, other, default = UNIONS[union]
+        find = {kind: self.conv.get_structure_hook(cls) for kind, cls in by_type.items()}.get
+        fallback = self.conv.get_structure_hook(other)
+        kind = f"{v}_type"
+        self.emit(indent, f"if {v}.__class__ is not dict and not isinstance({v}, _Mapping):")
+        self.emit(indent + 1, f"_fail({where!r}, 'an object', {v}, {secret})")
+        self.emit(indent, f"{kind} = {v}.get('type')")
+        self.emit(indent, f"if {kind} is None:")
+        self.emit(indent + 1, f"{kind} = {default!r}")
+        self.emit(indent, f"elif {kind}.__class__ is not str:")
+        self.emit(indent + 1, "try:")
+        self.emit(indent + 2, f"_fail('type', 'a string', {kind}, False)")
+        self.emit(indent + 1, "except FieldError as error:")
+        self.emit(indent + 2, f"error.segments.append({where!r})")
+        self.emit(indent + 2, "raise")
+        found, fallback_name = self.name(find, "find"), self.name(fallback, "other")
+        return f"({found}({kind}) or {fallback_name})({v}, None)"
 
     def internable(self, fields: tuple[attrs.Attribute[Any], ...]) -> bool:
         """Whether values of the model are worth sharing.
