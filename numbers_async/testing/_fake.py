@@ -203,7 +203,8 @@ class FakeNumbersServer:
     ``await fake.wait_for_callbacks()`` returns once every event so far is handled.
 
     The state is plain wire-format dicts you may read in tests: :attr:`available`,
-    :attr:`active` (both keyed by phone number) and :attr:`callback_configuration`.
+    :attr:`active`, ``emergency_addresses`` (all keyed by phone number) and
+    :attr:`callback_configuration`.
     Change it through the methods (:meth:`add_active_numbers`, ...), which keep the
     fake's indexes in step.
     """
