@@ -134,7 +134,10 @@ class EmergencyAddresses(_Resource):
 
         async def main() -> None:
             async with NumbersClient.from_env() as client:
-                phone = (await client.available_numbers.rent_any("US", "LOCAL")).phone_number
+                number = await client.available_numbers.rent_any(
+                    "US", "LOCAL", capabilities=["VOICE"]
+                )
+                phone = number.phone_number
                 address = EmergencyAddress(
                     street_number="3500",
                     street_info="Lenox Road NE",

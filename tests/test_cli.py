@@ -571,7 +571,9 @@ ADDRESS_OPTIONS = (
 def test_in_process_emergency_address_commands(
     connected: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run_main(capsys, "rent-any", "US", "LOCAL", "--yes", "--json")
+    code, out, err = run_main(
+        capsys, "rent-any", "US", "LOCAL", "--capability", "VOICE", "--yes", "--json"
+    )
     assert code == 0, err
     phone = json.loads(out)["phoneNumber"]
 

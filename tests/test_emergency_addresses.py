@@ -271,7 +271,7 @@ async def test_deprovisioning_a_number_without_an_address_is_not_found(
 async def test_a_released_number_takes_its_address_with_it(
     fake: FakeNumbersServer, client: NumbersClient
 ) -> None:
-    number = await client.available_numbers.rent_any("US", "LOCAL")
+    number = await client.available_numbers.rent_any("US", "LOCAL", capabilities="VOICE")
     await client.emergency_addresses.provision(number.phone_number, ADDRESS, display_name="HQ")
     await client.active_numbers.release(number.phone_number)
     assert fake.emergency_addresses == {}
