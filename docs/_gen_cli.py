@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import argparse
 import re
+import textwrap
 from typing import Any
 
 MARKER = "<!-- cli-reference -->"
+#: The widest line of a code block on the site (the content column at 1280 px).
+WIDTH = 80
+PROG = "numbers-async"
 
 
 def _escape(text: str) -> str:
@@ -35,7 +39,9 @@ def _flags(parser: argparse.ArgumentParser, action: argparse.Action) -> str:
 def _details(action: argparse.Action) -> str:
     parts = []
     if action.choices is not None and not isinstance(action.choices, dict):
-        parts.append("one of " + ", ".join(f"`{choice}`" for choice in action.choices))
+        parts.append(
+            "one of " + ", ".join(f"`{choice}`" for choice in action.choices)
+        )
     if isinstance(action, argparse._AppendAction):
         parts.append("repeatable")
     default = action.default
@@ -64,14 +70,21 @@ def _groups(
 ) -> list[tuple[str, str | None, list[argparse.Action]]]:
     groups = []
     for group in parser._action_groups:
-        actions = [a for a in group._group_actions if _documented(a) and _key(a) not in skip]
+        actions = [
+            a
+            for a in group._group_actions
+            if _documented(a) and _key(a) not in skip
+        ]
         if actions:
-            groups.append((group.title or "options", group.description, actions))
+            groups.append(
+                (group.title or "options", group.description, actions)
+            )
     return groups
 
 
 def _table(
-    parser: argparse.ArgumentParser, groups: list[tuple[str, str | None, list[argparse.Action]]]
+    parser: argparse.ArgumentParser,
+    groups: list[tuple[str, str | None, list[argparse.Action]]],
 ) -> list[str]:
     lines: list[str] = []
     for title, description, actions in groups:
@@ -80,8 +93,12 @@ def _table(
             lines += [_escape(" ".join(description.split())), ""]
         lines += ["| argument | meaning |", "|---|---|"]
         for action in actions:
-            meaning = "; ".join(p for p in (_expand(parser, action), _details(action)) if p)
-            lines.append(f"| {_flags(parser, action)} | {_escape(meaning) or '&nbsp;'} |")
+            meaning = "; ".join(
+                p for p in (_expand(parser, action), _details(action)) if p
+            )
+            lines.append(
+                f"| {_flags(parser, action)} | {_escape(meaning) or '&nbsp;'} |"
+            )
     return lines
 
 
@@ -92,22 +109,101 @@ def _usage(
     if shared is None:
         usage = parser.format_usage().strip().removeprefix("usage: ")
     else:
-        own = [a for a in parser._actions if _documented(a) and _key(a) not in shared]
+        own = [
+            a
+            for a in parser._actions
+            if _documented(a) and _key(a) not in shared
+        ]
         formatter = parser.formatter_class(prog=parser.prog)
-        formatter.add_usage(None, own, parser._mutually_exclusive_groups, prefix="")
+        formatter.add_usage(
+            None, own, parser._mutually_exclusive_groups, prefix=""
+        )
         rest = formatter.format_help().strip().removeprefix(parser.prog).strip()
-        takes_shared = any(_documented(a) and _key(a) in shared for a in parser._actions)
-        usage = " ".join([parser.prog, *(["[global options]"] * takes_shared), rest]).strip()
-    return ["", "```text", re.sub(r"\s+", " ", usage), "```"]
+        takes_shared = any(
+            _documented(a) and _key(a) in shared for a in parser._actions
+        )
+        usage = " ".join(
+            [parser.prog, *(["[global options]"] * takes_shared), rest]
+        ).strip()
+    return [
+        "",
+        "```text",
+        *_wrap_usage(re.sub(r"\s+", " ", usage), parser.prog),
+        "```",
+    ]
+
+
+def _usage_parts(usage: str) -> list[str]:
+    """The items of a usage line: split at top-level spaces, as argparse breaks it.
+
+    Never inside brackets, braces or parentheses (``[--a | --b]`` stays whole).
+    """
+    parts: list[str] = []
+    depth, start = 0, 0
+    for index, char in enumerate(usage):
+        if char in "[({":
+            depth += 1
+        elif char in "])}":
+            depth -= 1
+        elif char == " " and depth == 0:
+            if index > start:
+                parts.append(usage[start:index])
+            start = index + 1
+    parts.append(usage[start:])
+    return parts
+
+
+def _wrap_usage(usage: str, prog: str) -> list[str]:
+    """The usage in lines of at most ``WIDTH``, later lines indented past ``prog``."""
+    items = _usage_parts(usage.removeprefix(prog).strip())
+    indent = " " * (len(prog) + 1)
+    lines = [prog]
+    for item in items:
+        if len(lines[-1]) + 1 + len(item) > WIDTH and lines[-1].strip():
+            lines.append(indent + item)
+        else:
+            lines[-1] += " " + item
+    return lines
+
+
+def _wrap_epilog(text: str) -> list[str]:
+    """Epilog lines of at most ``WIDTH``.
+
+    An example command is continued with a backslash (it still pastes into a shell);
+    prose is wrapped.
+    """
+    lines: list[str] = []
+    for line in text.splitlines():
+        if len(line) <= WIDTH:
+            lines.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        if line.lstrip().startswith(PROG):
+            words = line.split()
+            current = indent + words[0]
+            for word in words[1:]:
+                if len(current) + len(word) + 3 > WIDTH:
+                    lines.append(current + " \\")
+                    current = indent + "    " + word
+                else:
+                    current += " " + word
+            lines.append(current)
+        else:
+            lines += textwrap.wrap(
+                line, WIDTH, subsequent_indent=indent, break_on_hyphens=False
+            )
+    return lines
 
 
 def _epilog(parser: argparse.ArgumentParser) -> list[str]:
     if not parser.epilog:
         return []
-    return ["", "```text", parser.epilog.strip("\n"), "```"]
+    return ["", "```text", *_wrap_epilog(parser.epilog.strip("\n")), "```"]
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[Any]:
+def _subcommands(
+    parser: argparse.ArgumentParser,
+) -> argparse._SubParsersAction[Any]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             return action

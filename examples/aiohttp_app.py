@@ -1,18 +1,22 @@
-"""An aiohttp.web service that rents Sinch numbers and receives their provisioning events.
+"""An aiohttp.web service that rents Sinch numbers and receives their events.
 
-One ``NumbersClient`` serves the whole application: a cleanup context opens it at startup
-and closes it at shutdown. ``POST /numbers/rent`` (JSON ``{"phone_number": "+1..."}``, or
-no body for any US local number) rents a number with an SMS service plan and this service's
-events URL as its ``callbackUrl``. When Sinch has provisioned the number it POSTs an event
-to ``/sinch/events``, where the library verifies the signature before ``on_numbers_event``
-sees it. Run it where Sinch can reach ``PUBLIC_URL``::
+One ``NumbersClient`` serves the whole application: a cleanup context opens it
+at startup and closes it at shutdown. ``POST /numbers/rent`` (JSON
+``{"phone_number": "+1..."}``, or no body for any US local number) rents a
+number with an SMS service plan and this service's events URL as its
+``callbackUrl``. When Sinch has provisioned the number it POSTs an event to
+``/sinch/events``, where the library verifies the signature before
+``on_numbers_event`` sees it. Run it where Sinch can reach ``PUBLIC_URL``:
 
-    export SINCH_PROJECT_ID=... SINCH_KEY_ID=... SINCH_KEY_SECRET=...
-    export SINCH_CALLBACK_SECRET=... SINCH_SERVICE_PLAN_ID=...
-    export PUBLIC_URL=https://numbers.example.com
-    python examples/aiohttp_app.py
+```console
+export SINCH_PROJECT_ID=... SINCH_KEY_ID=... SINCH_KEY_SECRET=...
+export SINCH_CALLBACK_SECRET=... SINCH_SERVICE_PLAN_ID=...
+export PUBLIC_URL=https://numbers.example.com
+python examples/aiohttp_app.py
+```
 
-``numbers-async fake-server`` prints the ``SINCH_*`` variables to run it without an account.
+``numbers-async fake-server`` prints the ``SINCH_*`` variables to run it
+without an account.
 """
 
 from __future__ import annotations
@@ -23,7 +27,12 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from numbers_async import InvalidInputError, NumbersClient, NumbersError, SmsConfiguration
+from numbers_async import (
+    InvalidInputError,
+    NumbersClient,
+    NumbersError,
+    SmsConfiguration,
+)
 from numbers_async.webhooks import NumbersEvent
 from numbers_async.webhooks.aiohttp import events_handler
 
@@ -46,7 +55,8 @@ def create_app(
     app[RECEIVED] = []
 
     async def numbers_client(app: web.Application) -> AsyncIterator[None]:
-        async with client_factory() as client:  # one client and connection pool for the app
+        # one client and connection pool for the app
+        async with client_factory() as client:
             app[NUMBERS] = client
             yield
 
@@ -66,9 +76,13 @@ def create_app(
         callback_url = public_url.rstrip("/") + EVENTS_PATH
         try:
             if phone is None:
-                number = await numbers.rent_any("US", "LOCAL", sms=sms, callback_url=callback_url)
+                number = await numbers.rent_any(
+                    "US", "LOCAL", sms=sms, callback_url=callback_url
+                )
             else:
-                number = await numbers.rent(phone, sms=sms, callback_url=callback_url)
+                number = await numbers.rent(
+                    phone, sms=sms, callback_url=callback_url
+                )
         except InvalidInputError as exc:
             raise web.HTTPBadRequest(text=str(exc)) from exc
         except NumbersError as exc:

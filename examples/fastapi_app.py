@@ -1,15 +1,18 @@
-"""A FastAPI service that rents Sinch numbers and receives their provisioning events.
+"""A FastAPI service that rents Sinch numbers and receives their events.
 
-The same service as ``examples/aiohttp_app.py``: the lifespan opens one ``NumbersClient``
-for the whole application and closes it at shutdown; ``POST /numbers/rent`` rents a number
-whose ``callbackUrl`` is this service's ``/sinch/events``, where the library's router
-verifies each event before ``on_numbers_event`` sees it. Run it where Sinch can reach
-``PUBLIC_URL`` (``pip install "numbers-async[fastapi]" uvicorn``)::
+The same service as ``examples/aiohttp_app.py``: the lifespan opens one
+``NumbersClient`` for the whole application and closes it at shutdown;
+``POST /numbers/rent`` rents a number whose ``callbackUrl`` is this service's
+``/sinch/events``, where the library's router verifies each event before
+``on_numbers_event`` sees it. Run it where Sinch can reach ``PUBLIC_URL``
+(``pip install "numbers-async[fastapi]" uvicorn``):
 
-    export SINCH_PROJECT_ID=... SINCH_KEY_ID=... SINCH_KEY_SECRET=...
-    export SINCH_CALLBACK_SECRET=... SINCH_SERVICE_PLAN_ID=...
-    export PUBLIC_URL=https://numbers.example.com
-    python examples/fastapi_app.py
+```console
+export SINCH_PROJECT_ID=... SINCH_KEY_ID=... SINCH_KEY_SECRET=...
+export SINCH_CALLBACK_SECRET=... SINCH_SERVICE_PLAN_ID=...
+export PUBLIC_URL=https://numbers.example.com
+python examples/fastapi_app.py
+```
 """
 
 from __future__ import annotations
@@ -23,7 +26,12 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel
 
-from numbers_async import InvalidInputError, NumbersClient, NumbersError, SmsConfiguration
+from numbers_async import (
+    InvalidInputError,
+    NumbersClient,
+    NumbersError,
+    SmsConfiguration,
+)
 from numbers_async.webhooks import NumbersEvent
 from numbers_async.webhooks.fastapi import events_router
 
@@ -41,7 +49,7 @@ class RentedNumber(BaseModel):
 
 
 def numbers_client(request: Request) -> NumbersClient:
-    """The application's one client, put in the request state by the lifespan."""
+    """The application's one client, in the request state (the lifespan's)."""
     client: NumbersClient = request.state.numbers
     return client
 
@@ -61,7 +69,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, NumbersClient]]:
-        async with client_factory() as client:  # one client and connection pool for the app
+        # one client and connection pool for the app
+        async with client_factory() as client:
             yield {"numbers": client}
 
     async def on_numbers_event(event: NumbersEvent) -> None:
@@ -71,7 +80,9 @@ def create_app(
 
     app = FastAPI(lifespan=lifespan)
     app.state.received = received
-    app.include_router(events_router(on_numbers_event, secret=hmac_secret, path=EVENTS_PATH))
+    app.include_router(
+        events_router(on_numbers_event, secret=hmac_secret, path=EVENTS_PATH)
+    )
 
     @app.post("/numbers/rent")
     async def rent(

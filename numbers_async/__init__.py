@@ -1,12 +1,13 @@
 """numbers_async: an asyncio-native client for the Sinch Numbers API.
 
-::
-
+Examples:
+    ```python
     from numbers_async import NumbersClient
 
     async with NumbersClient(project_id, key_id, key_secret) as client:
-        numbers = await client.available_numbers.search("US", "LOCAL", size=5)
-        rented = await client.available_numbers.rent(numbers[0].phone_number)
+        found = await client.available_numbers.search("US", "LOCAL", size=5)
+        rented = await client.available_numbers.rent(found[0].phone_number)
+    ```
 """
 
 from typing import TYPE_CHECKING, Any

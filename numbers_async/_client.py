@@ -46,12 +46,12 @@ DEFAULT_AUTH_URL: Final = "https://auth.sinch.com/oauth2/token"
 DEFAULT_PAGE_SIZE: Final = 100
 DEFAULT_MAX_CONCURRENCY: Final = 64
 
-# An enum argument is a member or one of its known string values; anything else is
-# rejected at run time (InvalidInputError) and flagged by a type checker.
-_NumberTypeArg: TypeAlias = "NumberType | NumberTypeName"
-_SearchPatternArg: TypeAlias = "SearchPattern | SearchPatternName"
-_CapabilityArg: TypeAlias = "Capability | CapabilityName"
-_CapabilitiesArg: TypeAlias = "Iterable[_CapabilityArg] | _CapabilityArg"
+# An enum argument is a member or one of its known string values, anything else rejected at
+# run time (InvalidInputError); the API reference shows these aliases as their values.
+_NumberTypeArg: TypeAlias = NumberType | NumberTypeName
+_SearchPatternArg: TypeAlias = SearchPattern | SearchPatternName
+_CapabilityArg: TypeAlias = Capability | CapabilityName
+_CapabilitiesArg: TypeAlias = Iterable[_CapabilityArg] | Capability | CapabilityName
 
 _ACTIVE_NUMBER: Final = _one(ActiveNumber)
 _AVAILABLE_NUMBER: Final = _one(AvailableNumber)
@@ -191,14 +191,16 @@ class ActiveNumbers(_Resource):
     ) -> ActiveNumbersPager:
         """List owned numbers lazily, page by page.
 
-        Arguments are checked now; requests start when iteration does::
+        Arguments are checked now; requests start when iteration does.
+        ``page_size`` defaults to 100; ``max_items`` stops after that many numbers.
 
+        Examples:
+            ```python
             async for number in client.active_numbers.list(region_code="US"):
                 ...
             async for page in client.active_numbers.list(page_size=500).pages():
                 save(page.next_page_token)  # resume later with page_token=
-
-        ``page_size`` defaults to 100; ``max_items`` stops after that many numbers.
+            ```
         """
         query = ops.list_active_query(
             region_code=region_code,
@@ -275,10 +277,7 @@ class Callbacks(_Resource):
 class NumbersClient:
     """An asyncio client for the Sinch Numbers API.
 
-    Use it as an async context manager, or call ``aclose()`` when done::
-
-        async with NumbersClient(project_id, key_id, key_secret) as client:
-            found = await client.available_numbers.search("US", "LOCAL", size=5)
+    Use it as an async context manager, or call ``aclose()`` when done.
 
     Args:
         project_id: the Sinch project.
@@ -389,10 +388,8 @@ class NumbersClient:
         """A view of this client with another retry policy and/or timeouts.
 
         The view shares the connections, token, concurrency and rate limit; closing
-        either closes both. Example::
-
-            fast = client.with_options(retry=RetryPolicy(attempts=1), timeouts=Timeouts(total=2))
-            number = await fast.active_numbers.get(phone)
+        either closes both. For example, a view that never retries:
+        ``client.with_options(retry=RetryPolicy(attempts=1))``.
         """
         view = copy.copy(self)
         view.__dict__.pop("_bulk", None)  # the view's bulk jobs run with the view's options

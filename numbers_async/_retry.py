@@ -102,7 +102,7 @@ class RetryEvent:
 class RetryPolicy:
     """How failed requests are retried, only where it is safe.
 
-    The rules are in docs/guides/configuration.md#retries.
+    The rules are in [Configuration: retries](../guides/configuration.md#retries).
 
     Attributes:
         attempts: attempts in all, the first included (1 disables retries).
@@ -138,7 +138,7 @@ class RetryPolicy:
 class Safety(enum.Enum):
     """What repeating a request risks, which decides how it may be retried.
 
-    The rules are in docs/guides/configuration.md#retries.
+    The rules are in [Configuration: retries](../guides/configuration.md#retries).
     """
 
     #: Reads, PATCHes and release: doing it twice leaves the same state.

@@ -1,27 +1,27 @@
 """Every exception numbers_async raises, under one root.
 
-::
-
-    NumbersError
-    ├── InvalidInputError (also ValueError)     rejected locally, nothing sent
-    ├── TransportError                          connect/reset/DNS; the request may not have arrived
-    │   └── NumbersTimeoutError (also TimeoutError)
-    ├── AmbiguousOutcomeError                   a call that may have changed state; outcome unknown
-    ├── DecodeError                             a 2xx body that is not the documented JSON
-    ├── ResponseTooLargeError                   a body over ``max_response_size``
-    ├── ClientClosedError (also RuntimeError)   a call after ``aclose()``, or cut off by it
-    ├── WrongEventLoopError (also RuntimeError) a client used from a second event loop
-    ├── InvalidSignatureError                   a webhook whose signature does not verify
-    ├── InvalidEventError (also ValueError)     a webhook body that is not a JSON event
-    ├── JournalError                            a bulk journal file the OS would not let us use
-    └── ApiError                                status, code, message...; operation, method, path
-        ├── InvalidArgumentError    400  (.field_violations)
-        ├── AuthenticationError     401 and token-endpoint failures
-        ├── PermissionDeniedError   403
-        ├── NotFoundError           404  (.resource_info)
-        ├── RateLimitedError        429  (.retry_after)
-        ├── ServerError             5xx
-        └── UnexpectedRedirectError 3xx  (.location): never followed
+```text
+NumbersError
+├── InvalidInputError      also ValueError: rejected locally, nothing sent
+├── TransportError         connect/reset/DNS: the request may not have arrived
+│   └── NumbersTimeoutError  also TimeoutError
+├── AmbiguousOutcomeError  a call that may have changed state; outcome unknown
+├── DecodeError            a 2xx body that is not the documented JSON
+├── ResponseTooLargeError  a body over max_response_size
+├── ClientClosedError      also RuntimeError: a call after aclose() or cut by it
+├── WrongEventLoopError    also RuntimeError: used from a second event loop
+├── InvalidSignatureError  a webhook whose signature does not verify
+├── InvalidEventError      also ValueError: a webhook body that is not an event
+├── JournalError           a bulk journal file the OS would not let us use
+└── ApiError               status, code, message...; operation, method, path
+    ├── InvalidArgumentError     400  (.field_violations)
+    ├── AuthenticationError      401 and token-endpoint failures
+    ├── PermissionDeniedError    403
+    ├── NotFoundError            404  (.resource_info)
+    ├── RateLimitedError         429  (.retry_after)
+    ├── ServerError              5xx
+    └── UnexpectedRedirectError  3xx  (.location): never followed
+```
 
 ``ApiError`` is raised for any other status too (409, 418, ...). Messages never contain a
 credential: the key secret, the bearer token and the HMAC secret are only ever sent, never

@@ -3,7 +3,7 @@
 Every model is a frozen, slotted attrs class whose attributes are the spec's field names in
 snake_case. Every attribute but a number's ``phone_number`` (its identity) is optional
 (``None`` when the server left it out): the API adds and drops fields over time and a client
-must keep working (see ``docs/api-facts.md``).
+must keep working (see [the API facts](../api-facts.md)).
 
 Enums are *open*: a value the server sends that this version does not know is kept as a
 pseudo-member (``NumberType("SHORT_CODE").value == "SHORT_CODE"``) instead of failing the
@@ -12,11 +12,17 @@ member or its string value, typed as the enum or its ``...Name`` literal alias
 (``NumberType | NumberTypeName``), so a type checker flags ``"local"`` or ``"CELL"``. A
 value newer than this version is sent when it is given as a pseudo-member,
 ``NumberType("SHORT_CODE")``: that spelling says it is meant, where a plain string that is
-not a known value is refused as a likely typo (docs/api-facts.md#enum-values-in-arguments).
+not a known value is refused as a likely typo
+([API facts: enum values in arguments](../api-facts.md#enum-values-in-arguments)).
 
-A number's voice configuration is one class per voice type (``RtcVoiceConfiguration``,
-``EstVoiceConfiguration``, ``FaxVoiceConfiguration``, ``UnknownVoiceConfiguration``), all
-``VoiceConfiguration``; the same for ``ScheduledVoiceProvisioning``.
+A number's voice configuration is one class per voice type
+([`RtcVoiceConfiguration`][numbers_async.models.RtcVoiceConfiguration],
+[`EstVoiceConfiguration`][numbers_async.models.EstVoiceConfiguration],
+[`FaxVoiceConfiguration`][numbers_async.models.FaxVoiceConfiguration],
+[`UnknownVoiceConfiguration`][numbers_async.models.UnknownVoiceConfiguration]), all a
+[`VoiceConfiguration`][numbers_async.models.VoiceConfiguration]; the same for
+[`ScheduledVoiceProvisioning`][numbers_async.models.ScheduledVoiceProvisioning]
+([Voice and emergency addresses](../guides/voice.md)).
 """
 
 from __future__ import annotations

@@ -2,15 +2,7 @@
 
 Needs the ``redis`` extra (``pip install 'numbers-async[redis]'``), which brings
 ``redis.asyncio``. Several replicas of a service, and bulk jobs beside them, that work on
-the same Sinch project share one per-project limit::
-
-    from numbers_async import NumbersClient
-    from numbers_async.redis import RedisRateLimiter
-
-    limiter = RedisRateLimiter.from_url("redis://localhost:6379/0", rate=100, key=project_id)
-    async with NumbersClient(project_id, key_id, key_secret, rate_limit=limiter) as client:
-        ...
-    await limiter.aclose()
+the same Sinch project share one per-project limit (see the example below).
 
 How the shared limit works: every request takes the next free slot of one schedule kept in
 Redis (one Lua script, one round trip), slots ``1/rate`` seconds apart, and waits in its own
@@ -20,8 +12,23 @@ replica they run in, so each gets its share. A 429 anywhere moves the schedule p
 burst. The clock is the Redis server's, so the replicas' clocks need not agree.
 
 When Redis cannot be reached, requests are not refused: the limiter warns once and falls
-back to an in-process limit (see :class:`RedisRateLimiter`), and rejoins the shared one as
+back to an in-process limit (see
+[`RedisRateLimiter`][numbers_async.redis.RedisRateLimiter]), and rejoins the shared one as
 soon as Redis answers again.
+
+Examples:
+    ```python
+    from numbers_async import NumbersClient
+    from numbers_async.redis import RedisRateLimiter
+
+    url = "redis://localhost:6379/0"
+    limiter = RedisRateLimiter.from_url(url, rate=100, key=project_id)
+    async with NumbersClient(
+        project_id, key_id, key_secret, rate_limit=limiter
+    ) as client:
+        ...
+    await limiter.aclose()
+    ```
 """
 
 from __future__ import annotations
@@ -127,11 +134,11 @@ class RedisRateLimiter:
 
     Pass it as ``NumbersClient(rate_limit=limiter)``; one limiter can serve several clients
     of the same project in a process. The limiter belongs to you: close it with
-    :meth:`aclose` (or ``async with``) when done.
+    [`aclose`][] (or ``async with``) when done.
 
     Args:
         redis: a ``redis.asyncio.Redis`` client; the limiter does not close it. Use
-            :meth:`from_url` to let the limiter own its connection.
+            [`from_url`][] to let the limiter own its connection.
         rate: requests per second for the whole fleet (all processes with this ``key``).
         key: what the limit is shared by, normally the Sinch project id; several projects
             can share one Redis, each under its own key.
@@ -203,7 +210,7 @@ class RedisRateLimiter:
     ) -> RedisRateLimiter:
         """A limiter with its own connection to ``url`` (``redis://host:port/db``).
 
-        Nothing is connected until the first request; :meth:`aclose` closes the connection.
+        Nothing is connected until the first request; [`aclose`][] closes the connection.
         The other arguments are those of the constructor.
         """
         ops.check_str("url", url, allow_empty=False)
@@ -364,7 +371,7 @@ class RedisRateLimiter:
 class RedisEventDeduplicator:
     """Webhook de-duplication shared by every receiver that uses the same Redis and ``key``.
 
-    Implements :class:`numbers_async.webhooks.EventDeduplicator`: pass it as
+    Implements [`EventDeduplicator`][numbers_async.webhooks.EventDeduplicator]: pass it as
     ``deduplicate=`` to ``events_handler`` or ``events_router``, in every replica behind the
     load balancer. An event id is claimed with ``SET NX`` and an expiry, so a redelivery that
     reaches another replica is recognised; a claim is released (``DEL``) when the handler
@@ -375,7 +382,7 @@ class RedisEventDeduplicator:
 
     Args:
         redis: a ``redis.asyncio.Redis`` client (not closed by the deduplicator); or use
-            :meth:`from_url`.
+            [`from_url`][].
         key: what the ids are shared by, normally the Sinch project id.
         ttl: seconds an event id is remembered (default one day, longer than Sinch retries).
         timeout: seconds a Redis command may take before Redis counts as unreachable.
@@ -408,7 +415,7 @@ class RedisEventDeduplicator:
         timeout: float = 1.0,
         prefix: str = DEFAULT_PREFIX,
     ) -> RedisEventDeduplicator:
-        """A deduplicator with its own connection to ``url``, closed by :meth:`aclose`."""
+        """A deduplicator with its own connection to ``url``, closed by ``aclose``."""
         ops.check_str("url", url, allow_empty=False)
         timeout = _check_positive("timeout", timeout)
         deduplicator = cls(_connect(url, timeout), key=key, ttl=ttl, timeout=timeout, prefix=prefix)
@@ -449,6 +456,6 @@ class RedisEventDeduplicator:
             )
 
     async def aclose(self) -> None:
-        """Close the connection if :meth:`from_url` made it."""
+        """Close the connection if ``from_url`` made it."""
         if self._owns_redis:
             await self._redis.aclose()

@@ -42,8 +42,11 @@ def test_the_bulk_jobs_example_runs() -> None:
 
 
 def _commands(text: str) -> list[str]:
-    """The ``$ numbers-async ...`` lines of the first console block that can run on a fake."""
-    block = text.split("```console\n", 1)[1].split("```", 1)[0]
+    """The ``$ numbers-async ...`` commands of the first console block that can run on a fake.
+
+    A command continued on the next line (`` \\`` at the end, to fit 80 columns) is joined.
+    """
+    block = text.split("```console\n", 1)[1].split("```", 1)[0].replace(" \\\n", " ")
     return [
         line.removeprefix("$ ")
         for line in re.findall(r"^\$ numbers-async .*$", block, flags=re.M)
@@ -84,5 +87,5 @@ def test_the_command_line_page_examples_run_against_a_fake_server(tmp_path: Path
 
 def test_the_readme_keeps_its_two_commands() -> None:
     text = README.read_text()
-    assert "python3 -m pip install --quiet nox && python3 -m nox -s demo\n" in text
-    assert "python3 -m pip install --quiet nox && python3 -m nox\n" in text
+    assert "\npython3 scripts/dev.py demo\n" in text
+    assert "\npython3 scripts/dev.py test\n" in text

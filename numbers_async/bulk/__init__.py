@@ -2,18 +2,11 @@
 
 ``client.bulk`` fans one operation out over many items with bounded concurrency. One
 item's failure never stops the others, every item ends in exactly one outcome, and a
-journal file makes a job that was cancelled, interrupted or killed safe to run again::
-
-    report = await client.bulk.release(phone_numbers, concurrency=20)
-    print(len(report.succeeded), "released;", len(report.failed), "failed")
-
-    job = client.bulk.rent(phone_numbers, journal="rent.jsonl")
-    async with job.stream() as outcomes:        # outcomes as they complete, no report kept
-        async for outcome in outcomes:
-            ...
+journal file makes a job that was cancelled, interrupted or killed safe to run again (see
+the examples at the end).
 
 How a journal is reconciled on a rerun
-(docs/guides/bulk.md#the-journal-resuming-after-a-crash):
+([the journal](../guides/bulk.md#the-journal-resuming-after-a-crash)):
 
 - an item that succeeded is not sent again: its outcome comes from the journal;
 - an item that failed (the API refused it, or it was never sent) is tried again;
@@ -38,6 +31,17 @@ Inside: ``_resource`` (``client.bulk``: argument checks), ``_job`` (the schedule
 ``_operations`` (what each operation does to an item, against the narrow ``BulkClient``
 protocol), ``_inputs`` (reading the items), ``_journal`` (the journal file, which owns its
 state) and ``_results`` (outcomes, progress, the report).
+
+Examples:
+    ```python
+    report = await client.bulk.release(phone_numbers, concurrency=20)
+    print(len(report.succeeded), "released;", len(report.failed), "failed")
+
+    job = client.bulk.rent(phone_numbers, journal="rent.jsonl")
+    async with job.stream() as outcomes:  # as they complete, no report kept
+        async for outcome in outcomes:
+            ...
+    ```
 """
 
 from numbers_async.bulk._job import BulkJob, BulkStream

@@ -1,13 +1,15 @@
 """The bulk-job journal: an append-only JSON Lines file that makes a job resumable.
 
 Line 1 is a header naming the operation and the request body every item sends; a journal
-refuses to drive a job whose operation or request differs. Then, as the job runs::
+refuses to drive a job whose operation or request differs. Then, as the job runs:
 
-    {"baseline": ["+12065550100", ...]}                         rent_any only, before any rent
-    {"item": "+12065550142", "event": "intent", "seq": 0, "window": 420.0, "attempt": 60.0, ...}
-    {"item": "+12065550142", "event": "succeeded", "seq": 0, "number": {...ActiveNumber...}}
-    {"item": "+12065550143", "event": "failed", "seq": 1, "error": "NotFoundError", ...}
-    {"item": 7, "event": "unknown", "seq": 7, "error": "TransportError", ...}   may have acted
+```text
+{"baseline": ["+12065550100", ...]}                         rent_any only, before any rent
+{"item": "+12065550142", "event": "intent", "seq": 0, "window": 420.0, "attempt": 60.0, ...}
+{"item": "+12065550142", "event": "succeeded", "seq": 0, "number": {...ActiveNumber...}}
+{"item": "+12065550143", "event": "failed", "seq": 1, "error": "NotFoundError", ...}
+{"item": 7, "event": "unknown", "seq": 7, "error": "TransportError", ...}   may have acted
+```
 
 ``seq`` is the item's position in the job's input (streamed inputs are checked by it on a
 rerun). An intent is written before a request that is not idempotent; its ``at`` (wall

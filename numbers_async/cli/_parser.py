@@ -163,10 +163,11 @@ def _provisioning(parser: argparse.ArgumentParser, *, changing: bool) -> None:
         metavar="ID",
         help="the SMS campaign (10DLC in the US); needs --sms-service-plan",
     )
-    voice = group.add_mutually_exclusive_group()
-    voice.add_argument("--voice-app", metavar="ID", help="the Voice app that handles its calls")
-    voice.add_argument("--voice-trunk", metavar="ID", help="or the Elastic SIP Trunk (EST)")
-    voice.add_argument("--voice-fax-service", metavar="ID", help="or the Fax service (FAX)")
+    # One of the three at most (checked in parse(): a mutually exclusive group would print
+    # as one piece too wide for the usage line).
+    group.add_argument("--voice-app", metavar="ID", help="the Voice app that handles its calls")
+    group.add_argument("--voice-trunk", metavar="ID", help="or the Elastic SIP Trunk (EST)")
+    group.add_argument("--voice-fax-service", metavar="ID", help="or the Fax service (FAX)")
     group.add_argument("--callback-url", metavar="URL", help="where Sinch POSTs its events")
 
 
@@ -525,6 +526,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if getattr(args, "json", False) and getattr(args, "csv", False):
         parser.error("argument --csv: not allowed with argument --json")
+    voice = [
+        option
+        for option in ("--voice-app", "--voice-trunk", "--voice-fax-service")
+        if getattr(args, option[2:].replace("-", "_"), None) is not None
+    ]
+    if len(voice) > 1:
+        parser.error(f"argument {voice[1]}: not allowed with argument {voice[0]}")
     args.format = (
         "json"
         if getattr(args, "json", False)

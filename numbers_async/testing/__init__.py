@@ -8,17 +8,18 @@ request (status codes, latency, connection resets, truncated bodies, token expir
 ``FakeNumbersServer.inject``. ``MockTransport`` answers a client's requests from a function
 instead, without sockets (``NumbersClient(..., transport=MockTransport(handler))``).
 
-::
+With pytest, add ``pytest_plugins = ["numbers_async.testing.pytest_plugin"]`` and use the
+[`fake_numbers_server`][numbers_async.testing.pytest_plugin.fake_numbers_server] fixture.
 
+Examples:
+    ```python
     from numbers_async.testing import Fault, FakeNumbersServer
 
     async with FakeNumbersServer() as fake:
         fake.inject(Fault.status(503, body="html"), route="rent_any")
         async with fake.client() as client:
             ...
-
-With pytest, add ``pytest_plugins = ["numbers_async.testing.pytest_plugin"]`` and use the
-``fake_numbers_server`` fixture.
+    ```
 """
 
 from ._callbacks import CallbackDelivery

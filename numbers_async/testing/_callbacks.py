@@ -84,10 +84,10 @@ def encode_callback(event: Mapping[str, Any], secret: str) -> Outgoing:
 class CallbackSender:
     """Delivers events in batches, with retries, optional shuffling and duplicates.
 
-    Events handed to :meth:`deliver` in the same event-loop step (one provisioning
+    Events handed to ``deliver`` in the same event-loop step (one provisioning
     completion, one release, one ``complete_provisioning()`` call) form a batch. A batch is
     delivered one POST at a time, so a receiver sees exactly the order recorded in
-    :attr:`deliveries`.
+    ``deliveries``.
     """
 
     def __init__(
@@ -132,7 +132,7 @@ class CallbackSender:
             await self._send(copy)
 
     async def aclose(self) -> None:
-        """Close the HTTP session (a later :meth:`deliver` opens a new one)."""
+        """Close the HTTP session (a later ``deliver`` opens a new one)."""
         self._batch = []
         session, self._session = self._session, None
         if session is not None:

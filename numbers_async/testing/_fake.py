@@ -153,23 +153,15 @@ class FakeNumbersServer:
     several regions, moves numbers between available and active on rent and release,
     plays the scheduled-provisioning state machine, pages with opaque tokens, answers the
     documented error envelopes, delivers signed callbacks, and injects faults on demand.
-    Every request is logged in :attr:`requests`.
-
-    Example::
-
-        async with FakeNumbersServer() as fake:
-            async with fake.client() as client:
-                number = await client.available_numbers.rent_any(
-                    region_code="US", number_type="LOCAL")
-            assert fake.rent_counts[number.phone_number] == 1
+    Every request is logged in [`requests`][].
 
     Arguments:
         project_id, key_id, key_secret: the only project and key pair it accepts.
-        host, port: where to listen; port 0 picks a free port (see :attr:`url`).
+        host, port: where to listen; port 0 picks a free port (see [`url`][]).
         token_lifetime: seconds an access token lives; reported as ``expires_in``
             (rounded up) and enforced with ``401`` ``Bearer error="expired"``.
         provisioning_delay: ``None`` keeps scheduled SMS/voice provisioning WAITING until
-            :meth:`complete_provisioning`; a number of seconds completes it by itself.
+            [`complete_provisioning`][]; a number of seconds completes it by itself.
         latency: seconds added before every answer.
         seed, numbers_per_bucket: the generated inventory (same seed, same numbers) and
             its size per (region, type).
@@ -187,26 +179,39 @@ class FakeNumbersServer:
         callback_duplicates: deliver every event this many extra times, same ``eventId``.
 
     Callbacks: when scheduled provisioning completes or fails, and when a release
-    deprovisions a number, the fake calls :attr:`on_provisioning_event` with the event.
-    By default that is :meth:`deliver_callback`, which POSTs the ``CallbackPayload`` to
+    deprovisions a number, the fake calls [`on_provisioning_event`][] with the event.
+    By default that is [`deliver_callback`][], which POSTs the ``CallbackPayload`` to
     the number's ``callbackUrl`` as Sinch does (``X-Sinch-Signature`` when
-    :attr:`callback_configuration` has an ``hmacSecret``; retries on anything but
-    ``200``) and records every attempt in :attr:`callback_deliveries`. Replace the hook
-    to intercept events instead, or wrap it to watch them and still deliver::
+    [`callback_configuration`][] has an ``hmacSecret``; retries on anything but
+    ``200``) and records every attempt in [`callback_deliveries`][]. Replace the hook
+    to intercept events instead, or wrap it to watch them and still deliver (the second
+    example). ``await fake.wait_for_callbacks()`` returns once every event so far is
+    handled.
 
+    The state is plain wire-format dicts you may read in tests: [`available`][],
+    [`active`][], [`emergency_addresses`][] (all keyed by phone number) and
+    [`callback_configuration`][].
+    Change it through the methods ([`add_active_numbers`][], ...), which keep the
+    fake's indexes in step.
+
+    Examples:
+        ```python
+        async with FakeNumbersServer() as fake:
+            async with fake.client() as client:
+                number = await client.available_numbers.rent_any("US", "LOCAL")
+            assert fake.rent_counts[number.phone_number] == 1
+        ```
+
+        Watching the events the fake emits, and still delivering them:
+
+        ```python
         async def watch(event: dict[str, Any]) -> None:
             seen.append(event)
             await fake.deliver_callback(event)
 
+
         fake.on_provisioning_event = watch
-
-    ``await fake.wait_for_callbacks()`` returns once every event so far is handled.
-
-    The state is plain wire-format dicts you may read in tests: :attr:`available`,
-    :attr:`active`, ``emergency_addresses`` (all keyed by phone number) and
-    :attr:`callback_configuration`.
-    Change it through the methods (:meth:`add_active_numbers`, ...), which keep the
-    fake's indexes in step.
+        ```
     """
 
     def __init__(
@@ -277,7 +282,7 @@ class FakeNumbersServer:
         """Called (as a task) with each callback event: a ``CallbackPayload`` dict plus
         ``"callbackUrl"``, whenever scheduled provisioning completes or fails, and for
         each SMS plan, campaign or voice app a release deprovisions. Defaults to
-        :meth:`deliver_callback`; ``None`` drops the events."""
+        [`deliver_callback`][]; ``None`` drops the events."""
         self._callbacks = CallbackSender(
             attempts=callback_attempts,
             backoff=callback_backoff,
@@ -320,7 +325,7 @@ class FakeNumbersServer:
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start listening; :attr:`url` is valid afterwards."""
+        """Start listening; [`url`][] is valid afterwards."""
         if self._runner is not None:
             raise RuntimeError("FakeNumbersServer is already started")
         # access_log=None: a test fake should not fill the logs with one line per request.
@@ -336,10 +341,10 @@ class FakeNumbersServer:
         self.port = int(runner.addresses[0][1])
 
     async def aclose(self) -> None:
-        """Stop serving and settle hook tasks. Idempotent; :meth:`start` may follow.
+        """Stop serving and settle hook tasks. Idempotent; [`start`][] may follow.
 
         Provisioning still pending stays WAITING (its timers are cancelled) until
-        :meth:`complete_provisioning`. Callbacks still being delivered (or retried) get
+        [`complete_provisioning`][]. Callbacks still being delivered (or retried) get
         one second to finish, then are cancelled.
         """
         runner, self._runner = self._runner, None
@@ -353,7 +358,7 @@ class FakeNumbersServer:
         await self._callbacks.aclose()
 
     async def close(self) -> None:
-        """Deprecated: the same as :meth:`aclose`, the name every other close here has."""
+        """Deprecated: the same as [`aclose`][], the name every other close here has."""
         warnings.warn(
             "FakeNumbersServer.close() is deprecated; use aclose()",
             DeprecationWarning,
@@ -375,7 +380,7 @@ class FakeNumbersServer:
 
     @property
     def url(self) -> str:
-        """The Numbers API base URL, e.g. ``http://127.0.0.1:8123`` (after :meth:`start`)."""
+        """The Numbers API base URL, e.g. ``http://127.0.0.1:8123`` (after [`start`][])."""
         if self._runner is None:
             raise RuntimeError("FakeNumbersServer is not started")
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -391,10 +396,13 @@ class FakeNumbersServer:
 
         ``SINCH_PROJECT_ID``, ``SINCH_KEY_ID``, ``SINCH_KEY_SECRET``, ``SINCH_NUMBERS_URL``
         and ``SINCH_AUTH_URL``, for a subprocess's environment or ``monkeypatch.setenv``
-        (after :meth:`start`)::
+        (after [`start`][]).
 
+        Examples:
+            ```python
             env = {**os.environ, **fake.env()}
             subprocess.run([sys.executable, "app.py"], env=env, check=True)
+            ```
         """
         return {
             "SINCH_PROJECT_ID": self.project_id,
@@ -447,9 +455,9 @@ class FakeNumbersServer:
     async def deliver_callback(self, event: Mapping[str, Any]) -> None:
         """POST one event to its ``callbackUrl`` as Sinch would; the default hook.
 
-        ``event`` is what :attr:`on_provisioning_event` receives. The body is the
+        ``event`` is what [`on_provisioning_event`][] receives. The body is the
         ``CallbackPayload`` JSON (without ``callbackUrl``), signed with ``X-Sinch-Signature``
-        when :attr:`callback_configuration` has an ``hmacSecret``. Anything but ``200``,
+        when [`callback_configuration`][] has an ``hmacSecret``. Anything but ``200``,
         and any connection error or timeout, is retried after ``callback_backoff``
         seconds, doubling, up to ``callback_attempts`` tries; then a warning is logged on
         ``numbers_async.testing`` and the event is dropped. Nothing is raised. An event
@@ -464,7 +472,7 @@ class FakeNumbersServer:
 
     @property
     def callback_deliveries(self) -> list[CallbackDelivery]:
-        """Every callback POST attempt :meth:`deliver_callback` made, in order."""
+        """Every callback POST attempt [`deliver_callback`][] made, in order."""
         return self._callbacks.deliveries
 
     async def wait_for_callbacks(self, timeout: float = _CALLBACK_WAIT) -> None:
@@ -527,7 +535,7 @@ class FakeNumbersServer:
     ) -> list[str]:
         """Add ``count`` numbers to the available inventory.
 
-        They are numbered like :meth:`add_active_numbers`; returns them in ascending order.
+        They are numbered like [`add_active_numbers`][]; returns them in ascending order.
         """
         added = self._new_numbers(count, region_code, number_type, prefix, capability)
         for number in added:
@@ -545,7 +553,7 @@ class FakeNumbersServer:
 
         Success moves the requested SMS/voice values up and drops the ``scheduled*``
         objects; ``fail=True`` marks them ``FAILED`` (SMS with ``error_codes``). Either
-        way :attr:`on_provisioning_event` is called. Raises ``KeyError`` if the number
+        way [`on_provisioning_event`][] is called. Raises ``KeyError`` if the number
         has nothing pending.
         """
         phones = self.pending_provisioning if phone_number is None else [phone_number]

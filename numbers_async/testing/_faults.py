@@ -1,6 +1,6 @@
 """Fault injection for the fake server: what can go wrong, and on which requests.
 
-Build a :class:`Fault` with one of its class methods and hand it to
+Build a ``Fault`` with one of its class methods and hand it to
 ``FakeNumbersServer.inject``; the server consults its faults before handling each
 request, in the order they were injected.
 """
@@ -69,7 +69,7 @@ class Fault:
 
         The state change (a rent, a release) happened, but the client is told it failed:
         a gateway timing out after the backend did the work, say. ``body`` and
-        ``retry_after`` are as for :meth:`status`. A retry then meets the changed state
+        ``retry_after`` are as for [`status`][]. A retry then meets the changed state
         (a second rent of the number answers 404), so a client that retries without
         reconciling is caught renting twice (``rent_counts``).
         """

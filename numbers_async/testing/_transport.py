@@ -46,17 +46,24 @@ class MockTransport:
     awaitable of it; it may raise ``numbers_async.errors.TransportError`` to simulate a
     connection failure (``request_sent=False``: it never left) or a reset. An async
     handler that runs past the attempt's ``total`` timeout ends in
-    ``NumbersTimeoutError``. Every request is kept in :attr:`requests`.
+    ``NumbersTimeoutError``. Every request is kept in [`requests`][].
 
     With ``auth="oauth2"`` (the default) the handler also answers the token request, a
-    ``POST`` to ``auth_url``; ``auth="basic"`` needs none::
+    ``POST`` to ``auth_url``; ``auth="basic"`` needs none.
 
+    Examples:
+        ```python
         def handler(method, url, headers, body):
-            return 200, {"Content-Type": "application/json"}, '{"availableRegions": []}'
+            answer = '{"availableRegions": []}'
+            return 200, {"Content-Type": "application/json"}, answer
 
-        async with NumbersClient("p", "k", "s", auth="basic",
-                                 transport=MockTransport(handler)) as client:
+
+        transport = MockTransport(handler)
+        async with NumbersClient(
+            "p", "k", "s", auth="basic", transport=transport
+        ) as client:
             await client.available_regions.list()
+        ```
     """
 
     def __init__(self, handler: Handler) -> None:

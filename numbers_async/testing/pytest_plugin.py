@@ -1,13 +1,15 @@
 """pytest fixture for tests against the fake Sinch Numbers server.
 
 Enable it with ``pytest_plugins = ["numbers_async.testing.pytest_plugin"]`` in your root
-``conftest.py``; it needs pytest-asyncio::
+``conftest.py``; it needs pytest-asyncio.
 
+Examples:
+    ```python
     async def test_rent(fake_numbers_server):
         async with fake_numbers_server.client() as client:
-            number = await client.available_numbers.rent_any(
-                region_code="US", number_type="LOCAL")
+            number = await client.available_numbers.rent_any("US", "LOCAL")
         assert fake_numbers_server.rent_counts[number.phone_number] == 1
+    ```
 """
 
 from __future__ import annotations

@@ -1,23 +1,31 @@
 """Verify and parse the number events Sinch POSTs to a callback URL.
 
-Pure functions, no I/O: bytes in, a :class:`NumbersEvent` or an error out. The ready-made
-receivers live in :mod:`numbers_async.webhooks.aiohttp` and
-:mod:`numbers_async.webhooks.fastapi` and are only imported when used.
+Pure functions, no I/O: bytes in, a
+[`NumbersEvent`][numbers_async.webhooks.NumbersEvent] or an error out. The ready-made
+receivers live in [`numbers_async.webhooks.aiohttp`][numbers_async.webhooks.aiohttp] and
+[`numbers_async.webhooks.fastapi`][numbers_async.webhooks.fastapi] and are only imported
+when used.
 
 Sinch signs each event with ``X-Sinch-Signature``, the lowercase hex HMAC-SHA1 of the raw
-request body under the project's callback secret (docs/api-facts.md#callbacks). The signature
-covers the exact bytes received, so always verify before decoding, and pass the body as
-bytes::
+request body under the project's callback secret
+([API facts: callbacks](../api-facts.md#callbacks)). The signature covers the exact bytes
+received, so always verify before decoding, and pass the body as bytes.
 
+Examples:
+    An aiohttp.web handler:
+
+    ```python
     from numbers_async.webhooks import SIGNATURE_HEADER, parse_event
 
-    async def sinch_events(request):  # an aiohttp.web handler
+
+    async def sinch_events(request):
         event = parse_event(
             await request.read(),
             signature=request.headers.get(SIGNATURE_HEADER),
             secret=HMAC_SECRET,
         )
         ...
+    ```
 """
 
 from __future__ import annotations
@@ -67,8 +75,9 @@ class EventType(_OpenEnum):
 
     ``DEPROVISIONING_FROM_VOICE_PLATFORM`` is the current name of "unlinked from Voice";
     ``DEPROVISIONING_TO_VOICE_PLATFORM``, the name of the API's 1.0 description, is
-    deprecated in its 1.0.3 description (docs/api-facts.md#the-api-beyond-the-10-spec) but
-    may still arrive. Both mean the same: handle both.
+    deprecated in its 1.0.3 description
+    ([API facts](../api-facts.md#the-api-beyond-the-10-spec)) but may still arrive. Both
+    mean the same: handle both.
     """
 
     PROVISIONING_TO_SMS_PLATFORM = "PROVISIONING_TO_SMS_PLATFORM"
@@ -119,8 +128,9 @@ class FailureCode(_OpenEnum):
     """Why a ``FAILED`` event failed (unknown values are kept).
 
     The members are the spec's list; Sinch also sends codes outside it, such as
-    ``PROVISIONING_TO_VOICE_PLATFORM_FAILED`` (docs/api-facts.md#callbacks), which arrive as
-    pseudo-members: ``FailureCode.is_known(code)`` tells them apart.
+    ``PROVISIONING_TO_VOICE_PLATFORM_FAILED``
+    ([API facts: callbacks](../api-facts.md#callbacks)), which arrive as pseudo-members:
+    ``FailureCode.is_known(code)`` tells them apart.
     """
 
     CAMPAIGN_NOT_AVAILABLE = "CAMPAIGN_NOT_AVAILABLE"
@@ -175,12 +185,17 @@ class NumbersEvent:
         raw: the whole decoded JSON object, including fields this version does not know.
             It is not part of equality, hashing or ``repr``.
 
-    Example::
-
+    Examples:
+        ```python
         event = parse_event(body, signature=header, secret=secret)
         if event.status is EventStatus.FAILED:
-            log.warning("%s failed on %s: %s", event.event_type, event.resource_id,
-                        event.failure_code)
+            log.warning(
+                "%s failed on %s: %s",
+                event.event_type,
+                event.resource_id,
+                event.failure_code,
+            )
+        ```
     """
 
     event_id: str | None = None
@@ -204,10 +219,13 @@ class NumbersEvent:
         ``timestamp`` is written in UTC without a zone and with six fractional digits, the
         form callbacks use. Members of ``raw`` this version does not model are written too,
         as received: nothing a parsed event carried is dropped. Useful to build signed test
-        events::
+        events.
 
+        Examples:
+            ```python
             body = json.dumps(event.to_dict()).encode()
             headers = {SIGNATURE_HEADER: compute_signature(body, secret)}
+            ```
         """
         wire: dict[str, Any] = {
             "eventId": self.event_id,
@@ -242,10 +260,11 @@ def compute_signature(body: bytes | bytearray | memoryview, secret: str) -> str:
         InvalidInputError: ``secret`` is empty or not a string; an empty key would let
             anyone forge a valid signature, so it is refused rather than used.
 
-    Example::
-
-        >>> compute_signature(b"{}", "my-callback-secret")
-        '4d88da5309fe994b66b1e846fd9728ce56cb8827'
+    Examples:
+        ```python
+        signature = compute_signature(b"{}", "my-callback-secret")
+        assert signature == "4d88da5309fe994b66b1e846fd9728ce56cb8827"
+        ```
     """
     raw = _require_raw_body(body)
     key: object = secret  # checked at run time too: callers without a type checker pass bytes
@@ -272,11 +291,12 @@ def verify_signature(
         TypeError: ``body`` is not bytes, or ``signature`` is neither ``str`` nor ``None``.
         InvalidInputError: ``secret`` is empty or not a string.
 
-    Example::
-
-        if not verify_signature(await request.read(), request.headers.get(SIGNATURE_HEADER),
-                                secret):
+    Examples:
+        ```python
+        body = await request.read()
+        if not verify_signature(body, request.headers.get(SIGNATURE_HEADER), secret):
             raise web.HTTPUnauthorized()
+        ```
     """
     expected = compute_signature(body, secret)
     if signature is None:
@@ -297,7 +317,7 @@ def parse_event(
     signature: str | None = None,
     secret: str | None = None,
 ) -> NumbersEvent:
-    """Decode a callback body into a :class:`NumbersEvent`, verifying it first if asked.
+    """Decode a callback body into a ``NumbersEvent``, verifying it first if asked.
 
     With ``secret``, the signature is checked before the body is decoded. Without it, nothing
     is verified, so only do that for projects that have no callback secret configured.
@@ -316,9 +336,11 @@ def parse_event(
             ``secret`` (it could not be checked, and ignoring it would hide a configuration
             mistake that accepts forged events).
 
-    Example::
-
-        event = parse_event(body, signature=headers.get(SIGNATURE_HEADER), secret=secret)
+    Examples:
+        ```python
+        signature = headers.get(SIGNATURE_HEADER)
+        event = parse_event(body, signature=signature, secret=secret)
+        ```
     """
     raw = _require_raw_body(body)
     if secret is not None:

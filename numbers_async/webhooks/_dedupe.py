@@ -15,10 +15,12 @@ class EventDeduplicator(Protocol):
     """Remembers which event ids were handed to the application, so repeats are not.
 
     The receivers' ``deduplicate=`` argument takes a count (an in-memory
-    :class:`RecentEventIds` of that size) or any object with these two methods, for
-    example ``numbers_async.redis.RedisEventDeduplicator``, which replicas behind one load
-    balancer share. A receiver calls ``claim`` before handing an event over and ``forget``
-    when the application failed to handle it (so that a redelivery is handed over again).
+    [`RecentEventIds`][numbers_async.webhooks.RecentEventIds] of that size) or any object
+    with these two methods, for example
+    [`RedisEventDeduplicator`][numbers_async.redis.RedisEventDeduplicator], which replicas
+    behind one load balancer share. A receiver calls ``claim`` before handing an event
+    over and ``forget`` when the application failed to handle it (so that a redelivery is
+    handed over again).
     """
 
     async def claim(self, event_id: str) -> bool:

@@ -1,23 +1,27 @@
 """Receive Sinch number events in an aiohttp.web application.
 
-::
-
-    from aiohttp import web
-    from numbers_async.webhooks import NumbersEvent
-    from numbers_async.webhooks.aiohttp import events_handler
-
-    async def on_event(event: NumbersEvent) -> None:
-        ...  # runs in the background, after Sinch has its 200
-
-    app = web.Application()
-    events_handler(on_event, secret=os.environ["SINCH_CALLBACK_SECRET"]).setup(app, "/sinch/events")
-
 ``setup`` mounts the handler and registers its cleanup (which waits for, then cancels,
 running callbacks). Answers: 200 accepted (or a duplicate, not handed over again), 400
 malformed JSON or a required field missing, 401 missing or wrong ``X-Sinch-Signature``,
 413 body over ``max_body_size``, 500 when ``acknowledge="handled"`` and ``on_event``
 raised, 503 when the queue is full or the application is shutting down (Sinch retries what
 is not answered 2xx).
+
+Examples:
+    ```python
+    from aiohttp import web
+    from numbers_async.webhooks import NumbersEvent
+    from numbers_async.webhooks.aiohttp import events_handler
+
+
+    async def on_event(event: NumbersEvent) -> None:
+        ...  # runs in the background, after Sinch has its 200
+
+
+    app = web.Application()
+    secret = os.environ["SINCH_CALLBACK_SECRET"]
+    events_handler(on_event, secret=secret).setup(app, "/sinch/events")
+    ```
 """
 
 from __future__ import annotations
@@ -83,10 +87,11 @@ def events_handler(
     Raises:
         InvalidInputError: an argument is out of range, or ``secret`` is an empty string.
 
-    Example::
-
+    Examples:
+        ```python
         queue: asyncio.Queue[NumbersEvent] = asyncio.Queue(maxsize=1000)
         events_handler(queue, secret=secret).setup(app, "/sinch/events")
+        ```
     """
     return EventsHandler(
         Receiver(
@@ -103,16 +108,19 @@ def events_handler(
 class EventsHandler:
     """An aiohttp.web request handler for Sinch number events.
 
-    Build it with :func:`events_handler`, then call :meth:`setup`; or route to
-    :meth:`handle` yourself and register :meth:`on_cleanup` in ``app.on_cleanup``.
+    Build it with [`events_handler`][numbers_async.webhooks.aiohttp.events_handler], then
+    call [`setup`][numbers_async.webhooks.aiohttp.EventsHandler.setup]; or route to
+    [`handle`][numbers_async.webhooks.aiohttp.EventsHandler.handle] yourself and register
+    [`on_cleanup`][numbers_async.webhooks.aiohttp.EventsHandler.on_cleanup] in
+    ``app.on_cleanup``.
     """
 
     def __init__(self, receiver: Receiver) -> None:
-        """Wrap the shared receiver; use :func:`events_handler` rather than this."""
+        """Wrap the shared receiver; use ``events_handler`` rather than this."""
         self._receiver = receiver
 
     def setup(self, app: web.Application, path: str) -> web.AbstractRoute:
-        """Route ``POST path`` to :meth:`handle` and register :meth:`on_cleanup` on ``app``.
+        """Route ``POST path`` to ``handle`` and register ``on_cleanup`` on ``app``.
 
         Call it before the application starts (aiohttp freezes routes and signals then).
         Returns the route, like ``app.router.add_post``.

@@ -1,19 +1,25 @@
 """Receive Sinch number events in a FastAPI application (needs ``numbers-async[fastapi]``).
 
-::
+The router carries a lifespan that, at shutdown, waits for (then cancels) running callbacks;
+FastAPI runs it when the router is added with ``include_router``. Answers are the same as
+[`numbers_async.webhooks.aiohttp`][numbers_async.webhooks.aiohttp]'s: 200, 400, 401, 413,
+500 or 503.
 
+Examples:
+    ```python
     from fastapi import FastAPI
+    from numbers_async.webhooks import NumbersEvent
     from numbers_async.webhooks.fastapi import events_router
+
 
     async def on_event(event: NumbersEvent) -> None:
         ...  # runs in the background, after Sinch has its 200
 
-    app = FastAPI()
-    app.include_router(events_router(on_event, secret=os.environ["SINCH_CALLBACK_SECRET"]))
 
-The router carries a lifespan that, at shutdown, waits for (then cancels) running callbacks;
-FastAPI runs it when the router is added with ``include_router``. Answers are the same as
-:mod:`numbers_async.webhooks.aiohttp`: 200, 400, 401, 413, 500 or 503.
+    app = FastAPI()
+    secret = os.environ["SINCH_CALLBACK_SECRET"]
+    app.include_router(events_router(on_event, secret=secret))
+    ```
 """
 
 from __future__ import annotations
@@ -91,10 +97,12 @@ def events_router(
     Raises:
         InvalidInputError: an argument is out of range, or ``secret`` is an empty string.
 
-    Example::
-
+    Examples:
+        ```python
         queue: asyncio.Queue[NumbersEvent] = asyncio.Queue(maxsize=1000)
-        app.include_router(events_router(queue, secret=secret, path="/hooks/sinch"))
+        router = events_router(queue, secret=secret, path="/hooks/sinch")
+        app.include_router(router)
+        ```
     """
     receiver = Receiver(
         on_event,
