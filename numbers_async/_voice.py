@@ -56,11 +56,14 @@ def _read_app_id(config: object) -> None:
 class VoiceConfiguration:
     """Voice settings of a number, one class per `type`; pass one as `voice=`.
 
-    A number's `voice_configuration` is an `RtcVoiceConfiguration` (a Voice API app),
-    an `EstVoiceConfiguration` (an Elastic SIP Trunk), a `FaxVoiceConfiguration` (a Fax
-    service), or an `UnknownVoiceConfiguration` for a type newer than this version. All
-    are `VoiceConfiguration`s and have `type`, `last_updated_time` (read-only) and
-    `scheduled_voice_provisioning` (read-only: the change still being applied).
+    A number's `voice_configuration` is one of
+    [`RtcVoiceConfiguration`][numbers_async.models.RtcVoiceConfiguration] (a Voice API app),
+    [`EstVoiceConfiguration`][numbers_async.models.EstVoiceConfiguration] (an Elastic SIP
+    Trunk), [`FaxVoiceConfiguration`][numbers_async.models.FaxVoiceConfiguration] (a Fax
+    service), or [`UnknownVoiceConfiguration`][numbers_async.models.UnknownVoiceConfiguration]
+    for a type newer than this version. All are `VoiceConfiguration`s and have `type`,
+    `last_updated_time` (read-only) and `scheduled_voice_provisioning` (read-only: the
+    change still being applied). See [Voice and emergency addresses](../guides/voice.md).
 
     Calling `VoiceConfiguration(app_id=...)` itself builds an `RtcVoiceConfiguration`,
     as it always has: code written before the API had other types keeps working.
@@ -216,9 +219,13 @@ class UnknownVoiceConfiguration(VoiceConfiguration):
 class ScheduledVoiceProvisioning:
     """A voice change still being applied after a rent or update, one class per `type`.
 
-    `RtcScheduledVoiceProvisioning`, `EstScheduledVoiceProvisioning`,
-    `FaxScheduledVoiceProvisioning`, or `UnknownScheduledVoiceProvisioning` for a type
-    newer than this version; all have `type`, `status` and `last_updated_time`. The type
+    [`RtcScheduledVoiceProvisioning`][numbers_async.models.RtcScheduledVoiceProvisioning],
+    [`EstScheduledVoiceProvisioning`][numbers_async.models.EstScheduledVoiceProvisioning],
+    [`FaxScheduledVoiceProvisioning`][numbers_async.models.FaxScheduledVoiceProvisioning],
+    or
+    [`UnknownScheduledVoiceProvisioning`][numbers_async.models.UnknownScheduledVoiceProvisioning]
+    for a type newer than this version; all have `type`, `status` and
+    `last_updated_time`. The type
     may differ from the current configuration's: switching a number from RTC to FAX
     shows an `RtcVoiceConfiguration` with a `FaxScheduledVoiceProvisioning`.
 
