@@ -291,6 +291,9 @@ def _sms(value: object) -> dict[str, Any]:
         raise InvalidInputError(
             "sms", "SmsConfiguration must set service_plan_id ('' to unlink the number)"
         )
+    for key, field in (("servicePlanId", "service_plan_id"), ("campaignId", "campaign_id")):
+        if key in wire and not isinstance(wire[key], str):
+            raise InvalidInputError("sms", f"SmsConfiguration.{field} must be a string", wire[key])
     return wire
 
 
@@ -309,10 +312,14 @@ def _voice(value: object) -> dict[str, Any]:
             "must be an RtcVoiceConfiguration, EstVoiceConfiguration or FaxVoiceConfiguration",
             value,
         )
-    if getattr(value, own_id) is None:
-        # Its type alone says nothing to change (spec, UpdateActiveNumber: no empty object).
+    linked = getattr(value, own_id)
+    if not isinstance(linked, str):
+        # None: its type alone says nothing to change (spec, UpdateActiveNumber: no empty
+        # object); anything else is not an id.
         raise InvalidInputError(
-            "voice", f"{type(value).__name__} must set {own_id} ('' to unlink the number)"
+            "voice",
+            f"{type(value).__name__} must set {own_id} to a string ('' to unlink the number)",
+            None if linked is None else linked,
         )
     return {k: v for k, v in unstructure(value).items() if k not in _READ_ONLY}
 

@@ -111,6 +111,18 @@ def test_an_sms_configuration_without_its_service_plan_is_refused(
     assert caught.value.argument == "sms"
 
 
+@pytest.mark.parametrize(
+    ("sms", "field"),
+    [
+        (SmsConfiguration(service_plan_id=5), "service_plan_id"),  # type: ignore[arg-type]
+        (SmsConfiguration("plan", campaign_id=["c"]), "campaign_id"),  # type: ignore[arg-type]
+    ],
+)
+def test_sms_ids_that_are_not_strings_are_refused(sms: SmsConfiguration, field: str) -> None:
+    with pytest.raises(InvalidInputError, match=f"SmsConfiguration.{field} must be a string"):
+        ops.rent("+12025550134", sms=sms, voice=None, callback_url=None)
+
+
 def test_an_empty_service_plan_is_a_service_plan_and_is_sent() -> None:
     request = ops.update_active(
         "+12025550134",

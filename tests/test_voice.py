@@ -300,6 +300,7 @@ def test_an_unknown_voice_type_is_refused_when_sent_back() -> None:
         (RtcVoiceConfiguration(), "RtcVoiceConfiguration must set app_id"),
         (EstVoiceConfiguration(last_updated_time=WHEN), "EstVoiceConfiguration must set trunk_id"),
         (FaxVoiceConfiguration(), "FaxVoiceConfiguration must set service_id"),
+        (RtcVoiceConfiguration(7), "RtcVoiceConfiguration must set app_id to a string"),  # type: ignore[arg-type]
         (RtcScheduledVoiceProvisioning("a"), "must be an RtcVoiceConfiguration, Est"),
         ({"type": "RTC", "appId": "a"}, "must be an RtcVoiceConfiguration, Est"),
     ],
