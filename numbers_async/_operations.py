@@ -8,7 +8,9 @@ aiohttp; retry decisions live in ``_retry``.
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -19,9 +21,7 @@ from yarl import URL
 from numbers_async import _json
 from numbers_async._convert import unstructure
 from numbers_async._retry import Safety, safety_of
-from numbers_async.errors import (
-    InvalidInputError,
-)
+from numbers_async.errors import InsecureTransportWarning, InvalidInputError
 from numbers_async.models import (
     Capability,
     EstVoiceConfiguration,
@@ -223,7 +223,11 @@ def check_origin(argument: str, value: object) -> str:
     """A URL the client sends to (``base_url``, ``auth_url``): ``check_url`` and more.
 
     No query string or fragment: either would be dropped or misplaced when paths are
-    joined to it.
+    joined to it. No user info (``user:password@``): aiohttp would send it as a Basic
+    ``Authorization`` header that collides with the client's own, so every call would
+    fail. Plain ``http://`` to a host other than loopback draws an
+    ``InsecureTransportWarning``: the key pair or the bearer token would cross the
+    network in clear.
     """
     checked = check_url(argument, value)
     url = URL(checked)
@@ -231,7 +235,32 @@ def check_origin(argument: str, value: object) -> str:
         raise InvalidInputError(
             argument, "must not have a query string or fragment", redact_url(checked)
         )
+    if url.raw_user is not None or url.raw_password is not None or "@" in url.raw_authority:
+        raise InvalidInputError(
+            argument,
+            "must not carry user info (user:password@): the client authenticates with "
+            "its key, and a proxy's credentials belong in the session's proxy settings",
+            redact_url(checked),
+        )
+    if url.scheme == "http" and not _is_loopback(url.host or ""):
+        warnings.warn(
+            f"{argument}={checked!r} is plain http:// to a host that is not loopback: the "
+            "access key or bearer token travels unencrypted; use https://",
+            InsecureTransportWarning,
+            stacklevel=3,  # the caller of NumbersClient(...)
+        )
     return checked
+
+
+def _is_loopback(host: str) -> bool:
+    """``localhost`` (and names under it), 127.0.0.0/8 and ::1; never resolved."""
+    name = host.rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def redact_url(value: str) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -40,6 +39,7 @@ from numbers_async.errors import (
 __all__ = [
     "API_RULES",
     "AUTH_OPERATION",
+    "MAX_RETRY_AFTER",
     "READ_ONLY",
     "RETRYABLE_STATUS",
     "TOKEN_POLICY",
@@ -68,6 +68,22 @@ def _non_negative(instance: Any, attribute: Any, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
         raise InvalidInputError(
             f"{type(instance).__name__}.{attribute.name}", "must be a number >= 0", value
+        )
+
+
+#: The longest ``Retry-After`` any policy may agree to wait (one hour): past it, a server's
+#: hint cannot hold a call, however the policy is set; the call fails with the hint instead.
+MAX_RETRY_AFTER: Final = 3600.0
+
+
+def _retry_after_ceiling(instance: Any, attribute: Any, value: Any) -> None:
+    _non_negative(instance, attribute, value)
+    if value > MAX_RETRY_AFTER:
+        raise InvalidInputError(
+            f"{type(instance).__name__}.{attribute.name}",
+            f"must be at most {MAX_RETRY_AFTER:g} seconds (a longer Retry-After is raised "
+            "as RateLimitedError, whose retry_after says how long the server asked for)",
+            value,
         )
 
 
@@ -109,8 +125,8 @@ class RetryPolicy:
         backoff: the base delay in seconds; attempt *n* waits a random time up to
             ``backoff * 2**(n-1)`` ("full jitter"), capped by ``max_backoff``.
         max_backoff: the longest computed backoff.
-        max_retry_after: the longest ``Retry-After`` the client will wait; a longer one
-            raises ``RateLimitedError`` (with ``.retry_after``) at once.
+        max_retry_after: the longest ``Retry-After`` the client will wait (at most one
+            hour); a longer one raises ``RateLimitedError`` (with ``.retry_after``) at once.
         on_retry: called with a ``RetryEvent`` before each retry sleep (metrics, logs),
             token-endpoint retries included.
         outage_wait: the longest one call waits out an outage, in seconds. When many
@@ -123,7 +139,7 @@ class RetryPolicy:
     attempts: int = attrs.field(default=4, validator=_at_least_one)
     backoff: float = attrs.field(default=0.25, validator=_non_negative)
     max_backoff: float = attrs.field(default=8.0, validator=_non_negative)
-    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
+    max_retry_after: float = attrs.field(default=60.0, validator=_retry_after_ceiling)
     on_retry: Callable[[RetryEvent], None] | None = attrs.field(default=None, eq=False)
     outage_wait: float = attrs.field(default=60.0, validator=_non_negative, kw_only=True)
 
@@ -217,10 +233,10 @@ API_RULES: Final = RetryRules()
 TOKEN_RULES: Final = RetryRules(transport_errors=False, decode_errors=False)
 #: The name token-endpoint retries carry in a ``RetryEvent``.
 AUTH_OPERATION: Final = "oauth2.token"
-#: Attempts and backoff of the token fetch. It waits whatever ``Retry-After`` says: every
-#: call needs the token, so failing early would only fail all of them.
+#: Attempts and backoff of the token fetch. It waits any ``Retry-After`` a policy may (every
+#: call needs the token, so failing early would only fail all of them).
 TOKEN_POLICY: Final = RetryPolicy(
-    attempts=4, backoff=0.5, max_backoff=4.0, max_retry_after=math.inf
+    attempts=4, backoff=0.5, max_backoff=4.0, max_retry_after=MAX_RETRY_AFTER
 )
 
 

@@ -12,6 +12,7 @@ NumbersError
 ├── WrongEventLoopError    also RuntimeError: used from a second event loop
 ├── InvalidSignatureError  a webhook whose signature does not verify
 ├── InvalidEventError      also ValueError: a webhook body that is not an event
+│   └── StaleEventError    a signed event outside max_age: a replay
 ├── JournalError           a bulk journal file the OS would not let us use
 └── ApiError               status, code, message...; operation, method, path
     ├── InvalidArgumentError     400  (.field_violations)
@@ -34,6 +35,10 @@ Every exception here survives ``pickle``, ``copy.copy`` and ``copy.deepcopy`` wi
 type, ``str``, ``args`` and attributes, so it can cross a process boundary (multiprocessing,
 ``concurrent.futures``, task queues). As with any exception, ``__cause__``, ``__context__``
 and the traceback are not carried.
+
+One warning lives here too: ``InsecureTransportWarning`` (a ``UserWarning``), issued when
+a client is built to send its credentials over plain ``http://`` to a host that is not
+loopback.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ __all__ = [
     "ClientClosedError",
     "DecodeError",
     "FieldViolation",
+    "InsecureTransportWarning",
     "InvalidArgumentError",
     "InvalidEventError",
     "InvalidInputError",
@@ -64,6 +70,7 @@ __all__ = [
     "RateLimitedError",
     "ResponseTooLargeError",
     "ServerError",
+    "StaleEventError",
     "TransportError",
     "UnexpectedRedirectError",
     "WrongEventLoopError",
@@ -122,8 +129,9 @@ class AmbiguousOutcomeError(NumbersError):
     changes state (``update``, ``release``...) when an earlier attempt may have been
     processed and the last one was refused (a 5xx, then 429s until out of attempts): the
     call's outcome is what its most uncertain attempt left, not what the last one said.
-    ``operation`` names the call, ``request`` is the JSON body that was sent (it carries
-    no credentials) and ``__cause__`` is the underlying failure. Check the state (for
+    ``operation`` names the call, ``request`` is the JSON body that was sent (no key or
+    token; a ``callbackUrl`` in it keeps any user info you gave it, though the message
+    never shows it) and ``__cause__`` is the underlying failure. Check the state (for
     ``rent_any``, ``active_numbers.list``) before trying again.
     """
 
@@ -131,7 +139,8 @@ class AmbiguousOutcomeError(NumbersError):
         self.operation = operation
         """The call whose outcome is unknown, e.g. ``"available_numbers.rent_any"``."""
         self.request = dict(request) if request is not None else None
-        """The JSON body that was sent (it carries no credentials), or ``None``."""
+        """The JSON body that was sent, or ``None`` (no key or token; a ``callbackUrl`` keeps
+        the user info it was given)."""
         super().__init__(f"{operation}: {message}")
 
 
@@ -198,6 +207,25 @@ class InvalidSignatureError(NumbersError):
 
 class InvalidEventError(NumbersError, ValueError):
     """A webhook body that is not a JSON ``CallbackPayload`` object."""
+
+
+class StaleEventError(InvalidEventError):
+    """A signed webhook event whose ``timestamp`` is outside the accepted window.
+
+    Older than ``max_age``, stamped further in the future than ``clock_skew`` allows, or
+    without a timestamp at all: a recorded delivery replayed later, never one to act on.
+    The receivers answer it ``400``, which Sinch does not retry.
+    """
+
+
+class InsecureTransportWarning(UserWarning):
+    """A client sends its credentials over plain ``http://`` to a host that is not loopback.
+
+    The key pair (``auth="basic"``) or the bearer token and the key pair that fetches it
+    would cross the network unencrypted. Use ``https://``; silence the warning only for a
+    network you trust, with ``warnings.filterwarnings("ignore",
+    category=InsecureTransportWarning)``.
+    """
 
 
 class JournalError(NumbersError):
@@ -373,14 +401,22 @@ _SECRET_KEYS: Final = frozenset({"hmacsecret", "access_token"})
 _MEMBER_NAME: Final = re.compile(r'(?=(?P<member>"(?P<name>(?:[^"\\]|\\.)*)"\s*:\s*))')
 
 
-def _redact_secrets(text: str) -> str:
-    r"""``text`` with the value of every secret JSON member shown as ``"***"``.
+#: The user info of a URL (``https://user:password@host``), its slashes possibly escaped as
+#: JSON writes them (``https:\/\/``): a credential wherever a server echoes a callback URL.
+_URL_USER_INFO: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,31}:(?:\\?/){2})[^/\\\s@\"'<>]*@")
 
-    ``{"projectId":"p","hmacSecret":"abc"}`` becomes ``{"projectId":"p","hmacSecret":"***"}``.
+
+def _redact_secrets(text: str) -> str:
+    r"""``text`` with every secret JSON member's value shown as ``"***"``, and URL user info too.
+
+    ``{"projectId":"p","hmacSecret":"abc"}`` becomes ``{"projectId":"p","hmacSecret":"***"}``;
+    ``https://user:password@hooks.example`` becomes ``https://***@hooks.example``.
     Works on excerpts that are not valid JSON: a value cut off by the excerpt's end (or
     never closed) is redacted up to the end, and a name spelt with escapes
     (``"hmac\u0053ecret"``) is recognised as the name it decodes to.
     """
+    if "@" in text:
+        text = _URL_USER_INFO.sub(r"\1***@", text)
     if '"' not in text:
         return text
     parts: list[str] = []

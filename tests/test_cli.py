@@ -150,7 +150,9 @@ def test_every_operation_prints_the_documented_json(server: Server) -> None:
     assert released["expireAt"]
 
     secret = "0123456789abcdef0123456789abcdef"
-    config = ok_json("update-callbacks", secret, server=server)
+    updated_config = cli("update-callbacks", "-", "--json", server=server, stdin=secret + "\n")
+    assert (updated_config.returncode, updated_config.stderr) == (0, "")
+    config = json.loads(updated_config.stdout)
     assert config == {"projectId": "fake-project", "hmacSecret": "******** (32 characters)"}
     shown = ok_json("get-callbacks", "--show-secret", server=server)
     assert shown["hmacSecret"] == secret
@@ -665,6 +667,8 @@ def test_in_process_bulk_jobs(
 
 
 def test_in_process_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    secret_file = tmp_path / "key-secret"
+    secret_file.write_text("s\n")
     for args, words in (
         (["regions"], "missing credentials"),
         (["--fake", "bulk-update", str(tmp_path / "missing.txt")], "cannot read"),
@@ -675,8 +679,8 @@ def test_in_process_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path: P
                 "p",
                 "--key-id",
                 "k",
-                "--key-secret",
-                "s",
+                "--key-secret-file",
+                str(secret_file),
                 "--base-url",
                 "nope",
                 "regions",

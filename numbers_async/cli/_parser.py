@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from numbers_async import __version__
+from numbers_async.cli._address import add_address_commands
 from numbers_async.cli._common import EXIT_USAGE, PROG
 from numbers_async.models import Capability, NumberType, SearchPattern
 
@@ -110,7 +111,8 @@ def _global_options(*, shown: bool) -> _Parser:
     connection = options.add_argument_group(
         "connection" if shown else None,
         "Credentials come from SINCH_PROJECT_ID, SINCH_KEY_ID and SINCH_KEY_SECRET (and "
-        "SINCH_NUMBERS_URL, SINCH_AUTH_URL) unless given here."
+        "SINCH_NUMBERS_URL, SINCH_AUTH_URL) unless given here. Without a key secret, it is "
+        "asked for when stdin is a terminal."
         if shown
         else None,
     )
@@ -120,7 +122,14 @@ def _global_options(*, shown: bool) -> _Parser:
     connection.add_argument("--project-id", metavar="ID", help=text("the Sinch project"))
     connection.add_argument("--key-id", metavar="ID", help=text("the access key's ID"))
     connection.add_argument(
-        "--key-secret", metavar="SECRET", help=text("the access key's secret (prefer the variable)")
+        "--key-secret",
+        metavar="SECRET",
+        help=text("the access key's secret; visible to other users: prefer the variable or a file"),
+    )
+    connection.add_argument(
+        "--key-secret-file",
+        metavar="PATH",
+        help=text("read the access key's secret from the first line of this file"),
     )
     connection.add_argument("--base-url", metavar="URL", help=text("the Numbers API origin"))
     connection.add_argument("--auth-url", metavar="URL", help=text("the OAuth2 token endpoint"))
@@ -169,22 +178,6 @@ def _provisioning(parser: argparse.ArgumentParser, *, changing: bool) -> None:
     group.add_argument("--voice-trunk", metavar="ID", help="or the Elastic SIP Trunk (EST)")
     group.add_argument("--voice-fax-service", metavar="ID", help="or the Fax service (FAX)")
     group.add_argument("--callback-url", metavar="URL", help="where Sinch POSTs its events")
-
-
-def _address(parser: argparse.ArgumentParser) -> None:
-    """The emergency address of a number: a display name and the US postal address."""
-    parser.add_argument("phone", help="an owned US voice number, E.164 (+ and digits)")
-    group = parser.add_argument_group("the address")
-    group.add_argument(
-        "--display-name", required=True, metavar="NAME", help="the name shown with it"
-    )
-    group.add_argument("--street-number", required=True, metavar="N", help="e.g. 3500")
-    group.add_argument("--street-info", required=True, metavar="STREET", help="e.g. 'Lenox Rd NE'")
-    group.add_argument("--location", metavar="TEXT", help="where in the building, e.g. 'Suite 4'")
-    group.add_argument("--city", required=True, help="e.g. Atlanta")
-    group.add_argument("--state", required=True, type=_upper, help="two letters, e.g. GA")
-    group.add_argument("--postal-code", required=True, metavar="ZIP", help="five digits")
-    group.add_argument("--postal-code-plus-four", metavar="DIGITS", help="the ZIP+4 digits")
 
 
 def _yes(parser: argparse.ArgumentParser) -> None:
@@ -369,39 +362,20 @@ def build_parser() -> argparse.ArgumentParser:
     update_callbacks.add_argument(
         "hmac_secret",
         metavar="SECRET",
-        help="32-64 characters of a-z, A-Z, 0-9 and '-' ('-' reads it from stdin)",
+        nargs="?",
+        help=(
+            "32-64 characters of a-z, A-Z, 0-9 and '-'; '-' reads it from stdin. Given "
+            "here it is visible to other users: prefer '-', --hmac-secret-file or "
+            "SINCH_CALLBACK_SECRET (asked for when none is given and stdin is a terminal)"
+        ),
+    )
+    update_callbacks.add_argument(
+        "--hmac-secret-file",
+        metavar="PATH",
+        help="read the HMAC secret from the first line of this file",
     )
 
-    get_address = command(
-        "get-emergency-address",
-        "show the emergency address of a US voice number",
-        f"{PROG} get-emergency-address +12025550100",
-    )
-    get_address.add_argument("phone", help="an owned US voice number, E.164 (+ and digits)")
-    _address(
-        command(
-            "validate-emergency-address",
-            "check an emergency address for a number (nothing is changed)",
-            f"{PROG} validate-emergency-address +12025550100 --display-name HQ "
-            "--street-number 1 --street-info Broadway --city Albany --state NY "
-            "--postal-code 12207",
-        )
-    )
-    _address(
-        command(
-            "provision-emergency-address",
-            "set the emergency address of a US voice number",
-            f"{PROG} provision-emergency-address +12025550100 --display-name HQ "
-            "--street-number 1 --street-info Broadway --city Albany --state NY "
-            "--postal-code 12207",
-        )
-    )
-    deprovision_address = command(
-        "deprovision-emergency-address",
-        "remove the emergency address of a number",
-        f"{PROG} deprovision-emergency-address +12025550100 --yes",
-    )
-    deprovision_address.add_argument("phone", help="an owned number, E.164 (+ and digits)")
+    add_address_commands(command)
 
     bulk_rent = command(
         "bulk-rent",

@@ -22,6 +22,7 @@ from numbers_async.cli._common import (
     connect,
     one_line,
     option,
+    read_secret,
     sms_of,
     voice_of,
 )
@@ -146,9 +147,23 @@ async def _get_callbacks(client: NumbersClient, args: argparse.Namespace, out: W
 
 
 async def _update_callbacks(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
-    secret: str = args.hmac_secret
-    if secret == STDIN:
-        secret = sys.stdin.readline().strip()
+    given: str | None = args.hmac_secret
+    if given == STDIN:
+        secret: str | None = sys.stdin.readline().strip()
+    else:
+        secret = read_secret(
+            given=given,
+            flag="update-callbacks SECRET",
+            path=args.hmac_secret_file,
+            path_flag="--hmac-secret-file",
+            variable="SINCH_CALLBACK_SECRET",
+            prompt="new HMAC secret",
+        )
+    if not secret:
+        raise UsageError(
+            "update-callbacks needs the secret: '-' (stdin), --hmac-secret-file, "
+            "SINCH_CALLBACK_SECRET, or a terminal to type it in"
+        )
     out.callbacks(await client.callbacks.update(secret))
 
 

@@ -33,8 +33,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
+import math
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import attrs
@@ -42,10 +43,17 @@ import attrs
 from numbers_async import _json
 from numbers_async._enums import _OpenEnum
 from numbers_async._timestamps import parse_datetime
-from numbers_async.errors import InvalidEventError, InvalidInputError, InvalidSignatureError
+from numbers_async.errors import (
+    InvalidEventError,
+    InvalidInputError,
+    InvalidSignatureError,
+    StaleEventError,
+)
 from numbers_async.webhooks._dedupe import EventDeduplicator, RecentEventIds
 
 __all__ = [
+    "DEFAULT_CLOCK_SKEW",
+    "DEFAULT_MAX_AGE",
     "SIGNATURE_HEADER",
     "EventDeduplicator",
     "EventStatus",
@@ -61,6 +69,19 @@ __all__ = [
 
 SIGNATURE_HEADER = "X-Sinch-Signature"
 """The request header that carries the event's HMAC-SHA1 signature."""
+
+DEFAULT_MAX_AGE = 86_400.0
+"""Seconds after its ``timestamp`` that an event is still accepted: one day.
+
+Sinch stamps an event when it queues it, and a redelivery carries the same stamp (and
+the same signature): the window has to outlast Sinch's retries, which go on for almost a
+day after a receiver stops answering. Older events are refused as replays
+(``StaleEventError``); the de-duplication memory covers the window, so a replay inside it
+is recognised too.
+"""
+
+DEFAULT_CLOCK_SKEW = 300.0
+"""Seconds an event's ``timestamp`` may lie in the future (the clocks disagreeing): five minutes."""
 
 
 class ResourceType(_OpenEnum):
@@ -316,25 +337,39 @@ def parse_event(
     *,
     signature: str | None = None,
     secret: str | None = None,
+    max_age: float | None = DEFAULT_MAX_AGE,
+    clock_skew: float = DEFAULT_CLOCK_SKEW,
+    now: datetime | None = None,
 ) -> NumbersEvent:
     """Decode a callback body into a ``NumbersEvent``, verifying it first if asked.
 
     With ``secret``, the signature is checked before the body is decoded. Without it, nothing
     is verified, so only do that for projects that have no callback secret configured.
-    Unknown fields are ignored (and kept in ``raw``); unknown enum values are kept.
+    Then the event's signed ``timestamp`` must be at most ``max_age`` seconds old and at
+    most ``clock_skew`` seconds in the future: a delivery recorded and replayed later is
+    refused. Unknown fields are ignored (and kept in ``raw``); unknown enum values are kept.
 
     Args:
         body: the exact request body bytes, e.g. ``await request.read()``.
         signature: the ``X-Sinch-Signature`` header value, or ``None`` if absent.
         secret: the project's callback HMAC secret.
+        max_age: the oldest event accepted, in seconds after its ``timestamp`` (default
+            one day, ``DEFAULT_MAX_AGE``: longer than Sinch goes on retrying, since a
+            redelivery keeps the original stamp). ``None`` accepts any age, and events
+            without a timestamp.
+        clock_skew: how far in the future a ``timestamp`` may be (default five minutes).
+        now: the time to compare with (default: the current time); a naive datetime is UTC.
 
     Raises:
         TypeError: ``body`` is ``str``, a ``dict`` or anything else that is not bytes.
         InvalidSignatureError: ``secret`` was given and the signature is missing or wrong.
         InvalidEventError: the body is not a JSON object, or a field has the wrong type.
+        StaleEventError: the ``timestamp`` is older than ``max_age``, further in the future
+            than ``clock_skew``, or missing (an ``InvalidEventError`` too).
         InvalidInputError: ``secret`` is empty, or a ``signature`` was given without a
             ``secret`` (it could not be checked, and ignoring it would hide a configuration
-            mistake that accepts forged events).
+            mistake that accepts forged events), or ``max_age`` / ``clock_skew`` is out of
+            range.
 
     Examples:
         ```python
@@ -343,13 +378,60 @@ def parse_event(
         ```
     """
     raw = _require_raw_body(body)
+    _check_freshness_settings(max_age, clock_skew)
     if secret is not None:
         _check_signature(raw, signature, secret)
     elif signature is not None:
         raise InvalidInputError(
             "secret", "is required when a signature is given, to verify it against the body"
         )
-    return _event_from_object(_decode_object(raw))
+    event = _event_from_object(_decode_object(raw))
+    if max_age is not None:
+        _check_fresh(event.timestamp, max_age, clock_skew, now)
+    return event
+
+
+def _check_freshness_settings(max_age: object, clock_skew: object) -> None:
+    """Refuse a ``max_age`` other than ``None`` or positive seconds, a negative ``clock_skew``."""
+    if max_age is not None and (
+        isinstance(max_age, bool)
+        or not isinstance(max_age, int | float)
+        or not 0 < max_age < math.inf
+    ):
+        raise InvalidInputError(
+            "max_age", "must be None (no limit) or a positive number of seconds", max_age
+        )
+    if (
+        isinstance(clock_skew, bool)
+        or not isinstance(clock_skew, int | float)
+        or not 0 <= clock_skew < math.inf
+    ):
+        raise InvalidInputError("clock_skew", "must be zero or more seconds", clock_skew)
+
+
+def _check_fresh(
+    timestamp: datetime | None, max_age: float, clock_skew: float, now: datetime | None
+) -> None:
+    if timestamp is None:
+        raise StaleEventError(
+            "event has no timestamp, so its age cannot be checked (max_age=None accepts it)"
+        )
+    if now is None:
+        now = datetime.now(timezone.utc)
+    elif now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    age = now - timestamp
+    stamp = _format_timestamp(timestamp)
+    if age > timedelta(seconds=max_age):
+        raise StaleEventError(
+            f"event timestamp {stamp} is {age.total_seconds():.0f} s old, more than "
+            f"max_age={max_age:g} s: a delivery replayed, or this clock is wrong"
+        )
+    if -age > timedelta(seconds=clock_skew):
+        raise StaleEventError(
+            f"event timestamp {stamp} is {-age.total_seconds():.0f} s in the future, more "
+            f"than clock_skew={clock_skew:g} s: the sender's clock or this one is wrong"
+        )
 
 
 def _require_raw_body(body: object) -> bytes | bytearray | memoryview:
