@@ -6,7 +6,9 @@ request and still answer 429 or 5xx); this module knows what that means for the 
 - a rent retried after such an attempt and answered "not available" (400/404), or a rent
   out of attempts, is settled by ``GET activeNumbers/{phone}``: owned means rented;
 - a release retried after such an attempt and answered 404 was released by the lost
-  attempt: that is success.
+  attempt: that is success;
+- so was an emergency address deprovision retried and answered 404: the lost attempt
+  removed the address, and the call answers as if it had said so.
 """
 
 from __future__ import annotations
@@ -41,7 +43,9 @@ class NumbersSettler:
     """The sender's hook for settling rent and release (see the module docstring)."""
 
     def already_done(self, request: Request, error: NumbersError) -> bool:
-        """A rent answered "not available" / a release answered "not owned"."""
+        """A rent answered "not available", a release "not owned", a deprovision "none"."""
+        if request.op is Op.DEPROVISION_EMERGENCY_ADDRESS:
+            return _status(error) == 404  # a 400 refuses the number: not done
         return request.op in (Op.RENT, Op.RELEASE) and _status(error) in _ALREADY_DONE_STATUS
 
     async def settle(self, request: Request, error: NumbersError, send: Send) -> tuple[int, bytes]:
@@ -56,6 +60,9 @@ class NumbersSettler:
             # the project no longer owns, so the answer carries only the number.
             logger.info("%s %s: already released by an earlier attempt", request.op.value, phone)
             return 200, _json.dumps({"phoneNumber": phone})
+        if request.op is Op.DEPROVISION_EMERGENCY_ADDRESS and _status(error) == 404:
+            logger.info("%s %s: already removed by an earlier attempt", request.op.value, phone)
+            return 200, b""  # what the deprovision itself answers: nothing
         if request.op is Op.RENT and phone is not None:
             try:
                 status, body = await send(ops.get_active(phone))

@@ -40,6 +40,7 @@ __all__ = [
     "API_RULES",
     "AUTH_OPERATION",
     "MAX_RETRY_AFTER",
+    "READ_ONLY",
     "RETRYABLE_STATUS",
     "TOKEN_POLICY",
     "TOKEN_RULES",
@@ -48,6 +49,7 @@ __all__ = [
     "RetryRules",
     "Safety",
     "announce_retry",
+    "changes_state",
     "describe",
     "maybe_processed",
     "notify_retry",
@@ -165,16 +167,31 @@ class Safety(enum.Enum):
     AT_MOST_ONCE = "at-most-once"
 
 
-#: Operations (by the name the client exposes) that are not idempotent; all others are.
+#: How operations (by the name the client exposes) may be retried; any other is idempotent.
 SAFETY: Final[Mapping[str, Safety]] = {
     "available_numbers.rent": Safety.RECONCILE,
     "available_numbers.rent_any": Safety.AT_MOST_ONCE,
+    # Setting the same emergency address again leaves the same address: a lost answer
+    # is settled by the retry's. Removing it again finds none (404), which the settler
+    # reads as done, as for a release. Validating changes nothing.
+    "emergency_addresses.provision": Safety.IDEMPOTENT,
+    "emergency_addresses.deprovision": Safety.IDEMPOTENT,
+    "emergency_addresses.validate": Safety.IDEMPOTENT,
 }
+
+#: Operations sent with POST that change nothing on the server: an earlier attempt that
+#: may have been processed leaves nothing unknown, as for a GET.
+READ_ONLY: Final[frozenset[str]] = frozenset({"emergency_addresses.validate"})
 
 
 def safety_of(operation: str) -> Safety:
     """How the operation named ``operation`` may be retried."""
     return SAFETY.get(operation, Safety.IDEMPOTENT)
+
+
+def changes_state(operation: str, method: str) -> bool:
+    """Whether a request of ``operation`` sent with ``method`` may change the server's state."""
+    return method != "GET" and operation not in READ_ONLY
 
 
 # --- which failures are retried ----------------------------------------------------------------

@@ -31,6 +31,7 @@ from numbers_async._responses import error_for
 from numbers_async._retry import (
     Safety,
     announce_retry,
+    changes_state,
     describe,
     maybe_processed,
     retry_delay,
@@ -306,7 +307,11 @@ class Sender:
                 f"second number. Check active_numbers.list before trying again.",
                 request.json,
             ) from error
-        if any_maybe_processed and request.method != "GET" and not maybe_processed(error):
+        if (
+            any_maybe_processed
+            and changes_state(request.op.value, request.method)
+            and not maybe_processed(error)
+        ):
             # The last attempt was refused, but an earlier one may have changed the state:
             # the outcome is unknown, not the known failure the last answer suggests.
             raise AmbiguousOutcomeError(
@@ -339,7 +344,7 @@ class Sender:
         request: Request, closed: ClientClosedError, any_maybe_processed: bool
     ) -> NumbersError:
         """What a call cut off by ``aclose()`` before its next attempt ends in."""
-        if any_maybe_processed and request.method != "GET":
+        if any_maybe_processed and changes_state(request.op.value, request.method):
             return AmbiguousOutcomeError(
                 request.op.value,
                 "the client was closed while the call was in flight, after an attempt that "
