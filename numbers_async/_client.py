@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import copy
-import functools
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 from numbers_async import _operations as ops
 from numbers_async._auth import Auth, BasicAuth, OAuth2
 from numbers_async._call import CallOptions
 from numbers_async._config import ClientOptions, RetryPolicy, Timeouts, unknown_option
-from numbers_async._operations import Request
+from numbers_async._emergency import EmergencyAddresses
 from numbers_async._paging import ActiveNumbersPager
 from numbers_async._rate import RateGate, RateLimiter
-from numbers_async._responses import decode, decode_list
+from numbers_async._resource import _many, _one, _Resource
 from numbers_async._sender import DEFAULT_CLOSE_TIMEOUT, Sender
 from numbers_async._transport import DEFAULT_MAX_RESPONSE_SIZE, AiohttpTransport, Transport
 from numbers_async.errors import InvalidInputError
@@ -55,42 +54,12 @@ _SearchPatternArg: TypeAlias = SearchPattern | SearchPatternName
 _CapabilityArg: TypeAlias = Capability | CapabilityName
 _CapabilitiesArg: TypeAlias = Iterable[_CapabilityArg] | Capability | CapabilityName
 
-T = TypeVar("T")
-#: Turns the status and body of a 2xx answer into the call's result.
-Decode = Callable[[int, bytes], T]
-
-
-# Partials, not closures: no Python frame of their own on the hot path.
-def _one(cls: type[T]) -> Decode[T]:
-    return functools.partial(decode, cls=cls)
-
-
-def _many(cls: type[T], key: str) -> Decode[list[T]]:
-    return functools.partial(decode_list, cls=cls, key=key)
-
-
 _ACTIVE_NUMBER: Final = _one(ActiveNumber)
 _AVAILABLE_NUMBER: Final = _one(AvailableNumber)
 _CALLBACKS: Final = _one(CallbackConfiguration)
 _PAGE: Final = _one(Page)
 _AVAILABLE_NUMBERS: Final = _many(AvailableNumber, "availableNumbers")
 _REGIONS: Final = _many(AvailableRegion, "availableRegions")
-
-
-class _Resource:
-    """A group of operations sharing the client's sender and call options."""
-
-    def __init__(self, sender: Sender, options: CallOptions) -> None:
-        self._sender = sender
-        self._options = options
-
-    async def _call(self, request: Request, decode: Decode[T]) -> T:
-        """Send ``request`` (with retries) and decode its 2xx answer.
-
-        A body that does not decode is a failed attempt, retried where that is safe.
-        """
-        sender, options = self._sender, self._options
-        return await sender.send(request, options, decode, sender.deadline_for(options))
 
 
 class AvailableRegions(_Resource):
@@ -400,6 +369,7 @@ class NumbersClient:
         self.available_numbers = AvailableNumbers(self._sender, options)
         self.active_numbers = ActiveNumbers(self._sender, options)
         self.callbacks = Callbacks(self._sender, options)
+        self.emergency_addresses = EmergencyAddresses(self._sender, options)
 
     def with_options(
         self, *, retry: RetryPolicy | None = None, timeouts: Timeouts | None = None

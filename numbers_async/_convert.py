@@ -12,7 +12,8 @@ export any model for users, in wire or Python names, with secrets masked.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -32,6 +33,7 @@ from numbers_async._decoders import (
 )
 from numbers_async._fields import FieldError
 from numbers_async._timestamps import format_datetime
+from numbers_async._voice import RAW, UNIONS
 from numbers_async.models import Page
 
 __all__ = [
@@ -70,10 +72,19 @@ def _unstructure_page(page: Page) -> dict[str, Any]:
 
 def _encoder_factory(conv: cattrs.Converter) -> Callable[[type[Any]], Callable[[Any], Any]]:
     def make_encoder(cls: type[Any]) -> Callable[[Any], Any]:
+        fields = attrs.fields(cls)
+        if any(field.metadata.get(RAW) for field in fields):
+            # A type this version does not know: what came, as it came (never sent).
+            return functools.partial(_export, wire_names=True, reveal_secrets=True, omit_none=True)
         renames: dict[str, Any] = {
-            field.name: override(rename=wire_name(cls, field.name)) for field in attrs.fields(cls)
+            # A constant (a voice configuration's type) is written even though it is
+            # its field's default: the API needs it.
+            field.name: override(rename=wire_name(cls, field.name), omit_if_default=field.init)
+            for field in fields
         }
-        return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **renames)
+        return make_dict_unstructure_fn(
+            cls, conv, _cattrs_omit_if_default=True, _cattrs_include_init_false=True, **renames
+        )
 
     return make_encoder
 
@@ -94,6 +105,10 @@ def make_converter() -> cattrs.Converter:
             conv.register_unstructure_hook(enum_cls, _enum_value)
     conv.register_structure_hook_factory(attrs.has, _decoder_factory(conv))
     conv.register_unstructure_hook_factory(attrs.has, _encoder_factory(conv))
+    # A field typed as a union holds one of its classes: encode by that class.
+    conv.register_unstructure_hook_func(
+        UNIONS.__contains__, lambda value: conv.get_unstructure_hook(value.__class__)(value)
+    )
     conv.register_unstructure_hook(Page, _unstructure_page)
     return conv
 
@@ -132,6 +147,14 @@ def _export(value: Any, wire_names: bool, reveal_secrets: bool, omit_none: bool)
         out: dict[str, Any] = {}
         for field in attrs.fields(cls):
             item = getattr(value, field.name)
+            if field.metadata.get(RAW) and wire_names:
+                # Members this version does not model, as received; the decoded fields
+                # (written after them) hold the rest.
+                modelled = {wire_name(cls, f.name) for f in attrs.fields(cls)}
+                for key, member in item.items():
+                    if key not in modelled:
+                        out[key] = _export(member, wire_names, reveal_secrets, omit_none)
+                continue
             if item is None and omit_none:
                 continue
             key = wire_name(cls, field.name) if wire_names else field.name
@@ -142,6 +165,10 @@ def _export(value: Any, wire_names: bool, reveal_secrets: bool, omit_none: bool)
         return out
     if isinstance(value, (tuple, list)):
         return [_export(item, wire_names, reveal_secrets, omit_none) for item in value]
+    if isinstance(value, Mapping):  # JSON kept as received: a copy, never the object itself
+        return {
+            key: _export(item, wire_names, reveal_secrets, omit_none) for key, item in value.items()
+        }
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Decimal):
@@ -162,6 +189,11 @@ def to_dict(
     lists, nested models as dicts. Every field is present (``None`` when unset) unless
     ``omit_none=True``. Secrets (``CallbackConfiguration.hmac_secret``) read ``"***"``
     unless ``reveal_secrets=True``.
+
+    A voice configuration says its ``type`` (``"RTC"``, ``"EST"``, ``"FAX"``). One of a
+    type newer than this version (``UnknownVoiceConfiguration``) keeps what came in
+    ``raw``; with ``wire_names=True`` those members are written at the top level, as the
+    API sent them, so nothing it sent is missing from the export.
     """
     if not attrs.has(model.__class__):
         raise TypeError(f"to_dict() takes a numbers_async model, not {type(model).__name__}")

@@ -185,10 +185,16 @@ class Safety(enum.Enum):
     AT_MOST_ONCE = "at-most-once"
 
 
-#: Operations (by the name the client exposes) that are not idempotent; all others are.
+#: How operations (by the name the client exposes) may be retried; any other is idempotent.
 SAFETY: Final[Mapping[str, Safety]] = {
     "available_numbers.rent": Safety.RECONCILE,
     "available_numbers.rent_any": Safety.AT_MOST_ONCE,
+    # Setting the same emergency address again leaves the same address: a lost answer
+    # is settled by the retry's. Removing it again finds none (404), which AFTER_UNKNOWN
+    # reads as done, as for a release. Validating changes nothing.
+    "emergency_addresses.provision": Safety.IDEMPOTENT,
+    "emergency_addresses.deprovision": Safety.IDEMPOTENT,
+    "emergency_addresses.validate": Safety.IDEMPOTENT,
 }
 
 
@@ -206,6 +212,8 @@ STATE_CHANGING: Final = frozenset(
         "active_numbers.update",
         "active_numbers.release",
         "callbacks.update",
+        "emergency_addresses.provision",
+        "emergency_addresses.deprovision",
     }
 )
 
@@ -380,6 +388,9 @@ AFTER_UNKNOWN: Final[Mapping[tuple[str, int], Settlement]] = {
     ("active_numbers.release", 404): Settlement.DONE,
     # The request itself is refused: so was the earlier, identical one.
     ("active_numbers.release", 400): Settlement.RAISE,
+    # No address any more: the earlier attempt removed it. (A 400 refuses the number:
+    # nothing says whether the earlier attempt acted.)
+    ("emergency_addresses.deprovision", 404): Settlement.DONE,
 }
 
 

@@ -9,7 +9,8 @@ server ends as it ended. Otherwise ``_retry.settlement`` says how it ends:
 - reconcile: a rent is checked with ``GET activeNumbers/{phone}`` — owned means rented, and
   that answer is the result; not owned means the rent did not happen, and the error stands;
   a check that fails leaves it ambiguous;
-- done: a release answered "not owned" after a lost attempt was released by that attempt;
+- done: a release answered "not owned" after a lost attempt was released by that attempt,
+  and an emergency address deprovision answered "none" was removed by it;
 - ambiguous: ``AmbiguousOutcomeError``, with what ended the call as its ``__cause__``.
 
 Cancellation is not an ending: ``CancelledError`` passes through at once, no check delays it.
@@ -24,7 +25,7 @@ from typing import TypeVar
 from numbers_async import _json
 from numbers_async import _operations as ops
 from numbers_async._call import Call, CallOptions, Response
-from numbers_async._operations import Request
+from numbers_async._operations import Op, Request
 from numbers_async._retry import API_RULES, Safety, Settlement, reason_for, settlement
 from numbers_async._retrying import Decode, Retrying
 from numbers_async.errors import AmbiguousOutcomeError, ClientClosedError, NotFoundError
@@ -107,8 +108,11 @@ class Settle:
 
 
 def _done(request: Request, decode: Decode[T]) -> T:
-    """The result of a release that an earlier, lost attempt did."""
+    """The result of a release or a deprovision that an earlier, lost attempt did."""
     phone = request.phone_number
+    if request.op is Op.DEPROVISION_EMERGENCY_ADDRESS:
+        logger.info("%s %s: already removed by an earlier attempt", request.op.value, phone)
+        return decode(200, b"")  # what the deprovision itself answers: nothing
     logger.info("%s %s: already released by an earlier attempt", request.op.value, phone)
     # The API has nothing more to say about a number the project no longer owns, so the
     # answer carries only the number.

@@ -17,8 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from numbers_async import (
+    EmergencyAddress,
+    EstVoiceConfiguration,
+    FaxVoiceConfiguration,
     InvalidInputError,
     NumbersClient,
+    RtcVoiceConfiguration,
     SmsConfiguration,
     VoiceConfiguration,
     to_dict,
@@ -32,6 +36,7 @@ __all__ = [
     "PROG",
     "STDIN",
     "UsageError",
+    "address_of",
     "as_wire_dict",
     "confirmed",
     "connect",
@@ -206,5 +211,24 @@ def sms_of(args: argparse.Namespace) -> SmsConfiguration | None:
 
 
 def voice_of(args: argparse.Namespace) -> VoiceConfiguration | None:
-    """``--voice-app`` as a ``VoiceConfiguration``."""
-    return None if args.voice_app is None else VoiceConfiguration(app_id=args.voice_app)
+    """``--voice-app``, ``--voice-trunk`` or ``--voice-fax-service`` (one at most)."""
+    if args.voice_app is not None:
+        return RtcVoiceConfiguration(app_id=args.voice_app)
+    if args.voice_trunk is not None:
+        return EstVoiceConfiguration(trunk_id=args.voice_trunk)
+    if args.voice_fax_service is not None:
+        return FaxVoiceConfiguration(service_id=args.voice_fax_service)
+    return None
+
+
+def address_of(args: argparse.Namespace) -> EmergencyAddress:
+    """The ``--street-number``, ``--city``... options as an ``EmergencyAddress``."""
+    return EmergencyAddress(
+        street_number=args.street_number,
+        street_info=args.street_info,
+        location=args.location,
+        city=args.city,
+        state=args.state,
+        postal_code=args.postal_code,
+        postal_code_plus_four=args.postal_code_plus_four,
+    )

@@ -1,4 +1,4 @@
-"""Running a parsed command: confirming, the eleven operations, and ``list``."""
+"""Running a parsed command: confirming, the fifteen operations, and ``list``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from numbers_async.cli._common import (
     PROG,
     STDIN,
     UsageError,
+    address_of,
     as_wire_dict,
     confirmed,
     connect,
@@ -71,6 +72,10 @@ CONFIRMATIONS: dict[str, Callable[[argparse.Namespace], str]] = {
     "rent": lambda args: f"rent {args.phone} (this costs money)",
     "rent-any": lambda args: f"rent one {args.region} {args.type} number (this costs money)",
     "release": lambda args: f"release {args.phone} (the project gives it up)",
+    "deprovision-emergency-address": lambda args: (
+        f"remove the emergency address of {args.phone} (emergency calls from it will then "
+        "carry no address)"
+    ),
 }
 
 
@@ -162,6 +167,31 @@ async def _update_callbacks(client: NumbersClient, args: argparse.Namespace, out
     out.callbacks(await client.callbacks.update(secret))
 
 
+async def _get_address(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    out.emergency_address(await client.emergency_addresses.get(args.phone))
+
+
+async def _provision_address(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    address = await client.emergency_addresses.provision(
+        args.phone, address_of(args), display_name=args.display_name
+    )
+    out.emergency_address(address)
+
+
+async def _deprovision_address(
+    client: NumbersClient, args: argparse.Namespace, out: Writer
+) -> None:
+    await client.emergency_addresses.deprovision(args.phone)
+    out.deprovisioned(args.phone)
+
+
+async def _validate_address(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    validation = await client.emergency_addresses.validate(
+        args.phone, address_of(args), display_name=args.display_name
+    )
+    out.address_validation(validation)
+
+
 async def _list(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
     # Without --page-size, one page is the client's default size; --all reads the largest.
     page_size = args.page_size or (ALL_PAGE_SIZE if args.all else None)
@@ -251,4 +281,8 @@ OPERATIONS: dict[str, Operation] = {
     "release": _release,
     "get-callbacks": _get_callbacks,
     "update-callbacks": _update_callbacks,
+    "get-emergency-address": _get_address,
+    "provision-emergency-address": _provision_address,
+    "deprovision-emergency-address": _deprovision_address,
+    "validate-emergency-address": _validate_address,
 }

@@ -23,6 +23,8 @@ import attrs
 from aiohttp import web
 
 from ._callbacks import CallbackDelivery, CallbackSender
+from ._emergency import supports_emergency_address
+from ._emergency import validate as validate_address
 from ._faults import Fault, FaultHandle, FaultPlan, TokenBucket, retry_after_header
 from ._inventory import (
     BOTH,
@@ -50,6 +52,7 @@ from ._parsing import (
     check_query_names,
     parse_basic,
     parse_callbacks_body,
+    parse_emergency_address_body,
     parse_list_query,
     parse_phone,
     parse_region_types,
@@ -61,6 +64,7 @@ from ._parsing import (
 from ._wire import (
     ACTIVE_NUMBER,
     AVAILABLE_NUMBER,
+    EMERGENCY_ADDRESS,
     Answer,
     ApiFailure,
     Json,
@@ -183,7 +187,8 @@ class FakeNumbersServer:
     handled.
 
     The state is plain wire-format dicts you may read in tests: [`available`][],
-    [`active`][] (both keyed by phone number) and [`callback_configuration`][].
+    [`active`][], [`emergency_addresses`][] (all keyed by phone number) and
+    [`callback_configuration`][].
     Change it through the methods ([`add_active_numbers`][], ...), which keep the
     fake's indexes in step.
 
@@ -268,6 +273,9 @@ class FakeNumbersServer:
         """Phone number -> ``ActiveNumber``: the numbers the project owns."""
         self.callback_configuration: Json = {"projectId": project_id, "hmacSecret": ""}
         """What ``GET /callbackConfiguration`` answers."""
+        self.emergency_addresses: dict[str, Json] = {}
+        """Phone number -> ``EmergencyAddress``: the one address each owned US voice number
+        may have (provisioned, not yet deprovisioned or released)."""
         self.on_provisioning_event: ProvisioningHook | None = self.deliver_callback
         """Called (as a task) with each callback event: a ``CallbackPayload`` dict plus
         ``"callbackUrl"``, whenever scheduled provisioning completes or fails, and for
@@ -304,6 +312,10 @@ class FakeNumbersServer:
             "release": self._release,
             "get_callbacks": self._get_callbacks,
             "update_callbacks": self._update_callbacks,
+            "get_emergency_address": self._get_emergency_address,
+            "provision_emergency_address": self._provision_emergency_address,
+            "deprovision_emergency_address": self._deprovision_emergency_address,
+            "validate_emergency_address": self._validate_emergency_address,
         }
         for number in generate_inventory(seed, numbers_per_bucket).values():
             self._store_available(number)
@@ -782,6 +794,7 @@ class FakeNumbersServer:
         phone = parse_phone(call.params["phone"])
         number = self._owned(phone)
         del self.active[phone]
+        self.emergency_addresses.pop(phone, None)  # it leaves with the number
         self._listings.clear()
         self._cancel_provisioning(phone)
         origin = self._origins.pop(phone, None)
@@ -790,6 +803,43 @@ class FakeNumbersServer:
         for outcome in deprovisioning(number):
             self._emit(number, outcome)
         return release(number)
+
+    def _get_emergency_address(self, call: _Call) -> Json:
+        phone = self._emergency_capable(call)
+        address = self.emergency_addresses.get(phone)
+        if address is None:
+            raise not_found(EMERGENCY_ADDRESS, phone, f"No emergency address for {phone}")
+        return dict(address)
+
+    def _provision_emergency_address(self, call: _Call) -> Json:
+        phone = self._emergency_capable(call)
+        display_name, address = parse_emergency_address_body(call.body)
+        found = validate_address(phone, display_name, address)
+        if found["validationResult"] == "NO_MATCH":
+            raise invalid_argument("address", f"Invalid address: {found['validationMessage']}")
+        self.emergency_addresses[phone] = address
+        return dict(address)
+
+    def _deprovision_emergency_address(self, call: _Call) -> Json:
+        phone = self._emergency_capable(call)
+        if self.emergency_addresses.pop(phone, None) is None:
+            raise not_found(EMERGENCY_ADDRESS, phone, f"No emergency address for {phone}")
+        return {}
+
+    def _validate_emergency_address(self, call: _Call) -> Json:
+        phone = self._emergency_capable(call)
+        display_name, address = parse_emergency_address_body(call.body)
+        return validate_address(phone, display_name, address)
+
+    def _emergency_capable(self, call: _Call) -> str:
+        phone = parse_phone(call.params["phone"])
+        if not supports_emergency_address(self._owned(phone)):
+            raise invalid_argument(
+                "phone_number",
+                f"Emergency addresses are supported for US numbers with the VOICE capability "
+                f"only, not {phone}",
+            )
+        return phone
 
     def _get_callbacks(self, call: _Call) -> Json:
         return dict(self.callback_configuration)

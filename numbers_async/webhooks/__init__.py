@@ -30,6 +30,7 @@ Examples:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import math
@@ -40,6 +41,7 @@ from typing import Any, TypeVar
 import attrs
 
 from numbers_async import _json
+from numbers_async._enums import _OpenEnum
 from numbers_async._timestamps import parse_datetime
 from numbers_async.errors import (
     InvalidEventError,
@@ -47,7 +49,6 @@ from numbers_async.errors import (
     InvalidSignatureError,
     StaleEventError,
 )
-from numbers_async.models import _OpenEnum
 from numbers_async.webhooks._dedupe import EventDeduplicator, RecentEventIds
 
 __all__ = [
@@ -93,10 +94,11 @@ class ResourceType(_OpenEnum):
 class EventType(_OpenEnum):
     """What happened to the resource (unknown values are kept).
 
-    ``DEPROVISIONING_TO_VOICE_PLATFORM`` is the spec's spelling;
-    ``DEPROVISIONING_FROM_VOICE_PLATFORM`` is the spelling observed on the wire
-    ([API facts: callbacks](../api-facts.md#callbacks)). Both mean the number was disabled
-    for Voice; handle both.
+    ``DEPROVISIONING_FROM_VOICE_PLATFORM`` is the current name of "unlinked from Voice";
+    ``DEPROVISIONING_TO_VOICE_PLATFORM``, the name of the API's 1.0 description, is
+    deprecated in its 1.0.3 description
+    ([API facts](../api-facts.md#the-api-beyond-the-10-spec)) but may still arrive. Both
+    mean the same: handle both.
     """
 
     PROVISIONING_TO_SMS_PLATFORM = "PROVISIONING_TO_SMS_PLATFORM"
@@ -108,20 +110,39 @@ class EventType(_OpenEnum):
     DEPROVISIONING_FROM_CAMPAIGN = "DEPROVISIONING_FROM_CAMPAIGN"
     """The number was unlinked from its 10DLC campaign."""
     PROVISIONING_TO_VOICE_PLATFORM = "PROVISIONING_TO_VOICE_PLATFORM"
-    """The number was linked to a Voice application."""
-    DEPROVISIONING_TO_VOICE_PLATFORM = "DEPROVISIONING_TO_VOICE_PLATFORM"
-    """The number was unlinked from Voice (the documented spelling)."""
+    """The number was linked to Voice (an app, a SIP trunk or a fax service)."""
     DEPROVISIONING_FROM_VOICE_PLATFORM = "DEPROVISIONING_FROM_VOICE_PLATFORM"
-    """The number was unlinked from Voice (the spelling seen on the wire)."""
+    """The number was unlinked from Voice."""
+    DEPROVISIONING_TO_VOICE_PLATFORM = "DEPROVISIONING_TO_VOICE_PLATFORM"
+    """Deprecated name of ``DEPROVISIONING_FROM_VOICE_PLATFORM``: the number was unlinked
+    from Voice."""
+    NUMBER_ORDER_PROCESSING = "NUMBER_ORDER_PROCESSING"
+    """A number order (for numbers that need regulatory registration) moved to a new
+    state, which ``status`` names (``IN_REVIEW``, ``COMPLETED``, ...); ``resource_id`` is
+    the order."""
 
 
 class EventStatus(_OpenEnum):
-    """Whether the operation the event reports succeeded (unknown values are kept)."""
+    """How the reported operation ended, or the state it moved to (unknown values kept).
+
+    Provisioning events are ``SUCCEEDED`` or ``FAILED``; a ``NUMBER_ORDER_PROCESSING``
+    event names the state its number order moved to.
+    """
 
     SUCCEEDED = "SUCCEEDED"
     """The operation succeeded."""
     FAILED = "FAILED"
-    """The operation failed; ``failure_code`` says why."""
+    """The operation failed; ``failure_code`` (and ``internal_failure_code``) say why."""
+    IN_REVIEW = "IN_REVIEW"
+    """The number order is being reviewed."""
+    BLOCKED = "BLOCKED"
+    """The number order is blocked until something is supplied or fixed."""
+    COMPLETED = "COMPLETED"
+    """The number order is done."""
+    REJECTED = "REJECTED"
+    """The number order was rejected."""
+    EXPIRED = "EXPIRED"
+    """The number order expired before it was completed."""
 
 
 class FailureCode(_OpenEnum):
@@ -179,6 +200,9 @@ class NumbersEvent:
         event_type: what happened, for example ``EventType.PROVISIONING_TO_CAMPAIGN``.
         status: ``EventStatus.SUCCEEDED`` or ``EventStatus.FAILED``.
         failure_code: why it failed, when ``status`` is ``FAILED``.
+        internal_failure_code: Sinch's own code for the failure, when ``status`` is
+            ``FAILED`` and the process has one (campaign provisioning, for example:
+            ``"CRS0018"``); Sinch's provisioning errors page explains each.
         raw: the whole decoded JSON object, including fields this version does not know.
             It is not part of equality, hashing or ``repr``.
 
@@ -203,6 +227,7 @@ class NumbersEvent:
     event_type: EventType | None = None
     status: EventStatus | None = None
     failure_code: FailureCode | None = None
+    internal_failure_code: str | None = None
     # Sinch adds fields over time (the spec already anticipates hosting orders and brands as
     # resources); keeping the decoded object lets an application read them without waiting
     # for a release. Left out of eq/repr so events compare by their documented fields and
@@ -213,7 +238,9 @@ class NumbersEvent:
         """The event as Sinch sends it: camelCase keys, unset fields left out.
 
         ``timestamp`` is written in UTC without a zone and with six fractional digits, the
-        form callbacks use; ``raw`` is not included. Useful to build signed test events.
+        form callbacks use. Members of ``raw`` this version does not model are written too,
+        as received: nothing a parsed event carried is dropped. Useful to build signed test
+        events.
 
         Examples:
             ```python
@@ -230,12 +257,16 @@ class NumbersEvent:
             "eventType": self.event_type,
             "status": self.status,
             "failureCode": self.failure_code,
+            "internalFailureCode": self.internal_failure_code,
         }
-        return {
+        out = {
             key: value.value if isinstance(value, _OpenEnum) else value
             for key, value in wire.items()
             if value is not None
         }
+        unmodelled = {key: value for key, value in self.raw.items() if key not in wire}
+        out.update(copy.deepcopy(unmodelled))  # a copy: the event's own stays as received
+        return out
 
 
 def compute_signature(body: bytes | bytearray | memoryview, secret: str) -> str:
@@ -450,6 +481,7 @@ def _event_from_object(data: dict[str, Any]) -> NumbersEvent:
         event_type=_member(data, "eventType", EventType),
         status=_member(data, "status", EventStatus),
         failure_code=_member(data, "failureCode", FailureCode),
+        internal_failure_code=_string(data, "internalFailureCode"),
         raw=data,
     )
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from numbers_async._enums import _OpenEnum
 from numbers_async.errors import InvalidEventError, InvalidInputError, InvalidSignatureError
-from numbers_async.models import _OpenEnum
 from numbers_async.webhooks import (
     EventStatus,
     EventType,
