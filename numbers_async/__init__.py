@@ -13,7 +13,7 @@ Examples:
 from typing import TYPE_CHECKING, Any
 
 from numbers_async._client import NumbersClient
-from numbers_async._config import RetryEvent, RetryPolicy, Timeouts
+from numbers_async._config import ClientOptions, RetryEvent, RetryPolicy, Timeouts
 from numbers_async._convert import to_dict, to_json
 from numbers_async._paging import ActiveNumbersPager
 from numbers_async._rate import RateLimiter
@@ -40,6 +40,7 @@ from numbers_async.errors import (
     ResponseTooLargeError,
     ServerError,
     StaleEventError,
+    TokenEndpointError,
     TransportError,
     UnexpectedRedirectError,
     WrongEventLoopError,
@@ -121,6 +122,7 @@ __all__ = [
     "Capability",
     "CapabilityName",
     "ClientClosedError",
+    "ClientOptions",
     "DecodeError",
     "EmergencyAddress",
     "EstScheduledVoiceProvisioning",
@@ -160,6 +162,7 @@ __all__ = [
     "SmsErrorCode",
     "StaleEventError",
     "Timeouts",
+    "TokenEndpointError",
     "Transport",
     "TransportError",
     "UnexpectedRedirectError",

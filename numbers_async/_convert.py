@@ -1,25 +1,9 @@
 """The one cattrs converter between wire JSON (camelCase) and the models (snake_case).
 
-Decoding: one decoder per model, generated from its attrs field definitions
-(``attrs.fields``) the first time the converter is asked for the model's hook, and
-registered in the converter through a hook factory. For every field, the generator reads
-the field's type and writes the check and conversion that type needs, inline, into one
-Python function per model (``decoder_source`` shows it); nothing is written by hand per
-model, so a field added to a model is decoded, and checked, without touching this module.
-
-Decoding validates the JSON it is given: a required field (an attrs field without a
-default, e.g. ``phone_number``) must be present with the right JSON type, and any other
-field, when present and not ``null``, must have the right JSON type. A value of the wrong
-type raises ``FieldError`` naming the path (``activeNumbers[3].money.amount``), the
-expected type and what came instead (its JSON type and a short excerpt, never the value
-of a secret field). Unknown fields are ignored and unknown enum values kept (open enums).
-
-Decoding a page is the client's hottest code (benchmarks B2, B3), so the generated code
-is straight-line: one ``dict.get`` and one class check per field, the usual timestamp
-form parsed inline, and the value built by setting its slots in field order where that
-is all the class's ``__init__`` would do (``_slot_setters``). Immutable values that
-repeat across a listing (prices, capability lists, SMS settings, unknown enum values) are
-decoded once and shared, in bounded caches (``_INTERNED_MAX``).
+Decoding goes through one decoder per model, generated from its attrs fields by
+``_decoders`` (which says how, and what each checks) and registered here through a hook
+factory; ``decoder_source`` shows a model's decoder. A value of the wrong JSON type
+raises ``FieldError`` (``_fields``) naming its path.
 
 Encoding (``unstructure``) omits ``None`` fields (an unset field is never sent) and keeps
 ``""`` (that is how a number is unlinked from a service plan). ``to_dict`` and ``to_json``

@@ -286,7 +286,7 @@ class _Generator:
         for index, field in enumerate(fields):
             if field.init and not field.metadata.get(RAW):
                 self.field(f"v{index}", field)
-        setters = _slot_setters(cls) if _BUILD_DIRECT else None
+        setters = _slot_setters(cls)
         if setters is None:
             self.emit(1, f"result = _cls({', '.join(args)})")
         else:
@@ -337,11 +337,6 @@ class _Generator:
             return
         self.emit(1, f"if {v} is not None:")
         self.convert(2, v, type_, where, secret)
-
-
-#: Build values by setting their slots rather than through ``__init__`` where that is the
-#: same thing (``_slot_setters``).
-_BUILD_DIRECT = True
 
 
 def _slot_setters(cls: type[Any]) -> list[Callable[[Any, Any], None]] | None:

@@ -3,8 +3,8 @@
 The four operations of the API's 1.0.3 description
 (docs/api-facts.md#the-api-beyond-the-10-spec): their argument checks and request
 builders (pure functions, like `_operations`) and the resource group. How each may be
-retried is decided in `_retry` (`SAFETY`), and what a repeated deprovision's 404 means in
-`_reconcile`.
+retried, whether it changes state, and what a repeated deprovision's 404 means are
+decided in `_retry` (`SAFETY`, `STATE_CHANGING`, `AFTER_UNKNOWN`).
 """
 
 from __future__ import annotations

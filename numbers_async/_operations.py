@@ -54,7 +54,10 @@ _READ_ONLY: Final = frozenset(
 
 
 class Op(enum.Enum):
-    """Every operation, named as the client exposes it (for logs and retry safety)."""
+    """Every operation, named as the client exposes it (for logs and retry safety).
+
+    ``TOKEN`` is the OAuth2 token request, which the client sends for its calls.
+    """
 
     LIST_REGIONS = "available_regions.list"
     SEARCH = "available_numbers.search"
@@ -71,6 +74,7 @@ class Op(enum.Enum):
     PROVISION_EMERGENCY_ADDRESS = "emergency_addresses.provision"
     DEPROVISION_EMERGENCY_ADDRESS = "emergency_addresses.deprovision"
     VALIDATE_EMERGENCY_ADDRESS = "emergency_addresses.validate"
+    TOKEN = "oauth2.token"  # noqa: S105 - the operation's name, not a credential
 
 
 #: ``_retry.safety_of`` for every operation, looked up once.

@@ -10,9 +10,10 @@ import functools
 from collections.abc import Callable
 from typing import TypeVar
 
+from numbers_async._call import CallOptions
 from numbers_async._operations import Request
 from numbers_async._responses import decode, decode_list
-from numbers_async._sender import CallOptions, Sender
+from numbers_async._sender import Sender
 
 __all__ = ["Decode", "_Resource", "_many", "_one"]
 
@@ -37,11 +38,10 @@ class _Resource:
         self._sender = sender
         self._options = options
 
-    async def _call(
-        self, request: Request, decode: Decode[T], *, deadline_at: float | None = None
-    ) -> T:
+    async def _call(self, request: Request, decode: Decode[T]) -> T:
         """Send `request` (with retries) and decode its 2xx answer.
 
         A body that does not decode is a failed attempt, retried where that is safe.
         """
-        return await self._sender.send(request, self._options, decode, deadline_at=deadline_at)
+        sender, options = self._sender, self._options
+        return await sender.send(request, options, decode, sender.deadline_for(options))

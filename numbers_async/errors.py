@@ -10,13 +10,14 @@ NumbersError
 ├── ResponseTooLargeError  a body over max_response_size
 ├── ClientClosedError      also RuntimeError: a call after aclose() or cut by it
 ├── WrongEventLoopError    also RuntimeError: used from a second event loop
+├── TokenEndpointError     the OAuth2 token endpoint kept failing: no token
 ├── InvalidSignatureError  a webhook whose signature does not verify
 ├── InvalidEventError      also ValueError: a webhook body that is not an event
 │   └── StaleEventError    a signed event outside max_age: a replay
 ├── JournalError           a bulk journal file the OS would not let us use
 └── ApiError               status, code, message...; operation, method, path
     ├── InvalidArgumentError     400  (.field_violations)
-    ├── AuthenticationError      401 and token-endpoint failures
+    ├── AuthenticationError      401, and the token endpoint refusing the key
     ├── PermissionDeniedError    403
     ├── NotFoundError            404  (.resource_info)
     ├── RateLimitedError         429  (.retry_after)
@@ -50,6 +51,8 @@ from typing import Any, Final
 
 import attrs
 
+from numbers_async._headers import Headers
+
 __all__ = [
     "AmbiguousOutcomeError",
     "ApiError",
@@ -71,6 +74,7 @@ __all__ = [
     "ResponseTooLargeError",
     "ServerError",
     "StaleEventError",
+    "TokenEndpointError",
     "TransportError",
     "UnexpectedRedirectError",
     "WrongEventLoopError",
@@ -201,6 +205,27 @@ class WrongEventLoopError(NumbersError, RuntimeError):
         super().__init__(f"{operation}: {message}")
 
 
+class TokenEndpointError(NumbersError):
+    """The OAuth2 token endpoint kept failing, so no access token could be had.
+
+    Its answers were ``429`` or ``5xx`` through every token attempt, or it could not be
+    reached, reset the connection, timed out, or sent an answer too large or unreadable.
+    This is not a wrong key (that is ``AuthenticationError``): the same call may succeed
+    once the token endpoint recovers. The API request that needed the token was not sent
+    (a call that changes state and had already sent an earlier attempt ends in
+    ``AmbiguousOutcomeError`` instead, this error chained). ``status`` is the token
+    endpoint's last HTTP status (``None`` when it sent none), ``attempts`` how many token
+    requests were made, and ``__cause__`` the last failure.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, attempts: int = 1) -> None:
+        self.status = status
+        """The token endpoint's last HTTP status, or ``None`` if it never answered."""
+        self.attempts = attempts
+        """How many token requests were made before giving up."""
+        super().__init__(message)
+
+
 class InvalidSignatureError(NumbersError):
     """A webhook body whose ``X-Sinch-Signature`` is missing or does not match."""
 
@@ -269,7 +294,8 @@ class ApiError(NumbersError):
             as ``"hmacSecret": "..."`` in it shows as ``"hmacSecret":"***"``).
         details: ``error.details`` as decoded JSON objects (``ResourceInfo``, ``BadRequest``...).
         body: the raw response body, exactly as it came (not redacted).
-        headers: the response headers.
+        headers: the response headers (``Set-Cookie`` left out), a read-only mapping whose
+            lookups ignore the case of names: ``headers["retry-after"]`` works.
         retry_after: the response's ``Retry-After`` in seconds, if it sent one (429, 503...).
         operation: the call that failed, e.g. ``"active_numbers.get"`` (``None`` if unknown).
         method: the request's HTTP method, e.g. ``"GET"`` (``None`` if unknown).
@@ -300,7 +326,9 @@ class ApiError(NumbersError):
         self.message = message
         self.details: list[dict[str, Any]] = [dict(d) for d in details]
         self.body = body
-        self.headers: dict[str, str] = dict(headers or {})
+        self.headers: Mapping[str, str] = Headers(
+            (name, value) for name, value in (headers or {}).items() if name.lower() != "set-cookie"
+        )
         self.operation = operation
         self.method = method
         self.path = path
@@ -332,7 +360,11 @@ class InvalidArgumentError(ApiError):
 
 
 class AuthenticationError(ApiError):
-    """401 from the API, or a failure of the OAuth2 token endpoint."""
+    """401 from the API, or the OAuth2 token endpoint refusing the key pair (a 4xx).
+
+    A token endpoint that keeps failing (5xx, 429, unreachable) is a
+    ``TokenEndpointError`` instead: the key may be right.
+    """
 
 
 class PermissionDeniedError(ApiError):
@@ -365,7 +397,7 @@ class UnexpectedRedirectError(ApiError):
     @property
     def location(self) -> str | None:
         """Where the server pointed, without query string or fragment."""
-        value = next((v for k, v in self.headers.items() if k.lower() == "location"), None)
+        value = self.headers.get("Location")
         if value is None:
             return None
         return value.split("?", 1)[0].split("#", 1)[0]

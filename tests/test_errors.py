@@ -141,7 +141,14 @@ async def _unexpected_redirect(fake: FakeNumbersServer) -> None:
 
 
 async def _response_too_large(fake: FakeNumbersServer) -> None:
-    async with fake.client(retry=ONCE, max_response_size=16) as client:
+    # Basic auth: with OAuth2 the token response would be the answer found too large.
+    async with fake.client(auth="basic", retry=ONCE, max_response_size=16) as client:
+        await client.callbacks.get()
+
+
+async def _token_endpoint(fake: FakeNumbersServer) -> None:
+    fake.inject(Fault.status(503, retry_after="0"), route="token", times=None)
+    async with fake.client(retry=ONCE) as client:
         await client.callbacks.get()
 
 
@@ -187,6 +194,7 @@ RAISERS: dict[str, Raise] = {
     "RateLimitedError": _rate_limited,
     "ServerError": _server_error,
     "ResponseTooLargeError": _response_too_large,
+    "TokenEndpointError": _token_endpoint,
     "UnexpectedRedirectError": _unexpected_redirect,
     "ClientClosedError": _client_closed,
     "WrongEventLoopError": _wrong_event_loop,

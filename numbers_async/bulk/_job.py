@@ -29,9 +29,10 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, Final
 
+from numbers_async._retry import maybe_processed
 from numbers_async.bulk._inputs import END, STOPPED, Source, key, pulled
 from numbers_async.bulk._journal import Journal, JournalPath
-from numbers_async.bulk._operations import Operation, Unsettled, maybe_processed
+from numbers_async.bulk._operations import Operation, Unsettled
 from numbers_async.bulk._results import BulkFailure, BulkOutcome, BulkProgress, BulkReport, Item
 from numbers_async.errors import InvalidInputError, NumbersError
 from numbers_async.models import ActiveNumber
@@ -237,7 +238,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
                 journal = await self._operation.open_journal(self._journal_path)
                 self._check_input(journal)
                 if await self._wait_for_earlier_runs(journal):
-                    await self._operation.settle(journal)
+                    await self._operation.reconcile(journal)
             while True:
                 while self._may_start() and not source.is_async:
                     item = source.next_sync()
@@ -325,10 +326,10 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
 
         False if ``stop()`` ended the wait: then nothing may be settled.
         """
-        settle_at = journal.settle_at(self._operation.window, self._operation.attempt)
-        if settle_at is None or settle_at <= time.time():
+        ended_at = journal.requests_ended_at(self._operation.window, self._operation.attempt_window)
+        if ended_at is None or ended_at <= time.time():
             return not self._stopping
-        until = datetime.fromtimestamp(settle_at, timezone.utc)
+        until = datetime.fromtimestamp(ended_at, timezone.utc)
         self._waiting_until = until
         logger.info(
             "bulk %s: %d items of %s have unknown outcomes; waiting %.1fs (until %s) for the "
@@ -336,14 +337,14 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
             self._operation.name,
             len(journal.items_to_check()),
             journal.path,
-            settle_at - time.time(),
+            ended_at - time.time(),
             until.isoformat(timespec="seconds"),
         )
         if self._on_progress is not None:
             self._on_progress(self._progress(None, waiting_until=until))
         # The wall clock, as the earlier run's intents were timed by it (a sleep may end a
         # little early by it, hence the loop).
-        while (remaining := settle_at - time.time()) > 0 and not self._stopping:  # noqa: ASYNC110
+        while (remaining := ended_at - time.time()) > 0 and not self._stopping:  # noqa: ASYNC110
             await asyncio.sleep(min(remaining, _STOP_CHECK))  # stop() ends the wait
         self._waiting_until = None
         return not self._stopping
@@ -373,7 +374,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         if journal is not None and self._operation.records_intent:
             window = self._operation.intent_window(was_unknown)
             await journal.record_intent(
-                item_key, seq=seq, window=window, attempt=self._operation.attempt
+                item_key, seq=seq, window=window, attempt_window=self._operation.attempt_window
             )
         try:
             number = await self._operation.call(item, was_unknown)

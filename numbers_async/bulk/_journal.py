@@ -5,7 +5,7 @@ refuses to drive a job whose operation or request differs. Then, as the job runs
 
 ```text
 {"baseline": ["+12065550100", ...]}                         rent_any only, before any rent
-{"item": "+12065550142", "event": "intent", "seq": 0, "window": 420.0, "attempt": 60.0, ...}
+{"item": "+12065550142", "event": "intent", "seq": 0, "window": 420, "attempt_window": 60, ...}
 {"item": "+12065550142", "event": "succeeded", "seq": 0, "number": {...ActiveNumber...}}
 {"item": "+12065550143", "event": "failed", "seq": 1, "error": "NotFoundError", ...}
 {"item": 7, "event": "unknown", "seq": 7, "error": "TransportError", ...}   may have acted
@@ -17,8 +17,9 @@ clock: a rerun is another process) plus its ``window`` (the longest, in seconds,
 call and its retries could run under the timeouts then in force) is when the request must
 have ended, so a rerun settles an unknown outcome only after that. A run that no longer
 holds the journal's lock has stopped sending, so only the attempt it had in flight can
-still be running: that ends within ``attempt`` seconds (one attempt's limit) of the moment
-the rerun took the lock, which is often much sooner.
+still be running: that ends within ``attempt_window`` seconds (one attempt's limit) of the
+moment the rerun took the lock, which is often much sooner. (Journals written before
+``attempt_window`` had its name call it ``attempt``; it is read under either name.)
 
 Every line is validated when the journal is read: a line of the wrong shape is reported
 by number, never trusted. Version 1 journals (no ``seq`` or ``window``) are read too: their
@@ -86,7 +87,7 @@ class _State:
         self.positions: dict[int, Item] = {}  # input position -> the item that succeeded there
         self.had_unknown: set[Item] = set()  # items with an attempt whose outcome was unknown
         self.open_intent: set[Item] = set()  # an intent with no outcome after it (yet)
-        # The last intent of each item: (at, window, attempt); None where not recorded.
+        # The last intent of each item: (at, window, attempt window); None where not recorded.
         self.intents: dict[Item, tuple[float, float | None, float | None]] = {}
 
     def apply(self, entry: Mapping[str, Any]) -> None:
@@ -99,7 +100,7 @@ class _State:
             if item in self.open_intent:
                 self.had_unknown.add(item)  # the previous attempt never got an outcome
             self.open_intent.add(item)
-            self.intents[item] = (epoch(entry["at"]), entry.get("window"), entry.get("attempt"))
+            self.intents[item] = (epoch(entry["at"]), entry.get("window"), _attempt_window(entry))
         else:
             self.open_intent.discard(item)
         if event == "unknown":
@@ -129,7 +130,7 @@ class Journal:
     The journal owns its state. Callers say what happened to an item (``record_intent``,
     ``record_success``, ``record_failure``, ``record_baseline``, ``forget``) and ask what
     is known (``status``, ``succeeded``, ``needs_check``, ``unknown_items``, ``baseline``,
-    ``succeeded_phones``, ``succeeded_items``, ``succeeded_at``, ``settle_at``); the
+    ``succeeded_phones``, ``succeeded_items``, ``succeeded_at``, ``requests_ended_at``); the
     journal decides how each event is written and folded in.
 
     Every OS error on the file (no space, permission, not a regular file) is raised as a
@@ -218,21 +219,24 @@ class Journal:
         """The item recorded as succeeded at input position ``seq``, if any."""
         return self._state.positions.get(seq)
 
-    def settle_at(self, default_window: float, default_attempt: float) -> float | None:
+    def requests_ended_at(
+        self, default_window: float, default_attempt_window: float
+    ) -> float | None:
         """When (epoch seconds) every earlier request for an item to check must have ended.
 
         That is the intent's time plus its ``window``, or — the earlier run having released
         the lock, so it sends nothing more — the time this run took the lock plus one
-        ``attempt``, whichever is sooner. ``None`` if no item needs a check. An intent
+        ``attempt_window``, whichever is sooner. ``None`` if no item needs a check. An intent
         written without them (a version 1 journal) is given the defaults.
         """
         ends = []
-        for item, (at, window, attempt) in self._state.intents.items():
+        for item, (at, window, attempt_window) in self._state.intents.items():
             if not self._state.needs_check(item):
                 continue
             end = at + (default_window if window is None else window)
             if self.locked:
-                end = min(end, self.opened_at + (default_attempt if attempt is None else attempt))
+                one_attempt = default_attempt_window if attempt_window is None else attempt_window
+                end = min(end, self.opened_at + one_attempt)
             ends.append(end)
         return max(ends, default=None)
 
@@ -257,19 +261,19 @@ class Journal:
         *,
         seq: int | None = None,
         window: float | None = None,
-        attempt: float | None = None,
+        attempt_window: float | None = None,
     ) -> None:
         """Record that a request for ``item`` is about to be sent; durable on return.
 
         Until an outcome follows, the item's outcome is unknown. ``window``: the longest,
-        in seconds from now, that the call and its retries could run; ``attempt``: the
-        longest one attempt could.
+        in seconds from now, that the call and its retries could run; ``attempt_window``:
+        the longest one attempt could.
         """
         fields: dict[str, Any] = {}
         if window is not None:
             fields["window"] = round(window, 3)
-        if attempt is not None:
-            fields["attempt"] = round(attempt, 3)
+        if attempt_window is not None:
+            fields["attempt_window"] = round(attempt_window, 3)
         await self._commit(_event(item, "intent", seq, **fields))
 
     async def record_success(
@@ -523,8 +527,14 @@ def _event(item: Item, event: str, seq: int | None, **fields: Any) -> dict[str, 
     return {"item": item, "event": event, **position, **fields, "at": _now()}
 
 
+def _attempt_window(entry: Mapping[str, Any]) -> float | None:
+    """An intent's attempt window, under its name or the one it had before (``attempt``)."""
+    value: float | None = entry.get("attempt_window", entry.get("attempt"))
+    return value
+
+
 def _sort_key(item: Item) -> tuple[int, int, str]:
-    # Attempt numbers (rent_any) in numeric order, before any phone number.
+    # Rent indexes (rent_any) in numeric order, before any phone number.
     return (0, item, "") if isinstance(item, int) else (1, 0, item)
 
 

@@ -90,21 +90,21 @@ async def connect(
 
     ``max_concurrency=None`` keeps the client's own default.
     """
+    limit: dict[str, Any] = {} if max_concurrency is None else {"max_concurrency": max_concurrency}
     if option(args, "fake", False):
-        from numbers_async.cli._fake_server import describe
+        from numbers_async.cli._fake_server import summary
         from numbers_async.testing import FakeNumbersServer
 
         async with FakeNumbersServer() as fake:
             print(
                 f"{PROG}: --fake: a new fake Sinch server, gone when this command ends: "
-                f"{describe(fake)}",
+                f"{summary(fake)}",
                 file=sys.stderr,
                 flush=True,
             )
-            async with fake.client(max_concurrency=max_concurrency) as client:
+            async with fake.client(**limit) as client:
                 yield client
         return
-    limit: dict[str, Any] = {} if max_concurrency is None else {"max_concurrency": max_concurrency}
     project_id = option(args, "project_id") or os.environ.get("SINCH_PROJECT_ID")
     key_id = option(args, "key_id") or os.environ.get("SINCH_KEY_ID")
     key_secret = read_secret(

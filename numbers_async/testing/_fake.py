@@ -22,8 +22,6 @@ from urllib.parse import parse_qsl, unquote
 import attrs
 from aiohttp import web
 
-from numbers_async._transport import DEFAULT_MAX_RESPONSE_SIZE
-
 from ._callbacks import CallbackDelivery, CallbackSender
 from ._emergency import supports_emergency_address
 from ._emergency import validate as validate_address
@@ -85,9 +83,9 @@ from ._wire import (
 )
 
 if TYPE_CHECKING:
-    import aiohttp
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
-    from numbers_async import NumbersClient, RateLimiter, RetryPolicy, Timeouts, Transport
+    from numbers_async import ClientOptions, NumbersClient
 
 logger = logging.getLogger("numbers_async.testing")
 
@@ -341,7 +339,7 @@ class FakeNumbersServer:
         self.port = int(runner.addresses[0][1])
 
     async def aclose(self) -> None:
-        """Stop serving and settle hook tasks. Idempotent; [`start`][] may follow.
+        """Stop serving and finish hook tasks. Idempotent; [`start`][] may follow.
 
         Provisioning still pending stays WAITING (its timers are cancelled) until
         [`complete_provisioning`][]. Callbacks still being delivered (or retried) get
@@ -354,7 +352,7 @@ class FakeNumbersServer:
                 self._pending[phone] = None
         if runner is not None:
             await runner.cleanup()
-        await self._settle_event_tasks()
+        await self._finish_event_tasks()
         await self._callbacks.aclose()
 
     async def close(self) -> None:
@@ -412,42 +410,25 @@ class FakeNumbersServer:
             "SINCH_AUTH_URL": self.auth_url,
         }
 
-    def client(
-        self,
-        *,
-        auth: Literal["oauth2", "basic"] = "oauth2",
-        max_concurrency: int | None = None,
-        rate_limit: float | RateLimiter | None = None,
-        retry: RetryPolicy | None = None,
-        timeouts: Timeouts | None = None,
-        session: aiohttp.ClientSession | None = None,
-        transport: Transport | None = None,
-        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
-    ) -> NumbersClient:
+    def client(self, **options: Unpack[ClientOptions]) -> NumbersClient:
         """A ``NumbersClient`` pointed at this server with its credentials.
 
-        The arguments are ``NumbersClient``'s; ``max_concurrency=None`` keeps its default.
+        ``options`` are the constructor's (``ClientOptions``): ``auth``,
+        ``max_concurrency``, ``retry``, ``timeouts``... Any other keyword is a ``TypeError``.
         """
         from numbers_async import NumbersClient
+        from numbers_async._config import unknown_option
 
-        # Left out when None, so the client's own default applies (defined once, there).
-        limit: dict[str, Any] = (
-            {} if max_concurrency is None else {"max_concurrency": max_concurrency}
-        )
+        unknown = unknown_option("FakeNumbersServer.client()", options)
+        if unknown is not None:  # base_url and auth_url are this server's
+            raise unknown
         return NumbersClient(
             self.project_id,
             self.key_id,
             self.key_secret,
-            auth=auth,
             base_url=self.url,
             auth_url=self.auth_url,
-            rate_limit=rate_limit,
-            retry=retry,
-            timeouts=timeouts,
-            session=session,
-            transport=transport,
-            max_response_size=max_response_size,
-            **limit,
+            **options,
         )
 
     # -- callbacks ---------------------------------------------------------------------
@@ -633,7 +614,7 @@ class FakeNumbersServer:
             answer = await self._answer(call)
         finally:
             self.in_flight -= 1
-        self._settle_record(record, 0 if answer.drop else answer.status)
+        self._record_status(record, 0 if answer.drop else answer.status)
         if answer.drop:
             if request.transport is not None:
                 request.transport.abort()
@@ -666,7 +647,7 @@ class FakeNumbersServer:
             answer = failure.answer()
         return answer if fault is None else fault.distort(answer)
 
-    def _settle_record(self, record: RecordedRequest, status: int) -> None:
+    def _record_status(self, record: RecordedRequest, status: int) -> None:
         # Search from the end: the entry is recent, and the list may have been cleared.
         for index in range(len(self.requests) - 1, -1, -1):
             if self.requests[index] is record:
@@ -947,7 +928,7 @@ class FakeNumbersServer:
         self._event_tasks.add(task)
         task.add_done_callback(self._event_tasks.discard)
 
-    async def _settle_event_tasks(self) -> None:
+    async def _finish_event_tasks(self) -> None:
         if not self._event_tasks:
             return
         _, late = await asyncio.wait(set(self._event_tasks), timeout=_CLOSE_GRACE)
