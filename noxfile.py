@@ -4,16 +4,21 @@ The default sessions are what a contributor runs before each commit: lint, typec
 suite with branch coverage on the interpreter nox runs on, and the docs build. CI
 (``.ci/run``) runs them and then the suite on the other supported Pythons and without
 orjson. Outside CI a Python that is not installed is reported and skipped; with ``CI`` set it
-is an error, so CI proves every supported version.
+is an error, so CI proves every supported version. ``tests_floors`` runs the suite on the
+lowest dependency versions pyproject.toml allows, and ``audit`` runs pip-audit (see
+docs/security.md#dependencies).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import nox
+from packaging.requirements import Requirement
 
 nox.options.sessions = ["lint", "typecheck", "tests", "docs"]
 nox.options.error_on_missing_interpreters = bool(os.environ.get("CI"))
@@ -77,6 +82,33 @@ def _install(session: nox.Session, extras: str = "fast,fastapi,cli,redis") -> No
     session.install(f".[{extras}]")
 
 
+# The optional dependencies whose floors are tested: every extra but ``testing`` (pytest
+# and pytest-asyncio, which the suite itself needs newer: TEST_DEPS).
+FLOOR_EXTRAS = ("fast", "fastapi", "cli", "redis")
+
+
+def floor_pins(pyproject: Path = Path(__file__).parent / "pyproject.toml") -> list[str]:
+    """Every runtime dependency pinned to its floor: ``aiohttp>=3.14.4`` gives ``aiohttp==3.14.4``.
+
+    Read from ``[project]`` in pyproject.toml (the dependencies and FLOOR_EXTRAS), so the
+    floors are written down once. A requirement without exactly one ``>=`` is refused:
+    a floor that is not stated cannot be tested.
+    """
+    project = nox.project.load_toml(pyproject)["project"]
+    requirements = list(project["dependencies"])
+    for extra in FLOOR_EXTRAS:
+        requirements += project["optional-dependencies"][extra]
+    pins = []
+    for text in requirements:
+        requirement = Requirement(text)
+        specifiers = list(requirement.specifier)
+        if len(specifiers) != 1 or specifiers[0].operator != ">=":
+            raise ValueError(f"{text!r}: a dependency needs exactly one '>=' floor")
+        marker = f"; {requirement.marker}" if requirement.marker else ""
+        pins.append(f"{requirement.name}=={specifiers[0].version}{marker}")
+    return pins
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """Ruff lint and format check."""
@@ -125,6 +157,80 @@ def tests_stdlib_json(session: nox.Session) -> None:
     _install(session, "fastapi,cli,redis")
     session.install(*TEST_DEPS)
     session.run("pytest", "-q", "--numprocesses", TEST_WORKERS, "--timeout=300", *session.posargs)
+
+
+@nox.session(default=False)
+def tests_floors(session: nox.Session) -> None:
+    """The suite (hostile and security tests included) on the lowest declared versions.
+
+    Installs every floor of pyproject.toml exactly (``floor_pins``), then the package
+    without letting pip move them, and runs the whole suite in parallel. Not run by
+    default; CI runs it (``nox -s tests_floors``).
+    """
+    session.install(*floor_pins(), *TEST_DEPS)
+    session.install("--no-deps", ".")
+    session.run("python", "-m", "pip", "check")
+    session.run("python", "-m", "pip", "list", "--format=freeze")
+    session.run(
+        "pytest",
+        "-q",
+        "--numprocesses",
+        TEST_WORKERS,
+        "-p",
+        "no:cacheprovider",
+        "--timeout=300",
+        *session.posargs,
+    )
+
+
+# Advisories the audit may report without failing, each with the reason it does not
+# apply. Empty: every advisory found must be fixed by raising a floor.
+AUDIT_IGNORED: dict[str, str] = {}
+
+
+@nox.session(default=False)
+def audit(session: nox.Session) -> None:
+    """pip-audit over the floors and over what an install resolves to today.
+
+    Fails when any package has a known advisory (unless AUDIT_IGNORED explains it) or
+    could not be audited at all: an audit that looked at nothing must not pass.
+    """
+    _install(session)
+    installed = session.run(
+        "python", "-m", "pip", "freeze", "--exclude-editable", silent=True, external=True
+    )
+    tmp = Path(session.create_tmp())
+    sets = {
+        "floors": floor_pins(),
+        "installed": [line for line in str(installed).splitlines() if "==" in line],
+    }
+    session.install("pip-audit>=2.7")
+    problems = []
+    for name, pins in sets.items():
+        requirements = tmp / f"{name}.txt"
+        requirements.write_text("\n".join(pins) + "\n", encoding="utf-8")
+        report = tmp / f"{name}.json"
+        ignored = [arg for vuln in AUDIT_IGNORED for arg in ("--ignore-vuln", vuln)]
+        session.run(
+            "pip-audit", "--requirement", str(requirements), "--no-deps", "--disable-pip",
+            "--progress-spinner", "off", "--format", "json", "--output", str(report),
+            *ignored, success_codes=[0, 1],
+        )  # fmt: skip
+        problems += _audit_problems(name, json.loads(report.read_text(encoding="utf-8")))
+    if problems:
+        session.error("audit failed:\n  " + "\n  ".join(problems))
+    session.log("audit: no known advisory in the floors or in the installed set")
+
+
+def _audit_problems(name: str, report: dict[str, Any]) -> list[str]:
+    problems = []
+    for dependency in report["dependencies"]:
+        package = f"{dependency['name']} {dependency.get('version', '')}".strip()
+        if "skip_reason" in dependency:
+            problems.append(f"{name}: {package} not audited: {dependency['skip_reason']}")
+        for vuln in dependency.get("vulns") or []:
+            problems.append(f"{name}: {package} has {vuln['id']}, fixed in {vuln['fix_versions']}")
+    return problems
 
 
 @nox.session

@@ -13,8 +13,14 @@ OpenAPI description (``ActiveNumberResponse``) and from what the API is document
 - ``minimal``: only ``phoneNumber`` (the one field a number always has);
 - ``unknown``: settled numbers carrying fields this client does not know and enum values
   it does not know (a new number type, capability and provisioning status);
+- ``est_fax``: the ``provisioning`` shape on the other voice types: half the numbers on an
+  Elastic SIP Trunk (``EST``, ``trunkId``) moving to a Fax service (``FAX``,
+  ``serviceId``), half the other way, each voice object with the API's three ids
+  (docs/api-facts.md#the-api-beyond-the-10-spec); the same objects and timestamps as
+  ``provisioning``, so the two compare the cost of the voice types;
 - ``mixed``: a realistic blend: mostly settled, some in flight, some minimal, some with
-  unknown fields, timestamps with 0, 3 and 6 fractional digits.
+  unknown fields, timestamps with 0, 3 and 6 fractional digits (unchanged since the
+  reference run, so that its figures stay comparable).
 
 Every number has its own timestamps (numbers rented at different moments), so no decoder
 can reuse one number's parsed timestamp for the next.
@@ -111,6 +117,36 @@ def provisioning(index: int, *, digits: int = 6) -> dict[str, Any]:
     return number
 
 
+TRUNK_ID = "c0ffee00-1a2b-4c3d-8e9f-0a1b2c3d4e5f"
+FAX_SERVICE_ID = "fa11fa11-2b3c-4d5e-9f0a-1b2c3d4e5f60"
+
+
+def est_fax(index: int, *, digits: int = 6) -> dict[str, Any]:
+    """``provisioning``, on a SIP trunk moving to fax (even) or fax moving to a trunk (odd)."""
+    number = provisioning(index, digits=digits)
+    now, then = ("EST", "FAX") if index % 2 == 0 else ("FAX", "EST")
+    ids = {"EST": ("trunkId", TRUNK_ID), "FAX": ("serviceId", FAX_SERVICE_ID)}
+    scheduled = number["voiceConfiguration"]["scheduledVoiceProvisioning"]
+    number["voiceConfiguration"] = {
+        "type": now,
+        "appId": "",
+        "trunkId": "",
+        "serviceId": "",
+        "lastUpdatedTime": _timestamp("2026-06-05", index, digits),
+        "scheduledVoiceProvisioning": {
+            "type": then,
+            "appId": "",
+            "trunkId": "",
+            "serviceId": "",
+            "status": scheduled["status"],
+            "lastUpdatedTime": scheduled["lastUpdatedTime"],
+        },
+    }
+    number["voiceConfiguration"][ids[now][0]] = ids[now][1]
+    number["voiceConfiguration"]["scheduledVoiceProvisioning"][ids[then][0]] = ids[then][1]
+    return number
+
+
 def minimal(index: int) -> dict[str, Any]:
     """Only the field every number has."""
     return {"phoneNumber": phone_number(index)}
@@ -152,6 +188,7 @@ SHAPES: dict[str, Callable[[int], dict[str, Any]]] = {
     "provisioning": provisioning,
     "minimal": minimal,
     "unknown": unknown,
+    "est_fax": est_fax,
     "mixed": mixed,
 }
 

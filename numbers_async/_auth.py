@@ -1,53 +1,32 @@
-"""Credentials: HTTP Basic, or OAuth2 client credentials with a shared, cached token.
+"""Credentials: HTTP Basic, or OAuth2 client credentials with one cached token.
 
-The token provider does no I/O itself; the sender hands it a ``TokenFetcher`` that POSTs
-the form to the token endpoint through the client's transport. Its retries follow
-``_retry.TOKEN_RULES`` and ``TOKEN_POLICY`` and are reported to the calling policy's
-``on_retry`` like any other retry.
+Nothing here does I/O. ``BasicAuth`` is a fixed header; ``OAuth2`` is the token's state
+(the header to send, when to refresh it, when it expires) and the token request's parts.
+The auth flow layer (``_authflow``) fetches tokens through the request pipeline and hands
+each answer to ``parse_token``, the one function that reads a token response.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
+from collections.abc import Callable
+from typing import TypeAlias
 
 import attrs
 from yarl import URL
 
 from numbers_async import _json
 from numbers_async._operations import redact_url
-from numbers_async._responses import error_for
-from numbers_async._retry import (
-    AUTH_OPERATION,
-    TOKEN_POLICY,
-    TOKEN_RULES,
-    RetryEvent,
-    notify_retry,
-    retry_delay,
-)
-from numbers_async.errors import (
-    ApiError,
-    AuthenticationError,
-    NumbersError,
-    TransportError,
-    UnexpectedRedirectError,
-)
+from numbers_async.errors import TokenEndpointError
 
-__all__ = ["Auth", "BasicAuth", "OAuth2", "OnRetry", "TokenFetcher"]
+__all__ = ["Auth", "BasicAuth", "OAuth2", "TokenGrant", "parse_token"]
 
 logger = logging.getLogger("numbers_async")
 
-#: POST a form with an Authorization header; returns (status, headers, body) or raises
-#: ``TransportError``.
-TokenFetcher = Callable[
-    [str, str, Mapping[str, str]], Awaitable[tuple[int, Mapping[str, str], bytes]]
-]
-#: ``RetryPolicy.on_retry`` of the call that needed a token.
-OnRetry = Callable[[RetryEvent], None] | None
+#: How long a token lives when the token endpoint does not say (``expires_in``).
+DEFAULT_LIFETIME = 3600.0
 
 
 def basic_header(key_id: str, key_secret: str) -> str:
@@ -56,58 +35,50 @@ def basic_header(key_id: str, key_secret: str) -> str:
     return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
-class Auth(Protocol):
-    """What the sender needs from a credential scheme."""
-
-    refreshable: bool
-
-    def cached(self) -> str | None:
-        """The header value to send now if no I/O is needed to get it, else None."""
-
-    async def authorization(self, fetch: TokenFetcher, on_retry: OnRetry = None) -> str:
-        """The ``Authorization`` header value to send now (``on_retry`` hears token retries)."""
-
-    def invalidate(self, used: str) -> None:
-        """Forget ``used`` if it is still the current credential (the server said it expired)."""
-
-    async def aclose(self) -> None:
-        """Stop any background work."""
-
-
 class BasicAuth:
     """The key pair on every request (Sinch rate-limits this heavily; OAuth2 is the default)."""
 
-    refreshable = False
-
     def __init__(self, key_id: str, key_secret: str) -> None:
-        self._header = basic_header(key_id, key_secret)
+        self.header = basic_header(key_id, key_secret)
+        """The ``Authorization`` header of every request."""
 
     def __repr__(self) -> str:
         return "BasicAuth(...)"
 
-    def cached(self) -> str:
-        return self._header
 
-    async def authorization(self, fetch: TokenFetcher, on_retry: OnRetry = None) -> str:
-        return self._header
+@attrs.frozen
+class TokenGrant:
+    """A token response, read: the access token and how long it lives, in seconds."""
 
-    def invalidate(self, used: str) -> None:
-        return None
+    access_token: str = attrs.field(repr=False)  # a credential: never shown
+    lifetime: float
 
-    async def aclose(self) -> None:
-        return None
+
+def parse_token(status: int, body: bytes) -> TokenGrant:
+    """Read a token endpoint's 2xx answer; ``TokenEndpointError`` if it holds no token.
+
+    The message never quotes the body: it may hold the token.
+    """
+    try:
+        data = _json.loads(body)
+        token = data["access_token"]
+        lifetime = float(data.get("expires_in", DEFAULT_LIFETIME))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise TokenEndpointError(
+            "the token endpoint sent an unreadable token response", status=status
+        ) from None
+    if not isinstance(token, str) or not token:
+        raise TokenEndpointError("the token endpoint sent no access_token", status=status)
+    return TokenGrant(token, lifetime)
 
 
 class OAuth2:
-    """OAuth2 client credentials: one cached bearer token shared by every request.
+    """OAuth2 client credentials: the one cached bearer token every request shares.
 
     The token is refreshed ahead of its expiry (a tenth of its lifetime, at most a
-    minute, before ``expires_in`` runs out). Only one refresh runs at a time; every caller
-    that needs a token meanwhile awaits that same refresh through ``asyncio.shield``, so a
-    cancelled caller never cancels it for the others.
+    minute, before ``expires_in`` runs out); until it expires it stays usable, so a
+    refresh that fails early does not fail the calls that could still use it.
     """
-
-    refreshable = True
 
     def __init__(
         self,
@@ -116,119 +87,47 @@ class OAuth2:
         token_url: str,
         *,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self._basic = basic_header(key_id, key_secret)
-        self._token_url = token_url
-        self._path = URL(token_url).path
-        self._clock = clock
-        self._sleep = sleep
+        self.client_authorization = basic_header(key_id, key_secret)
+        """The ``Authorization`` header of the token request (the key pair)."""
+        self.token_url = token_url
+        """The token endpoint, as configured."""
+        self.token_path = URL(token_url).path
+        """The token endpoint's path, for errors (no credentials, no query)."""
+        self.clock = clock
+        """The clock the token's lifetime is counted by."""
         self._header: str | None = None
         self._refresh_at = 0.0
         self._expires_at = 0.0
-        self._refresh: asyncio.Task[str] | None = None
 
     def __repr__(self) -> str:
-        return f"OAuth2(token_url={redact_url(self._token_url)!r})"
+        return f"OAuth2(token_url={redact_url(self.token_url)!r})"
 
     def cached(self) -> str | None:
+        """The header to send now, or None if a token must be fetched first."""
         header = self._header
-        return header if header is not None and self._clock() < self._refresh_at else None
+        return header if header is not None and self.clock() < self._refresh_at else None
 
-    async def authorization(self, fetch: TokenFetcher, on_retry: OnRetry = None) -> str:
+    def usable(self) -> str | None:
+        """The current header while it has not expired (even if due for a refresh), else None."""
         header = self._header
-        now = self._clock()
-        if header is not None and now < self._refresh_at:
-            return header
-        if self._refresh is None:
-            self._refresh = asyncio.create_task(
-                self._fetch_token(fetch, on_retry), name="numbers_async token refresh"
-            )
-            self._refresh.add_done_callback(self._refresh_done)
-        try:
-            return await asyncio.shield(self._refresh)
-        except NumbersError:
-            # Refreshing early failed but the old token is still good: keep using it.
-            if header is not None and header == self._header and now < self._expires_at:
-                return header
-            raise
+        return header if header is not None and self.clock() < self._expires_at else None
 
-    def _refresh_done(self, task: asyncio.Task[str]) -> None:
-        if self._refresh is task:
-            self._refresh = None
-        if not task.cancelled():
-            task.exception()  # retrieved here so an unawaited failure is never reported as lost
+    def store(self, grant: TokenGrant, started: float) -> str:
+        """Keep ``grant``, asked for at ``clock()`` time ``started``; the header to send."""
+        header = f"Bearer {grant.access_token}"
+        # Count the lifetime from when we asked, so a slow response never overstates it.
+        self._expires_at = started + grant.lifetime
+        self._refresh_at = self._expires_at - min(60.0, grant.lifetime / 10)
+        self._header = header
+        logger.debug("obtained an access token valid for %.0fs", grant.lifetime)
+        return header
 
     def invalidate(self, used: str) -> None:
+        """Forget ``used`` if it is still the current token (the API refused it)."""
         if self._header == used:
             self._header = None
 
-    async def aclose(self) -> None:
-        task, self._refresh = self._refresh, None
-        if task is not None and not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
-    async def _fetch_token(self, fetch: TokenFetcher, on_retry: OnRetry) -> str:
-        form = {"grant_type": "client_credentials"}
-        policy = TOKEN_POLICY if on_retry is None else attrs.evolve(TOKEN_POLICY, on_retry=on_retry)
-        attempt = 0
-        while True:
-            attempt += 1
-            started = self._clock()
-            error: NumbersError
-            try:
-                status, headers, body = await fetch(self._token_url, self._basic, form)
-            except TransportError as exc:
-                error = exc
-            else:
-                if status == 200:
-                    return self._store(body, started)
-                error = error_for(
-                    status, headers, body, operation=AUTH_OPERATION, method="POST", path=self._path
-                )
-            delay = retry_delay(error, attempt=attempt, policy=policy, rules=TOKEN_RULES)
-            if delay is None:
-                if isinstance(error, ApiError) and not isinstance(error, UnexpectedRedirectError):
-                    raise _token_failure(error) from error
-                raise error
-            logger.info(
-                "token endpoint answered %s; retrying in %.2fs (attempt %d)",
-                error.status if isinstance(error, ApiError) else type(error).__name__,
-                delay,
-                attempt,
-            )
-            notify_retry(AUTH_OPERATION, error, attempt, delay, policy)
-            await self._sleep(delay)
-
-    def _store(self, body: bytes, started: float) -> str:
-        try:
-            data = _json.loads(body)
-            token = data["access_token"]
-            lifetime = float(data.get("expires_in", 3600))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise AuthenticationError(
-                200, message="token endpoint sent an unreadable token response"
-            ) from exc
-        if not isinstance(token, str) or not token:
-            raise AuthenticationError(200, message="token endpoint sent no access_token")
-        header = f"Bearer {token}"
-        # Count the lifetime from when we asked, so a slow response never overstates it.
-        self._expires_at = started + lifetime
-        self._refresh_at = self._expires_at - min(60.0, lifetime / 10)
-        self._header = header
-        logger.debug("obtained an access token valid for %.0fs", lifetime)
-        return header
-
-
-def _token_failure(error: ApiError) -> AuthenticationError:
-    return AuthenticationError(
-        error.status,
-        status_text=error.status_text,
-        message=f"token endpoint failed: {error.message or 'no message'}",
-        body=error.body,
-        headers=error.headers,
-        operation=error.operation,
-        method=error.method,
-        path=error.path,
-    )
+#: A client's credentials.
+Auth: TypeAlias = BasicAuth | OAuth2

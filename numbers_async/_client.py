@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import copy
-import functools
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
 from numbers_async import _operations as ops
 from numbers_async._auth import Auth, BasicAuth, OAuth2
-from numbers_async._config import RetryPolicy, Timeouts
-from numbers_async._operations import Request
+from numbers_async._call import CallOptions
+from numbers_async._config import ClientOptions, RetryPolicy, Timeouts, unknown_option
+from numbers_async._emergency import EmergencyAddresses
 from numbers_async._paging import ActiveNumbersPager
 from numbers_async._rate import RateGate, RateLimiter
-from numbers_async._reconcile import NumbersSettler
-from numbers_async._responses import decode, decode_list
-from numbers_async._sender import DEFAULT_CLOSE_TIMEOUT, CallOptions, Sender
+from numbers_async._resource import _many, _one, _Resource
+from numbers_async._sender import DEFAULT_CLOSE_TIMEOUT, Sender
 from numbers_async._transport import DEFAULT_MAX_RESPONSE_SIZE, AiohttpTransport, Transport
 from numbers_async.errors import InvalidInputError
 from numbers_async.models import (
@@ -37,7 +36,8 @@ from numbers_async.models import (
 )
 
 if TYPE_CHECKING:
-    from numbers_async._transport import aiohttp
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
+
     from numbers_async.bulk import Bulk
 
 __all__ = ["DEFAULT_AUTH_URL", "DEFAULT_BASE_URL", "DEFAULT_MAX_RESPONSE_SIZE", "NumbersClient"]
@@ -54,43 +54,12 @@ _SearchPatternArg: TypeAlias = SearchPattern | SearchPatternName
 _CapabilityArg: TypeAlias = Capability | CapabilityName
 _CapabilitiesArg: TypeAlias = Iterable[_CapabilityArg] | Capability | CapabilityName
 
-T = TypeVar("T")
-#: Turns the status and body of a 2xx answer into the call's result.
-Decode = Callable[[int, bytes], T]
-
-
-# Partials, not closures: no Python frame of their own on the hot path.
-def _one(cls: type[T]) -> Decode[T]:
-    return functools.partial(decode, cls=cls)
-
-
-def _many(cls: type[T], key: str) -> Decode[list[T]]:
-    return functools.partial(decode_list, cls=cls, key=key)
-
-
 _ACTIVE_NUMBER: Final = _one(ActiveNumber)
 _AVAILABLE_NUMBER: Final = _one(AvailableNumber)
 _CALLBACKS: Final = _one(CallbackConfiguration)
 _PAGE: Final = _one(Page)
 _AVAILABLE_NUMBERS: Final = _many(AvailableNumber, "availableNumbers")
 _REGIONS: Final = _many(AvailableRegion, "availableRegions")
-
-
-class _Resource:
-    """A group of operations sharing the client's sender and call options."""
-
-    def __init__(self, sender: Sender, options: CallOptions) -> None:
-        self._sender = sender
-        self._options = options
-
-    async def _call(
-        self, request: Request, decode: Decode[T], *, deadline_at: float | None = None
-    ) -> T:
-        """Send ``request`` (with retries) and decode its 2xx answer.
-
-        A body that does not decode is a failed attempt, retried where that is safe.
-        """
-        return await self._sender.send(request, self._options, decode, deadline_at=deadline_at)
 
 
 class AvailableRegions(_Resource):
@@ -248,12 +217,12 @@ class ActiveNumbers(_Resource):
         if max_items is not None:
             ops.check_positive_int("max_items", max_items)
 
-        async def fetch(token: str | None, deadline_at: float | None) -> Page:
-            return await self._call(
-                ops.list_active_page(query, token), _PAGE, deadline_at=deadline_at
-            )
-
         sender, options = self._sender, self._options
+
+        async def fetch(token: str | None, deadline_at: float | None) -> Page:
+            request = ops.list_active_page(query, token)
+            return await sender.send(request, options, _PAGE, deadline_at)
+
         return ActiveNumbersPager(
             fetch,
             page_token=page_token or None,
@@ -314,24 +283,12 @@ class NumbersClient:
     Args:
         project_id: the Sinch project.
         key_id, key_secret: an access key of the project.
-        auth: ``"oauth2"`` (default: a cached bearer token) or ``"basic"`` (the key pair on
-            every request, which Sinch rate-limits heavily).
         base_url: the Numbers API origin.
         auth_url: the OAuth2 token endpoint.
-        max_concurrency: the most requests in flight at once.
-        rate_limit: the most requests per second, client-wide (``None``: no limit), or a
-            ``RateLimiter`` (for example one shared by several processes). Whatever this
-            is, a 429 pauses the whole client for ``Retry-After`` and then ramps up.
-        retry: how failed requests are retried (only where it is safe).
-        timeouts: time limits per attempt, and an optional deadline per call.
-        session: an ``aiohttp.ClientSession`` to use; the client never closes it.
-        transport: a ``Transport`` to send requests with instead of aiohttp, for example
-            ``numbers_async.testing.MockTransport``; the client never closes it. The token
-            request goes through it too (``auth="basic"`` needs none).
-        max_response_size: the longest response body accepted, in bytes after
-            decompression (default 32 MiB; ``None``: no limit). A longer one, from the API
-            or the token endpoint, raises ``ResponseTooLargeError`` without being read
-            whole, so a compressed "bomb" cannot exhaust memory.
+        **options: the settings of ``ClientOptions``: ``auth``, ``max_concurrency``,
+            ``rate_limit``, ``retry``, ``timeouts``, ``session``, ``transport`` and
+            ``max_response_size`` (each described there). Any other keyword is a
+            ``TypeError``.
 
     ``client.with_options(retry=..., timeouts=...)`` gives a view with other settings for
     some calls, sharing this client's connections, token and rate limit.
@@ -343,17 +300,17 @@ class NumbersClient:
         key_id: str,
         key_secret: str,
         *,
-        auth: Literal["oauth2", "basic"] = "oauth2",
         base_url: str = DEFAULT_BASE_URL,
         auth_url: str = DEFAULT_AUTH_URL,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        rate_limit: float | RateLimiter | None = None,
-        retry: RetryPolicy | None = None,
-        timeouts: Timeouts | None = None,
-        session: aiohttp.ClientSession | None = None,
-        transport: Transport | None = None,
-        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
+        **options: Unpack[ClientOptions],
     ) -> None:
+        unknown = unknown_option("NumbersClient()", options)
+        if unknown is not None:
+            raise unknown
+        auth = options.get("auth", "oauth2")
+        max_concurrency = options.get("max_concurrency", DEFAULT_MAX_CONCURRENCY)
+        max_response_size = options.get("max_response_size", DEFAULT_MAX_RESPONSE_SIZE)
+        session, transport = options.get("session"), options.get("transport")
         ops.check_credential("project_id", project_id)
         ops.check_credential("key_id", key_id)
         ops.check_credential("key_secret", key_secret, secret=True)
@@ -362,8 +319,9 @@ class NumbersClient:
         ops.check_positive_int("max_concurrency", max_concurrency)
         if max_response_size is not None:
             ops.check_positive_int("max_response_size", max_response_size)
-        limiter = _limiter(rate_limit)
-        options = _call_options(retry, timeouts, CallOptions(RetryPolicy(), Timeouts()))
+        limiter = _limiter(options.get("rate_limit"))
+        defaults = CallOptions(RetryPolicy(), Timeouts())
+        call_options = _call_options(options.get("retry"), options.get("timeouts"), defaults)
         if transport is not None and not isinstance(transport, Transport):
             raise InvalidInputError("transport", "must have an async request() method", transport)
         if transport is not None and session is not None:
@@ -401,10 +359,9 @@ class NumbersClient:
             close_transport=close_transport,
             limiter=limiter,
             max_concurrency=max_concurrency,
-            settler=NumbersSettler(),
             max_response_size=max_response_size,
         )
-        self._bind(options)
+        self._bind(call_options)
 
     def _bind(self, options: CallOptions) -> None:
         self._options = options
@@ -412,6 +369,7 @@ class NumbersClient:
         self.available_numbers = AvailableNumbers(self._sender, options)
         self.active_numbers = ActiveNumbers(self._sender, options)
         self.callbacks = Callbacks(self._sender, options)
+        self.emergency_addresses = EmergencyAddresses(self._sender, options)
 
     def with_options(
         self, *, retry: RetryPolicy | None = None, timeouts: Timeouts | None = None
@@ -434,26 +392,23 @@ class NumbersClient:
         project_id: str | None = None,
         key_id: str | None = None,
         key_secret: str | None = None,
-        auth: Literal["oauth2", "basic"] = "oauth2",
         base_url: str | None = None,
         auth_url: str | None = None,
-        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
-        rate_limit: float | RateLimiter | None = None,
-        retry: RetryPolicy | None = None,
-        timeouts: Timeouts | None = None,
-        session: aiohttp.ClientSession | None = None,
-        transport: Transport | None = None,
-        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
+        **options: Unpack[ClientOptions],
     ) -> NumbersClient:
         """Build a client from ``SINCH_PROJECT_ID``, ``SINCH_KEY_ID``, ``SINCH_KEY_SECRET``.
 
         ``SINCH_NUMBERS_URL`` and ``SINCH_AUTH_URL`` override the origins. An argument given
-        here wins over its variable; the others are the constructor's.
+        here wins over its variable; ``options`` are the constructor's (``ClientOptions``).
 
         Raises:
             InvalidInputError: a credential is neither given nor set (``argument`` names
                 the variable), or an argument breaks its rule.
+            TypeError: a keyword that is neither one of these nor of ``ClientOptions``.
         """
+        unknown = unknown_option("NumbersClient.from_env()", options)
+        if unknown is not None:
+            raise unknown
         credentials = []
         for given, variable in (
             (project_id, "SINCH_PROJECT_ID"),
@@ -466,16 +421,9 @@ class NumbersClient:
             credentials.append(value)
         return cls(
             *credentials,
-            auth=auth,
             base_url=base_url or os.environ.get("SINCH_NUMBERS_URL") or DEFAULT_BASE_URL,
             auth_url=auth_url or os.environ.get("SINCH_AUTH_URL") or DEFAULT_AUTH_URL,
-            max_concurrency=max_concurrency,
-            rate_limit=rate_limit,
-            retry=retry,
-            timeouts=timeouts,
-            session=session,
-            transport=transport,
-            max_response_size=max_response_size,
+            **options,
         )
 
     def __repr__(self) -> str:
@@ -488,6 +436,16 @@ class NumbersClient:
     def closed(self) -> bool:
         """Whether the client has been closed."""
         return self._sender.closed
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy this client's calls run with (a view's own, for a view)."""
+        return self._options.retry
+
+    @property
+    def timeouts(self) -> Timeouts:
+        """The timeouts this client's calls run with (a view's own, for a view)."""
+        return self._options.timeouts
 
     async def aclose(self, timeout: float | None = DEFAULT_CLOSE_TIMEOUT) -> None:
         """Close the client (and its aiohttp session, unless it was injected). Idempotent.

@@ -1,17 +1,30 @@
-"""Client configuration values (frozen, so one object can be shared by many clients).
+"""Client configuration: ``Timeouts`` and ``ClientOptions``.
 
-``RetryPolicy`` and ``RetryEvent`` live with the retry decisions in ``_retry``.
+``Timeouts`` is frozen, so one object can be shared by many clients; ``ClientOptions``
+names the keywords a client is built with, once. ``RetryPolicy`` and ``RetryEvent``
+live with the retry decisions in ``_retry``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict
 
 import attrs
 
 from numbers_async._retry import RetryEvent, RetryPolicy
 
-__all__ = ["RetryEvent", "RetryPolicy", "Timeouts"]
+if TYPE_CHECKING:
+    from numbers_async._rate import RateLimiter
+    from numbers_async._transport import ClientSession, Transport
+
+__all__ = [
+    "CLIENT_OPTIONS",
+    "ClientOptions",
+    "RetryEvent",
+    "RetryPolicy",
+    "Timeouts",
+    "unknown_option",
+]
 
 
 def _positive_or_none(instance: Any, attribute: Any, value: Any) -> None:
@@ -42,3 +55,70 @@ class Timeouts:
     read: float | None = attrs.field(default=None, validator=_positive_or_none)
     total: float | None = attrs.field(default=60.0, validator=_positive_or_none)
     deadline: float | None = attrs.field(default=None, validator=_positive_or_none)
+
+
+class ClientOptions(TypedDict, total=False):
+    """The settings ``NumbersClient`` takes as keywords, besides its key and origins.
+
+    Written once, here: ``NumbersClient(...)``, ``NumbersClient.from_env(...)`` and
+    ``FakeNumbersServer.client(...)`` take exactly these (``**options``), so a type
+    checker flags a misspelt one, and so does Python (``TypeError``). Type your own
+    wrappers with it too.
+
+    Attributes:
+        auth: ``"oauth2"`` (default: a cached bearer token) or ``"basic"`` (the key pair
+            on every request, which Sinch rate-limits heavily).
+        max_concurrency: the most requests in flight at once (default 64).
+        rate_limit: the most requests per second, client-wide (``None``, the default: no
+            limit), or a ``RateLimiter`` (for example one shared by several processes).
+            Whatever this is, a 429 pauses the whole client for ``Retry-After`` and then
+            ramps up.
+        retry: how failed requests are retried, only where it is safe (``None``: the
+            default ``RetryPolicy()``).
+        timeouts: time limits per attempt, and an optional deadline per call (``None``:
+            the default ``Timeouts()``).
+        session: an ``aiohttp.ClientSession`` to use; the client never closes it.
+        transport: a ``Transport`` to send requests with instead of aiohttp, for example
+            ``numbers_async.testing.MockTransport``; the client never closes it. The token
+            request goes through it too (``auth="basic"`` needs none).
+        max_response_size: the longest response body accepted, in bytes after
+            decompression (default 32 MiB; ``None``: no limit). A longer one, from the API
+            or the token endpoint, is refused without being read whole, so a compressed
+            "bomb" cannot exhaust memory.
+
+    Examples:
+        ```python
+        from typing_extensions import Unpack  # typing.Unpack from Python 3.11
+
+        from numbers_async import ClientOptions, NumbersClient
+
+
+        def make_client(**options: Unpack[ClientOptions]) -> NumbersClient:
+            return NumbersClient.from_env(**options)
+        ```
+    """
+
+    auth: Literal["oauth2", "basic"]
+    max_concurrency: int
+    rate_limit: float | RateLimiter | None
+    retry: RetryPolicy | None
+    timeouts: Timeouts | None
+    session: ClientSession | None
+    transport: Transport | None
+    max_response_size: int | None
+
+
+#: The names ``ClientOptions`` has: anything else given as a keyword is a ``TypeError``.
+CLIENT_OPTIONS: Final = frozenset(ClientOptions.__annotations__)
+
+
+def unknown_option(where: str, options: Any) -> TypeError | None:
+    """The ``TypeError`` for a keyword of ``options`` that ``ClientOptions`` lacks, if any.
+
+    Python raises it for a misspelt keyword of a plain signature; ``**options`` would
+    swallow it silently.
+    """
+    unknown = sorted(set(options) - CLIENT_OPTIONS)
+    if not unknown:
+        return None
+    return TypeError(f"{where} got an unexpected keyword argument {unknown[0]!r}")

@@ -1,25 +1,9 @@
 """The one cattrs converter between wire JSON (camelCase) and the models (snake_case).
 
-Decoding: one decoder per model, generated from its attrs field definitions
-(``attrs.fields``) the first time the converter is asked for the model's hook, and
-registered in the converter through a hook factory. For every field, the generator reads
-the field's type and writes the check and conversion that type needs, inline, into one
-Python function per model (``decoder_source`` shows it); nothing is written by hand per
-model, so a field added to a model is decoded, and checked, without touching this module.
-
-Decoding validates the JSON it is given: a required field (an attrs field without a
-default, e.g. ``phone_number``) must be present with the right JSON type, and any other
-field, when present and not ``null``, must have the right JSON type. A value of the wrong
-type raises ``FieldError`` naming the path (``activeNumbers[3].money.amount``), the
-expected type and what came instead (its JSON type and a short excerpt, never the value
-of a secret field). Unknown fields are ignored and unknown enum values kept (open enums).
-
-Decoding a page is the client's hottest code (benchmarks B2, B3), so the generated code
-is straight-line: one ``dict.get`` and one class check per field, the usual timestamp
-form parsed inline, and the value built by setting its slots in field order where that
-is all the class's ``__init__`` would do (``_slot_setters``). Immutable values that
-repeat across a listing (prices, capability lists, SMS settings, unknown enum values) are
-decoded once and shared, in bounded caches (``_INTERNED_MAX``).
+Decoding goes through one decoder per model, generated from its attrs fields by
+``_decoders`` (which says how, and what each checks) and registered here through a hook
+factory; ``decoder_source`` shows a model's decoder. A value of the wrong JSON type
+raises ``FieldError`` (``_fields``) naming its path.
 
 Encoding (``unstructure``) omits ``None`` fields (an unset field is never sent) and keeps
 ``""`` (that is how a number is unlinked from a service plan). ``to_dict`` and ``to_json``
@@ -28,7 +12,8 @@ export any model for users, in wire or Python names, with secrets masked.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
@@ -48,6 +33,7 @@ from numbers_async._decoders import (
 )
 from numbers_async._fields import FieldError
 from numbers_async._timestamps import format_datetime
+from numbers_async._voice import RAW, UNIONS
 from numbers_async.models import Page
 
 __all__ = [
@@ -86,10 +72,19 @@ def _unstructure_page(page: Page) -> dict[str, Any]:
 
 def _encoder_factory(conv: cattrs.Converter) -> Callable[[type[Any]], Callable[[Any], Any]]:
     def make_encoder(cls: type[Any]) -> Callable[[Any], Any]:
+        fields = attrs.fields(cls)
+        if any(field.metadata.get(RAW) for field in fields):
+            # A type this version does not know: what came, as it came (never sent).
+            return functools.partial(_export, wire_names=True, reveal_secrets=True, omit_none=True)
         renames: dict[str, Any] = {
-            field.name: override(rename=wire_name(cls, field.name)) for field in attrs.fields(cls)
+            # A constant (a voice configuration's type) is written even though it is
+            # its field's default: the API needs it.
+            field.name: override(rename=wire_name(cls, field.name), omit_if_default=field.init)
+            for field in fields
         }
-        return make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **renames)
+        return make_dict_unstructure_fn(
+            cls, conv, _cattrs_omit_if_default=True, _cattrs_include_init_false=True, **renames
+        )
 
     return make_encoder
 
@@ -110,6 +105,10 @@ def make_converter() -> cattrs.Converter:
             conv.register_unstructure_hook(enum_cls, _enum_value)
     conv.register_structure_hook_factory(attrs.has, _decoder_factory(conv))
     conv.register_unstructure_hook_factory(attrs.has, _encoder_factory(conv))
+    # A field typed as a union holds one of its classes: encode by that class.
+    conv.register_unstructure_hook_func(
+        UNIONS.__contains__, lambda value: conv.get_unstructure_hook(value.__class__)(value)
+    )
     conv.register_unstructure_hook(Page, _unstructure_page)
     return conv
 
@@ -148,6 +147,14 @@ def _export(value: Any, wire_names: bool, reveal_secrets: bool, omit_none: bool)
         out: dict[str, Any] = {}
         for field in attrs.fields(cls):
             item = getattr(value, field.name)
+            if field.metadata.get(RAW) and wire_names:
+                # Members this version does not model, as received; the decoded fields
+                # (written after them) hold the rest.
+                modelled = {wire_name(cls, f.name) for f in attrs.fields(cls)}
+                for key, member in item.items():
+                    if key not in modelled:
+                        out[key] = _export(member, wire_names, reveal_secrets, omit_none)
+                continue
             if item is None and omit_none:
                 continue
             key = wire_name(cls, field.name) if wire_names else field.name
@@ -158,6 +165,10 @@ def _export(value: Any, wire_names: bool, reveal_secrets: bool, omit_none: bool)
         return out
     if isinstance(value, (tuple, list)):
         return [_export(item, wire_names, reveal_secrets, omit_none) for item in value]
+    if isinstance(value, Mapping):  # JSON kept as received: a copy, never the object itself
+        return {
+            key: _export(item, wire_names, reveal_secrets, omit_none) for key, item in value.items()
+        }
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Decimal):
@@ -178,6 +189,11 @@ def to_dict(
     lists, nested models as dicts. Every field is present (``None`` when unset) unless
     ``omit_none=True``. Secrets (``CallbackConfiguration.hmac_secret``) read ``"***"``
     unless ``reveal_secrets=True``.
+
+    A voice configuration says its ``type`` (``"RTC"``, ``"EST"``, ``"FAX"``). One of a
+    type newer than this version (``UnknownVoiceConfiguration``) keeps what came in
+    ``raw``; with ``wire_names=True`` those members are written at the top level, as the
+    API sent them, so nothing it sent is missing from the export.
     """
     if not attrs.has(model.__class__):
         raise TypeError(f"to_dict() takes a numbers_async model, not {type(model).__name__}")

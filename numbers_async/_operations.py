@@ -8,7 +8,9 @@ aiohttp; retry decisions live in ``_retry``.
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, TypeVar
 from urllib.parse import urlencode, urlsplit
@@ -19,15 +21,16 @@ from yarl import URL
 from numbers_async import _json
 from numbers_async._convert import unstructure
 from numbers_async._retry import Safety, safety_of
-from numbers_async.errors import (
-    InvalidInputError,
-)
+from numbers_async.errors import InsecureTransportWarning, InvalidInputError
 from numbers_async.models import (
     Capability,
+    EstVoiceConfiguration,
+    FaxVoiceConfiguration,
     NumberType,
+    RtcVoiceConfiguration,
     SearchPattern,
     SmsConfiguration,
-    VoiceConfiguration,
+    UnknownVoiceConfiguration,
 )
 
 T = TypeVar("T")
@@ -51,7 +54,10 @@ _READ_ONLY: Final = frozenset(
 
 
 class Op(enum.Enum):
-    """Every operation, named as the client exposes it (for logs and retry safety)."""
+    """Every operation, named as the client exposes it (for logs and retry safety).
+
+    ``TOKEN`` is the OAuth2 token request, which the client sends for its calls.
+    """
 
     LIST_REGIONS = "available_regions.list"
     SEARCH = "available_numbers.search"
@@ -64,6 +70,11 @@ class Op(enum.Enum):
     RELEASE = "active_numbers.release"
     GET_CALLBACKS = "callbacks.get"
     UPDATE_CALLBACKS = "callbacks.update"
+    GET_EMERGENCY_ADDRESS = "emergency_addresses.get"
+    PROVISION_EMERGENCY_ADDRESS = "emergency_addresses.provision"
+    DEPROVISION_EMERGENCY_ADDRESS = "emergency_addresses.deprovision"
+    VALIDATE_EMERGENCY_ADDRESS = "emergency_addresses.validate"
+    TOKEN = "oauth2.token"  # noqa: S105 - the operation's name, not a credential
 
 
 #: ``_retry.safety_of`` for every operation, looked up once.
@@ -115,12 +126,22 @@ def check_region(argument: str, value: object) -> str:
 
 
 def check_enum(argument: str, value: object, enum_cls: type[E]) -> str:
-    """A known member of ``enum_cls``, given as the member or its string value."""
+    """A member of ``enum_cls``, given as the member or its string value.
+
+    A string that is not a known value is refused (a typo, most likely). A value newer
+    than this version goes through when given as a pseudo-member of the open enum,
+    ``NumberType("SHORT_CODE")``: that spelling says it is meant, and the API decides
+    (docs/api-facts.md#enum-values-in-arguments).
+    """
+    if isinstance(value, enum_cls):
+        return str(value.value)
     known = enum_cls._value2member_map_
     if isinstance(value, str) and value in known:
         return str(known[value].value)
     allowed = ", ".join(repr(member.value) for member in enum_cls)
-    raise InvalidInputError(argument, f"must be one of {allowed}", value)
+    newer = f"; a value newer than this version: {enum_cls.__name__}({value!r})"
+    rule = f"must be one of {allowed}" + (newer if isinstance(value, str) else "")
+    raise InvalidInputError(argument, rule, value)
 
 
 def check_enum_list(argument: str, values: object, enum_cls: type[E]) -> list[str]:
@@ -206,7 +227,11 @@ def check_origin(argument: str, value: object) -> str:
     """A URL the client sends to (``base_url``, ``auth_url``): ``check_url`` and more.
 
     No query string or fragment: either would be dropped or misplaced when paths are
-    joined to it.
+    joined to it. No user info (``user:password@``): aiohttp would send it as a Basic
+    ``Authorization`` header that collides with the client's own, so every call would
+    fail. Plain ``http://`` to a host other than loopback draws an
+    ``InsecureTransportWarning``: the key pair or the bearer token would cross the
+    network in clear.
     """
     checked = check_url(argument, value)
     url = URL(checked)
@@ -214,7 +239,32 @@ def check_origin(argument: str, value: object) -> str:
         raise InvalidInputError(
             argument, "must not have a query string or fragment", redact_url(checked)
         )
+    if url.raw_user is not None or url.raw_password is not None or "@" in url.raw_authority:
+        raise InvalidInputError(
+            argument,
+            "must not carry user info (user:password@): the client authenticates with "
+            "its key, and a proxy's credentials belong in the session's proxy settings",
+            redact_url(checked),
+        )
+    if url.scheme == "http" and not _is_loopback(url.host or ""):
+        warnings.warn(
+            f"{argument}={checked!r} is plain http:// to a host that is not loopback: the "
+            "access key or bearer token travels unencrypted; use https://",
+            InsecureTransportWarning,
+            stacklevel=3,  # the caller of NumbersClient(...)
+        )
     return checked
+
+
+def _is_loopback(host: str) -> bool:
+    """``localhost`` (and names under it), 127.0.0.0/8 and ::1; never resolved."""
+    name = host.rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def redact_url(value: str) -> str:
@@ -252,14 +302,59 @@ def _pattern_pairs(pattern: object, search_pattern: object) -> list[tuple[str, s
     return pairs
 
 
+#: The id each voice configuration type must send (its own: an app, a trunk, a service).
+_VOICE_IDS: Final[Mapping[type[Any], str]] = {
+    RtcVoiceConfiguration: "app_id",
+    EstVoiceConfiguration: "trunk_id",
+    FaxVoiceConfiguration: "service_id",
+}
+
+
 def _configuration(argument: str, value: object, cls: type[Any]) -> dict[str, Any]:
     if not isinstance(value, cls):
         raise InvalidInputError(argument, f"must be a {cls.__name__}", value)
-    wire = {k: v for k, v in unstructure(value).items() if k not in _READ_ONLY}
-    if not wire:
-        # The API rejects an empty configuration object (spec, UpdateActiveNumber).
-        raise InvalidInputError(argument, f"{cls.__name__} must set at least one field")
+    return {k: v for k, v in unstructure(value).items() if k not in _READ_ONLY}
+
+
+def _sms(value: object) -> dict[str, Any]:
+    wire = _configuration("sms", value, SmsConfiguration)
+    if "servicePlanId" not in wire:
+        # The API refuses an SMS configuration without its service plan
+        # (docs/api-facts.md#the-api-beyond-the-10-spec); "" (unlink) is one.
+        raise InvalidInputError(
+            "sms", "SmsConfiguration must set service_plan_id ('' to unlink the number)"
+        )
+    for key, field in (("servicePlanId", "service_plan_id"), ("campaignId", "campaign_id")):
+        if key in wire and not isinstance(wire[key], str):
+            raise InvalidInputError("sms", f"SmsConfiguration.{field} must be a string", wire[key])
     return wire
+
+
+def _voice(value: object) -> dict[str, Any]:
+    own_id = _VOICE_IDS.get(type(value))
+    if own_id is None:
+        if isinstance(value, UnknownVoiceConfiguration):
+            raise InvalidInputError(
+                "voice",
+                f"voice type {value.type!r} is newer than this version, which cannot send "
+                "it; give an RtcVoiceConfiguration, EstVoiceConfiguration or "
+                "FaxVoiceConfiguration",
+            )
+        raise InvalidInputError(
+            "voice",
+            "must be an RtcVoiceConfiguration, EstVoiceConfiguration or FaxVoiceConfiguration",
+            value,
+        )
+    linked = getattr(value, own_id)
+    if not isinstance(linked, str):
+        # None: its type alone says nothing to change (spec, UpdateActiveNumber: no empty
+        # object); anything else is not an id.
+        raise InvalidInputError(
+            "voice",
+            f"{type(value).__name__} must set {own_id} to a string ('' to unlink the number)",
+            None if linked is None else linked,
+        )
+    return {k: v for k, v in unstructure(value).items() if k not in _READ_ONLY}
 
 
 def _provisioning_body(
@@ -267,9 +362,9 @@ def _provisioning_body(
 ) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if sms is not None:
-        body["smsConfiguration"] = _configuration("sms", sms, SmsConfiguration)
+        body["smsConfiguration"] = _sms(sms)
     if voice is not None:
-        body["voiceConfiguration"] = _configuration("voice", voice, VoiceConfiguration)
+        body["voiceConfiguration"] = _voice(voice)
     if callback_url is not None:
         body["callbackUrl"] = check_url("callback_url", callback_url, allow_empty=allow_empty_url)
     return body

@@ -6,7 +6,7 @@ the requests it accepted since the last pause, divided by the time that took *in
 the pause now owed* — holds that rate for a while, and only then speeds up gently (x1.1 a
 second) until it is back at the configured ``rate_limit``, or, with none, at twice the
 granted rate, where it lets go of the brake. So a hundred concurrent callers slow down
-together instead of each hammering the server on its own schedule, and a bulk job settles
+together instead of each hammering the server on its own schedule, and a bulk job levels off
 just under a limit it was never told.
 """
 

@@ -14,6 +14,7 @@ from typing import Any, Final, TypeVar
 
 from numbers_async import _json
 from numbers_async._convert import FieldError, structure_hook
+from numbers_async._headers import Headers
 from numbers_async._retry import parse_retry_after
 from numbers_async.errors import (
     ApiError,
@@ -101,6 +102,7 @@ def error_for(
     ``operation``, ``method`` and ``path`` (no query string) say which request it answered.
     """
     code, status_text, message, details = _parse_envelope(body)
+    headers = headers if isinstance(headers, Headers) else Headers(headers)  # any case
     cls = _ERROR_CLASSES.get(status) or (ServerError if status >= 500 else ApiError)
     if 300 <= status < 400:
         cls = UnexpectedRedirectError
@@ -113,7 +115,7 @@ def error_for(
         "message": message,
         "details": details,
         "body": body,
-        "headers": {k: v for k, v in headers.items() if k.lower() != "set-cookie"},
+        "headers": headers,
         # Parsed here, once: the retry decision reads ``error.retry_after``.
         "retry_after": parse_retry_after(headers.get("Retry-After")),
         "operation": operation,

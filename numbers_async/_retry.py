@@ -1,24 +1,32 @@
-"""Retry decisions: may this be retried, after how long, and may it have been processed.
+"""The rules of retrying, and of ending a call that may have acted.
 
-This module is the only place that answers those questions, for API calls and for the
-OAuth2 token fetch alike. It does no I/O and knows nothing of HTTP libraries: the sender
-and the token provider ask it, then do the waiting themselves.
+May this be retried, after how long, may it have been processed, and how does a call
+end once one of its attempts may have acted? This module is the only place that answers
+those questions, for API calls and for the OAuth2 token fetch alike, and for bulk jobs
+that rerun what an earlier run left unknown. It does no I/O and knows nothing of HTTP
+libraries: the request pipeline and bulk jobs ask it, then do the waiting and the
+checking themselves.
 
 - ``RetryPolicy`` (the caller's settings) and ``RetryEvent`` (what ``on_retry`` is told).
-- ``Safety`` and ``safety_of``: what repeating an operation risks.
-- ``RetryRules``: which failures a family of requests retries on (``API_RULES``,
-  ``TOKEN_RULES``), as data.
+- ``Safety`` and ``safety_of``: what repeating an operation risks; ``changes_state``:
+  whether it changes what the project has.
+- ``RetryRules``: which failures a family of requests retries on, and whether it shares
+  the client's outage gate and 429 pause (``API_RULES``, ``TOKEN_RULES``), as data.
 - ``parse_retry_after``: ``Retry-After`` in seconds, parsed once when the error is built
   (``ApiError.retry_after``) and only read afterwards.
 - ``maybe_processed``: whether the server may have acted on a request that failed.
-- ``retry_delay``: the seconds to wait before the next attempt, or None to stop.
+- ``retry_delay``: the seconds to wait before the next attempt, or None to stop;
+  ``notify_retry`` logs a retry and tells ``on_retry``.
+- ``Settlement``, ``after_unknown`` and ``settlement``: how a call ends once an attempt
+  may have acted — the error stands, the server is asked, it is done, or it is ambiguous.
+- ``attempt_window`` and ``call_window``: how long one attempt, and one call with all its
+  retries, can run (a bulk rerun waits that long for an earlier run's requests).
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-import math
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -34,26 +42,36 @@ from numbers_async.errors import (
     DecodeError,
     InvalidInputError,
     NumbersError,
+    TokenEndpointError,
     TransportError,
 )
 
 __all__ = [
+    "AFTER_UNKNOWN",
     "API_RULES",
     "AUTH_OPERATION",
+    "MAX_RETRY_AFTER",
     "RETRYABLE_STATUS",
+    "STATE_CHANGING",
     "TOKEN_POLICY",
     "TOKEN_RULES",
+    "UNBOUNDED_ATTEMPT",
     "RetryEvent",
     "RetryPolicy",
     "RetryRules",
     "Safety",
-    "announce_retry",
-    "describe",
+    "Settlement",
+    "after_unknown",
+    "attempt_window",
+    "call_window",
+    "changes_state",
     "maybe_processed",
     "notify_retry",
     "parse_retry_after",
+    "reason_for",
     "retry_delay",
     "safety_of",
+    "settlement",
 ]
 
 logger = logging.getLogger("numbers_async")
@@ -66,6 +84,22 @@ def _non_negative(instance: Any, attribute: Any, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
         raise InvalidInputError(
             f"{type(instance).__name__}.{attribute.name}", "must be a number >= 0", value
+        )
+
+
+#: The longest ``Retry-After`` any policy may agree to wait (one hour): past it, a server's
+#: hint cannot hold a call, however the policy is set; the call fails with the hint instead.
+MAX_RETRY_AFTER: Final = 3600.0
+
+
+def _retry_after_ceiling(instance: Any, attribute: Any, value: Any) -> None:
+    _non_negative(instance, attribute, value)
+    if value > MAX_RETRY_AFTER:
+        raise InvalidInputError(
+            f"{type(instance).__name__}.{attribute.name}",
+            f"must be at most {MAX_RETRY_AFTER:g} seconds (a longer Retry-After is raised "
+            "as RateLimitedError, whose retry_after says how long the server asked for)",
+            value,
         )
 
 
@@ -107,10 +141,12 @@ class RetryPolicy:
         backoff: the base delay in seconds; attempt *n* waits a random time up to
             ``backoff * 2**(n-1)`` ("full jitter"), capped by ``max_backoff``.
         max_backoff: the longest computed backoff.
-        max_retry_after: the longest ``Retry-After`` the client will wait; a longer one
-            raises ``RateLimitedError`` (with ``.retry_after``) at once.
+        max_retry_after: the longest ``Retry-After`` the client will wait (at most one
+            hour); a longer one raises ``RateLimitedError`` (with ``.retry_after``) at once.
         on_retry: called with a ``RetryEvent`` before each retry sleep (metrics, logs),
-            token-endpoint retries included.
+            token-endpoint retries included. An exception it raises ends the call; a
+            call that may already have changed something then ends as any other does
+            (checked, or ``AmbiguousOutcomeError`` with the exception chained).
         outage_wait: the longest one call waits out an outage, in seconds. When many
             connections fail at once the whole client pauses and probes the server with
             one request at a time; calls wait (their attempts meeting the outage are not
@@ -121,7 +157,7 @@ class RetryPolicy:
     attempts: int = attrs.field(default=4, validator=_at_least_one)
     backoff: float = attrs.field(default=0.25, validator=_non_negative)
     max_backoff: float = attrs.field(default=8.0, validator=_non_negative)
-    max_retry_after: float = attrs.field(default=60.0, validator=_non_negative)
+    max_retry_after: float = attrs.field(default=60.0, validator=_retry_after_ceiling)
     on_retry: Callable[[RetryEvent], None] | None = attrs.field(default=None, eq=False)
     outage_wait: float = attrs.field(default=60.0, validator=_non_negative, kw_only=True)
 
@@ -149,16 +185,42 @@ class Safety(enum.Enum):
     AT_MOST_ONCE = "at-most-once"
 
 
-#: Operations (by the name the client exposes) that are not idempotent; all others are.
+#: How operations (by the name the client exposes) may be retried; any other is idempotent.
 SAFETY: Final[Mapping[str, Safety]] = {
     "available_numbers.rent": Safety.RECONCILE,
     "available_numbers.rent_any": Safety.AT_MOST_ONCE,
+    # Setting the same emergency address again leaves the same address: a lost answer
+    # is settled by the retry's. Removing it again finds none (404), which AFTER_UNKNOWN
+    # reads as done, as for a release. Validating changes nothing.
+    "emergency_addresses.provision": Safety.IDEMPOTENT,
+    "emergency_addresses.deprovision": Safety.IDEMPOTENT,
+    "emergency_addresses.validate": Safety.IDEMPOTENT,
 }
 
 
 def safety_of(operation: str) -> Safety:
     """How the operation named ``operation`` may be retried."""
     return SAFETY.get(operation, Safety.IDEMPOTENT)
+
+
+#: Operations that change what the project has or how it is set up: once one of their
+#: attempts may have been processed, how the call ended does not say what happened.
+STATE_CHANGING: Final = frozenset(
+    {
+        "available_numbers.rent",
+        "available_numbers.rent_any",
+        "active_numbers.update",
+        "active_numbers.release",
+        "callbacks.update",
+        "emergency_addresses.provision",
+        "emergency_addresses.deprovision",
+    }
+)
+
+
+def changes_state(operation: str) -> bool:
+    """Whether the operation named ``operation`` changes state on the server."""
+    return operation in STATE_CHANGING
 
 
 # --- which failures are retried ----------------------------------------------------------------
@@ -168,7 +230,7 @@ RETRYABLE_STATUS: Final = frozenset({429, 500, 502, 503, 504})
 
 @attrs.frozen
 class RetryRules:
-    """Which failures a family of requests retries on.
+    """Which failures a family of requests retries on, and what it shares with others.
 
     Attributes:
         statuses: HTTP statuses worth another attempt (any other status fails at once:
@@ -177,11 +239,17 @@ class RetryRules:
         decode_errors: whether a 2xx whose body could not be decoded (truncated, not
             JSON, not the documented shape) is retried, as a 5xx would be. Only requests
             that are safe to repeat are (see ``retry_delay``).
+        rides_outages: whether connect failures count towards the client's outage gate
+            and the requests wait out an outage instead of spending attempts on it: only
+            for the host the gate watches.
+        pauses_client: whether a 429 pauses every call of the client (its rate limiter).
     """
 
     statuses: frozenset[int] = RETRYABLE_STATUS
     transport_errors: bool = True
     decode_errors: bool = True
+    rides_outages: bool = True
+    pauses_client: bool = True
 
     def retryable(self, error: NumbersError) -> bool:
         """Whether ``error`` is the kind of failure these rules retry."""
@@ -195,15 +263,17 @@ class RetryRules:
 #: API calls: 429, 5xx, transport failures and undecodable 2xx bodies, each subject to the
 #: operation's ``Safety``.
 API_RULES: Final = RetryRules()
-#: The token endpoint: 429 and 5xx only (with or without ``Retry-After``); a failure to
-#: reach it is reported at once, as is any other status.
-TOKEN_RULES: Final = RetryRules(transport_errors=False, decode_errors=False)
+#: The token endpoint, another host with limits of its own: 429, 5xx and transport
+#: failures (fetching a token twice is harmless), with or without ``Retry-After``; any
+#: other status, or an unreadable token, fails at once. Its failures never count towards
+#: the API's outage gate, and its 429s never pause the API calls.
+TOKEN_RULES: Final = RetryRules(decode_errors=False, rides_outages=False, pauses_client=False)
 #: The name token-endpoint retries carry in a ``RetryEvent``.
 AUTH_OPERATION: Final = "oauth2.token"
-#: Attempts and backoff of the token fetch. It waits whatever ``Retry-After`` says: every
-#: call needs the token, so failing early would only fail all of them.
+#: Attempts and backoff of the token fetch. It waits any ``Retry-After`` a policy may (every
+#: call needs the token, so failing early would only fail all of them).
 TOKEN_POLICY: Final = RetryPolicy(
-    attempts=4, backoff=0.5, max_backoff=4.0, max_retry_after=math.inf
+    attempts=4, backoff=0.5, max_backoff=4.0, max_retry_after=MAX_RETRY_AFTER
 )
 
 
@@ -231,11 +301,12 @@ def maybe_processed(error: BaseException) -> bool:
     """Whether the server may have acted on a request that failed with ``error``.
 
     False only when it provably did not: the input was refused locally, the credentials
-    were refused, no connection was ever made, or the API answered a 4xx (a 429 included:
-    it was refused before any work). A 5xx, a reset or timeout after sending, a 2xx whose
-    body could not be read, an ambiguous outcome: the server may have acted.
+    were refused, no access token could be had (nothing was sent), no connection was
+    ever made, or the API answered a 4xx (a 429 included: it was refused before any
+    work). A 5xx, a reset or timeout after sending, a 2xx whose body could not be read,
+    an ambiguous outcome: the server may have acted.
     """
-    if isinstance(error, InvalidInputError | AuthenticationError):
+    if isinstance(error, InvalidInputError | AuthenticationError | TokenEndpointError):
         return False
     if isinstance(error, TransportError):
         return error.request_sent
@@ -270,7 +341,7 @@ def retry_delay(
     return retry_after
 
 
-def describe(error: BaseException) -> str:
+def reason_for(error: BaseException) -> str:
     """A short reason for logs and ``RetryEvent.reason``: ``"HTTP 503"``, ``"TransportError"``."""
     if isinstance(error, ApiError):
         return f"HTTP {error.status}"
@@ -278,19 +349,116 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {type(cause).__name__}" if cause else type(error).__name__
 
 
-def announce_retry(
-    operation: str, error: NumbersError, attempt: int, delay: float, policy: RetryPolicy
-) -> None:
-    """Log a retry and tell ``policy.on_retry`` about it."""
-    logger.info(
-        "%s: attempt %d failed (%s); retrying in %.2fs", operation, attempt, describe(error), delay
-    )
-    notify_retry(operation, error, attempt, delay, policy)
-
-
 def notify_retry(
     operation: str, error: NumbersError, attempt: int, delay: float, policy: RetryPolicy
 ) -> None:
-    """Tell ``policy.on_retry`` (if any) that ``operation`` is retried after ``delay``."""
+    """Log a retry of ``operation`` and tell ``policy.on_retry`` (if any) about it."""
+    reason = reason_for(error)
+    logger.info("%s: attempt %d failed (%s); retrying in %.2fs", operation, attempt, reason, delay)
     if policy.on_retry is not None:
-        policy.on_retry(RetryEvent(operation, attempt, describe(error), delay, caused_by=error))
+        policy.on_retry(RetryEvent(operation, attempt, reason, delay, caused_by=error))
+
+
+# --- how a call that may have acted ends -------------------------------------------------------
+
+
+class Settlement(enum.Enum):
+    """How a call ends once one of its attempts was answered or may have acted."""
+
+    #: What ended the call stands: it says all there is to know.
+    RAISE = "raise"
+    #: Ask the server what the earlier attempt did (a rent: is the number owned now?).
+    RECONCILE = "reconcile"
+    #: An earlier attempt did it: the call succeeded (a release answered "not owned").
+    DONE = "done"
+    #: Nothing can tell: ``AmbiguousOutcomeError``, with what ended the call chained.
+    AMBIGUOUS = "ambiguous"
+
+
+#: What a refusal of a repeat means once an earlier attempt of the same call was answered
+#: or may have acted, by (operation, status). A server may act on a request and still
+#: answer 429 or 5xx (a gateway giving up on a backend that went on), so any earlier
+#: answer counts. Bulk reruns apply the same rule to what an earlier run left unknown.
+AFTER_UNKNOWN: Final[Mapping[tuple[str, int], Settlement]] = {
+    # "Not available": maybe because the earlier attempt rented it. Only the project's
+    # numbers can say.
+    ("available_numbers.rent", 400): Settlement.RECONCILE,
+    ("available_numbers.rent", 404): Settlement.RECONCILE,
+    # "Not owned": the earlier attempt released it.
+    ("active_numbers.release", 404): Settlement.DONE,
+    # The request itself is refused: so was the earlier, identical one.
+    ("active_numbers.release", 400): Settlement.RAISE,
+    # No address any more: the earlier attempt removed it. (A 400 refuses the number:
+    # nothing says whether the earlier attempt acted.)
+    ("emergency_addresses.deprovision", 404): Settlement.DONE,
+}
+
+
+def after_unknown(operation: str, status: int) -> Settlement | None:
+    """What ``status`` answering a repeat of ``operation`` means (``AFTER_UNKNOWN``), if known."""
+    return AFTER_UNKNOWN.get((operation, status))
+
+
+def settlement(
+    operation: str,
+    error: BaseException,
+    *,
+    answered_before: bool,
+    may_have_acted: bool,
+    can_send: bool,
+) -> Settlement:
+    """How a call of ``operation`` that ended with ``error`` ends for its caller.
+
+    ``answered_before``: ``error`` answered an attempt after one that was answered or may
+    have acted. ``may_have_acted``: some attempt of the call (the last included) may have
+    been processed. ``can_send``: the client can still send a request to check.
+
+    A refusal after an answered attempt means what ``AFTER_UNKNOWN`` says. Otherwise a
+    call that changes state and may have acted is reconciled where its ``Safety`` allows
+    (a rent), else ambiguous — however it ended: attempts spent, a deadline, a token
+    failure, a hook that raised, the client closed. Anything else stands.
+    """
+    if answered_before and isinstance(error, ApiError):
+        meaning = after_unknown(operation, error.status)
+        if meaning is Settlement.RECONCILE and not can_send:
+            return Settlement.AMBIGUOUS
+        if meaning is not None:
+            return meaning
+    if not may_have_acted or not changes_state(operation):
+        return Settlement.RAISE
+    if safety_of(operation) is Safety.RECONCILE and can_send:
+        return Settlement.RECONCILE
+    return Settlement.AMBIGUOUS
+
+
+# --- how long requests can run -----------------------------------------------------------------
+
+UNBOUNDED_ATTEMPT: Final = 300.0
+"""Seconds one attempt is taken to last at most when ``Timeouts`` bound neither the attempt
+(``total=None``) nor the call (``deadline=None``): a cap, since nothing else bounds it."""
+
+
+def attempt_window(*, total: float | None, deadline: float | None) -> float:
+    """The longest, in seconds, one attempt can run: ``total`` (or the cap), within ``deadline``."""
+    attempt = UNBOUNDED_ATTEMPT if total is None else total
+    if deadline is not None:
+        attempt = min(attempt, deadline)
+    return float(attempt)
+
+
+def call_window(policy: RetryPolicy, *, total: float | None, deadline: float | None) -> float:
+    """The longest, in seconds, one call (all its attempts and retry sleeps) can run.
+
+    Every attempt lasts at most ``total`` (``UNBOUNDED_ATTEMPT`` if that is ``None``);
+    between attempts the client sleeps at most the larger of the backoff ceiling and
+    ``max_retry_after``. A ``deadline`` caps the whole.
+    """
+    attempt = UNBOUNDED_ATTEMPT if total is None else total
+    sleeps = sum(
+        max(policy.backoff_ceiling(failed), policy.max_retry_after)
+        for failed in range(1, policy.attempts)
+    )
+    window = policy.attempts * attempt + sleeps
+    if deadline is not None:
+        window = min(window, deadline)
+    return float(window)

@@ -1,7 +1,8 @@
 """The transport: the one module that talks aiohttp for API and token requests.
 
 A ``Transport`` sends one HTTP request and returns ``(status, headers, body)``; it knows
-nothing of retries, credentials or the Numbers API. Failing to complete the exchange
+nothing of retries, credentials or the Numbers API (the attempt layer, ``_attempt``, turns
+that into the ``Response`` value the rest of the client reads). Failing to complete the exchange
 raises ``TransportError`` (or ``NumbersTimeoutError``) with ``request_sent`` False only when
 no connection was ever made, so the server cannot have seen the request. Redirects are
 never followed: a 3xx is returned like any other status. A body longer than the transport's
@@ -37,10 +38,9 @@ __all__ = [
     "USER_AGENT",
     "AiohttpTransport",
     "ClientSession",
-    "Response",
     "Timeout",
     "Transport",
-    "aiohttp",
+    "TransportResponse",
 ]
 
 logger = logging.getLogger("numbers_async")
@@ -55,7 +55,7 @@ DEFAULT_MAX_RESPONSE_SIZE: Final = 32 * 1024 * 1024
 ClientSession = aiohttp.ClientSession
 
 #: ``(status, headers, body)``: what a transport returns for any answer, error statuses too.
-Response = tuple[int, Mapping[str, str], bytes]
+TransportResponse = tuple[int, Mapping[str, str], bytes]
 
 
 class Timeout(NamedTuple):
@@ -84,7 +84,7 @@ class Transport(Protocol):
         headers: Mapping[str, str],
         body: bytes | None,
         timeout: Timeout,
-    ) -> Response:
+    ) -> TransportResponse:
         """Send the request and return ``(status, headers, body)``."""
         ...
 
@@ -142,7 +142,7 @@ class AiohttpTransport:
         headers: Mapping[str, str],
         body: bytes | None,
         timeout: Timeout,
-    ) -> Response:
+    ) -> TransportResponse:
         """Send the request and return ``(status, headers, body)``."""
         http = self._http()
         target = URL(url, encoded=True)

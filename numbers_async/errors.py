@@ -10,12 +10,14 @@ NumbersError
 ├── ResponseTooLargeError  a body over max_response_size
 ├── ClientClosedError      also RuntimeError: a call after aclose() or cut by it
 ├── WrongEventLoopError    also RuntimeError: used from a second event loop
+├── TokenEndpointError     the OAuth2 token endpoint kept failing: no token
 ├── InvalidSignatureError  a webhook whose signature does not verify
 ├── InvalidEventError      also ValueError: a webhook body that is not an event
+│   └── StaleEventError    a signed event outside max_age: a replay
 ├── JournalError           a bulk journal file the OS would not let us use
 └── ApiError               status, code, message...; operation, method, path
     ├── InvalidArgumentError     400  (.field_violations)
-    ├── AuthenticationError      401 and token-endpoint failures
+    ├── AuthenticationError      401, and the token endpoint refusing the key
     ├── PermissionDeniedError    403
     ├── NotFoundError            404  (.resource_info)
     ├── RateLimitedError         429  (.retry_after)
@@ -34,6 +36,10 @@ Every exception here survives ``pickle``, ``copy.copy`` and ``copy.deepcopy`` wi
 type, ``str``, ``args`` and attributes, so it can cross a process boundary (multiprocessing,
 ``concurrent.futures``, task queues). As with any exception, ``__cause__``, ``__context__``
 and the traceback are not carried.
+
+One warning lives here too: ``InsecureTransportWarning`` (a ``UserWarning``), issued when
+a client is built to send its credentials over plain ``http://`` to a host that is not
+loopback.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ from typing import Any, Final
 
 import attrs
 
+from numbers_async._headers import Headers
+
 __all__ = [
     "AmbiguousOutcomeError",
     "ApiError",
@@ -52,6 +60,7 @@ __all__ = [
     "ClientClosedError",
     "DecodeError",
     "FieldViolation",
+    "InsecureTransportWarning",
     "InvalidArgumentError",
     "InvalidEventError",
     "InvalidInputError",
@@ -64,6 +73,8 @@ __all__ = [
     "RateLimitedError",
     "ResponseTooLargeError",
     "ServerError",
+    "StaleEventError",
+    "TokenEndpointError",
     "TransportError",
     "UnexpectedRedirectError",
     "WrongEventLoopError",
@@ -122,8 +133,9 @@ class AmbiguousOutcomeError(NumbersError):
     changes state (``update``, ``release``...) when an earlier attempt may have been
     processed and the last one was refused (a 5xx, then 429s until out of attempts): the
     call's outcome is what its most uncertain attempt left, not what the last one said.
-    ``operation`` names the call, ``request`` is the JSON body that was sent (it carries
-    no credentials) and ``__cause__`` is the underlying failure. Check the state (for
+    ``operation`` names the call, ``request`` is the JSON body that was sent (no key or
+    token; a ``callbackUrl`` in it keeps any user info you gave it, though the message
+    never shows it) and ``__cause__`` is the underlying failure. Check the state (for
     ``rent_any``, ``active_numbers.list``) before trying again.
     """
 
@@ -131,7 +143,8 @@ class AmbiguousOutcomeError(NumbersError):
         self.operation = operation
         """The call whose outcome is unknown, e.g. ``"available_numbers.rent_any"``."""
         self.request = dict(request) if request is not None else None
-        """The JSON body that was sent (it carries no credentials), or ``None``."""
+        """The JSON body that was sent, or ``None`` (no key or token; a ``callbackUrl`` keeps
+        the user info it was given)."""
         super().__init__(f"{operation}: {message}")
 
 
@@ -192,12 +205,52 @@ class WrongEventLoopError(NumbersError, RuntimeError):
         super().__init__(f"{operation}: {message}")
 
 
+class TokenEndpointError(NumbersError):
+    """The OAuth2 token endpoint kept failing, so no access token could be had.
+
+    Its answers were ``429`` or ``5xx`` through every token attempt, or it could not be
+    reached, reset the connection, timed out, or sent an answer too large or unreadable.
+    This is not a wrong key (that is ``AuthenticationError``): the same call may succeed
+    once the token endpoint recovers. The API request that needed the token was not sent
+    (a call that changes state and had already sent an earlier attempt ends in
+    ``AmbiguousOutcomeError`` instead, this error chained). ``status`` is the token
+    endpoint's last HTTP status (``None`` when it sent none), ``attempts`` how many token
+    requests were made, and ``__cause__`` the last failure.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, attempts: int = 1) -> None:
+        self.status = status
+        """The token endpoint's last HTTP status, or ``None`` if it never answered."""
+        self.attempts = attempts
+        """How many token requests were made before giving up."""
+        super().__init__(message)
+
+
 class InvalidSignatureError(NumbersError):
     """A webhook body whose ``X-Sinch-Signature`` is missing or does not match."""
 
 
 class InvalidEventError(NumbersError, ValueError):
     """A webhook body that is not a JSON ``CallbackPayload`` object."""
+
+
+class StaleEventError(InvalidEventError):
+    """A signed webhook event whose ``timestamp`` is outside the accepted window.
+
+    Older than ``max_age``, stamped further in the future than ``clock_skew`` allows, or
+    without a timestamp at all: a recorded delivery replayed later, never one to act on.
+    The receivers answer it ``400``, which Sinch does not retry.
+    """
+
+
+class InsecureTransportWarning(UserWarning):
+    """A client sends its credentials over plain ``http://`` to a host that is not loopback.
+
+    The key pair (``auth="basic"``) or the bearer token and the key pair that fetches it
+    would cross the network unencrypted. Use ``https://``; silence the warning only for a
+    network you trust, with ``warnings.filterwarnings("ignore",
+    category=InsecureTransportWarning)``.
+    """
 
 
 class JournalError(NumbersError):
@@ -241,7 +294,8 @@ class ApiError(NumbersError):
             as ``"hmacSecret": "..."`` in it shows as ``"hmacSecret":"***"``).
         details: ``error.details`` as decoded JSON objects (``ResourceInfo``, ``BadRequest``...).
         body: the raw response body, exactly as it came (not redacted).
-        headers: the response headers.
+        headers: the response headers (``Set-Cookie`` left out), a read-only mapping whose
+            lookups ignore the case of names: ``headers["retry-after"]`` works.
         retry_after: the response's ``Retry-After`` in seconds, if it sent one (429, 503...).
         operation: the call that failed, e.g. ``"active_numbers.get"`` (``None`` if unknown).
         method: the request's HTTP method, e.g. ``"GET"`` (``None`` if unknown).
@@ -272,7 +326,9 @@ class ApiError(NumbersError):
         self.message = message
         self.details: list[dict[str, Any]] = [dict(d) for d in details]
         self.body = body
-        self.headers: dict[str, str] = dict(headers or {})
+        self.headers: Mapping[str, str] = Headers(
+            (name, value) for name, value in (headers or {}).items() if name.lower() != "set-cookie"
+        )
         self.operation = operation
         self.method = method
         self.path = path
@@ -304,7 +360,11 @@ class InvalidArgumentError(ApiError):
 
 
 class AuthenticationError(ApiError):
-    """401 from the API, or a failure of the OAuth2 token endpoint."""
+    """401 from the API, or the OAuth2 token endpoint refusing the key pair (a 4xx).
+
+    A token endpoint that keeps failing (5xx, 429, unreachable) is a
+    ``TokenEndpointError`` instead: the key may be right.
+    """
 
 
 class PermissionDeniedError(ApiError):
@@ -337,7 +397,7 @@ class UnexpectedRedirectError(ApiError):
     @property
     def location(self) -> str | None:
         """Where the server pointed, without query string or fragment."""
-        value = next((v for k, v in self.headers.items() if k.lower() == "location"), None)
+        value = self.headers.get("Location")
         if value is None:
             return None
         return value.split("?", 1)[0].split("#", 1)[0]
@@ -373,14 +433,22 @@ _SECRET_KEYS: Final = frozenset({"hmacsecret", "access_token"})
 _MEMBER_NAME: Final = re.compile(r'(?=(?P<member>"(?P<name>(?:[^"\\]|\\.)*)"\s*:\s*))')
 
 
-def _redact_secrets(text: str) -> str:
-    r"""``text`` with the value of every secret JSON member shown as ``"***"``.
+#: The user info of a URL (``https://user:password@host``), its slashes possibly escaped as
+#: JSON writes them (``https:\/\/``): a credential wherever a server echoes a callback URL.
+_URL_USER_INFO: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,31}:(?:\\?/){2})[^/\\\s@\"'<>]*@")
 
-    ``{"projectId":"p","hmacSecret":"abc"}`` becomes ``{"projectId":"p","hmacSecret":"***"}``.
+
+def _redact_secrets(text: str) -> str:
+    r"""``text`` with every secret JSON member's value shown as ``"***"``, and URL user info too.
+
+    ``{"projectId":"p","hmacSecret":"abc"}`` becomes ``{"projectId":"p","hmacSecret":"***"}``;
+    ``https://user:password@hooks.example`` becomes ``https://***@hooks.example``.
     Works on excerpts that are not valid JSON: a value cut off by the excerpt's end (or
     never closed) is redacted up to the end, and a name spelt with escapes
     (``"hmac\u0053ecret"``) is recognised as the name it decodes to.
     """
+    if "@" in text:
+        text = _URL_USER_INFO.sub(r"\1***@", text)
     if '"' not in text:
         return text
     parts: list[str] = []

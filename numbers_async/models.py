@@ -9,60 +9,75 @@ Enums are *open*: a value the server sends that this version does not know is ke
 pseudo-member (``NumberType("SHORT_CODE").value == "SHORT_CODE"``) instead of failing the
 whole response. Arguments, on the other hand, are checked against the known members: a
 member or its string value, typed as the enum or its ``...Name`` literal alias
-(``NumberType | NumberTypeName``), so a type checker flags ``"local"`` or ``"CELL"``.
+(``NumberType | NumberTypeName``), so a type checker flags ``"local"`` or ``"CELL"``. A
+value newer than this version is sent when it is given as a pseudo-member,
+``NumberType("SHORT_CODE")``: that spelling says it is meant, where a plain string that is
+not a known value is refused as a likely typo
+([API facts: enum values in arguments](../api-facts.md#enum-values-in-arguments)).
+
+A number's voice configuration is one class per voice type
+([`RtcVoiceConfiguration`][numbers_async.models.RtcVoiceConfiguration],
+[`EstVoiceConfiguration`][numbers_async.models.EstVoiceConfiguration],
+[`FaxVoiceConfiguration`][numbers_async.models.FaxVoiceConfiguration],
+[`UnknownVoiceConfiguration`][numbers_async.models.UnknownVoiceConfiguration]), all a
+[`VoiceConfiguration`][numbers_async.models.VoiceConfiguration]; the same for
+[`ScheduledVoiceProvisioning`][numbers_async.models.ScheduledVoiceProvisioning]
+([Voice and emergency addresses](../guides/voice.md)).
 """
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
 import attrs
 
+from numbers_async._enums import ProvisioningStatus, _OpenEnum
+from numbers_async._voice import (
+    EstScheduledVoiceProvisioning,
+    EstVoiceConfiguration,
+    FaxScheduledVoiceProvisioning,
+    FaxVoiceConfiguration,
+    RtcScheduledVoiceProvisioning,
+    RtcVoiceConfiguration,
+    ScheduledVoiceProvisioning,
+    UnknownScheduledVoiceProvisioning,
+    UnknownVoiceConfiguration,
+    VoiceConfiguration,
+)
+
 __all__ = [
     "ActiveNumber",
+    "AddressValidation",
+    "AddressValidationResult",
     "AvailableNumber",
     "AvailableRegion",
     "CallbackConfiguration",
     "Capability",
     "CapabilityName",
+    "EmergencyAddress",
+    "EstScheduledVoiceProvisioning",
+    "EstVoiceConfiguration",
+    "FaxScheduledVoiceProvisioning",
+    "FaxVoiceConfiguration",
     "Money",
     "NumberType",
     "NumberTypeName",
     "Page",
     "ProvisioningStatus",
+    "RtcScheduledVoiceProvisioning",
+    "RtcVoiceConfiguration",
     "ScheduledSmsProvisioning",
     "ScheduledVoiceProvisioning",
     "SearchPattern",
     "SearchPatternName",
     "SmsConfiguration",
+    "SmsErrorCode",
+    "UnknownScheduledVoiceProvisioning",
+    "UnknownVoiceConfiguration",
     "VoiceConfiguration",
 ]
-
-
-class _OpenEnum(str, enum.Enum):
-    """A string enum that keeps values it does not know instead of raising."""
-
-    @classmethod
-    def _missing_(cls, value: object) -> _OpenEnum | None:
-        if not isinstance(value, str):
-            return None
-        # A pseudo-member, built the way enum builds real ones but not registered, so that
-        # is_known() stays False for it and the class's member list never grows.
-        member = str.__new__(cls, value)
-        member._name_ = value
-        member._value_ = value
-        return member
-
-    @classmethod
-    def is_known(cls, value: object) -> bool:
-        """Whether ``value`` (a member or a string) is one of the documented members."""
-        return isinstance(value, str) and value in cls._value2member_map_
-
-    def __str__(self) -> str:
-        return str(self.value)
 
 
 class NumberType(_OpenEnum):
@@ -113,17 +128,50 @@ SearchPatternName = Literal["START", "CONTAINS", "END"]
 """The string values of the known ``SearchPattern`` members, for type checkers."""
 
 
-class ProvisioningStatus(_OpenEnum):
-    """State of a scheduled SMS or Voice provisioning task."""
+class SmsErrorCode(_OpenEnum):
+    """Why a scheduled SMS provisioning failed (`ScheduledSmsProvisioning.error_codes`).
 
-    WAITING = "WAITING"
-    """Accepted, not started yet."""
+    The 18 codes the API's 1.0.3 description lists; a newer one arrives as a pseudo-member
+    (`SmsErrorCode.is_known(code)` tells them apart). As a `str`, each compares equal to
+    its value: `code == "SMS_PROVISIONING_FAILED"` still works.
+    """
 
-    IN_PROGRESS = "IN_PROGRESS"
-    """Being applied."""
-
-    FAILED = "FAILED"
-    """Could not be applied; ``error_codes`` says why."""
+    ERROR_CODE_UNSPECIFIED = "ERROR_CODE_UNSPECIFIED"
+    """No code given (the zero value of the API's enum)."""
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    """An error inside Sinch; its support can say more."""
+    SMS_PROVISIONING_FAILED = "SMS_PROVISIONING_FAILED"
+    """The number could not be added to the SMS service plan."""
+    CAMPAIGN_PROVISIONING_FAILED = "CAMPAIGN_PROVISIONING_FAILED"
+    """The 10DLC campaign could not be provisioned."""
+    CAMPAIGN_NOT_AVAILABLE = "CAMPAIGN_NOT_AVAILABLE"
+    """The campaign is not available from the campaign registry (TCR)."""
+    EXCEEDED_10DLC_LIMIT = "EXCEEDED_10DLC_LIMIT"
+    """The campaign has as many numbers as 10DLC allows."""
+    NUMBER_PROVISIONING_FAILED = "NUMBER_PROVISIONING_FAILED"
+    """The number could not be provisioned to the campaign."""
+    PARTNER_SERVICE_UNAVAILABLE = "PARTNER_SERVICE_UNAVAILABLE"
+    """A partner service did not answer; a later try may work."""
+    CAMPAIGN_PENDING_ACCEPTANCE = "CAMPAIGN_PENDING_ACCEPTANCE"
+    """The campaign is not accepted yet."""
+    MNO_SHARING_ERROR = "MNO_SHARING_ERROR"
+    """The campaign could not be shared with the mobile network operators."""
+    CAMPAIGN_EXPIRED = "CAMPAIGN_EXPIRED"
+    """The campaign has expired."""
+    CAMPAIGN_MNO_REJECTED = "CAMPAIGN_MNO_REJECTED"
+    """A mobile network operator rejected the campaign."""
+    CAMPAIGN_MNO_SUSPENDED = "CAMPAIGN_MNO_SUSPENDED"
+    """A mobile network operator suspended the campaign."""
+    CAMPAIGN_MNO_REVIEW = "CAMPAIGN_MNO_REVIEW"
+    """The campaign is under review by a mobile network operator."""
+    INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
+    """The account's balance does not cover the fees."""
+    MOCK_CAMPAIGN_NOT_ALLOWED = "MOCK_CAMPAIGN_NOT_ALLOWED"
+    """A mock (test) campaign cannot be used."""
+    TFN_NOT_ALLOWED = "TFN_NOT_ALLOWED"
+    """A toll-free number cannot be linked to a 10DLC campaign."""
+    INVALID_NNID = "INVALID_NNID"
+    """The campaign's network node id (NNID) is invalid."""
 
 
 @attrs.frozen
@@ -163,28 +211,10 @@ class ScheduledSmsProvisioning:
     the server leaves it out.
     """
 
-    error_codes: tuple[str, ...] | None = None
-    """Why a ``FAILED`` provisioning failed, e.g. ``("SMS_PROVISIONING_FAILED",)``; empty otherwise
-    (wire: ``errorCodes``). ``None`` when the server leaves it out.
-    """
-
-
-@attrs.frozen
-class ScheduledVoiceProvisioning:
-    """Voice settings still being applied after a rent or update."""
-
-    app_id: str | None = None
-    """The Voice application being linked (wire: ``appId``). ``None`` when the server leaves it out.
-    """
-
-    status: ProvisioningStatus | None = None
-    """How far the change is: ``WAITING``, ``IN_PROGRESS`` or ``FAILED`` (wire: ``status``).
-    ``None`` when the server leaves it out.
-    """
-
-    last_updated_time: datetime | None = None
-    """When the status last changed, timezone-aware UTC (wire: ``lastUpdatedTime``). ``None`` when
-    the server leaves it out.
+    error_codes: tuple[SmsErrorCode, ...] | None = None
+    """Why a ``FAILED`` provisioning failed, e.g. ``(SmsErrorCode.SMS_PROVISIONING_FAILED,)``;
+    empty otherwise (wire: ``errorCodes``). Codes newer than this version are kept as
+    pseudo-members. ``None`` when the server leaves it out.
     """
 
 
@@ -193,7 +223,10 @@ class SmsConfiguration:
     """SMS settings of a number; pass it as ``sms=`` to rent or update.
 
     An empty string is sent as ``""``, which unlinks the number from its service plan or
-    campaign; ``None`` leaves the field out of the request. ``scheduled_provisioning`` is
+    campaign; ``None`` leaves the field out of the request. A request must name the
+    service plan (``service_plan_id``, ``""`` included): the API refuses an SMS
+    configuration without it, so ``SmsConfiguration(campaign_id="X")`` alone raises
+    ``InvalidInputError`` before anything is sent. ``scheduled_provisioning`` is
     read-only and never sent.
     """
 
@@ -211,29 +244,6 @@ class SmsConfiguration:
     scheduled_provisioning: ScheduledSmsProvisioning | None = None
     """The SMS change still being applied (wire: ``scheduledProvisioning``); ``None`` once it is
     done or when nothing was requested. Read-only.
-    """
-
-
-@attrs.frozen
-class VoiceConfiguration:
-    """Voice settings of a number; pass it as ``voice=`` to rent or update.
-
-    ``last_updated_time`` and ``scheduled_voice_provisioning`` are read-only and never sent.
-    """
-
-    app_id: str | None = None
-    """The Voice application the number is linked to, ``""`` when none (wire: ``appId``). ``None``
-    when the server leaves it out.
-    """
-
-    last_updated_time: datetime | None = None
-    """When the voice settings last changed, timezone-aware UTC (wire: ``lastUpdatedTime``); read-
-    only. ``None`` when the server leaves it out.
-    """
-
-    scheduled_voice_provisioning: ScheduledVoiceProvisioning | None = None
-    """The Voice change still being applied (wire: ``scheduledVoiceProvisioning``); ``None`` once it
-    is done or when nothing was requested. Read-only.
     """
 
 
@@ -335,8 +345,9 @@ class ActiveNumber:
     """
 
     voice_configuration: VoiceConfiguration | None = None
-    """The number's Voice settings (wire: ``voiceConfiguration``). ``None`` when the server leaves
-    it out.
+    """The number's Voice settings (wire: ``voiceConfiguration``): an ``RtcVoiceConfiguration``,
+    ``EstVoiceConfiguration``, ``FaxVoiceConfiguration`` or ``UnknownVoiceConfiguration``
+    by its ``type``. ``None`` when the server leaves it out.
     """
 
     callback_url: str | None = None
@@ -403,3 +414,131 @@ class Page:
 
     total_size: int | None = None
     """How many numbers match across all pages (wire: ``totalSize``); ``None`` when not sent."""
+
+
+# --- emergency addresses -----------------------------------------------------------------------
+
+
+@attrs.frozen
+class EmergencyAddress:
+    """The address emergency services get for calls from a US voice number.
+
+    Sent with `client.emergency_addresses.provision` and `.validate`, received from them
+    and from `.get`. A request needs `street_number`, `street_info`, `city`, `state` (two
+    letters) and `postal_code` (five digits); `location` and `postal_code_plus_four` are
+    optional (`None` leaves them out).
+
+    Examples:
+        ```python
+        from numbers_async import EmergencyAddress
+
+        address = EmergencyAddress(
+            street_number="3500",
+            street_info="Lenox Rd NE",
+            city="Atlanta",
+            state="GA",
+            postal_code="30326",
+            location="Suite 400",
+        )
+        ```
+    """
+
+    street_number: str | None = None
+    """The number of the building in its street, e.g. `"3500"` (wire: `streetNumber`).
+    `None` when the server leaves it out.
+    """
+
+    street_info: str | None = None
+    """The street, e.g. `"Lenox Rd NE"` (wire: `streetInfo`). `None` when the server leaves
+    it out.
+    """
+
+    location: str | None = None
+    """Where in the building, e.g. `"Suite 400"` (wire: `location`); `""` when none.
+    `None` when the server leaves it out.
+    """
+
+    city: str | None = None
+    """The city (wire: `city`). `None` when the server leaves it out."""
+
+    state: str | None = None
+    """The state's two-letter code, e.g. `"GA"` (wire: `state`). `None` when the server
+    leaves it out.
+    """
+
+    postal_code: str | None = None
+    """The five-digit ZIP code, e.g. `"30326"` (wire: `postalCode`). `None` when the
+    server leaves it out.
+    """
+
+    postal_code_plus_four: str | None = None
+    """The four-digit ZIP+4 extension, e.g. `"4228"` (wire: `postalCodePlusFour`); `""`
+    when none. `None` when the server leaves it out.
+    """
+
+
+class AddressValidationResult(_OpenEnum):
+    """How well an address matched a known one (`AddressValidation.validation_result`).
+
+    Open: a newer value arrives as a pseudo-member.
+    """
+
+    EXACT_MATCH = "EXACT_MATCH"
+    """The address is valid as sent."""
+    NEAR_MATCH = "NEAR_MATCH"
+    """Close to a valid address; `corrected_address` is that address."""
+    NO_MATCH = "NO_MATCH"
+    """Not a valid address; `candidate_addresses` may list what was meant."""
+    ADDRESS_VALIDATION_RESULT_CODE_UNSPECIFIED = "ADDRESS_VALIDATION_RESULT_CODE_UNSPECIFIED"
+    """No result given (the zero value of the API's enum)."""
+
+
+@attrs.frozen
+class AddressValidation:
+    """What `client.emergency_addresses.validate` found out about an address.
+
+    Provision `corrected_address` after a `NEAR_MATCH`; after a `NO_MATCH`, pick one of
+    `candidate_addresses` (or fix the address) and validate again.
+    """
+
+    phone_number: str | None = None
+    """The number the address is for, E.164 (wire: `phoneNumber`). `None` when the server
+    leaves it out.
+    """
+
+    display_name: str | None = None
+    """The name sent with the address (wire: `displayName`). `None` when the server leaves
+    it out.
+    """
+
+    validated_address: EmergencyAddress | None = None
+    """The address as it was validated (wire: `validatedAddress`). `None` when the server
+    leaves it out.
+    """
+
+    validation_result: AddressValidationResult | None = None
+    """`EXACT_MATCH`, `NEAR_MATCH` or `NO_MATCH` (wire: `validationResult`). `None` when the
+    server leaves it out.
+    """
+
+    validation_message: str | None = None
+    """What the validation found, several messages joined by `|` (wire:
+    `validationMessage`); `messages` splits them. `None` when the server leaves it out.
+    """
+
+    corrected_address: EmergencyAddress | None = None
+    """The valid address closest to the one sent, after a `NEAR_MATCH` (wire:
+    `correctedAddress`); its fields are empty after a `NO_MATCH`. `None` when the server
+    leaves it out.
+    """
+
+    candidate_addresses: tuple[EmergencyAddress, ...] | None = None
+    """Valid addresses that may be the one meant, after a `NO_MATCH` (wire:
+    `candidateAddresses`). `None` when the server leaves it out.
+    """
+
+    @property
+    def messages(self) -> tuple[str, ...]:
+        """`validation_message` split at each `|` (empty parts dropped)."""
+        text = self.validation_message or ""
+        return tuple(part.strip() for part in text.split("|") if part.strip())

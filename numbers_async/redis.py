@@ -39,8 +39,9 @@ import math
 import os
 import time
 import uuid
+from collections.abc import Awaitable
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 try:
     import redis.asyncio as aioredis
@@ -55,22 +56,33 @@ except ImportError as exc:  # pragma: no cover - covered by a test that hides re
 
 from numbers_async import _operations as ops
 from numbers_async._rate import RateGate
+from numbers_async._retry import MAX_RETRY_AFTER
 from numbers_async.bulk._redis_journal import RedisJournal
-from numbers_async.errors import InvalidInputError
+from numbers_async.errors import InvalidInputError, NumbersError
 
-__all__ = ["RedisEventDeduplicator", "RedisJournal", "RedisRateLimiter"]
+__all__ = ["RedisEventDeduplicator", "RedisJournal", "RedisRateLimiter", "RedisReplyError"]
+
+T = TypeVar("T")
 
 logger = logging.getLogger("numbers_async")
 
 DEFAULT_PREFIX: Final = "numbers_async"
+DEFAULT_EVENT_TTL: Final = 172_800.0  # two days: see RedisEventDeduplicator
 _REPLICA_WINDOW_US: Final = 10_000_000  # a replica counts as alive for 10 s after it asked
 _HEARTBEAT: Final = 1.0  # seconds between a replica's registrations in the live set
+# The furthest ahead a slot or a pause of the shared schedule may lie. A pause is at most
+# MAX_RETRY_AFTER (no policy waits longer); twice that leaves room for a long queue of
+# slots. Anything further was not written by a limiter: a corrupt or foreign value.
+MAX_AHEAD: Final = 2 * MAX_RETRY_AFTER
+_MAX_AHEAD_US: Final = round(MAX_AHEAD * 1_000_000)
 
 # KEYS[1]: the project's schedule (hash: tat = next free slot, paused = end of the shared
 # pause; microseconds of the Redis clock). KEYS[2]: sorted set of live replicas.
-# ARGV: interval (us per request), tolerance (us of burst), replica id ("" = no heartbeat).
+# ARGV: interval (us per request), tolerance (us of burst), replica id ("" = no heartbeat),
+# the replica window (us), the furthest ahead a slot or pause may lie (us): a schedule
+# beyond it was not written by a limiter (no pause is that long) and is reset.
 # Returns {microseconds to wait for the slot taken, microseconds of pause left, live replicas
-# (0 when not counted)}.
+# (0 when not counted), 1 if the schedule was reset}.
 _ACQUIRE: Final = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -79,6 +91,13 @@ local tolerance = tonumber(ARGV[2])
 local state = redis.call('HMGET', KEYS[1], 'tat', 'paused')
 local tat = math.max(tonumber(state[1]) or 0, now)
 local paused = tonumber(state[2]) or 0
+local reset = 0
+if tat > now + tonumber(ARGV[5]) or paused > now + tonumber(ARGV[5]) then
+  tat = now
+  paused = 0
+  reset = 1
+  redis.call('HDEL', KEYS[1], 'paused')
+end
 local slot = math.max(tat - tolerance, now, paused)
 redis.call('HSET', KEYS[1], 'tat', math.max(tat, slot) + interval)
 redis.call('PEXPIRE', KEYS[1], math.floor((math.max(tat, paused) - now) / 1000) + 60000)
@@ -89,23 +108,61 @@ if ARGV[3] ~= '' then
   redis.call('PEXPIRE', KEYS[2], 60000)
   replicas = redis.call('ZCARD', KEYS[2])
 end
-return {slot - now, math.max(paused - now, 0), replicas}
+return {slot - now, math.max(paused - now, 0), replicas, reset}
 """
 
-# KEYS[1]: the schedule. ARGV: pause (us), tolerance (us). Extends the shared pause and
-# moves the schedule past it so that nobody bursts when it ends. Returns the pause left.
+# KEYS[1]: the schedule. ARGV: pause (us), tolerance (us), the furthest ahead a pause may
+# lie (us). Extends the shared pause and moves the schedule past it so that nobody bursts
+# when it ends. Returns the pause left.
 _PAUSE: Final = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local state = redis.call('HMGET', KEYS[1], 'tat', 'paused')
-local paused = math.max(tonumber(state[2]) or 0, now + tonumber(ARGV[1]))
+local before = tonumber(state[2]) or 0
+if before > now + tonumber(ARGV[3]) then before = 0 end
+local paused = math.max(before, now + tonumber(ARGV[1]))
 local tat = math.max(tonumber(state[1]) or 0, paused + tonumber(ARGV[2]))
 redis.call('HSET', KEYS[1], 'tat', tat, 'paused', paused)
 redis.call('PEXPIRE', KEYS[1], math.floor((tat - now) / 1000) + 60000)
 return paused - now
 """
 
-_UNREACHABLE: Final = (RedisError, OSError, asyncio.TimeoutError)
+
+class RedisReplyError(NumbersError):
+    """Redis answered the limiter's script with something it never returns.
+
+    Not raised to callers: the limiter treats it like an unreachable Redis (it limits
+    this process alone, warns, and tries Redis again later). A value from Redis is trusted
+    to be a limiter's, but never with a wait longer than ``MAX_AHEAD``.
+    """
+
+
+_UNREACHABLE: Final = (RedisError, OSError, asyncio.TimeoutError, RedisReplyError)
+
+
+async def _command(command: Awaitable[T], timeout: float) -> T:
+    """``command``'s reply within ``timeout``, or a ``RedisReplyError``.
+
+    Besides the errors of an unreachable Redis, redis-py raises whatever it trips on when
+    a reply is not what it expects (a server that is not Redis): all of that is a
+    ``RedisReplyError``, which the limiter and the deduplicator treat as an outage.
+    """
+    try:
+        return await asyncio.wait_for(command, timeout)
+    except _UNREACHABLE:
+        raise
+    except Exception as exc:  # redis-py's own failure on a garbage reply: not a bug of ours
+        raise RedisReplyError(f"a reply redis-py could not read ({exc!r:.60})") from exc
+
+
+def _key_part(key: str) -> str:
+    """``key`` with ``%`` and ``:`` percent-encoded, so no two keys make the same Redis key.
+
+    ``{prefix}:event:{key}:{event_id}`` is then unambiguous: the key has no ``:`` of its
+    own. A key without ``%`` or ``:`` (a project id) is unchanged, so existing data stays
+    readable.
+    """
+    return key.replace("%", "%25").replace(":", "%3A")
 
 
 def _connect(url: str, timeout: float) -> aioredis.Redis:
@@ -181,7 +238,7 @@ class RedisRateLimiter:
         self._timeout = _check_positive("timeout", timeout)
         self._redis = redis
         self._owns_redis = False
-        self._keys = [f"{prefix}:rate:{key}", f"{prefix}:replicas:{key}"]
+        self._keys = [f"{prefix}:rate:{_key_part(key)}", f"{prefix}:replicas:{_key_part(key)}"]
         self._interval_us = max(1, round(1_000_000 / self._rate))
         self._tolerance_us = (burst - 1) * self._interval_us
         self._acquire_script = redis.register_script(_ACQUIRE)
@@ -316,13 +373,12 @@ class RedisRateLimiter:
             self._tolerance_us,
             self._replica if heartbeat else "",
             _REPLICA_WINDOW_US,
+            _MAX_AHEAD_US,
         ]
         probing = self._fallback is not None
         self._probing = probing
         try:
-            reply = await asyncio.wait_for(
-                self._acquire_script(keys=self._keys, args=args), self._timeout
-            )
+            reply = await _command(self._acquire_script(keys=self._keys, args=args), self._timeout)
         except BaseException:
             if heartbeat:
                 self._heartbeat_at = -math.inf
@@ -330,7 +386,14 @@ class RedisRateLimiter:
         finally:
             if probing:
                 self._probing = False
-        wait_us, paused_us, replicas = (int(value) for value in reply)
+        wait_us, paused_us, replicas, reset = _read_reply(reply)
+        if reset:
+            logger.warning(
+                "the shared rate-limit schedule under %r lay more than %g s ahead, further "
+                "than any limiter sets it: it was reset",
+                self._keys[0],
+                MAX_AHEAD,
+            )
         if replicas:
             self._replicas = replicas
         if self._fallback is not None:
@@ -343,30 +406,45 @@ class RedisRateLimiter:
 
     def _unreachable(self, exc: BaseException) -> None:
         self._retry_at = time.monotonic() + self._retry_interval
+        reason = str(exc) if isinstance(exc, RedisReplyError) else type(exc).__name__
         if self._fallback is not None:
-            logger.debug("Redis still unreachable (%s)", type(exc).__name__)
+            logger.debug("Redis still unreachable (%s)", reason)
             return
         rate = self._fallback_rate or self._rate / max(1, self._replicas)
         self._fallback = RateGate(rate)
         logger.warning(
             "Redis is unreachable (%s): limiting this process alone to %.1f req/s "
             "and trying Redis again every %g s",
-            type(exc).__name__,
+            reason,
             rate,
             self._retry_interval,
         )
 
     async def _share_pause(self, seconds: float) -> None:
         try:
-            await asyncio.wait_for(
+            await _command(
                 self._pause_script(
-                    keys=self._keys[:1], args=[round(seconds * 1_000_000), self._tolerance_us]
+                    keys=self._keys[:1],
+                    args=[round(seconds * 1_000_000), self._tolerance_us, _MAX_AHEAD_US],
                 ),
                 self._timeout,
             )
         except _UNREACHABLE as exc:
             # This process is paused already; the next acquire notices the outage.
             logger.debug("could not share a pause through Redis (%s)", type(exc).__name__)
+
+
+def _read_reply(reply: object) -> tuple[int, int, int, int]:
+    """The acquire script's four integers, each checked: a wait is never beyond MAX_AHEAD."""
+    try:
+        if not isinstance(reply, list | tuple):
+            raise TypeError(type(reply).__name__)
+        wait_us, paused_us, replicas, reset = (int(value) for value in reply)
+    except (TypeError, ValueError) as exc:
+        raise RedisReplyError(f"an unexpected reply {str(reply)[:60]!r}") from exc
+    if not (-_MAX_AHEAD_US <= wait_us <= _MAX_AHEAD_US and 0 <= paused_us <= _MAX_AHEAD_US):
+        raise RedisReplyError(f"a wait of {max(wait_us, paused_us) / 1e6:g} s, beyond MAX_AHEAD")
+    return wait_us, paused_us, replicas, reset
 
 
 class RedisEventDeduplicator:
@@ -385,9 +463,13 @@ class RedisEventDeduplicator:
         redis: a ``redis.asyncio.Redis`` client (not closed by the deduplicator); or use
             [`from_url`][].
         key: what the ids are shared by, normally the Sinch project id.
-        ttl: seconds an event id is remembered (default one day, longer than Sinch retries).
+        ttl: seconds an event id is remembered (default two days: longer than Sinch's
+            retries, and than the receivers' default ``max_age`` plus ``clock_skew``, so a
+            replayed event is either a duplicate or too old). A receiver refuses a
+            deduplicator whose ``ttl`` is shorter than its ``max_age + clock_skew``.
         timeout: seconds a Redis command may take before Redis counts as unreachable.
-        prefix: the start of every key written: ``{prefix}:event:{key}:{event_id}``.
+        prefix: the start of every key written: ``{prefix}:event:{key}:{event_id}``, with
+            any ``%`` and ``:`` in ``key`` percent-encoded (so that no two keys collide).
     """
 
     def __init__(
@@ -395,12 +477,13 @@ class RedisEventDeduplicator:
         redis: aioredis.Redis,
         *,
         key: str,
-        ttl: float = 86_400,
+        ttl: float = DEFAULT_EVENT_TTL,
         timeout: float = 1.0,
         prefix: str = DEFAULT_PREFIX,
     ) -> None:
-        self._prefix = f"{prefix}:event:{_check_key(key)}:"
-        self._ttl_ms = max(1, round(_check_positive("ttl", ttl) * 1000))
+        self._prefix = f"{prefix}:event:{_key_part(_check_key(key))}:"
+        self._ttl = _check_positive("ttl", ttl)
+        self._ttl_ms = max(1, round(self._ttl * 1000))
         self._timeout = _check_positive("timeout", timeout)
         self._redis = redis
         self._owns_redis = False
@@ -412,7 +495,7 @@ class RedisEventDeduplicator:
         url: str,
         *,
         key: str,
-        ttl: float = 86_400,
+        ttl: float = DEFAULT_EVENT_TTL,
         timeout: float = 1.0,
         prefix: str = DEFAULT_PREFIX,
     ) -> RedisEventDeduplicator:
@@ -423,10 +506,15 @@ class RedisEventDeduplicator:
         deduplicator._owns_redis = True
         return deduplicator
 
+    @property
+    def retention(self) -> float:
+        """Seconds an event id is remembered (``ttl``); receivers check it covers ``max_age``."""
+        return self._ttl
+
     async def claim(self, event_id: str) -> bool:
         """True if no receiver has claimed ``event_id`` yet (it is now this one's)."""
         try:
-            claimed = await asyncio.wait_for(
+            claimed = await _command(
                 self._redis.set(self._prefix + event_id, b"1", nx=True, px=self._ttl_ms),
                 self._timeout,
             )
@@ -447,7 +535,7 @@ class RedisEventDeduplicator:
     async def forget(self, event_id: str) -> None:
         """Release the claim on ``event_id`` so that a redelivery is handed over again."""
         try:
-            await asyncio.wait_for(self._redis.delete(self._prefix + event_id), self._timeout)
+            await _command(self._redis.delete(self._prefix + event_id), self._timeout)
         except _UNREACHABLE as exc:
             logger.warning(
                 "could not release event %s in Redis (%s): a redelivery before it expires "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import shutil
 import socket
@@ -32,6 +33,12 @@ async def client(fake: FakeNumbersServer) -> AsyncIterator[NumbersClient]:
 def api_requests(fake: FakeNumbersServer) -> list[str]:
     """Routes of every Numbers API request the fake saw (token endpoint left out)."""
     return [r.route for r in fake.requests if r.route != "token"]
+
+
+def basic_authorization(fake: FakeNumbersServer) -> dict[str, str]:
+    """The header that authenticates a raw request to the fake with its key pair."""
+    key_pair = base64.b64encode(f"{fake.key_id}:{fake.key_secret}".encode()).decode()
+    return {"Authorization": f"Basic {key_pair}"}
 
 
 async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -136,3 +136,52 @@ def test_the_retry_module_is_a_leaf() -> None:
     assert imported <= {"numbers_async.errors"} | {
         m for m in imported if m.startswith("numbers_async.errors.")
     }
+
+
+#: The request pipeline and the client: bulk jobs see none of it, only ``BulkClient``.
+PIPELINE = {
+    "numbers_async._client",
+    "numbers_async._sender",
+    "numbers_async._settle",
+    "numbers_async._retrying",
+    "numbers_async._authflow",
+    "numbers_async._attempt",
+    "numbers_async._call",
+    "numbers_async._transport",
+}
+
+
+def _private_reads_of_the_client(tree: ast.Module) -> list[str]:
+    """``client._x``, ``self._client._x``, ``getattr(client, "_x")``: reads behind the protocol."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            owner = node.value
+            name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", None)
+            if name in ("client", "_client"):
+                found.append(f"{name}.{node.attr}")
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "getattr"
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and str(node.args[1].value).startswith("_")
+        ):
+            found.append(f"getattr(..., {node.args[1].value!r})")
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", sorted((PACKAGE / "bulk").glob("*.py")), ids=lambda path: path.name
+)
+def test_bulk_reaches_the_client_only_through_its_protocol(path: Path) -> None:
+    tree = ast.parse(path.read_text())
+    name = _module_name(path)
+    assert _imported(name, path, tree) & PIPELINE == set()
+    assert _private_reads_of_the_client(tree) == []
+
+
+def test_the_private_read_finder_sees_one() -> None:
+    tree = ast.parse("a = client._options\nb = getattr(self.client, '_options', None)\n")
+    assert _private_reads_of_the_client(tree) == ["client._options", "getattr(..., '_options')"]

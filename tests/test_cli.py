@@ -150,7 +150,9 @@ def test_every_operation_prints_the_documented_json(server: Server) -> None:
     assert released["expireAt"]
 
     secret = "0123456789abcdef0123456789abcdef"
-    config = ok_json("update-callbacks", secret, server=server)
+    updated_config = cli("update-callbacks", "-", "--json", server=server, stdin=secret + "\n")
+    assert (updated_config.returncode, updated_config.stderr) == (0, "")
+    config = json.loads(updated_config.stdout)
     assert config == {"projectId": "fake-project", "hmacSecret": "******** (32 characters)"}
     shown = ok_json("get-callbacks", "--show-secret", server=server)
     assert shown["hmacSecret"] == secret
@@ -471,7 +473,16 @@ def test_in_process_every_operation_as_a_table(
             "https://example.com/cb",
         ],
         ["get", phone],
-        ["update", phone, "--display-name", "Desk", "--sms-campaign", "c-1"],
+        [
+            "update",
+            phone,
+            "--display-name",
+            "Desk",
+            "--sms-service-plan",
+            "plan-1",
+            "--sms-campaign",
+            "c-1",
+        ],
         [
             "rent-any",
             "--yes",
@@ -505,6 +516,112 @@ def test_in_process_csv_output(connected: Server, capsys: pytest.CaptureFixture[
         code, out, err = run_main(capsys, *args)
         assert code == 0, err
         assert out.startswith(header)
+
+
+def test_in_process_voice_types_are_sent_and_shown(
+    connected: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_main(capsys, "rent-any", "US", "LOCAL", "--voice-trunk", "t-1", "--yes")
+    assert code == 0, err
+    voice = [line for line in out.splitlines() if line.startswith("voice")]
+    assert voice == ["voice         WAITING -> EST t-1"]
+    phone = out.splitlines()[2].split()[1]
+
+    code, out, _ = run_main(capsys, "update", phone, "--voice-fax-service", "f-1", "--json")
+    assert code == 0
+    scheduled = json.loads(out)["voiceConfiguration"]["scheduledVoiceProvisioning"]
+    assert (scheduled["type"], scheduled["serviceId"]) == ("FAX", "f-1")
+
+    for _ in range(100):  # the server completes provisioning after 0.2 s
+        code, out, _ = run_main(capsys, "get", phone, "--csv")
+        row = dict(zip(*(line.split(",") for line in out.splitlines()), strict=True))
+        if row["voiceType"] == "FAX":
+            break
+        time.sleep(0.05)
+    assert (row["voiceType"], row["voiceServiceId"], row["voiceAppId"]) == ("FAX", "f-1", "")
+    assert row["voiceTrunkId"] == ""
+    code, out, _ = run_main(capsys, "get", phone, "--json")
+    assert json.loads(out)["voiceConfiguration"] == {"type": "FAX", "serviceId": "f-1"}
+
+
+def test_in_process_only_one_voice_option_is_taken(
+    connected: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run_main(
+        capsys, "update", "+12025550100", "--voice-app", "a", "--voice-trunk", "t"
+    )
+    assert code == 2
+    assert "not allowed with argument --voice-app" in err
+
+
+ADDRESS_OPTIONS = (
+    "--display-name",
+    "Head office",
+    "--street-number",
+    "3500",
+    "--street-info",
+    "Lenox Road NE",
+    "--city",
+    "Atlanta",
+    "--state",
+    "ga",
+    "--postal-code",
+    "30326",
+)
+
+
+def test_in_process_emergency_address_commands(
+    connected: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_main(
+        capsys, "rent-any", "US", "LOCAL", "--capability", "VOICE", "--yes", "--json"
+    )
+    assert code == 0, err
+    phone = json.loads(out)["phoneNumber"]
+
+    code, out, err = run_main(capsys, "validate-emergency-address", phone, *ADDRESS_OPTIONS)
+    assert code == 0, err
+    assert "NEAR_MATCH" in out
+    assert "3500 Lenox Rd NE, Atlanta, GA 30326" in out  # the correction, on one line
+
+    code, out, err = run_main(
+        capsys, "provision-emergency-address", phone, *ADDRESS_OPTIONS[:5], "Lenox Rd NE",
+        *ADDRESS_OPTIONS[6:], "--location", "Suite 4", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out) == {
+        "streetNumber": "3500",
+        "streetInfo": "Lenox Rd NE",
+        "location": "Suite 4",
+        "city": "Atlanta",
+        "state": "GA",
+        "postalCode": "30326",
+        "postalCodePlusFour": "",
+    }
+
+    code, out, _ = run_main(capsys, "get-emergency-address", phone, "--csv")
+    assert out.splitlines() == [
+        "streetNumber,streetInfo,location,city,state,postalCode,postalCodePlusFour",
+        "3500,Lenox Rd NE,Suite 4,Atlanta,GA,30326,",
+    ]
+    code, out, _ = run_main(capsys, "get-emergency-address", phone)
+    assert "street         Lenox Rd NE" in out
+
+    code, out, _ = run_main(capsys, "deprovision-emergency-address", phone, "--yes", "--json")
+    assert (code, json.loads(out)) == (0, {"phoneNumber": phone, "emergencyAddress": None})
+    code, _, err = run_main(capsys, "get-emergency-address", phone)
+    assert code == 1
+    assert "404 NOT_FOUND" in err
+
+
+def test_in_process_a_bad_address_is_a_usage_error_before_anything_is_sent(
+    connected: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = list(ADDRESS_OPTIONS)
+    options[-1] = "3032"  # four digits
+    code, _, err = run_main(capsys, "provision-emergency-address", "+12025550100", *options)
+    assert code == 2
+    assert "address.postal_code: must be a five-digit ZIP code" in err
 
 
 def test_in_process_update_callbacks_reads_the_secret_from_stdin(
@@ -550,6 +667,8 @@ def test_in_process_bulk_jobs(
 
 
 def test_in_process_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    secret_file = tmp_path / "key-secret"
+    secret_file.write_text("s\n")
     for args, words in (
         (["regions"], "missing credentials"),
         (["--fake", "bulk-update", str(tmp_path / "missing.txt")], "cannot read"),
@@ -560,8 +679,8 @@ def test_in_process_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path: P
                 "p",
                 "--key-id",
                 "k",
-                "--key-secret",
-                "s",
+                "--key-secret-file",
+                str(secret_file),
                 "--base-url",
                 "nope",
                 "regions",

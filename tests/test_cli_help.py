@@ -39,6 +39,7 @@ CONFIRMING = {
     "bulk-rent": ["bulk-rent", "/dev/null"],
     "bulk-rent-any": ["bulk-rent-any", "3", "US", "LOCAL"],
     "bulk-release": ["bulk-release", "/dev/null"],
+    "deprovision-emergency-address": ["deprovision-emergency-address", "+12025550100"],
 }
 
 
@@ -126,7 +127,7 @@ def test_rent_help_shows_no_text_that_belongs_to_update() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(subcommands()))
-def test_only_commands_that_spend_or_give_up_money_take_yes(name: str) -> None:
+def test_only_commands_that_spend_money_or_give_something_up_take_yes(name: str) -> None:
     text = subcommands()[name].format_help()
 
     assert ("--yes" in text) is (name in CONFIRMING)

@@ -20,6 +20,7 @@ README = ROOT / "README.md"
 #: nothing (no documentation host, no forge page), so none of its own addresses is here.
 EXTERNAL = (
     "https://developers.sinch.com/docs/numbers/",  # the Sinch Numbers API documentation
+    "https://github.com/sinch/sinch-sdk-",  # Sinch's official SDKs, cited in the API facts
     "https://github.com/Textualize/rich",  # the progress-bar library the CLI uses
     "https://squidfunk.github.io/mkdocs-material/",  # the site theme's "Made with" footer
     "https://nox.thea.codes/",  # nox, which runs every development session

@@ -12,6 +12,7 @@ import copy
 import inspect
 import pickle
 import socket
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -140,7 +141,14 @@ async def _unexpected_redirect(fake: FakeNumbersServer) -> None:
 
 
 async def _response_too_large(fake: FakeNumbersServer) -> None:
-    async with fake.client(retry=ONCE, max_response_size=16) as client:
+    # Basic auth: with OAuth2 the token response would be the answer found too large.
+    async with fake.client(auth="basic", retry=ONCE, max_response_size=16) as client:
+        await client.callbacks.get()
+
+
+async def _token_endpoint(fake: FakeNumbersServer) -> None:
+    fake.inject(Fault.status(503, retry_after="0"), route="token", times=None)
+    async with fake.client(retry=ONCE) as client:
         await client.callbacks.get()
 
 
@@ -157,6 +165,16 @@ async def _wrong_event_loop(fake: FakeNumbersServer) -> None:
         await asyncio.to_thread(asyncio.run, client.callbacks.get())
 
 
+async def _stale_event(fake: FakeNumbersServer) -> None:
+    parse_event(b'{"eventId": "e1", "timestamp": "2001-01-01T00:00:00"}')
+
+
+async def _insecure_transport(fake: FakeNumbersServer) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", errors.InsecureTransportWarning)
+        NumbersClient("project", "key", "secret", base_url="http://numbers.example")
+
+
 RAISERS: dict[str, Raise] = {
     "NumbersError": _numbers_error,
     "InvalidInputError": _invalid_input,
@@ -166,6 +184,8 @@ RAISERS: dict[str, Raise] = {
     "DecodeError": _decode,
     "InvalidSignatureError": _invalid_signature,
     "InvalidEventError": _invalid_event,
+    "StaleEventError": _stale_event,
+    "InsecureTransportWarning": _insecure_transport,
     "ApiError": _api_error,
     "InvalidArgumentError": _invalid_argument,
     "AuthenticationError": _authentication,
@@ -174,6 +194,7 @@ RAISERS: dict[str, Raise] = {
     "RateLimitedError": _rate_limited,
     "ServerError": _server_error,
     "ResponseTooLargeError": _response_too_large,
+    "TokenEndpointError": _token_endpoint,
     "UnexpectedRedirectError": _unexpected_redirect,
     "ClientClosedError": _client_closed,
     "WrongEventLoopError": _wrong_event_loop,
@@ -231,7 +252,12 @@ async def test_error_survives_pickle_and_copy(
     assert _state(twin) == _state(error)
 
 
-_MESSAGE_ONLY = (errors.InvalidSignatureError, errors.InvalidEventError)
+_MESSAGE_ONLY = (
+    errors.InvalidSignatureError,
+    errors.InvalidEventError,
+    errors.StaleEventError,
+    errors.InsecureTransportWarning,
+)
 
 
 def test_unpickled_api_error_keeps_its_message_once() -> None:

@@ -4,13 +4,26 @@ the longest backoff, and a listing left while its next page is on the way."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import functools
 
-import aiohttp
 import pytest
 
-from numbers_async import ApiError, AuthenticationError, NumbersClient, RetryEvent, RetryPolicy
+from numbers_async import (
+    ApiError,
+    AuthenticationError,
+    CallbackConfiguration,
+    NumbersClient,
+    RetryEvent,
+    RetryPolicy,
+    Timeouts,
+)
+from numbers_async import _operations as ops
 from numbers_async._auth import OAuth2
+from numbers_async._call import CallOptions
+from numbers_async._rate import RateGate
+from numbers_async._responses import decode
+from numbers_async._sender import Sender
+from numbers_async._transport import AiohttpTransport
 from numbers_async.testing import FakeNumbersServer, Fault
 from tests.conftest import eventually
 
@@ -20,23 +33,30 @@ async def test_an_early_refresh_that_fails_keeps_the_still_valid_token(
 ) -> None:
     now = 0.0
     auth = OAuth2(fake.key_id, fake.key_secret, fake.auth_url, clock=lambda: now)
-    async with aiohttp.ClientSession() as session:
-
-        async def fetch(
-            url: str, authorization: str, form: Mapping[str, str]
-        ) -> tuple[int, Mapping[str, str], bytes]:
-            headers = {"Authorization": authorization}
-            async with session.post(url, data=form, headers=headers) as response:
-                return response.status, dict(response.headers), await response.read()
-
-        first = await auth.authorization(fetch)
+    transport = AiohttpTransport()
+    sender = Sender(
+        base_url=fake.url,
+        project_id=fake.project_id,
+        auth=auth,
+        transport=transport,
+        close_transport=transport.aclose,
+        limiter=RateGate(None),
+        max_concurrency=4,
+    )
+    options = CallOptions(RetryPolicy(), Timeouts())
+    read = functools.partial(decode, cls=CallbackConfiguration)
+    try:
+        await sender.send(ops.get_callbacks(), options, read, None)
         # Past the early-refresh point (a minute before the hour's token expires) but
         # before expiry; the token endpoint refuses the refresh.
         now = fake.token_lifetime - 30
         fake.inject(Fault.status(400), route="token")
-        assert await auth.authorization(fetch) == first
-        assert fake.token_requests == 2  # the refresh was tried
-        await auth.aclose()
+        await sender.send(ops.get_callbacks(), options, read, None)
+    finally:
+        await sender.aclose()
+    first, second = (r.headers["Authorization"] for r in fake.requests_for("get_callbacks"))
+    assert second == first
+    assert fake.token_requests == 2  # the refresh was tried
 
 
 async def test_no_retry_waits_longer_than_max_backoff(fake: FakeNumbersServer) -> None:

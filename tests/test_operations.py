@@ -91,7 +91,7 @@ def test_rent_body_holds_only_what_was_given_without_read_only_fields() -> None:
     assert request.body is not None
     assert json.loads(request.body) == {
         "smsConfiguration": {"servicePlanId": "plan", "campaignId": ""},
-        "voiceConfiguration": {"appId": "app"},
+        "voiceConfiguration": {"type": "RTC", "appId": "app"},
         "callbackUrl": "https://example.com/cb",
     }
 

@@ -11,7 +11,7 @@ from typing import Any, Literal, get_args, get_origin
 import pytest
 
 import numbers_async
-from numbers_async import NumbersClient, errors, models
+from numbers_async import NumbersClient, RetryPolicy, Timeouts, errors, models
 from numbers_async.testing import FakeNumbersServer
 
 # Type aliases cannot carry a __doc__; each is documented where it is defined, in models.
@@ -127,7 +127,48 @@ def test_from_env_takes_every_constructor_argument_by_name() -> None:
     from_env = _keywords(NumbersClient.from_env)
 
     assert set(from_env) == set(constructor)
+    assert from_env.pop("options").kind is inspect.Parameter.VAR_KEYWORD
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in from_env.values())
+
+
+@pytest.mark.parametrize(
+    "function", [NumbersClient.__init__, NumbersClient.from_env, FakeNumbersServer.client]
+)
+def test_the_constructor_settings_are_written_once_in_client_options(
+    function: Callable[..., Any],
+) -> None:
+    options = _keywords(function)["options"]
+    assert options.kind is inspect.Parameter.VAR_KEYWORD
+    assert options.annotation == "Unpack[ClientOptions]"  # the one list of the settings
+    assert numbers_async.ClientOptions.__optional_keys__ == {
+        "auth",
+        "max_concurrency",
+        "rate_limit",
+        "retry",
+        "timeouts",
+        "session",
+        "transport",
+        "max_response_size",
+    }
+
+
+async def test_a_misspelt_setting_is_a_type_error_everywhere(fake: FakeNumbersServer) -> None:
+    with pytest.raises(TypeError, match="unexpected keyword argument 'max_concurency'"):
+        NumbersClient("p", "k", "s", max_concurency=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'max_concurency'"):
+        NumbersClient.from_env(project_id="p", key_id="k", key_secret="s", max_concurency=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'base_url'"):
+        fake.client(base_url="http://elsewhere")  # type: ignore[call-arg]
+
+
+async def test_every_setting_reaches_the_client(fake: FakeNumbersServer) -> None:
+    retry, timeouts = RetryPolicy(attempts=2), Timeouts(total=5)
+    async with fake.client(
+        auth="basic", max_concurrency=2, rate_limit=50, retry=retry, timeouts=timeouts
+    ) as client:
+        await client.callbacks.get()
+    assert (client.retry, client.timeouts) == (retry, timeouts)
+    assert fake.token_requests == 0  # basic auth
 
 
 def test_fake_client_takes_the_constructor_arguments_it_does_not_fix() -> None:

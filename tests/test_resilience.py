@@ -548,7 +548,7 @@ async def test_debug_logs_show_requests_and_retries_but_never_secrets(
     text = caplog.text
     assert "PATCH /v1/projects/fake-project/callbackConfiguration -> 503" in text
     assert "callbacks.update: attempt 1 failed (HTTP 503); retrying" in text
-    assert "token endpoint answered 429" in text
+    assert "oauth2.token: attempt 1 failed (HTTP 429); retrying" in text  # one log format
     assert "access token expired" in text
     tokens = {r.headers["Authorization"].split()[-1] for r in fake.requests}
     for secret in (fake.key_secret, hmac_secret, *tokens):

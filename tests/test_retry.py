@@ -17,8 +17,10 @@ from numbers_async._retry import (
     TOKEN_RULES,
     RetryPolicy,
     Safety,
+    Settlement,
     maybe_processed,
     retry_delay,
+    settlement,
 )
 from numbers_async.errors import (
     AmbiguousOutcomeError,
@@ -31,6 +33,7 @@ from numbers_async.errors import (
     NumbersTimeoutError,
     RateLimitedError,
     ServerError,
+    TokenEndpointError,
     TransportError,
 )
 
@@ -128,12 +131,86 @@ def test_token_rules_fail_a_401_at_once_and_back_off_a_bare_429() -> None:
     assert 0 <= delay <= TOKEN_POLICY.backoff_ceiling(1)
 
 
-def test_token_rules_do_not_retry_transport_errors_but_api_rules_do() -> None:
+def test_token_rules_retry_transport_errors_themselves_but_share_nothing_with_api_calls() -> None:
+    # Nothing else retries a token fetch that could not reach its endpoint, so its own
+    # rules do; but the token endpoint is another host: no outage gate, no client pause.
     error = TransportError("reset")
-    assert retry_delay(error, attempt=1, policy=TOKEN_POLICY, rules=TOKEN_RULES) is None
+    assert retry_delay(error, attempt=1, policy=TOKEN_POLICY, rules=TOKEN_RULES) is not None
     assert retry_delay(error, attempt=1, policy=POLICY, rules=API_RULES) is not None
+    assert (TOKEN_RULES.rides_outages, TOKEN_RULES.pauses_client) == (False, False)
+    assert (API_RULES.rides_outages, API_RULES.pauses_client) == (True, True)
 
 
 def test_the_token_fetch_waits_any_retry_after() -> None:
     error = error_for(503, {"Retry-After": "120"}, b"")
     assert retry_delay(error, attempt=1, policy=TOKEN_POLICY, rules=TOKEN_RULES) == 120.0
+
+
+def test_the_operations_that_change_state_are_every_one_but_the_reads() -> None:
+    changing = {op for op in ops.Op if _retry.changes_state(op.value)}
+    assert changing == {
+        ops.Op.RENT,
+        ops.Op.RENT_ANY,
+        ops.Op.UPDATE,
+        ops.Op.RELEASE,
+        ops.Op.UPDATE_CALLBACKS,
+        ops.Op.PROVISION_EMERGENCY_ADDRESS,
+        ops.Op.DEPROVISION_EMERGENCY_ADDRESS,
+    }  # validating an emergency address is a POST that changes nothing
+
+
+RENT, RENT_ANY = ops.Op.RENT.value, ops.Op.RENT_ANY.value
+UPDATE, RELEASE, GET = ops.Op.UPDATE.value, ops.Op.RELEASE.value, ops.Op.GET_ACTIVE.value
+
+
+@pytest.mark.parametrize(
+    ("operation", "error", "answered_before", "may_have_acted", "can_send", "expected"),
+    [
+        # Nothing may have acted: what ended the call stands, whatever it was.
+        (RENT, RateLimitedError(429), False, False, True, Settlement.RAISE),
+        (UPDATE, RuntimeError("hook"), False, False, True, Settlement.RAISE),
+        # A read stands even after a 5xx.
+        (GET, ServerError(503), False, True, True, Settlement.RAISE),
+        # A call that changes state and may have acted: checked where it can be...
+        (RENT, ServerError(503), False, True, True, Settlement.RECONCILE),
+        (RENT, RuntimeError("hook"), False, True, True, Settlement.RECONCILE),
+        # ...else ambiguous, however it ended.
+        (RENT, ServerError(503), False, True, False, Settlement.AMBIGUOUS),
+        (RENT_ANY, ServerError(503), False, True, True, Settlement.AMBIGUOUS),
+        (UPDATE, ServerError(503), False, True, True, Settlement.AMBIGUOUS),
+        (RELEASE, TransportError("reset"), False, True, True, Settlement.AMBIGUOUS),
+        (UPDATE, RuntimeError("hook"), False, True, True, Settlement.AMBIGUOUS),
+        # A refusal after an answered attempt means what AFTER_UNKNOWN says...
+        (RENT, NotFoundError(404), True, False, True, Settlement.RECONCILE),
+        (RENT, ApiError(400), True, True, True, Settlement.RECONCILE),
+        (RENT, NotFoundError(404), True, True, False, Settlement.AMBIGUOUS),
+        (RELEASE, NotFoundError(404), True, False, True, Settlement.DONE),
+        (RELEASE, NotFoundError(404), True, True, False, Settlement.DONE),
+        (RELEASE, ApiError(400), True, True, True, Settlement.RAISE),
+        # ...and nothing without an answered attempt before it.
+        (RELEASE, NotFoundError(404), False, False, True, Settlement.RAISE),
+        (RENT, NotFoundError(404), False, False, True, Settlement.RAISE),
+        # No rule for an update's 404: it may have acted, so it is ambiguous.
+        (UPDATE, NotFoundError(404), True, True, True, Settlement.AMBIGUOUS),
+    ],
+)
+def test_how_a_call_that_may_have_acted_ends(
+    operation: str,
+    error: BaseException,
+    answered_before: bool,
+    may_have_acted: bool,
+    can_send: bool,
+    expected: Settlement,
+) -> None:
+    verdict = settlement(
+        operation,
+        error,
+        answered_before=answered_before,
+        may_have_acted=may_have_acted,
+        can_send=can_send,
+    )
+    assert verdict is expected
+
+
+def test_no_access_token_means_nothing_was_processed() -> None:
+    assert maybe_processed(TokenEndpointError("down", status=503, attempts=4)) is False

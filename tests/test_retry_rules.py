@@ -17,9 +17,9 @@ import pytest
 from numbers_async._responses import error_for
 from numbers_async._retry import (
     RetryPolicy,
-    announce_retry,
-    describe,
+    notify_retry,
     parse_retry_after,
+    reason_for,
     retry_delay,
 )
 from numbers_async.errors import InvalidInputError, ServerError, TransportError
@@ -83,14 +83,14 @@ def test_a_retry_after_date_is_utc_whatever_the_local_zone(zone: str) -> None:
 def test_a_transport_error_is_described_with_its_cause() -> None:
     error = TransportError("connection reset")
     error.__cause__ = ConnectionResetError()  # as `raise ... from` sets it
-    assert describe(error) == "TransportError: ConnectionResetError"
-    assert describe(TransportError("refused")) == "TransportError"
-    assert describe(ServerError(503)) == "HTTP 503"
+    assert reason_for(error) == "TransportError: ConnectionResetError"
+    assert reason_for(TransportError("refused")) == "TransportError"
+    assert reason_for(ServerError(503)) == "HTTP 503"
 
 
 def test_a_retry_is_logged_with_operation_attempt_reason_and_delay(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.INFO, logger="numbers_async"):
-        announce_retry("active_numbers.get", ServerError(503), 2, 0.5, RetryPolicy())
+        notify_retry("active_numbers.get", ServerError(503), 2, 0.5, RetryPolicy())
     assert caplog.messages == ["active_numbers.get: attempt 2 failed (HTTP 503); retrying in 0.50s"]

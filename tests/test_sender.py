@@ -1,5 +1,6 @@
-"""The sender's order of work (rate gate -> slot -> auth -> send), pluggable rate limiters,
-and token retries reported like any other, over real HTTP to the fake server."""
+"""The sender's order of work (auth -> rate gate -> slot -> send: a call waiting for its
+token neither passes the gate nor holds a slot), pluggable rate limiters, and token
+retries reported like any other, over real HTTP to the fake server."""
 
 from __future__ import annotations
 

@@ -259,7 +259,7 @@ def _fold(state: State, lines: list[bytes], path: Path) -> None:
                 "journal",
                 f"{path}: line {number} is not a valid journal entry ({problem}); {RECOVER}",
             )
-        for name in ("window", "attempt"):
+        for name in ("window", "attempt_window", "attempt"):  # "attempt": its older name
             if entry.get(name, 0) > MAX_WINDOW:
                 raise JournalError(
                     str(path),

@@ -29,8 +29,9 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, Final
 
+from numbers_async._retry import maybe_processed
 from numbers_async.bulk._inputs import END, STOPPED, Source, key, numbered, pulled
-from numbers_async.bulk._operations import Operation, Unsettled, maybe_processed
+from numbers_async.bulk._operations import Operation, Unsettled
 from numbers_async.bulk._results import BulkFailure, BulkOutcome, BulkProgress, BulkReport, Item
 from numbers_async.bulk._store import JournalStore, OpenJournal, Withdrawn, Work
 from numbers_async.errors import InvalidInputError, NumbersError
@@ -241,7 +242,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
                 journal = await self._operation.open_journal(self._journal_store)
                 work, self._total = await journal.begin(self._items)
                 if await self._wait_for_earlier_runs(journal):
-                    await self._operation.settle(journal)
+                    await self._operation.reconcile(journal)
             source = Source(work)
             while True:
                 while self._may_start() and not source.is_async:
@@ -312,10 +313,10 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
 
         False if ``stop()`` ended the wait: then nothing may be settled.
         """
-        settle_at = journal.settle_at(self._operation.window, self._operation.attempt)
-        if settle_at is None or settle_at <= time.time():
+        ended_at = journal.requests_ended_at(self._operation.window, self._operation.attempt_window)
+        if ended_at is None or ended_at <= time.time():
             return not self._stopping
-        until = datetime.fromtimestamp(settle_at, timezone.utc)
+        until = datetime.fromtimestamp(ended_at, timezone.utc)
         self._waiting_until = until
         logger.info(
             "bulk %s: %d items of %s have unknown outcomes; waiting %.1fs (until %s) for the "
@@ -323,14 +324,14 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
             self._operation.name,
             len(journal.items_to_check()),
             journal.where,
-            settle_at - time.time(),
+            ended_at - time.time(),
             until.isoformat(timespec="seconds"),
         )
         if self._on_progress is not None:
             self._on_progress(self._progress(None, waiting_until=until))
         # The wall clock, as the earlier run's intents were timed by it (a sleep may end a
         # little early by it, hence the loop).
-        while (remaining := settle_at - time.time()) > 0 and not self._stopping:  # noqa: ASYNC110
+        while (remaining := ended_at - time.time()) > 0 and not self._stopping:  # noqa: ASYNC110
             await asyncio.sleep(min(remaining, _STOP_CHECK))  # stop() ends the wait
         self._waiting_until = None
         return not self._stopping
@@ -389,7 +390,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
             window = self._operation.intent_window(was_unknown)
             try:
                 await journal.record_intent(
-                    item_key, seq=seq, window=window, attempt=self._operation.attempt
+                    item_key, seq=seq, window=window, attempt_window=self._operation.attempt_window
                 )
             except Withdrawn:
                 return None  # another worker has it now: not ours to send

@@ -5,7 +5,7 @@ refuses to drive a job whose operation or request differs. Then, as the job runs
 
 ```text
 {"baseline": ["+12065550100", ...]}                         rent_any only, before any rent
-{"item": "+12065550142", "event": "intent", "seq": 0, "window": 420.0, "attempt": 60.0, ...}
+{"item": "+12065550142", "event": "intent", "seq": 0, "window": 420, "attempt_window": 60, ...}
 {"item": "+12065550142", "event": "succeeded", "seq": 0, "number": {...ActiveNumber...}}
 {"item": "+12065550143", "event": "failed", "seq": 1, "error": "NotFoundError", ...}
 {"item": 7, "event": "unknown", "seq": 7, "error": "TransportError", ...}   may have acted
@@ -17,8 +17,9 @@ clock: a rerun is another process) plus its ``window`` (the longest, in seconds,
 call and its retries could run under the timeouts then in force) is when the request must
 have ended, so a rerun settles an unknown outcome only after that. A run that no longer
 holds the journal's lock has stopped sending, so only the attempt it had in flight can
-still be running: that ends within ``attempt`` seconds (one attempt's limit) of the moment
-the rerun took the lock, which is often much sooner.
+still be running: that ends within ``attempt_window`` seconds (one attempt's limit) of the
+moment the rerun took the lock, which is often much sooner. (Journals written before
+``attempt_window`` had its name call it ``attempt``; it is read under either name.)
 
 Every line is validated when the journal is read (``_files``, which also opens the file
 safely: no symbolic links, the user's own file, a valid header or nothing): a line of the
@@ -63,7 +64,7 @@ from numbers_async.bulk._files import (
 from numbers_async.bulk._inputs import key, numbered
 from numbers_async.bulk._results import Item, JournalReport
 from numbers_async.bulk._state import FORMAT, VERSION, State, Status, sort_key
-from numbers_async.bulk._store import Settle, Work, request_digest, shown_request
+from numbers_async.bulk._store import Reconcile, Work, request_digest, shown_request
 from numbers_async.errors import ApiError, InvalidInputError, NumbersError
 from numbers_async.models import ActiveNumber
 
@@ -84,7 +85,7 @@ class Journal:
     The journal owns its state. Callers say what happened to an item (``record_intent``,
     ``record_success``, ``record_failure``, ``record_baseline``, ``forget``) and ask what
     is known (``status``, ``succeeded``, ``needs_check``, ``unknown_items``, ``baseline``,
-    ``succeeded_phones``, ``succeeded_items``, ``succeeded_at``, ``settle_at``); the
+    ``succeeded_phones``, ``succeeded_items``, ``succeeded_at``, ``requests_ended_at``); the
     journal decides how each event is written and folded in.
 
     Every OS error on the file (no space, permission, not a regular file) is raised as a
@@ -176,21 +177,24 @@ class Journal:
         """The item recorded as succeeded at input position ``seq``, if any."""
         return self._state.positions.get(seq)
 
-    def settle_at(self, default_window: float, default_attempt: float) -> float | None:
+    def requests_ended_at(
+        self, default_window: float, default_attempt_window: float
+    ) -> float | None:
         """When (epoch seconds) every earlier request for an item to check must have ended.
 
         That is the intent's time plus its ``window``, or — the earlier run having released
         the lock, so it sends nothing more — the time this run took the lock plus one
-        ``attempt``, whichever is sooner. ``None`` if no item needs a check. An intent
+        ``attempt_window``, whichever is sooner. ``None`` if no item needs a check. An intent
         written without them (a version 1 journal) is given the defaults.
         """
         ends = []
-        for item, (at, window, attempt) in self._state.intents.items():
+        for item, (at, window, attempt_window) in self._state.intents.items():
             if not self._state.needs_check(item):
                 continue
             end = at + (default_window if window is None else window)
             if self.locked:
-                end = min(end, self.opened_at + (default_attempt if attempt is None else attempt))
+                one_attempt = default_attempt_window if attempt_window is None else attempt_window
+                end = min(end, self.opened_at + one_attempt)
             ends.append(end)
         return max(ends, default=None)
 
@@ -245,19 +249,19 @@ class Journal:
         *,
         seq: int | None = None,
         window: float | None = None,
-        attempt: float | None = None,
+        attempt_window: float | None = None,
     ) -> None:
         """Record that a request for ``item`` is about to be sent; durable on return.
 
         Until an outcome follows, the item's outcome is unknown. ``window``: the longest,
-        in seconds from now, that the call and its retries could run; ``attempt``: the
-        longest one attempt could.
+        in seconds from now, that the call and its retries could run; ``attempt_window``:
+        the longest one attempt could.
         """
         fields: dict[str, Any] = {}
         if window is not None:
             fields["window"] = round(window, 3)
-        if attempt is not None:
-            fields["attempt"] = round(attempt, 3)
+        if attempt_window is not None:
+            fields["attempt_window"] = round(attempt_window, 3)
         await self._commit(_event(item, "intent", seq, **fields))
 
     async def record_success(
@@ -405,7 +409,7 @@ class FileJournal:
         self.path = Path(path)
         """The journal file."""
 
-    async def open(self, operation: str, request: Mapping[str, Any], settle: Settle) -> Any:
+    async def open(self, operation: str, request: Mapping[str, Any], reconcile: Reconcile) -> Any:
         """Open (or create) the file for an ``operation`` job; the journal the job writes to.
 
         A file job settles before its first item (the job calls ``settle`` itself once

@@ -40,7 +40,7 @@ def line_problem(entry: Mapping[str, Any]) -> str | None:
         return "at must be an ISO 8601 time"
     if "seq" in entry and not _is_count(entry["seq"]):
         return "seq must be a non-negative integer"
-    for name in ("window", "attempt"):
+    for name in ("window", "attempt_window", "attempt"):  # "attempt": its older name
         if name in entry and not _is_seconds(entry[name]):
             return f"{name} must be a non-negative number of seconds"
     if event == "succeeded":

@@ -1,11 +1,14 @@
 """What a bulk job does to one item, and how it settles an item whose outcome is unknown.
 
-The operations depend on ``BulkClient``: the few client calls they make, not the client.
-``NumbersClient`` satisfies it; so does anything else that answers those calls.
+The operations depend on ``BulkClient``: the few client calls they make and the settings
+the client runs with, not the client. ``NumbersClient`` satisfies it; so does anything
+else that answers those calls.
 
-``request_window`` says how long one call of an item — every attempt and retry the client's
-policy allows — can run: a rerun waits that long after the last intent of an unsettled
-item before it settles the item, so that no request of a killed run can still act.
+How long one call of an item can run — every attempt and retry the client's settings
+allow — is ``_retry.call_window``: a rerun waits that long after the last intent of an
+unsettled item before it settles the item, so that no request of a killed run can still
+act. What a refusal means after an earlier run's unknown attempt is ``_retry``'s rule too
+(``after_unknown``), the one the client applies within a call.
 """
 
 from __future__ import annotations
@@ -17,16 +20,11 @@ from collections.abc import AsyncIterable, Mapping
 from typing import Any, Final, Protocol
 
 from numbers_async._config import RetryPolicy, Timeouts
-from numbers_async._retry import maybe_processed
-from numbers_async._sender import CallOptions
+from numbers_async._operations import Op
+from numbers_async._retry import Settlement, after_unknown, attempt_window, call_window
 from numbers_async.bulk._journal import FileJournal, JournalPath
 from numbers_async.bulk._store import MAX_WINDOW, JournalStore, OpenJournal
-from numbers_async.errors import (
-    ApiError,
-    InvalidInputError,
-    NotFoundError,
-    NumbersError,
-)
+from numbers_async.errors import ApiError, InvalidInputError, NotFoundError, NumbersError
 from numbers_async.models import (
     ActiveNumber,
     Capability,
@@ -46,52 +44,12 @@ __all__ = [
     "RentAny",
     "Unsettled",
     "Update",
-    "attempt_limit",
-    "maybe_processed",
-    "request_window",
 ]
 
 logger = logging.getLogger("numbers_async.bulk")
 
-# Answers to a rent meaning "not available": after an unknown attempt, maybe its own doing.
-NOT_AVAILABLE: Final = frozenset({400, 404})
-
 # Listing page size for the rent_any baseline and reconciliation.
 LISTING_PAGE_SIZE: Final = 1000
-
-UNBOUNDED_ATTEMPT: Final = 300.0
-"""Seconds one attempt is taken to last at most when ``Timeouts`` bound neither the attempt
-(``total=None``) nor the call (``deadline=None``): a cap, since nothing else bounds it."""
-
-
-def attempt_limit(options: CallOptions | None) -> float:
-    """The longest, in seconds, one attempt can run: ``total`` (or the cap), within ``deadline``."""
-    timeouts = (options or CallOptions(RetryPolicy(), Timeouts())).timeouts
-    attempt = UNBOUNDED_ATTEMPT if timeouts.total is None else timeouts.total
-    if timeouts.deadline is not None:
-        attempt = min(attempt, timeouts.deadline)
-    return float(attempt)
-
-
-def request_window(options: CallOptions | None) -> float:
-    """The longest, in seconds, one call (all its attempts and retry sleeps) can run.
-
-    Every attempt lasts at most ``Timeouts.total`` (``UNBOUNDED_ATTEMPT`` if that is
-    ``None``); between attempts the client sleeps at most the larger of the backoff ceiling
-    and ``max_retry_after``. A ``deadline`` caps the whole. ``None``: the client's defaults.
-    """
-    if options is None:
-        options = CallOptions(RetryPolicy(), Timeouts())
-    retry, timeouts = options.retry, options.timeouts
-    attempt = UNBOUNDED_ATTEMPT if timeouts.total is None else timeouts.total
-    sleeps = sum(
-        max(retry.backoff_ceiling(failed), retry.max_retry_after)
-        for failed in range(1, retry.attempts)
-    )
-    window = retry.attempts * attempt + sleeps
-    if timeouts.deadline is not None:
-        window = min(window, timeouts.deadline)
-    return float(window)
 
 
 class ActiveNumberCalls(Protocol):
@@ -145,13 +103,22 @@ class AvailableNumberCalls(Protocol):
 
 
 class BulkClient(Protocol):
-    """What bulk jobs need of a client: owned numbers and rentals. ``NumbersClient`` is one."""
+    """What bulk jobs need of a client: owned numbers, rentals, and its settings.
+
+    ``NumbersClient`` is one. ``retry`` and ``timeouts`` say how long one call can run.
+    """
 
     @property
     def active_numbers(self) -> ActiveNumberCalls: ...
 
     @property
     def available_numbers(self) -> AvailableNumberCalls: ...
+
+    @property
+    def retry(self) -> RetryPolicy: ...
+
+    @property
+    def timeouts(self) -> Timeouts: ...
 
 
 class Unsettled(Exception):
@@ -171,10 +138,10 @@ class Operation(abc.ABC):
     def __init__(self, client: BulkClient, request: Mapping[str, Any]) -> None:
         self.client = client
         self.request = request  # the JSON body every item sends (journal header)
-        options = getattr(client, "_options", None)  # a NumbersClient's retry and timeouts
-        known = options if isinstance(options, CallOptions) else None
-        self.window = request_window(known)  # one item's call, retries included
-        self.attempt = attempt_limit(known)  # one attempt
+        total, deadline = client.timeouts.total, client.timeouts.deadline
+        # One item's call, retries included; and one attempt.
+        self.window = call_window(client.retry, total=total, deadline=deadline)
+        self.attempt_window = attempt_window(total=total, deadline=deadline)
         self.unaccounted: list[ActiveNumber] = []  # found on the server, owned by no item
 
     async def open_journal(self, store: JournalStore | JournalPath) -> OpenJournal:
@@ -193,7 +160,7 @@ class Operation(abc.ABC):
             )
         if isinstance(store, str | os.PathLike):
             store = FileJournal(store)
-        journal: OpenJournal = await store.open(self.name, self.request, self.settle)
+        journal: OpenJournal = await store.open(self.name, self.request, self.reconcile)
         return journal
 
     async def confirm(self, item: Any, recorded: ActiveNumber) -> ActiveNumber | None:
@@ -206,8 +173,8 @@ class Operation(abc.ABC):
         except NotFoundError:
             return None
 
-    async def settle(self, journal: OpenJournal) -> None:  # noqa: B027 - most have nothing to do
-        """Settle, before the first item, what cannot be settled item by item.
+    async def reconcile(self, journal: OpenJournal) -> None:  # noqa: B027 - most have nothing to do
+        """Reconcile, before the first item, what cannot be reconciled item by item.
 
         Called once earlier runs' requests have ended. Nothing, unless the operation says.
         """
@@ -251,7 +218,8 @@ class Rent(Operation):
                 item, sms=self._sms, voice=self._voice, callback_url=self._callback_url
             )
         except ApiError as exc:
-            if not was_unknown or exc.status not in NOT_AVAILABLE:
+            meaning = after_unknown(Op.RENT.value, exc.status) if was_unknown else None
+            if meaning is not Settlement.RECONCILE:
                 raise
             # "Not available" after an attempt whose outcome was unknown may be that
             # attempt's own doing: only the project's numbers can say.
@@ -298,7 +266,7 @@ class RentAny(Operation):
         self._capabilities = None if capabilities is None else [Capability(c) for c in capabilities]
         self._sms, self._voice, self._callback_url = sms, voice, callback_url
 
-    async def settle(self, journal: OpenJournal) -> None:
+    async def reconcile(self, journal: OpenJournal) -> None:
         """Record the baseline (a new journal), or assign what lost requests rented.
 
         Runs after the job waited for the earlier runs' requests to end, so the listing
@@ -402,8 +370,9 @@ class Release(Operation):
     async def call(self, item: Any, was_unknown: bool) -> ActiveNumber:
         try:
             return await self.client.active_numbers.release(item)
-        except NotFoundError:
-            if not was_unknown:
+        except ApiError as exc:
+            meaning = after_unknown(Op.RELEASE.value, exc.status) if was_unknown else None
+            if meaning is not Settlement.DONE:
                 raise
             # The earlier attempt released it; the API has nothing more to say about a
             # number the project no longer owns.

@@ -28,7 +28,7 @@ from numbers_async.bulk._redis_link import Link, check_record, item_of, key_name
 from numbers_async.bulk._redis_session import Session
 from numbers_async.bulk._results import JournalFailure, JournalReport
 from numbers_async.bulk._state import sort_key
-from numbers_async.bulk._store import Settle, request_digest, shown_request
+from numbers_async.bulk._store import Reconcile, request_digest, shown_request
 from numbers_async.errors import InvalidInputError
 
 __all__ = ["RedisJournal"]
@@ -49,7 +49,7 @@ _SCRIPTS: Final = {
         "RENEW",
         "QUIET",
         "SNAPSHOT",
-        "SETTLED",
+        "RECONCILED",
         "RELEASE",
         "REPORT",
     )
@@ -192,7 +192,7 @@ class RedisJournal:
         """Redis script calls made so far by the jobs and reports of this journal."""
         return self._round_trips
 
-    async def open(self, operation: str, request: Mapping[str, Any], settle: Settle) -> Any:
+    async def open(self, operation: str, request: Mapping[str, Any], reconcile: Reconcile) -> Any:
         """Join (or create) the job as a worker; the journal this worker's job writes to."""
         redis, owned = self._connection()
         worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -200,7 +200,7 @@ class RedisJournal:
             self._link(redis),
             worker=worker,
             operation=operation,
-            settle=settle,
+            reconcile=reconcile,
             lease=self._lease,
             batch=self._batch,
             closing=redis if owned else None,

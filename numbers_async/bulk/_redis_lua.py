@@ -111,8 +111,8 @@ local function reap(now, op)
       requeue(claimed[i], now, op)
     end
   end
-  local settling = redis.call('HGET', META, 'settling')
-  if settling and gone[settling] then redis.call('HDEL', META, 'settling') end
+  local reconciling = redis.call('HGET', META, 'reconciling')
+  if reconciling and gone[reconciling] then redis.call('HDEL', META, 'reconciling') end
 end
 
 -- The stored reply of the worker's last call of this kind, if `call` is that call (its
@@ -135,7 +135,7 @@ local function round_finished()
   local total = tonumber(redis.call('HGET', META, 'total') or '0')
   return cursor >= total and redis.call('ZCARD', LATER) == 0
     and redis.call('ZCARD', UNSETTLED) == 0 and redis.call('HLEN', CLAIMED) == 0
-    and not redis.call('HGET', META, 'settling')
+    and not redis.call('HGET', META, 'reconciling')
 end
 """
 

@@ -22,12 +22,12 @@ __all__ = [
     "KEY_NAMES",
     "LOAD",
     "QUIET",
+    "RECONCILED",
     "RECORD",
     "RELEASE",
     "RENEW",
     "REPORT",
     "SEAL",
-    "SETTLED",
     "SNAPSHOT",
 ]
 
@@ -136,7 +136,7 @@ return {'ok', redis.call('HGET', META, 'baseline')}
 # items to work (positions ready again first, then from the cursor) plus the succeeded
 # items met on the way. For rent_any, once nothing else is left and every unknown outcome
 # may be settled, the first worker to ask takes the settlement barrier.
-# -> {'work', position, key, record, ...} | {'settle'} | {'wait', ms} | {'finished'}
+# -> {'work', position, key, record, ...} | {'reconcile'} | {'wait', ms} | {'finished'}
 #    | {'lost'} (the worker was taken for dead) | {'gone'}
 CLAIM: Final = (
     PRELUDE
@@ -163,9 +163,9 @@ if again then
   return out
 end
 if round_of() ~= round then return {'finished'} end
-local settling = redis.call('HGET', META, 'settling')
-if settling == worker then return {'settle'} end
-if settling then return {'wait', 200} end
+local reconciling = redis.call('HGET', META, 'reconciling')
+if reconciling == worker then return {'reconcile'} end
+if reconciling then return {'wait', 200} end
 local out = {'work'}
 local given = 0
 local ready = redis.call('ZRANGEBYSCORE', LATER, '-inf', now, 'LIMIT', 0, batch)
@@ -190,8 +190,8 @@ if op == 'rent_any' and cursor >= total and redis.call('ZCARD', UNSETTLED) > 0 t
   local last = redis.call('ZRANGE', UNSETTLED, -1, -1, 'WITHSCORES')
   local wait = tonumber(last[2]) - now
   if wait <= 0 and redis.call('ZCARD', LATER) == 0 then
-    redis.call('HSET', META, 'settling', worker)
-    return {'settle'}
+    redis.call('HSET', META, 'reconciling', worker)
+    return {'reconcile'}
   end
 end
 if round_finished() then return {'finished'} end
@@ -232,10 +232,10 @@ for i = 6, #ARGV do
   if r.ev == 'intent' then
     local resumed_check = r.rs and not holder and rec.s == 'succeeded'
       and not redis.call('ZSCORE', LATER, seq) and not redis.call('ZSCORE', UNSETTLED, seq)
-    local settling = redis.call('HGET', META, 'settling')
+    local reconciling = redis.call('HGET', META, 'reconciling')
     if lost or not (holder == worker or resumed_check) then
       result = 'taken'
-    elseif op == 'rent_any' and settling and settling ~= worker then
+    elseif op == 'rent_any' and reconciling and reconciling ~= worker then
       result = 'paused'
     else
       redis.call('HSET', CLAIMED, seq, worker)
@@ -321,7 +321,7 @@ QUIET: Final = (
     PRELUDE
     + """
 if not same_job(ARGV[1]) then return {'gone'} end
-if redis.call('HGET', META, 'settling') ~= ARGV[2] then return {'lost'} end
+if redis.call('HGET', META, 'reconciling') ~= ARGV[2] then return {'lost'} end
 local now = now_ms()
 local last = redis.call('ZRANGE', UNSETTLED, -1, -1, 'WITHSCORES')
 if last[2] and tonumber(last[2]) > now then return {'wait', tonumber(last[2]) - now} end
@@ -354,11 +354,11 @@ return out
 # ARGV: id, worker, unaccounted numbers (JSON list), then the positions the settlement
 # proved never rented (handed out again, as new). Ends the barrier.
 # -> {'ok'} | {'lost'} | {'gone'}
-SETTLED: Final = (
+RECONCILED: Final = (
     PRELUDE
     + """
 if not same_job(ARGV[1]) then return {'gone'} end
-if redis.call('HGET', META, 'settling') ~= ARGV[2] then return {'lost'} end
+if redis.call('HGET', META, 'reconciling') ~= ARGV[2] then return {'lost'} end
 local now = now_ms()
 for i = 4, #ARGV do
   local key = redis.call('HGET', ITEMS, ARGV[i])
@@ -384,7 +384,7 @@ if #found > 0 then
   end
   redis.call('HSET', META, 'unaccounted', cjson.encode(known))
 end
-redis.call('HDEL', META, 'settling')
+redis.call('HDEL', META, 'reconciling')
 return {'ok'}
 """
 )
@@ -405,7 +405,9 @@ for i = 1, #claimed, 2 do
 end
 redis.call('ZREM', WORKERS, ARGV[2])
 redis.call('HDEL', META, 'claim:' .. ARGV[2], 'record:' .. ARGV[2])
-if redis.call('HGET', META, 'settling') == ARGV[2] then redis.call('HDEL', META, 'settling') end
+if redis.call('HGET', META, 'reconciling') == ARGV[2] then
+  redis.call('HDEL', META, 'reconciling')
+end
 return {'ok'}
 """
 )

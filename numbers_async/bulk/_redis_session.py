@@ -34,7 +34,7 @@ from numbers_async.bulk._inputs import key
 from numbers_async.bulk._redis_link import Link
 from numbers_async.bulk._results import Item
 from numbers_async.bulk._state import sort_key
-from numbers_async.bulk._store import Settle, Withdrawn, Work
+from numbers_async.bulk._store import Reconcile, Withdrawn, Work
 from numbers_async.errors import ApiError, InvalidInputError, JournalError, NumbersError
 from numbers_async.models import ActiveNumber
 
@@ -44,7 +44,7 @@ logger = logging.getLogger("numbers_async.bulk")
 
 _CHUNK: Final = 1000  # input items per load
 _MOST_RESUMED: Final = 1000  # succeeded items handed over per claim, beside the batch
-_SETTLE_TRIES: Final = 3  # failed settlements (a listing that failed) before giving up
+_RECONCILE_TRIES: Final = 3  # failed settlements (a listing that failed) before giving up
 
 
 class Session:
@@ -56,7 +56,7 @@ class Session:
         *,
         worker: str,
         operation: str,
-        settle: Settle,
+        reconcile: Reconcile,
         lease: float,
         batch: int,
         closing: Any = None,
@@ -65,7 +65,7 @@ class Session:
         self._closing = closing  # the connection to close with the job, if it is the job's
         self._worker = worker
         self._operation = operation
-        self._settle = settle
+        self._reconcile = reconcile
         self._lease_ms = round(lease * 1000)
         self._poll = min(1.0, lease / 3)
         self._batch = batch
@@ -90,7 +90,7 @@ class Session:
         self._snapshot: tuple[frozenset[str], list[Item], dict[Item, int]] | None = None
         self._forgotten: list[int] = []
         self._unaccounted: list[str] = []
-        self._settle_failures = 0
+        self._reconcile_failures = 0
         self._closed = False
 
     # --- joining --------------------------------------------------------------------------
@@ -209,8 +209,8 @@ class Session:
             kind = reply_of.text(reply[0], self._link)
             if kind == "work":
                 self._take(reply[1:])
-            elif kind == "settle":
-                await self._settle_all()
+            elif kind == "reconcile":
+                await self._reconcile_all()
             elif kind == "finished":
                 return
             elif kind == "lost":
@@ -260,7 +260,7 @@ class Session:
 
     # --- the rent_any settlement barrier ----------------------------------------------------
 
-    async def _settle_all(self) -> None:
+    async def _reconcile_all(self) -> None:
         while True:
             reply = await self._link.call("QUIET", self._id, self._worker)
             kind = reply_of.text(reply[0], self._link)
@@ -275,23 +275,23 @@ class Session:
         self._forgotten, self._unaccounted = [], []
         failure: NumbersError | None = None
         try:
-            await self._settle(self)
+            await self._reconcile(self)
         except NumbersError as exc:
             failure = exc
         finally:
             self._snapshot = None
         await self._link.call(
-            "SETTLED", self._id, self._worker, json.dumps(self._unaccounted), *self._forgotten
+            "RECONCILED", self._id, self._worker, json.dumps(self._unaccounted), *self._forgotten
         )
         if failure is not None:
-            self._settle_failures += 1
+            self._reconcile_failures += 1
             logger.warning(
                 "bulk %s: settling the unknown outcomes of %s failed (%s)",
                 self._operation,
                 self.where,
                 failure,
             )
-            if self._settle_failures >= _SETTLE_TRIES:
+            if self._reconcile_failures >= _RECONCILE_TRIES:
                 raise failure  # they stay unknown: the next run settles them
 
     async def _read_snapshot(self) -> tuple[frozenset[str], list[Item], dict[Item, int]]:
@@ -340,7 +340,9 @@ class Session:
         item = self._positions.get(seq)
         return item if item is not None and self.status(item) == "succeeded" else None
 
-    def settle_at(self, default_window: float, default_attempt: float) -> float | None:
+    def requests_ended_at(
+        self, default_window: float, default_attempt_window: float
+    ) -> float | None:
         """Nothing to wait for up front: each item is handed out once it may be settled."""
         return None
 
@@ -368,7 +370,7 @@ class Session:
         *,
         seq: int | None = None,
         window: float | None = None,
-        attempt: float | None = None,
+        attempt_window: float | None = None,
     ) -> None:
         """Record the intent, as the holder of the item's claim; ``Withdrawn`` if not."""
         position = self._position(item, seq)
@@ -377,7 +379,7 @@ class Session:
             "seq": position,
             "key": json.dumps(item),
             "w": window,
-            "aw": attempt,
+            "aw": attempt_window,
         }
         if position in self._resumed:
             entry["rs"] = 1

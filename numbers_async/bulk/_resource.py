@@ -110,7 +110,7 @@ class Bulk:
     ) -> BulkJob:
         """Rent ``count`` numbers matching the criteria, whichever they are (costs money).
 
-        Items are the attempt numbers ``0`` to ``count - 1``. With a journal, the numbers
+        Items are the rent indexes ``0`` to ``count - 1``. With a journal, the numbers
         the project already owns in ``region_code`` and ``number_type`` are recorded first,
         so that a rerun can tell which numbers lost requests rented: don't rent numbers of
         that region and type by other means until such a job has been settled.

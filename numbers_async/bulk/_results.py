@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 Item = str | int
-"""A job's item: a phone number, or for ``rent_any`` the attempt number."""
+"""A job's item: a phone number, or for ``rent_any`` the rent index."""
 
 
 @attrs.frozen
@@ -28,7 +28,7 @@ class BulkOutcome:
     """How one item of a bulk job ended: a number, or an error.
 
     Attributes:
-        item: the phone number, or for ``rent_any`` the attempt number (``0`` to
+        item: the phone number, or for ``rent_any`` the rent index (``0`` to
             ``count - 1``).
         number: the ``ActiveNumber`` the API returned (``None`` on failure). A release
             that an earlier, lost attempt already did carries only ``phone_number``.
@@ -55,13 +55,13 @@ class BulkOutcome:
 class BulkFailure:
     """An item that failed: which one, the ``NumbersError``, and whether it may have acted.
 
-    ``item`` is the phone number, or for ``rent_any`` the attempt number.
+    ``item`` is the phone number, or for ``rent_any`` the rent index.
     ``outcome_unknown`` is true when the request may have taken effect anyway (its
     response was lost); rerunning the job with its journal settles it.
     """
 
     item: Item
-    """The phone number, or for ``rent_any`` the attempt number (``0`` to ``count - 1``)."""
+    """The phone number, or for ``rent_any`` the rent index (``0`` to ``count - 1``)."""
 
     error: NumbersError
     """Why it failed: the exception the operation raised."""

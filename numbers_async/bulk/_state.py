@@ -32,7 +32,7 @@ class State:
         self.positions: dict[int, Item] = {}  # input position -> the item that succeeded there
         self.had_unknown: set[Item] = set()  # items with an attempt whose outcome was unknown
         self.open_intent: set[Item] = set()  # an intent with no outcome after it (yet)
-        # The last intent of each item: (at, window, attempt); None where not recorded.
+        # The last intent of each item: (at, window, attempt window); None where not recorded.
         self.intents: dict[Item, tuple[float, float | None, float | None]] = {}
         # The last failure of each item (error class, message, HTTP status): for reports.
         self.failures: dict[Item, tuple[str, str, int | None]] = {}
@@ -47,7 +47,7 @@ class State:
             if item in self.open_intent:
                 self.had_unknown.add(item)  # the previous attempt never got an outcome
             self.open_intent.add(item)
-            self.intents[item] = (epoch(entry["at"]), entry.get("window"), entry.get("attempt"))
+            self.intents[item] = (epoch(entry["at"]), entry.get("window"), _attempt_window(entry))
         else:
             self.open_intent.discard(item)
         if event == "unknown":
@@ -93,5 +93,11 @@ class State:
 
 
 def sort_key(item: Item) -> tuple[int, int, str]:
-    """Attempt numbers (``rent_any``) in numeric order, before any phone number."""
+    """Rent indexes (``rent_any``) in numeric order, before any phone number."""
     return (0, item, "") if isinstance(item, int) else (1, 0, item)
+
+
+def _attempt_window(entry: Mapping[str, Any]) -> float | None:
+    """An intent's attempt window, under its name or the one it had before (``attempt``)."""
+    value: float | None = entry.get("attempt_window", entry.get("attempt"))
+    return value

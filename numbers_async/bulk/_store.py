@@ -36,7 +36,7 @@ __all__ = [
     "MAX_WINDOW",
     "JournalStore",
     "OpenJournal",
-    "Settle",
+    "Reconcile",
     "Withdrawn",
     "Work",
     "request_digest",
@@ -45,14 +45,14 @@ __all__ = [
 
 MAX_WINDOW: Final = 7 * 86_400.0
 """The longest wait, in seconds, a journal may ask for (an intent's ``window`` or
-``attempt``): a week. A larger value read back is refused (``JournalError``), so a file
+``attempt_window``): a week. A larger value read back is refused (``JournalError``), so a file
 or a Redis key cannot make a rerun wait for years; a job whose own timeouts allow a
 longer call is refused before it starts."""
 
 Work = Iterable[tuple[int, Any]] | AsyncIterable[tuple[int, Any]]
 """What a worker is to do: ``(position in the job's input, item)`` pairs."""
 
-Settle = Callable[["OpenJournal"], Awaitable[None]]
+Reconcile = Callable[["OpenJournal"], Awaitable[None]]
 """The operation's settlement of unknown outcomes that cannot be settled item by item
 (``rent_any``): called with the journal once no request of the job can still act."""
 
@@ -108,7 +108,9 @@ class OpenJournal(Protocol):
         """The item recorded as succeeded at input position ``seq``, if any."""
         ...
 
-    def settle_at(self, default_window: float, default_attempt: float) -> float | None:
+    def requests_ended_at(
+        self, default_window: float, default_attempt_window: float
+    ) -> float | None:
         """When (epoch seconds) earlier requests for the items to check must have ended."""
         ...
 
@@ -130,7 +132,7 @@ class OpenJournal(Protocol):
         *,
         seq: int | None = None,
         window: float | None = None,
-        attempt: float | None = None,
+        attempt_window: float | None = None,
     ) -> None:
         """Record that a request for ``item`` is about to be sent; durable on return.
 
@@ -178,10 +180,10 @@ class JournalStore(Protocol):
     implement it.
     """
 
-    async def open(self, operation: str, request: Mapping[str, Any], settle: Settle) -> Any:
+    async def open(self, operation: str, request: Mapping[str, Any], reconcile: Reconcile) -> Any:
         """Open the journal of an ``operation`` job that sends ``request`` with each item.
 
-        Returns an ``OpenJournal``. ``settle`` is the operation's settlement of unknown
+        Returns an ``OpenJournal``. ``reconcile`` is the operation's settlement of unknown
         outcomes, for a store that settles while the job runs.
         """
         ...

@@ -2,11 +2,14 @@
 
 One subcommand per API operation (``regions``, ``search``, ``get-available``, ``rent``,
 ``rent-any``, ``list``, ``get``, ``update``, ``release``, ``get-callbacks``,
-``update-callbacks``), bulk jobs (``bulk-rent``, ``bulk-rent-any``, ``bulk-update``,
-``bulk-release``), ``fake-server`` and ``demo``. ``numbers-async COMMAND --help`` says more.
+``update-callbacks``, ``get-emergency-address``, ``validate-emergency-address``,
+``provision-emergency-address``, ``deprovision-emergency-address``), bulk jobs
+(``bulk-rent``, ``bulk-rent-any``, ``bulk-update``, ``bulk-release``), ``fake-server`` and
+``demo``. ``numbers-async COMMAND --help`` says more.
 
 Commands that rent or release numbers (``rent``, ``rent-any``, ``release``, ``bulk-rent``,
-``bulk-rent-any``, ``bulk-release``) ask for confirmation on a terminal unless ``--yes`` is
+``bulk-rent-any``, ``bulk-release``) or remove an emergency address
+(``deprovision-emergency-address``) ask for confirmation on a terminal unless ``--yes`` is
 given; when stdin is not a terminal they never wait for an answer: without ``--yes`` they
 refuse (exit 2). ``--fake`` spends nothing and asks nothing.
 

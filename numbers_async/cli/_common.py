@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import getpass
+import os
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from numbers_async import (
+    EmergencyAddress,
+    EstVoiceConfiguration,
+    FaxVoiceConfiguration,
     InvalidInputError,
     NumbersClient,
+    RtcVoiceConfiguration,
     SmsConfiguration,
     VoiceConfiguration,
     to_dict,
@@ -29,11 +36,13 @@ __all__ = [
     "PROG",
     "STDIN",
     "UsageError",
+    "address_of",
     "as_wire_dict",
     "confirmed",
     "connect",
     "one_line",
     "option",
+    "read_secret",
     "sms_of",
     "voice_of",
 ]
@@ -82,28 +91,37 @@ async def connect(
     ``max_concurrency=None`` keeps the client's own default; ``rate_limit`` is the
     client's (requests per second, or a shared limiter).
     """
+    limit: dict[str, Any] = {} if max_concurrency is None else {"max_concurrency": max_concurrency}
     if option(args, "fake", False):
-        from numbers_async.cli._fake_server import describe
+        from numbers_async.cli._fake_server import summary
         from numbers_async.testing import FakeNumbersServer
 
         async with FakeNumbersServer() as fake:
             print(
                 f"{PROG}: --fake: a new fake Sinch server, gone when this command ends: "
-                f"{describe(fake)}",
+                f"{summary(fake)}",
                 file=sys.stderr,
                 flush=True,
             )
-            async with fake.client(
-                max_concurrency=max_concurrency, rate_limit=rate_limit
-            ) as client:
+            async with fake.client(**limit, rate_limit=rate_limit) as client:
                 yield client
         return
-    limit: dict[str, Any] = {} if max_concurrency is None else {"max_concurrency": max_concurrency}
+    project_id = option(args, "project_id") or os.environ.get("SINCH_PROJECT_ID")
+    key_id = option(args, "key_id") or os.environ.get("SINCH_KEY_ID")
+    key_secret = read_secret(
+        given=option(args, "key_secret"),
+        flag="--key-secret",
+        path=option(args, "key_secret_file"),
+        path_flag="--key-secret-file",
+        variable="SINCH_KEY_SECRET",
+        # Asked for only once the rest is known: no question before a certain failure.
+        prompt="access key secret" if project_id and key_id else None,
+    )
     try:
         client = NumbersClient.from_env(
-            project_id=option(args, "project_id"),
-            key_id=option(args, "key_id"),
-            key_secret=option(args, "key_secret"),
+            project_id=project_id,
+            key_id=key_id,
+            key_secret=key_secret,
             auth=option(args, "auth", "oauth2"),
             base_url=option(args, "base_url"),
             auth_url=option(args, "auth_url"),
@@ -119,6 +137,48 @@ async def connect(
         raise UsageError(one_line(exc)) from None
     async with client:
         yield client
+
+
+def read_secret(
+    *,
+    given: str | None,
+    flag: str,
+    path: str | None,
+    path_flag: str,
+    variable: str,
+    prompt: str | None,
+) -> str | None:
+    """A secret from the command line, a file, the environment or a prompt, in that order.
+
+    One given on the command line works but draws a warning: any user of the machine can
+    read a process's arguments (``ps``, ``/proc/PID/cmdline``). A file gives its first
+    line; the prompt (no echo) is used only when ``prompt`` is set and stdin is a
+    terminal. ``None`` when there is no secret anywhere.
+    """
+    if given is not None and path is not None:
+        raise UsageError(f"give {flag} or {path_flag}, not both")
+    if given is not None:
+        print(
+            f"{PROG}: warning: {flag} puts the secret where every user of this machine can "
+            f"read it (the process list); prefer {variable} or {path_flag}",
+            file=sys.stderr,
+        )
+        return given
+    if path is not None:
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read {path_flag} {path}: {one_line(exc)}") from None
+        if not lines or not lines[0].strip():
+            raise UsageError(f"{path_flag} {path}: the first line is empty")
+        return lines[0].strip()
+    from_environment = os.environ.get(variable)
+    if from_environment:
+        return from_environment
+    stdin = sys.stdin
+    if prompt is not None and stdin is not None and stdin.isatty():
+        return getpass.getpass(f"{PROG}: {prompt}: ", stream=sys.stderr).strip() or None
+    return None
 
 
 def confirmed(args: argparse.Namespace, action: str) -> bool:
@@ -153,5 +213,24 @@ def sms_of(args: argparse.Namespace) -> SmsConfiguration | None:
 
 
 def voice_of(args: argparse.Namespace) -> VoiceConfiguration | None:
-    """``--voice-app`` as a ``VoiceConfiguration``."""
-    return None if args.voice_app is None else VoiceConfiguration(app_id=args.voice_app)
+    """``--voice-app``, ``--voice-trunk`` or ``--voice-fax-service`` (one at most)."""
+    if args.voice_app is not None:
+        return RtcVoiceConfiguration(app_id=args.voice_app)
+    if args.voice_trunk is not None:
+        return EstVoiceConfiguration(trunk_id=args.voice_trunk)
+    if args.voice_fax_service is not None:
+        return FaxVoiceConfiguration(service_id=args.voice_fax_service)
+    return None
+
+
+def address_of(args: argparse.Namespace) -> EmergencyAddress:
+    """The ``--street-number``, ``--city``... options as an ``EmergencyAddress``."""
+    return EmergencyAddress(
+        street_number=args.street_number,
+        street_info=args.street_info,
+        location=args.location,
+        city=args.city,
+        state=args.state,
+        postal_code=args.postal_code,
+        postal_code_plus_four=args.postal_code_plus_four,
+    )

@@ -177,7 +177,8 @@ async def _list(tour: _Tour) -> None:
 
 async def _update(tour: _Tour, phones: list[str]) -> None:
     tour.heading(f"Bulk update: name them 'Demo fleet' and move them to SMS campaign {CAMPAIGN}")
-    sms = SmsConfiguration(campaign_id=CAMPAIGN)
+    # The service plan is required with every SMS configuration sent, the campaign too.
+    sms = SmsConfiguration(service_plan_id=SERVICE_PLAN, campaign_id=CAMPAIGN)
     report = await tour.bulk(
         "update",
         len(phones),

@@ -11,10 +11,10 @@ import signal
 
 from numbers_async.testing import FakeNumbersServer
 
-__all__ = ["describe", "export_lines", "serve"]
+__all__ = ["export_lines", "serve", "summary"]
 
 
-def describe(fake: FakeNumbersServer) -> str:
+def summary(fake: FakeNumbersServer) -> str:
     """The state a fake is in, in one line: what the project owns and what it can rent."""
     owned = len(fake.active)
     per_kind = collections.Counter(
@@ -64,7 +64,7 @@ async def serve(args: argparse.Namespace) -> int:
         print(f"# fake Sinch Numbers API (Ctrl-C stops it) listening on {fake.url}", flush=True)
         for line in export_lines(fake):
             print(line, flush=True)
-        print(f"# {describe(fake)}", flush=True)
+        print(f"# {summary(fake)}", flush=True)
         await stop.wait()
     api_requests = sum(1 for r in fake.requests if r.route != "token")
     rents = sum(fake.rent_counts.values())

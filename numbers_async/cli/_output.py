@@ -16,10 +16,20 @@ from typing import Any, TextIO
 from numbers_async.cli._common import as_wire_dict
 from numbers_async.models import (
     ActiveNumber,
+    AddressValidation,
     AvailableNumber,
     AvailableRegion,
     CallbackConfiguration,
+    EmergencyAddress,
+    EstScheduledVoiceProvisioning,
+    EstVoiceConfiguration,
+    FaxScheduledVoiceProvisioning,
+    FaxVoiceConfiguration,
     Money,
+    RtcScheduledVoiceProvisioning,
+    RtcVoiceConfiguration,
+    ScheduledVoiceProvisioning,
+    VoiceConfiguration,
 )
 
 __all__ = ["Column", "Writer", "table"]
@@ -82,14 +92,33 @@ def _sms_human(number: ActiveNumber) -> str:
     return " / ".join(filter(None, (sms.service_plan_id, sms.campaign_id)))
 
 
+def _voice_id(voice: VoiceConfiguration | ScheduledVoiceProvisioning | None) -> str | None:
+    """The id a voice configuration links (app, trunk or service); None for a newer type."""
+    if isinstance(voice, RtcVoiceConfiguration | RtcScheduledVoiceProvisioning):
+        return voice.app_id
+    if isinstance(voice, EstVoiceConfiguration | EstScheduledVoiceProvisioning):
+        return voice.trunk_id
+    if isinstance(voice, FaxVoiceConfiguration | FaxScheduledVoiceProvisioning):
+        return voice.service_id
+    return None
+
+
+def _voice_link(voice: VoiceConfiguration | ScheduledVoiceProvisioning) -> str:
+    """``"EST trunk-1"``; ``""`` when nothing is linked; the type alone if it is unknown."""
+    linked = _voice_id(voice)
+    if linked == "":
+        return ""
+    return voice.type if linked is None else f"{voice.type} {linked}"
+
+
 def _voice_human(number: ActiveNumber) -> str:
     voice = number.voice_configuration
     if voice is None:
         return ""
     scheduled = voice.scheduled_voice_provisioning
     if scheduled is not None and scheduled.status is not None:
-        return f"{_text(scheduled.status)} -> {scheduled.app_id}"
-    return voice.app_id or ""
+        return f"{_text(scheduled.status)} -> {_voice_link(scheduled)}"
+    return _voice_link(voice)
 
 
 def _sms_status(number: ActiveNumber) -> object:
@@ -112,7 +141,7 @@ ACTIVE: Sequence[Column] = (
     Column("capabilities", "capability", lambda n: n.capability),
     Column("monthly", "monthlyAmount", lambda n: _money(n.money)),
     Column("sms", "smsServicePlanId", lambda n: _sms_human(n)),
-    Column("voice", "voiceAppId", lambda n: _voice_human(n)),
+    Column("voice", "voice", lambda n: _voice_human(n)),
     Column("next charge", "nextChargeDate", lambda n: _date(n.next_charge_date)),
     Column("expires", "expireAt", lambda n: _date(n.expire_at)),
 )
@@ -122,8 +151,14 @@ def _sms_field(name: str) -> Callable[[ActiveNumber], object]:
     return lambda n: getattr(n.sms_configuration, name, None)
 
 
-def _voice_app(number: ActiveNumber) -> object:
-    return number.voice_configuration.app_id if number.voice_configuration else None
+def _voice_field(cls: type[VoiceConfiguration]) -> Callable[[ActiveNumber], object]:
+    """The id of a number's voice configuration if it is a ``cls``, else nothing."""
+
+    def read(number: ActiveNumber) -> object:
+        voice = number.voice_configuration
+        return _voice_id(voice) if isinstance(voice, cls) else None
+
+    return read
 
 
 ACTIVE_CSV: Sequence[Column] = (
@@ -133,7 +168,12 @@ ACTIVE_CSV: Sequence[Column] = (
     Column("", "smsServicePlanId", _sms_field("service_plan_id")),
     Column("", "smsCampaignId", _sms_field("campaign_id")),
     Column("", "smsProvisioningStatus", _sms_status),
-    Column("", "voiceAppId", _voice_app),
+    Column("", "voiceAppId", _voice_field(RtcVoiceConfiguration)),
+    Column(
+        "", "voiceType", lambda n: n.voice_configuration.type if n.voice_configuration else None
+    ),
+    Column("", "voiceTrunkId", _voice_field(EstVoiceConfiguration)),
+    Column("", "voiceServiceId", _voice_field(FaxVoiceConfiguration)),
     Column("", "voiceProvisioningStatus", _voice_status),
     Column("", "callbackUrl", lambda n: n.callback_url),
     Column("", "nextChargeDate", lambda n: n.next_charge_date),
@@ -156,6 +196,40 @@ REGIONS: Sequence[Column] = (
     Column("region", "regionCode", lambda r: r.region_code),
     Column("name", "regionName", lambda r: r.region_name),
     Column("types", "types", lambda r: r.types),
+)
+
+
+def _address_line(address: EmergencyAddress | None) -> str:
+    """``3500 Lenox Rd NE, Suite 4, Atlanta, GA 30326-4228`` (empty parts left out)."""
+    if address is None:
+        return ""
+    street = " ".join(filter(None, (address.street_number, address.street_info)))
+    code = "-".join(filter(None, (address.postal_code, address.postal_code_plus_four)))
+    region = " ".join(filter(None, (address.state, code)))
+    return ", ".join(filter(None, (street, address.location, address.city, region)))
+
+
+ADDRESS: Sequence[Column] = (
+    Column("street number", "streetNumber", lambda a: a.street_number),
+    Column("street", "streetInfo", lambda a: a.street_info),
+    Column("location", "location", lambda a: a.location),
+    Column("city", "city", lambda a: a.city),
+    Column("state", "state", lambda a: a.state),
+    Column("postal code", "postalCode", lambda a: a.postal_code),
+    Column("plus four", "postalCodePlusFour", lambda a: a.postal_code_plus_four),
+)
+VALIDATION: Sequence[Column] = (
+    Column("number", "phoneNumber", lambda v: v.phone_number),
+    Column("display name", "displayName", lambda v: v.display_name),
+    Column("result", "validationResult", lambda v: v.validation_result),
+    Column("message", "validationMessage", lambda v: v.validation_message),
+    Column("validated", "validatedAddress", lambda v: _address_line(v.validated_address)),
+    Column("corrected", "correctedAddress", lambda v: _address_line(v.corrected_address)),
+    Column(
+        "candidates",
+        "candidateAddresses",
+        lambda v: " | ".join(_address_line(a) for a in v.candidate_addresses or ()),
+    ),
 )
 
 
@@ -244,6 +318,24 @@ class Writer:
     def regions(self, regions: Sequence[AvailableRegion]) -> None:
         """Several ``AvailableRegion``."""
         self.many(REGIONS, regions)
+
+    def emergency_address(self, address: EmergencyAddress) -> None:
+        """One ``EmergencyAddress``."""
+        self.one(ADDRESS, address)
+
+    def address_validation(self, validation: AddressValidation) -> None:
+        """What a validation found; CSV and tables write each address on one line."""
+        self.one(VALIDATION, validation)
+
+    def deprovisioned(self, phone: str) -> None:
+        """That ``phone`` no longer has an emergency address."""
+        data = {"phoneNumber": phone, "emergencyAddress": None}
+        if self.format == "json":
+            self.json(data)
+        elif self.format == "csv":
+            self.rows([Column("", "phoneNumber", lambda d: d["phoneNumber"])], [data])
+        else:
+            print(f"{phone} has no emergency address now", file=self.out)
 
     def callbacks(self, config: CallbackConfiguration) -> None:
         """The callback configuration; the secret is masked unless ``--show-secret``."""

@@ -3,7 +3,8 @@
 Global options (output format, progress, connection) are defined once and listed once, in
 ``numbers-async --help``. Every command accepts them before or after its name, but its own
 ``--help`` shows only its own options, one example, and a pointer to the global ones.
-Commands that spend or give up money (``CONFIRMING``) take ``--yes``.
+Commands that spend or give up money, or remove a number's emergency address
+(``CONFIRMING``), take ``--yes``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from numbers_async import __version__
+from numbers_async.cli._address import add_address_commands
 from numbers_async.cli._common import EXIT_USAGE, PROG
 from numbers_async.models import Capability, NumberType, SearchPattern
 
@@ -24,7 +26,16 @@ SEARCH_PATTERNS = tuple(member.value for member in SearchPattern)
 
 # Commands that ask before they act (unless --yes): they rent (money) or release numbers.
 CONFIRMING = frozenset(
-    {"rent", "rent-any", "release", "bulk-rent", "bulk-rent-any", "bulk-release"}
+    {
+        "rent",
+        "rent-any",
+        "release",
+        "bulk-rent",
+        "bulk-rent-any",
+        "bulk-release",
+        # Not money, but emergency calls from the number then carry no address.
+        "deprovision-emergency-address",
+    }
 )
 
 GLOBAL_OPTIONS_NOTE = (
@@ -110,7 +121,8 @@ def _global_options(*, shown: bool) -> _Parser:
     connection = options.add_argument_group(
         "connection" if shown else None,
         "Credentials come from SINCH_PROJECT_ID, SINCH_KEY_ID and SINCH_KEY_SECRET (and "
-        "SINCH_NUMBERS_URL, SINCH_AUTH_URL) unless given here."
+        "SINCH_NUMBERS_URL, SINCH_AUTH_URL) unless given here. Without a key secret, it is "
+        "asked for when stdin is a terminal."
         if shown
         else None,
     )
@@ -120,7 +132,14 @@ def _global_options(*, shown: bool) -> _Parser:
     connection.add_argument("--project-id", metavar="ID", help=text("the Sinch project"))
     connection.add_argument("--key-id", metavar="ID", help=text("the access key's ID"))
     connection.add_argument(
-        "--key-secret", metavar="SECRET", help=text("the access key's secret (prefer the variable)")
+        "--key-secret",
+        metavar="SECRET",
+        help=text("the access key's secret; visible to other users: prefer the variable or a file"),
+    )
+    connection.add_argument(
+        "--key-secret-file",
+        metavar="PATH",
+        help=text("read the access key's secret from the first line of this file"),
     )
     connection.add_argument("--base-url", metavar="URL", help=text("the Numbers API origin"))
     connection.add_argument("--auth-url", metavar="URL", help=text("the OAuth2 token endpoint"))
@@ -158,8 +177,16 @@ def _provisioning(parser: argparse.ArgumentParser, *, changing: bool) -> None:
     if changing:
         plan_help += " ('' unlinks it)"
     group.add_argument("--sms-service-plan", metavar="ID", help=plan_help)
-    group.add_argument("--sms-campaign", metavar="ID", help="the SMS campaign (10DLC in the US)")
+    group.add_argument(
+        "--sms-campaign",
+        metavar="ID",
+        help="the SMS campaign (10DLC in the US); needs --sms-service-plan",
+    )
+    # One of the three at most (checked in parse(): a mutually exclusive group would print
+    # as one piece too wide for the usage line).
     group.add_argument("--voice-app", metavar="ID", help="the Voice app that handles its calls")
+    group.add_argument("--voice-trunk", metavar="ID", help="or the Elastic SIP Trunk (EST)")
+    group.add_argument("--voice-fax-service", metavar="ID", help="or the Fax service (FAX)")
     group.add_argument("--callback-url", metavar="URL", help="where Sinch POSTs its events")
 
 
@@ -354,8 +381,20 @@ def build_parser() -> argparse.ArgumentParser:
     update_callbacks.add_argument(
         "hmac_secret",
         metavar="SECRET",
-        help="32-64 characters of a-z, A-Z, 0-9 and '-' ('-' reads it from stdin)",
+        nargs="?",
+        help=(
+            "32-64 characters of a-z, A-Z, 0-9 and '-'; '-' reads it from stdin. Given "
+            "here it is visible to other users: prefer '-', --hmac-secret-file or "
+            "SINCH_CALLBACK_SECRET (asked for when none is given and stdin is a terminal)"
+        ),
     )
+    update_callbacks.add_argument(
+        "--hmac-secret-file",
+        metavar="PATH",
+        help="read the HMAC secret from the first line of this file",
+    )
+
+    add_address_commands(command)
 
     bulk_rent = command(
         "bulk-rent",
@@ -492,6 +531,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if getattr(args, "json", False) and getattr(args, "csv", False):
         parser.error("argument --csv: not allowed with argument --json")
+    voice = [
+        option
+        for option in ("--voice-app", "--voice-trunk", "--voice-fax-service")
+        if getattr(args, option[2:].replace("-", "_"), None) is not None
+    ]
+    if len(voice) > 1:
+        parser.error(f"argument {voice[1]}: not allowed with argument {voice[0]}")
     args.format = (
         "json"
         if getattr(args, "json", False)

@@ -11,7 +11,7 @@ import sys
 from types import TracebackType
 from typing import Any, TextIO
 
-__all__ = ["Progress", "rich_available"]
+__all__ = ["Progress"]
 
 try:
     from rich.console import Console
@@ -31,11 +31,6 @@ except ImportError:  # pragma: no cover - depends on the installed extras
     _RICH = False
 else:
     _RICH = True
-
-
-def rich_available() -> bool:
-    """Whether rich is installed (``pip install 'numbers-async[cli]'``)."""
-    return _RICH
 
 
 if _RICH:

@@ -1,4 +1,4 @@
-"""Running a parsed command: confirming, the eleven operations, and ``list``."""
+"""Running a parsed command: confirming, the fifteen operations, and ``list``."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ from numbers_async.cli._common import (
     PROG,
     STDIN,
     UsageError,
+    address_of,
     as_wire_dict,
     confirmed,
     connect,
     one_line,
     option,
+    read_secret,
     sms_of,
     voice_of,
 )
@@ -70,6 +72,10 @@ CONFIRMATIONS: dict[str, Callable[[argparse.Namespace], str]] = {
     "rent": lambda args: f"rent {args.phone} (this costs money)",
     "rent-any": lambda args: f"rent one {args.region} {args.type} number (this costs money)",
     "release": lambda args: f"release {args.phone} (the project gives it up)",
+    "deprovision-emergency-address": lambda args: (
+        f"remove the emergency address of {args.phone} (emergency calls from it will then "
+        "carry no address)"
+    ),
 }
 
 
@@ -141,10 +147,49 @@ async def _get_callbacks(client: NumbersClient, args: argparse.Namespace, out: W
 
 
 async def _update_callbacks(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
-    secret: str = args.hmac_secret
-    if secret == STDIN:
-        secret = sys.stdin.readline().strip()
+    given: str | None = args.hmac_secret
+    if given == STDIN:
+        secret: str | None = sys.stdin.readline().strip()
+    else:
+        secret = read_secret(
+            given=given,
+            flag="update-callbacks SECRET",
+            path=args.hmac_secret_file,
+            path_flag="--hmac-secret-file",
+            variable="SINCH_CALLBACK_SECRET",
+            prompt="new HMAC secret",
+        )
+    if not secret:
+        raise UsageError(
+            "update-callbacks needs the secret: '-' (stdin), --hmac-secret-file, "
+            "SINCH_CALLBACK_SECRET, or a terminal to type it in"
+        )
     out.callbacks(await client.callbacks.update(secret))
+
+
+async def _get_address(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    out.emergency_address(await client.emergency_addresses.get(args.phone))
+
+
+async def _provision_address(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    address = await client.emergency_addresses.provision(
+        args.phone, address_of(args), display_name=args.display_name
+    )
+    out.emergency_address(address)
+
+
+async def _deprovision_address(
+    client: NumbersClient, args: argparse.Namespace, out: Writer
+) -> None:
+    await client.emergency_addresses.deprovision(args.phone)
+    out.deprovisioned(args.phone)
+
+
+async def _validate_address(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
+    validation = await client.emergency_addresses.validate(
+        args.phone, address_of(args), display_name=args.display_name
+    )
+    out.address_validation(validation)
 
 
 async def _list(client: NumbersClient, args: argparse.Namespace, out: Writer) -> None:
@@ -236,4 +281,8 @@ OPERATIONS: dict[str, Operation] = {
     "release": _release,
     "get-callbacks": _get_callbacks,
     "update-callbacks": _update_callbacks,
+    "get-emergency-address": _get_address,
+    "provision-emergency-address": _provision_address,
+    "deprovision-emergency-address": _deprovision_address,
+    "validate-emergency-address": _validate_address,
 }

@@ -22,9 +22,9 @@ from urllib.parse import parse_qsl, unquote
 import attrs
 from aiohttp import web
 
-from numbers_async._transport import DEFAULT_MAX_RESPONSE_SIZE
-
 from ._callbacks import CallbackDelivery, CallbackSender
+from ._emergency import supports_emergency_address
+from ._emergency import validate as validate_address
 from ._faults import Fault, FaultHandle, FaultPlan, TokenBucket, retry_after_header
 from ._inventory import (
     BOTH,
@@ -52,6 +52,7 @@ from ._parsing import (
     check_query_names,
     parse_basic,
     parse_callbacks_body,
+    parse_emergency_address_body,
     parse_list_query,
     parse_phone,
     parse_region_types,
@@ -63,6 +64,7 @@ from ._parsing import (
 from ._wire import (
     ACTIVE_NUMBER,
     AVAILABLE_NUMBER,
+    EMERGENCY_ADDRESS,
     Answer,
     ApiFailure,
     Json,
@@ -81,9 +83,9 @@ from ._wire import (
 )
 
 if TYPE_CHECKING:
-    import aiohttp
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
 
-    from numbers_async import NumbersClient, RateLimiter, RetryPolicy, Timeouts, Transport
+    from numbers_async import ClientOptions, NumbersClient
 
 logger = logging.getLogger("numbers_async.testing")
 
@@ -185,7 +187,8 @@ class FakeNumbersServer:
     handled.
 
     The state is plain wire-format dicts you may read in tests: [`available`][],
-    [`active`][] (both keyed by phone number) and [`callback_configuration`][].
+    [`active`][], [`emergency_addresses`][] (all keyed by phone number) and
+    [`callback_configuration`][].
     Change it through the methods ([`add_active_numbers`][], ...), which keep the
     fake's indexes in step.
 
@@ -270,6 +273,9 @@ class FakeNumbersServer:
         """Phone number -> ``ActiveNumber``: the numbers the project owns."""
         self.callback_configuration: Json = {"projectId": project_id, "hmacSecret": ""}
         """What ``GET /callbackConfiguration`` answers."""
+        self.emergency_addresses: dict[str, Json] = {}
+        """Phone number -> ``EmergencyAddress``: the one address each owned US voice number
+        may have (provisioned, not yet deprovisioned or released)."""
         self.on_provisioning_event: ProvisioningHook | None = self.deliver_callback
         """Called (as a task) with each callback event: a ``CallbackPayload`` dict plus
         ``"callbackUrl"``, whenever scheduled provisioning completes or fails, and for
@@ -306,6 +312,10 @@ class FakeNumbersServer:
             "release": self._release,
             "get_callbacks": self._get_callbacks,
             "update_callbacks": self._update_callbacks,
+            "get_emergency_address": self._get_emergency_address,
+            "provision_emergency_address": self._provision_emergency_address,
+            "deprovision_emergency_address": self._deprovision_emergency_address,
+            "validate_emergency_address": self._validate_emergency_address,
         }
         for number in generate_inventory(seed, numbers_per_bucket).values():
             self._store_available(number)
@@ -329,7 +339,7 @@ class FakeNumbersServer:
         self.port = int(runner.addresses[0][1])
 
     async def aclose(self) -> None:
-        """Stop serving and settle hook tasks. Idempotent; [`start`][] may follow.
+        """Stop serving and finish hook tasks. Idempotent; [`start`][] may follow.
 
         Provisioning still pending stays WAITING (its timers are cancelled) until
         [`complete_provisioning`][]. Callbacks still being delivered (or retried) get
@@ -342,7 +352,7 @@ class FakeNumbersServer:
                 self._pending[phone] = None
         if runner is not None:
             await runner.cleanup()
-        await self._settle_event_tasks()
+        await self._finish_event_tasks()
         await self._callbacks.aclose()
 
     async def close(self) -> None:
@@ -400,42 +410,25 @@ class FakeNumbersServer:
             "SINCH_AUTH_URL": self.auth_url,
         }
 
-    def client(
-        self,
-        *,
-        auth: Literal["oauth2", "basic"] = "oauth2",
-        max_concurrency: int | None = None,
-        rate_limit: float | RateLimiter | None = None,
-        retry: RetryPolicy | None = None,
-        timeouts: Timeouts | None = None,
-        session: aiohttp.ClientSession | None = None,
-        transport: Transport | None = None,
-        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
-    ) -> NumbersClient:
+    def client(self, **options: Unpack[ClientOptions]) -> NumbersClient:
         """A ``NumbersClient`` pointed at this server with its credentials.
 
-        The arguments are ``NumbersClient``'s; ``max_concurrency=None`` keeps its default.
+        ``options`` are the constructor's (``ClientOptions``): ``auth``,
+        ``max_concurrency``, ``retry``, ``timeouts``... Any other keyword is a ``TypeError``.
         """
         from numbers_async import NumbersClient
+        from numbers_async._config import unknown_option
 
-        # Left out when None, so the client's own default applies (defined once, there).
-        limit: dict[str, Any] = (
-            {} if max_concurrency is None else {"max_concurrency": max_concurrency}
-        )
+        unknown = unknown_option("FakeNumbersServer.client()", options)
+        if unknown is not None:  # base_url and auth_url are this server's
+            raise unknown
         return NumbersClient(
             self.project_id,
             self.key_id,
             self.key_secret,
-            auth=auth,
             base_url=self.url,
             auth_url=self.auth_url,
-            rate_limit=rate_limit,
-            retry=retry,
-            timeouts=timeouts,
-            session=session,
-            transport=transport,
-            max_response_size=max_response_size,
-            **limit,
+            **options,
         )
 
     # -- callbacks ---------------------------------------------------------------------
@@ -621,7 +614,7 @@ class FakeNumbersServer:
             answer = await self._answer(call)
         finally:
             self.in_flight -= 1
-        self._settle_record(record, 0 if answer.drop else answer.status)
+        self._record_status(record, 0 if answer.drop else answer.status)
         if answer.drop:
             if request.transport is not None:
                 request.transport.abort()
@@ -654,7 +647,7 @@ class FakeNumbersServer:
             answer = failure.answer()
         return answer if fault is None else fault.distort(answer)
 
-    def _settle_record(self, record: RecordedRequest, status: int) -> None:
+    def _record_status(self, record: RecordedRequest, status: int) -> None:
         # Search from the end: the entry is recent, and the list may have been cleared.
         for index in range(len(self.requests) - 1, -1, -1):
             if self.requests[index] is record:
@@ -801,6 +794,7 @@ class FakeNumbersServer:
         phone = parse_phone(call.params["phone"])
         number = self._owned(phone)
         del self.active[phone]
+        self.emergency_addresses.pop(phone, None)  # it leaves with the number
         self._listings.clear()
         self._cancel_provisioning(phone)
         origin = self._origins.pop(phone, None)
@@ -809,6 +803,43 @@ class FakeNumbersServer:
         for outcome in deprovisioning(number):
             self._emit(number, outcome)
         return release(number)
+
+    def _get_emergency_address(self, call: _Call) -> Json:
+        phone = self._emergency_capable(call)
+        address = self.emergency_addresses.get(phone)
+        if address is None:
+            raise not_found(EMERGENCY_ADDRESS, phone, f"No emergency address for {phone}")
+        return dict(address)
+
+    def _provision_emergency_address(self, call: _Call) -> Json:
+        phone = self._emergency_capable(call)
+        display_name, address = parse_emergency_address_body(call.body)
+        found = validate_address(phone, display_name, address)
+        if found["validationResult"] == "NO_MATCH":
+            raise invalid_argument("address", f"Invalid address: {found['validationMessage']}")
+        self.emergency_addresses[phone] = address
+        return dict(address)
+
+    def _deprovision_emergency_address(self, call: _Call) -> Json:
+        phone = self._emergency_capable(call)
+        if self.emergency_addresses.pop(phone, None) is None:
+            raise not_found(EMERGENCY_ADDRESS, phone, f"No emergency address for {phone}")
+        return {}
+
+    def _validate_emergency_address(self, call: _Call) -> Json:
+        phone = self._emergency_capable(call)
+        display_name, address = parse_emergency_address_body(call.body)
+        return validate_address(phone, display_name, address)
+
+    def _emergency_capable(self, call: _Call) -> str:
+        phone = parse_phone(call.params["phone"])
+        if not supports_emergency_address(self._owned(phone)):
+            raise invalid_argument(
+                "phone_number",
+                f"Emergency addresses are supported for US numbers with the VOICE capability "
+                f"only, not {phone}",
+            )
+        return phone
 
     def _get_callbacks(self, call: _Call) -> Json:
         return dict(self.callback_configuration)
@@ -897,7 +928,7 @@ class FakeNumbersServer:
         self._event_tasks.add(task)
         task.add_done_callback(self._event_tasks.discard)
 
-    async def _settle_event_tasks(self) -> None:
+    async def _finish_event_tasks(self) -> None:
         if not self._event_tasks:
             return
         _, late = await asyncio.wait(set(self._event_tasks), timeout=_CLOSE_GRACE)

@@ -18,6 +18,7 @@ import attrs
 
 from numbers_async._timestamps import format_datetime
 
+from ._parsing import VOICE_IDS
 from ._wire import Json
 
 
@@ -81,16 +82,25 @@ def schedule_sms(number: Mapping[str, Any], requested: Mapping[str, str], now: d
 
 
 def schedule_voice(number: Mapping[str, Any], requested: Mapping[str, str], now: datetime) -> Json:
-    """Put a requested voice app under ``scheduledVoiceProvisioning`` (status WAITING)."""
-    current = number["voiceConfiguration"]
+    """Put a requested voice type and id under ``scheduledVoiceProvisioning`` (WAITING).
+
+    Like the API, it names all three ids, those of the other types empty.
+    """
+    kind = requested["type"]
     scheduled = {
-        "type": requested.get("type", "RTC"),
-        "appId": requested.get("appId", current["appId"]),
+        "type": kind,
+        **{field: requested.get(field, "") for field in VOICE_IDS.values()},
         "status": "WAITING",
         "lastUpdatedTime": format_datetime(now),
     }
+    current = number["voiceConfiguration"]
     voice = {key: value for key, value in current.items() if key != "scheduledVoiceProvisioning"}
     return {**number, "voiceConfiguration": {**voice, "scheduledVoiceProvisioning": scheduled}}
+
+
+def voice_id(voice: Mapping[str, Any]) -> str:
+    """The id a voice configuration is linked by, for its type (``""`` when unlinked)."""
+    return str(voice.get(VOICE_IDS.get(voice.get("type", "RTC"), "appId"), ""))
 
 
 def finish_provisioning(
@@ -129,12 +139,13 @@ def _finish_voice(voice: Json, failed: bool, stamp: str) -> tuple[Json, list[str
     scheduled = voice.get("scheduledVoiceProvisioning")
     if scheduled is None or scheduled["status"] != "WAITING":
         return voice, []
-    event_types = [_voice_event_type(scheduled["appId"])]
+    event_types = [_voice_event_type(voice_id(scheduled))]
     if failed:
         marked = {**scheduled, "status": "FAILED", "lastUpdatedTime": stamp}
         return {**voice, "scheduledVoiceProvisioning": marked}, event_types
     applied = {k: v for k, v in voice.items() if k != "scheduledVoiceProvisioning"}
-    applied.update(type=scheduled["type"], appId=scheduled["appId"])
+    applied["type"] = scheduled["type"]
+    applied.update((field, scheduled[field]) for field in VOICE_IDS.values())
     return applied, event_types
 
 
@@ -151,8 +162,8 @@ def deprovisioning(number: Mapping[str, Any]) -> list[Outcome]:
         event_types.append("DEPROVISIONING_FROM_SMS_PLATFORM")
     if sms["campaignId"]:
         event_types.append("DEPROVISIONING_FROM_CAMPAIGN")
-    if voice["appId"]:
-        event_types.append("DEPROVISIONING_TO_VOICE_PLATFORM")
+    if voice_id(voice):
+        event_types.append("DEPROVISIONING_FROM_VOICE_PLATFORM")
     return [Outcome(t, "SUCCEEDED") for t in event_types]
 
 
@@ -176,9 +187,12 @@ def _sms_event_types(current: Mapping[str, str], scheduled: Mapping[str, str]) -
     return event_types
 
 
-def _voice_event_type(app_id: str) -> str:
-    # The spec spells the voice deprovisioning event "..._TO_VOICE_PLATFORM".
-    return "PROVISIONING_TO_VOICE_PLATFORM" if app_id else "DEPROVISIONING_TO_VOICE_PLATFORM"
+def _voice_event_type(linked_id: str) -> str:
+    # The 1.0 spec's "DEPROVISIONING_TO_VOICE_PLATFORM" is deprecated for this name
+    # (docs/api-facts.md#the-api-beyond-the-10-spec).
+    if linked_id:
+        return "PROVISIONING_TO_VOICE_PLATFORM"
+    return "DEPROVISIONING_FROM_VOICE_PLATFORM"
 
 
 def callback_event(

@@ -33,6 +33,18 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 ORDER_BY = ("phoneNumber", "displayName")
 VOICE_TYPES = ("RTC", "EST", "FAX")
+#: The id each voice type is linked by (docs/api-facts.md#the-api-beyond-the-10-spec).
+VOICE_IDS: Mapping[str, str] = {"RTC": "appId", "EST": "trunkId", "FAX": "serviceId"}
+ADDRESS_FIELDS = (
+    "streetNumber",
+    "streetInfo",
+    "location",
+    "city",
+    "state",
+    "postalCode",
+    "postalCodePlusFour",
+)
+REQUIRED_ADDRESS_FIELDS = ("streetNumber", "streetInfo", "city", "state", "postalCode")
 
 _FILTERS = ("regionCode", "type", "numberPattern.pattern", "numberPattern.searchPattern")
 QUERY_PARAMETERS: Mapping[str, frozenset[str]] = {
@@ -176,6 +188,24 @@ def parse_update_body(body: bytes) -> UpdateRequest:
             " or callbackUrl",
         )
     return request
+
+
+def parse_emergency_address_body(body: bytes) -> tuple[str, dict[str, str]]:
+    """``displayName`` and the address of a provision or validate body, optional fields ``""``."""
+    obj = parse_object(body)
+    _check_fields(obj, ("displayName", "address"), "")
+    display_name = _string(obj, "displayName", "")
+    if not display_name:
+        raise invalid_argument("display_name", "displayName is required")
+    address = _object(obj, "address", "address")
+    if address is None:
+        raise invalid_argument("address", "address is required")
+    _check_fields(address, ADDRESS_FIELDS, "address")
+    values = {field: _string(address, field, "address") or "" for field in ADDRESS_FIELDS}
+    for field in REQUIRED_ADDRESS_FIELDS:
+        if not values[field]:
+            raise invalid_argument(f"address.{snake(field)}", f"address.{field} is required")
+    return display_name, values
 
 
 def parse_callbacks_body(body: bytes) -> str:
@@ -330,13 +360,33 @@ def _config(obj: Mapping[str, Any], key: str, fields: Sequence[str]) -> dict[str
 
 
 def _sms(obj: Mapping[str, Any]) -> dict[str, str] | None:
-    return _config(obj, "smsConfiguration", ("servicePlanId", "campaignId"))
+    sms = _config(obj, "smsConfiguration", ("servicePlanId", "campaignId"))
+    if sms is not None and "servicePlanId" not in sms:
+        # Required when sent (docs/api-facts.md#the-api-beyond-the-10-spec); "" unlinks.
+        raise invalid_argument(
+            "sms_configuration.service_plan_id", "smsConfiguration.servicePlanId is required"
+        )
+    return sms
 
 
 def _voice(obj: Mapping[str, Any]) -> dict[str, str] | None:
-    voice = _config(obj, "voiceConfiguration", ("appId", "type"))
-    if voice is not None and voice.get("type", "RTC") not in VOICE_TYPES:
-        raise invalid_value("voiceConfiguration.type", voice["type"])
+    voice = _config(obj, "voiceConfiguration", ("type", *VOICE_IDS.values()))
+    if voice is None:
+        return None
+    kind = voice.setdefault("type", "RTC")  # the API's default (Node SDK documents it)
+    if kind not in VOICE_TYPES:
+        raise invalid_value("voiceConfiguration.type", kind)
+    # Strict, to catch a client bug: the type's own id, and no other type's.
+    own = VOICE_IDS[kind]
+    for field in voice:
+        if field not in ("type", own):
+            raise invalid_argument(
+                f"voice_configuration.{snake(field)}", f"{field} does not apply to type {kind}"
+            )
+    if own not in voice:
+        raise invalid_argument(
+            f"voice_configuration.{snake(own)}", f"{own} is required for type {kind}"
+        )
     return voice
 
 

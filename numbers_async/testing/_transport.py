@@ -7,9 +7,9 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 
 import attrs
-from multidict import CIMultiDict, CIMultiDictProxy
 
-from numbers_async._transport import Response, Timeout
+from numbers_async._headers import Headers
+from numbers_async._transport import Timeout, TransportResponse
 from numbers_async.errors import NumbersTimeoutError
 
 __all__ = ["MockRequest", "MockTransport"]
@@ -81,7 +81,7 @@ class MockTransport:
         headers: Mapping[str, str],
         body: bytes | None,
         timeout: Timeout,
-    ) -> Response:
+    ) -> TransportResponse:
         """Record the request and answer it with the handler's response."""
         self.requests.append(MockRequest(method, url, dict(headers), body))
         answer = self._handler(method, url, headers, body)
@@ -90,7 +90,7 @@ class MockTransport:
         status, answer_headers, payload = answer
         if isinstance(payload, str):
             payload = payload.encode()
-        return status, CIMultiDictProxy(CIMultiDict(answer_headers)), payload
+        return status, Headers(answer_headers), payload  # names in any case, as aiohttp's
 
     @staticmethod
     async def _wait(

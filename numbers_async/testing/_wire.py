@@ -32,16 +32,22 @@ ROUTES: tuple[str, ...] = (
     "release",
     "get_callbacks",
     "update_callbacks",
+    "get_emergency_address",
+    "provision_emergency_address",
+    "deprovision_emergency_address",
+    "validate_emergency_address",
     "unknown",
 )
 """Every route name the fake knows; ``"unknown"`` is any request that matches none."""
 
 ACTIVE_NUMBER = "sinch.unifiednumber.v1alpha2.ActiveNumber"
+EMERGENCY_ADDRESS = "sinch.unifiednumber.v1alpha2.EmergencyAddress"
 AVAILABLE_NUMBER = "sinch.unifiednumber.v1alpha2.AvailableNumber"
 
 _PROJECT = r"/v1/projects/(?P<project>[^/]+)"
 # The `:rent` / `:release` suffixes are part of the last segment, so a phone stops at ":".
 _PHONE = r"(?P<phone>[^/:]+)"
+_ACTIVE = _PROJECT + r"/activeNumbers/" + _PHONE
 _ROUTE_TABLE: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
     (method, name, re.compile(pattern))
     for method, name, pattern in (
@@ -57,6 +63,10 @@ _ROUTE_TABLE: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         ("POST", "release", _PROJECT + r"/activeNumbers/" + _PHONE + r":release"),
         ("GET", "get_callbacks", _PROJECT + r"/callbackConfiguration"),
         ("PATCH", "update_callbacks", _PROJECT + r"/callbackConfiguration"),
+        ("GET", "get_emergency_address", _ACTIVE + r"/emergencyAddress"),
+        ("POST", "provision_emergency_address", _ACTIVE + r"/emergencyAddress:provision"),
+        ("POST", "deprovision_emergency_address", _ACTIVE + r"/emergencyAddress:deprovision"),
+        ("POST", "validate_emergency_address", _ACTIVE + r"/emergencyAddress:validate"),
     )
 )
 

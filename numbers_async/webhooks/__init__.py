@@ -30,21 +30,30 @@ Examples:
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
+import math
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import attrs
 
 from numbers_async import _json
+from numbers_async._enums import _OpenEnum
 from numbers_async._timestamps import parse_datetime
-from numbers_async.errors import InvalidEventError, InvalidInputError, InvalidSignatureError
-from numbers_async.models import _OpenEnum
+from numbers_async.errors import (
+    InvalidEventError,
+    InvalidInputError,
+    InvalidSignatureError,
+    StaleEventError,
+)
 from numbers_async.webhooks._dedupe import EventDeduplicator, RecentEventIds
 
 __all__ = [
+    "DEFAULT_CLOCK_SKEW",
+    "DEFAULT_MAX_AGE",
     "SIGNATURE_HEADER",
     "EventDeduplicator",
     "EventStatus",
@@ -61,6 +70,19 @@ __all__ = [
 SIGNATURE_HEADER = "X-Sinch-Signature"
 """The request header that carries the event's HMAC-SHA1 signature."""
 
+DEFAULT_MAX_AGE = 86_400.0
+"""Seconds after its ``timestamp`` that an event is still accepted: one day.
+
+Sinch stamps an event when it queues it, and a redelivery carries the same stamp (and
+the same signature): the window has to outlast Sinch's retries, which go on for almost a
+day after a receiver stops answering. Older events are refused as replays
+(``StaleEventError``); the de-duplication memory covers the window, so a replay inside it
+is recognised too.
+"""
+
+DEFAULT_CLOCK_SKEW = 300.0
+"""Seconds an event's ``timestamp`` may lie in the future (the clocks disagreeing): five minutes."""
+
 
 class ResourceType(_OpenEnum):
     """What kind of resource an event is about (unknown values are kept)."""
@@ -72,10 +94,11 @@ class ResourceType(_OpenEnum):
 class EventType(_OpenEnum):
     """What happened to the resource (unknown values are kept).
 
-    ``DEPROVISIONING_TO_VOICE_PLATFORM`` is the spec's spelling;
-    ``DEPROVISIONING_FROM_VOICE_PLATFORM`` is the spelling observed on the wire
-    ([API facts: callbacks](../api-facts.md#callbacks)). Both mean the number was disabled
-    for Voice; handle both.
+    ``DEPROVISIONING_FROM_VOICE_PLATFORM`` is the current name of "unlinked from Voice";
+    ``DEPROVISIONING_TO_VOICE_PLATFORM``, the name of the API's 1.0 description, is
+    deprecated in its 1.0.3 description
+    ([API facts](../api-facts.md#the-api-beyond-the-10-spec)) but may still arrive. Both
+    mean the same: handle both.
     """
 
     PROVISIONING_TO_SMS_PLATFORM = "PROVISIONING_TO_SMS_PLATFORM"
@@ -87,20 +110,39 @@ class EventType(_OpenEnum):
     DEPROVISIONING_FROM_CAMPAIGN = "DEPROVISIONING_FROM_CAMPAIGN"
     """The number was unlinked from its 10DLC campaign."""
     PROVISIONING_TO_VOICE_PLATFORM = "PROVISIONING_TO_VOICE_PLATFORM"
-    """The number was linked to a Voice application."""
-    DEPROVISIONING_TO_VOICE_PLATFORM = "DEPROVISIONING_TO_VOICE_PLATFORM"
-    """The number was unlinked from Voice (the documented spelling)."""
+    """The number was linked to Voice (an app, a SIP trunk or a fax service)."""
     DEPROVISIONING_FROM_VOICE_PLATFORM = "DEPROVISIONING_FROM_VOICE_PLATFORM"
-    """The number was unlinked from Voice (the spelling seen on the wire)."""
+    """The number was unlinked from Voice."""
+    DEPROVISIONING_TO_VOICE_PLATFORM = "DEPROVISIONING_TO_VOICE_PLATFORM"
+    """Deprecated name of ``DEPROVISIONING_FROM_VOICE_PLATFORM``: the number was unlinked
+    from Voice."""
+    NUMBER_ORDER_PROCESSING = "NUMBER_ORDER_PROCESSING"
+    """A number order (for numbers that need regulatory registration) moved to a new
+    state, which ``status`` names (``IN_REVIEW``, ``COMPLETED``, ...); ``resource_id`` is
+    the order."""
 
 
 class EventStatus(_OpenEnum):
-    """Whether the operation the event reports succeeded (unknown values are kept)."""
+    """How the reported operation ended, or the state it moved to (unknown values kept).
+
+    Provisioning events are ``SUCCEEDED`` or ``FAILED``; a ``NUMBER_ORDER_PROCESSING``
+    event names the state its number order moved to.
+    """
 
     SUCCEEDED = "SUCCEEDED"
     """The operation succeeded."""
     FAILED = "FAILED"
-    """The operation failed; ``failure_code`` says why."""
+    """The operation failed; ``failure_code`` (and ``internal_failure_code``) say why."""
+    IN_REVIEW = "IN_REVIEW"
+    """The number order is being reviewed."""
+    BLOCKED = "BLOCKED"
+    """The number order is blocked until something is supplied or fixed."""
+    COMPLETED = "COMPLETED"
+    """The number order is done."""
+    REJECTED = "REJECTED"
+    """The number order was rejected."""
+    EXPIRED = "EXPIRED"
+    """The number order expired before it was completed."""
 
 
 class FailureCode(_OpenEnum):
@@ -158,6 +200,9 @@ class NumbersEvent:
         event_type: what happened, for example ``EventType.PROVISIONING_TO_CAMPAIGN``.
         status: ``EventStatus.SUCCEEDED`` or ``EventStatus.FAILED``.
         failure_code: why it failed, when ``status`` is ``FAILED``.
+        internal_failure_code: Sinch's own code for the failure, when ``status`` is
+            ``FAILED`` and the process has one (campaign provisioning, for example:
+            ``"CRS0018"``); Sinch's provisioning errors page explains each.
         raw: the whole decoded JSON object, including fields this version does not know.
             It is not part of equality, hashing or ``repr``.
 
@@ -182,6 +227,7 @@ class NumbersEvent:
     event_type: EventType | None = None
     status: EventStatus | None = None
     failure_code: FailureCode | None = None
+    internal_failure_code: str | None = None
     # Sinch adds fields over time (the spec already anticipates hosting orders and brands as
     # resources); keeping the decoded object lets an application read them without waiting
     # for a release. Left out of eq/repr so events compare by their documented fields and
@@ -192,7 +238,9 @@ class NumbersEvent:
         """The event as Sinch sends it: camelCase keys, unset fields left out.
 
         ``timestamp`` is written in UTC without a zone and with six fractional digits, the
-        form callbacks use; ``raw`` is not included. Useful to build signed test events.
+        form callbacks use. Members of ``raw`` this version does not model are written too,
+        as received: nothing a parsed event carried is dropped. Useful to build signed test
+        events.
 
         Examples:
             ```python
@@ -209,12 +257,16 @@ class NumbersEvent:
             "eventType": self.event_type,
             "status": self.status,
             "failureCode": self.failure_code,
+            "internalFailureCode": self.internal_failure_code,
         }
-        return {
+        out = {
             key: value.value if isinstance(value, _OpenEnum) else value
             for key, value in wire.items()
             if value is not None
         }
+        unmodelled = {key: value for key, value in self.raw.items() if key not in wire}
+        out.update(copy.deepcopy(unmodelled))  # a copy: the event's own stays as received
+        return out
 
 
 def compute_signature(body: bytes | bytearray | memoryview, secret: str) -> str:
@@ -285,25 +337,39 @@ def parse_event(
     *,
     signature: str | None = None,
     secret: str | None = None,
+    max_age: float | None = DEFAULT_MAX_AGE,
+    clock_skew: float = DEFAULT_CLOCK_SKEW,
+    now: datetime | None = None,
 ) -> NumbersEvent:
     """Decode a callback body into a ``NumbersEvent``, verifying it first if asked.
 
     With ``secret``, the signature is checked before the body is decoded. Without it, nothing
     is verified, so only do that for projects that have no callback secret configured.
-    Unknown fields are ignored (and kept in ``raw``); unknown enum values are kept.
+    Then the event's signed ``timestamp`` must be at most ``max_age`` seconds old and at
+    most ``clock_skew`` seconds in the future: a delivery recorded and replayed later is
+    refused. Unknown fields are ignored (and kept in ``raw``); unknown enum values are kept.
 
     Args:
         body: the exact request body bytes, e.g. ``await request.read()``.
         signature: the ``X-Sinch-Signature`` header value, or ``None`` if absent.
         secret: the project's callback HMAC secret.
+        max_age: the oldest event accepted, in seconds after its ``timestamp`` (default
+            one day, ``DEFAULT_MAX_AGE``: longer than Sinch goes on retrying, since a
+            redelivery keeps the original stamp). ``None`` accepts any age, and events
+            without a timestamp.
+        clock_skew: how far in the future a ``timestamp`` may be (default five minutes).
+        now: the time to compare with (default: the current time); a naive datetime is UTC.
 
     Raises:
         TypeError: ``body`` is ``str``, a ``dict`` or anything else that is not bytes.
         InvalidSignatureError: ``secret`` was given and the signature is missing or wrong.
         InvalidEventError: the body is not a JSON object, or a field has the wrong type.
+        StaleEventError: the ``timestamp`` is older than ``max_age``, further in the future
+            than ``clock_skew``, or missing (an ``InvalidEventError`` too).
         InvalidInputError: ``secret`` is empty, or a ``signature`` was given without a
             ``secret`` (it could not be checked, and ignoring it would hide a configuration
-            mistake that accepts forged events).
+            mistake that accepts forged events), or ``max_age`` / ``clock_skew`` is out of
+            range.
 
     Examples:
         ```python
@@ -312,13 +378,60 @@ def parse_event(
         ```
     """
     raw = _require_raw_body(body)
+    _check_freshness_settings(max_age, clock_skew)
     if secret is not None:
         _check_signature(raw, signature, secret)
     elif signature is not None:
         raise InvalidInputError(
             "secret", "is required when a signature is given, to verify it against the body"
         )
-    return _event_from_object(_decode_object(raw))
+    event = _event_from_object(_decode_object(raw))
+    if max_age is not None:
+        _check_fresh(event.timestamp, max_age, clock_skew, now)
+    return event
+
+
+def _check_freshness_settings(max_age: object, clock_skew: object) -> None:
+    """Refuse a ``max_age`` other than ``None`` or positive seconds, a negative ``clock_skew``."""
+    if max_age is not None and (
+        isinstance(max_age, bool)
+        or not isinstance(max_age, int | float)
+        or not 0 < max_age < math.inf
+    ):
+        raise InvalidInputError(
+            "max_age", "must be None (no limit) or a positive number of seconds", max_age
+        )
+    if (
+        isinstance(clock_skew, bool)
+        or not isinstance(clock_skew, int | float)
+        or not 0 <= clock_skew < math.inf
+    ):
+        raise InvalidInputError("clock_skew", "must be zero or more seconds", clock_skew)
+
+
+def _check_fresh(
+    timestamp: datetime | None, max_age: float, clock_skew: float, now: datetime | None
+) -> None:
+    if timestamp is None:
+        raise StaleEventError(
+            "event has no timestamp, so its age cannot be checked (max_age=None accepts it)"
+        )
+    if now is None:
+        now = datetime.now(timezone.utc)
+    elif now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    age = now - timestamp
+    stamp = _format_timestamp(timestamp)
+    if age > timedelta(seconds=max_age):
+        raise StaleEventError(
+            f"event timestamp {stamp} is {age.total_seconds():.0f} s old, more than "
+            f"max_age={max_age:g} s: a delivery replayed, or this clock is wrong"
+        )
+    if -age > timedelta(seconds=clock_skew):
+        raise StaleEventError(
+            f"event timestamp {stamp} is {-age.total_seconds():.0f} s in the future, more "
+            f"than clock_skew={clock_skew:g} s: the sender's clock or this one is wrong"
+        )
 
 
 def _require_raw_body(body: object) -> bytes | bytearray | memoryview:
@@ -368,6 +481,7 @@ def _event_from_object(data: dict[str, Any]) -> NumbersEvent:
         event_type=_member(data, "eventType", EventType),
         status=_member(data, "status", EventStatus),
         failure_code=_member(data, "failureCode", FailureCode),
+        internal_failure_code=_string(data, "internalFailureCode"),
         raw=data,
     )
 

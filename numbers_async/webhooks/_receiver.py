@@ -8,18 +8,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Literal
 
 import attrs
 
 from numbers_async.errors import InvalidEventError, InvalidInputError, InvalidSignatureError
-from numbers_async.webhooks import NumbersEvent, parse_event
+from numbers_async.webhooks import (
+    DEFAULT_CLOCK_SKEW,
+    DEFAULT_MAX_AGE,
+    NumbersEvent,
+    _check_freshness_settings,
+    parse_event,
+)
 from numbers_async.webhooks._dedupe import EventDeduplicator, RecentEventIds
 
 __all__ = [
     "DEFAULT_ACKNOWLEDGE",
+    "DEFAULT_CLOCK_SKEW",
     "DEFAULT_DEDUPLICATE",
+    "DEFAULT_MAX_AGE",
     "DEFAULT_MAX_BODY_SIZE",
     "DEFAULT_SHUTDOWN_TIMEOUT",
     "Acknowledge",
@@ -43,6 +53,9 @@ SecretSource = str | Callable[[], Awaitable[str] | str]
 DEFAULT_MAX_BODY_SIZE = 64 * 1024
 DEFAULT_DEDUPLICATE = 10_000
 DEFAULT_SHUTDOWN_TIMEOUT = 5.0
+# At most one WARNING per minute for rejected deliveries (anyone can send them: a flood of
+# forged requests must not flood the log); the others go to DEBUG and are counted.
+REJECTION_WARNING_INTERVAL = 60.0
 
 Acknowledge = Literal["received", "handled"]
 """When Sinch gets its answer: once the event is accepted, or once ``on_event`` returned."""
@@ -70,6 +83,7 @@ class Reply:
 _ACCEPTED = Reply(200, "accepted")
 _DUPLICATE = Reply(200, "duplicate event, already accepted")
 _TOO_LARGE = Reply(413, "request body too large")
+_ENCODED = Reply(415, "Content-Encoding is not supported: send the body as it was signed")
 _CLOSED = Reply(503, "shutting down, retry later")
 _QUEUE_FULL = Reply(503, "event queue full, retry later")
 _HANDLER_FAILED = Reply(500, "event handler failed, retry later")
@@ -87,7 +101,14 @@ class Receiver:
         deduplicate: int | EventDeduplicator | None,
         shutdown_timeout: float,
         acknowledge: Acknowledge = DEFAULT_ACKNOWLEDGE,
+        max_age: float | None = DEFAULT_MAX_AGE,
+        clock_skew: float = DEFAULT_CLOCK_SKEW,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        _check_freshness_settings(max_age, clock_skew)
+        # How long an accepted id must be remembered for a replay to be caught until the
+        # event is old enough to be refused anyway (it may have arrived clock_skew early).
+        window = None if max_age is None else max_age + clock_skew
         if isinstance(secret, str):
             if not secret:
                 raise InvalidInputError("secret", "must be a non-empty string (the HMAC secret)")
@@ -106,7 +127,8 @@ class Receiver:
                 "deduplicate", "must be None, 0 (off), a positive count or an EventDeduplicator"
             )
         else:
-            seen = RecentEventIds(dedupe) if dedupe else None
+            seen = RecentEventIds(dedupe, retention=window) if dedupe else None
+        _check_retention(seen, window)
         if acknowledge not in ("received", "handled"):
             raise InvalidInputError("acknowledge", "must be 'received' or 'handled'", acknowledge)
         if acknowledge == "handled" and isinstance(on_event, asyncio.Queue):
@@ -122,34 +144,62 @@ class Receiver:
         self._seen = seen
         self._acknowledge = acknowledge
         self._shutdown_timeout = shutdown_timeout
+        self._max_age = max_age
+        self._clock_skew = clock_skew
+        self._rejections = Rejections(clock)
         self._tasks: set[asyncio.Task[bool]] = set()
         self._closed = False
 
+    @property
+    def rejected(self) -> int:
+        """How many deliveries were refused (4xx) since the receiver was built."""
+        return self._rejections.count
+
     async def handle(
-        self, *, content_length: str | None, signature: str | None, chunks: AsyncIterable[bytes]
+        self,
+        *,
+        content_length: str | None,
+        signature: str | None,
+        chunks: AsyncIterable[bytes],
+        content_encoding: str | None = None,
     ) -> Reply:
-        """Check size, verify, parse, de-duplicate and hand over one delivery."""
+        """Check encoding and size, verify, parse, check age, de-duplicate and hand over."""
+        reject = self._rejections.reject
+        if content_encoding and content_encoding.strip().lower() != "identity":
+            # Sinch signs and sends the plain body; a compressed one would have to be
+            # inflated before its signature could be checked, by anyone who asks.
+            return reject(
+                _ENCODED, f"rejected an event: Content-Encoding {content_encoding[:40]!r}"
+            )
         if _declares_more_than(content_length, self._max_body_size):
-            logger.warning("rejected an event: Content-Length %s is too large", content_length)
-            return _TOO_LARGE
+            return reject(
+                _TOO_LARGE, f"rejected an event: Content-Length {content_length} is too large"
+            )
         body = await _read_at_most(chunks, self._max_body_size)
         if body is None:
-            logger.warning("rejected an event: body exceeds %d bytes", self._max_body_size)
-            return _TOO_LARGE
+            return reject(
+                _TOO_LARGE, f"rejected an event: body exceeds {self._max_body_size} bytes"
+            )
         secret = await self._resolve_secret()
         try:
-            event = parse_event(body, signature=signature, secret=secret)
+            event = parse_event(
+                body,
+                signature=signature,
+                secret=secret,
+                max_age=self._max_age,
+                clock_skew=self._clock_skew,
+            )
         except InvalidSignatureError as exc:
-            logger.warning("rejected an event: %s", exc)
-            return Reply(401, str(exc))
-        except InvalidEventError as exc:
-            logger.warning("rejected a signed event: %s", exc)
-            return Reply(400, str(exc))
+            return reject(Reply(401, str(exc)), f"rejected an event: {exc}")
+        except InvalidEventError as exc:  # StaleEventError included: 400 is not retried
+            return reject(Reply(400, str(exc)), f"rejected a signed event: {exc}")
         event_id = event.event_id
         missing = [wire for name, wire in REQUIRED_FIELDS.items() if getattr(event, name) is None]
         if event_id is None or missing:
-            logger.warning("rejected a signed event without %s", ", ".join(missing))
-            return Reply(400, f"event lacks required field(s): {', '.join(missing)}")
+            return reject(
+                Reply(400, f"event lacks required field(s): {', '.join(missing)}"),
+                f"rejected a signed event without {', '.join(missing)}",
+            )
         return await self._hand_over(event, event_id)
 
     @property
@@ -236,6 +286,55 @@ class Receiver:
             await self._forget(event_id)
             return False
         return True
+
+
+class Rejections:
+    """Counts refused deliveries and logs them without flooding.
+
+    The first refusal is a WARNING; later ones within ``interval`` seconds go to DEBUG,
+    and the next WARNING says how many there were. Anyone can send a refused delivery,
+    so without this a stream of forged requests would become a stream of warnings.
+    """
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = REJECTION_WARNING_INTERVAL,
+    ) -> None:
+        self._clock = clock
+        self._interval = interval
+        self._quiet_until = -math.inf
+        self._quieted = 0
+        self.count = 0
+
+    def reject(self, reply: Reply, message: str) -> Reply:
+        """Count and log one refusal; returns ``reply``."""
+        self.count += 1
+        now = self._clock()
+        if now < self._quiet_until:
+            self._quieted += 1
+            logger.debug("%s", message)
+            return reply
+        if self._quieted:
+            message += f" (and {self._quieted} more since the last warning, logged at DEBUG)"
+        logger.warning("%s", message)
+        self._quieted = 0
+        self._quiet_until = now + self._interval
+        return reply
+
+
+def _check_retention(seen: EventDeduplicator | None, window: float | None) -> None:
+    """Refuse a deduplicator that forgets ids while their events are still accepted."""
+    retention = getattr(seen, "retention", None)
+    if window is None or isinstance(retention, bool) or not isinstance(retention, int | float):
+        return
+    if retention < window:
+        raise InvalidInputError(
+            "deduplicate",
+            f"remembers an event id for {retention:g} s, less than max_age + clock_skew "
+            f"({window:g} s): a replay inside that window would be handed over again; "
+            "remember ids longer or lower max_age",
+        )
 
 
 def _declares_more_than(content_length: str | None, limit: int) -> bool:

@@ -1,11 +1,12 @@
 """Receive Sinch number events in an aiohttp.web application.
 
 ``setup`` mounts the handler and registers its cleanup (which waits for, then cancels,
-running callbacks). Answers: 200 accepted (or a duplicate, not handed over again), 400
-malformed JSON or a required field missing, 401 missing or wrong ``X-Sinch-Signature``,
-413 body over ``max_body_size``, 500 when ``acknowledge="handled"`` and ``on_event``
-raised, 503 when the queue is full or the application is shutting down (Sinch retries what
-is not answered 2xx).
+running callbacks). Answers: 200 accepted (or a duplicate, not handed over again); 400
+malformed JSON, a required field missing, or an event outside ``max_age`` (a replay);
+401 missing or wrong ``X-Sinch-Signature``; 413 body over ``max_body_size``; 415 a
+``Content-Encoding`` (Sinch sends the plain body it signed); 500 when
+``acknowledge="handled"`` and ``on_event`` raised; 503 when the queue is full or the
+application is shutting down (Sinch retries what is not answered 2xx).
 
 Examples:
     ```python
@@ -32,7 +33,9 @@ from numbers_async.webhooks import SIGNATURE_HEADER
 from numbers_async.webhooks._dedupe import EventDeduplicator
 from numbers_async.webhooks._receiver import (
     DEFAULT_ACKNOWLEDGE,
+    DEFAULT_CLOCK_SKEW,
     DEFAULT_DEDUPLICATE,
+    DEFAULT_MAX_AGE,
     DEFAULT_MAX_BODY_SIZE,
     DEFAULT_SHUTDOWN_TIMEOUT,
     Acknowledge,
@@ -52,6 +55,8 @@ def events_handler(
     deduplicate: int | EventDeduplicator | None = DEFAULT_DEDUPLICATE,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     acknowledge: Acknowledge = DEFAULT_ACKNOWLEDGE,
+    max_age: float | None = DEFAULT_MAX_AGE,
+    clock_skew: float = DEFAULT_CLOCK_SKEW,
 ) -> EventsHandler:
     """Build an aiohttp.web handler that verifies, parses and hands over Sinch number events.
 
@@ -83,6 +88,15 @@ def events_handler(
             Sinch retries it: choose it when an event must not be lost to a failing handler
             (a database briefly down) and the handler is quick (well inside Sinch's request
             timeout). Needs an ``on_event`` function, not a queue.
+        max_age: the oldest event accepted, in seconds after its signed ``timestamp``
+            (default one day: Sinch's redeliveries keep the original stamp and go on for
+            almost a day). An older one, one stamped more than ``clock_skew`` seconds
+            (default 300) in the future, or one without a timestamp is a replay: answered
+            400, which Sinch does not retry. ``None`` turns the check off. The
+            de-duplication memory must cover ``max_age + clock_skew`` (the in-memory one
+            does; a deduplicator with a shorter ``retention`` is refused), so a replay
+            inside the window is a duplicate.
+        clock_skew: how far in the future a ``timestamp`` may be, in seconds.
 
     Raises:
         InvalidInputError: an argument is out of range, or ``secret`` is an empty string.
@@ -101,6 +115,8 @@ def events_handler(
             deduplicate=deduplicate,
             shutdown_timeout=shutdown_timeout,
             acknowledge=acknowledge,
+            max_age=max_age,
+            clock_skew=clock_skew,
         )
     )
 
@@ -134,6 +150,7 @@ class EventsHandler:
             content_length=request.headers.get(hdrs.CONTENT_LENGTH),
             signature=request.headers.get(SIGNATURE_HEADER),
             chunks=request.content.iter_any(),
+            content_encoding=request.headers.get(hdrs.CONTENT_ENCODING),
         )
         return web.Response(status=reply.status, text=reply.text)
 

@@ -3,7 +3,7 @@
 The router carries a lifespan that, at shutdown, waits for (then cancels) running callbacks;
 FastAPI runs it when the router is added with ``include_router``. Answers are the same as
 [`numbers_async.webhooks.aiohttp`][numbers_async.webhooks.aiohttp]'s: 200, 400, 401, 413,
-500 or 503.
+415, 500 or 503.
 
 Examples:
     ```python
@@ -41,7 +41,9 @@ from numbers_async.webhooks import SIGNATURE_HEADER
 from numbers_async.webhooks._dedupe import EventDeduplicator
 from numbers_async.webhooks._receiver import (
     DEFAULT_ACKNOWLEDGE,
+    DEFAULT_CLOCK_SKEW,
     DEFAULT_DEDUPLICATE,
+    DEFAULT_MAX_AGE,
     DEFAULT_MAX_BODY_SIZE,
     DEFAULT_SHUTDOWN_TIMEOUT,
     Acknowledge,
@@ -62,6 +64,8 @@ def events_router(
     deduplicate: int | EventDeduplicator | None = DEFAULT_DEDUPLICATE,
     shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
     acknowledge: Acknowledge = DEFAULT_ACKNOWLEDGE,
+    max_age: float | None = DEFAULT_MAX_AGE,
+    clock_skew: float = DEFAULT_CLOCK_SKEW,
 ) -> APIRouter:
     """Build an ``APIRouter`` with one ``POST path`` that receives Sinch number events.
 
@@ -93,6 +97,15 @@ def events_router(
             Sinch retries it: choose it when an event must not be lost to a failing handler
             (a database briefly down) and the handler is quick (well inside Sinch's request
             timeout). Needs an ``on_event`` function, not a queue.
+        max_age: the oldest event accepted, in seconds after its signed ``timestamp``
+            (default one day: Sinch's redeliveries keep the original stamp and go on for
+            almost a day). An older one, one stamped more than ``clock_skew`` seconds
+            (default 300) in the future, or one without a timestamp is a replay: answered
+            400, which Sinch does not retry. ``None`` turns the check off. The
+            de-duplication memory must cover ``max_age + clock_skew`` (the in-memory one
+            does; a deduplicator with a shorter ``retention`` is refused), so a replay
+            inside the window is a duplicate.
+        clock_skew: how far in the future a ``timestamp`` may be, in seconds.
 
     Raises:
         InvalidInputError: an argument is out of range, or ``secret`` is an empty string.
@@ -111,6 +124,8 @@ def events_router(
         deduplicate=deduplicate,
         shutdown_timeout=shutdown_timeout,
         acknowledge=acknowledge,
+        max_age=max_age,
+        clock_skew=clock_skew,
     )
 
     @asynccontextmanager
@@ -129,6 +144,7 @@ def events_router(
                 content_length=request.headers.get("content-length"),
                 signature=request.headers.get(SIGNATURE_HEADER),
                 chunks=chunks,
+                content_encoding=request.headers.get("content-encoding"),
             )
         return Response(reply.text, status_code=reply.status, media_type="text/plain")
 

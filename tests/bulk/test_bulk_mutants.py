@@ -8,6 +8,7 @@ what ``forget`` clears, and when the earlier run's requests must have ended.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -30,8 +31,6 @@ async def reopen(path: Path) -> Journal:
 
 
 def last_line(path: Path) -> dict[str, Any]:
-    import json
-
     line: dict[str, Any] = json.loads(path.read_text().splitlines()[-1])
     return line
 
@@ -95,17 +94,17 @@ def test_epoch_of_an_unreadable_time_is_zero() -> None:
     assert epoch("not a time") == 0.0
 
 
-async def test_an_intent_writes_its_position_window_and_attempt_to_the_millisecond(
+async def test_an_intent_writes_its_position_window_and_attempt_window_to_the_millisecond(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "j.jsonl"
     journal = await reopen(path)
     try:
-        await journal.record_intent(PHONE, seq=3, window=5.12345, attempt=2.34567)
+        await journal.record_intent(PHONE, seq=3, window=5.12345, attempt_window=2.34567)
     finally:
         await journal.aclose()
     line = last_line(path)
-    assert (line["seq"], line["window"], line["attempt"]) == (3, 5.123, 2.346)
+    assert (line["seq"], line["window"], line["attempt_window"]) == (3, 5.123, 2.346)
 
 
 async def test_a_failure_writes_its_position(tmp_path: Path) -> None:
@@ -166,7 +165,7 @@ async def test_a_forgotten_item_that_then_fails_definitely_needs_no_check(
         await journal.aclose()
 
 
-async def test_settle_at_counts_an_item_to_check_after_one_that_needs_none(
+async def test_requests_ended_at_counts_an_item_to_check_after_one_that_needs_none(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "j.jsonl"
@@ -180,7 +179,7 @@ async def test_settle_at_counts_an_item_to_check_after_one_that_needs_none(
     at = epoch(last_line(path)["at"])
     journal = await reopen(path)
     try:
-        assert journal.settle_at(1000.0, 1000.0) == at + 5.0
+        assert journal.requests_ended_at(1000.0, 1000.0) == at + 5.0
     finally:
         await journal.aclose()
 
@@ -205,19 +204,19 @@ async def test_an_unreadable_line_is_reported_against_the_journal_by_number(
     assert f"line 2 {problem};" in caught.value.rule
 
 
-async def test_settle_at_ends_one_recorded_attempt_after_this_run_took_the_lock(
+async def test_requests_ended_at_ends_one_recorded_attempt_after_this_run_took_the_lock(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "j.jsonl"
     journal = await reopen(path)
     try:
-        await journal.record_intent(PHONE, window=1000.0, attempt=2.0)
+        await journal.record_intent(PHONE, window=1000.0, attempt_window=2.0)
     finally:
         await journal.aclose()
     journal = await reopen(path)
     try:
         assert journal.locked
-        assert journal.settle_at(1000.0, 1000.0) == journal.opened_at + 2.0
+        assert journal.requests_ended_at(1000.0, 1000.0) == journal.opened_at + 2.0
     finally:
         await journal.aclose()
 
@@ -258,3 +257,26 @@ async def test_a_rent_refused_on_its_first_try_is_not_checked_against_the_projec
     # was unknown is checked with GET activeNumbers/{phone}.
     assert fake.requests_for("get_active") == []
     assert len(fake.requests_for("rent")) == 1
+
+
+async def test_an_intent_written_with_the_old_attempt_name_still_bounds_the_wait(
+    tmp_path: Path,
+) -> None:
+    # Journals written before the attempt window had its name call it "attempt".
+    path = tmp_path / "j.jsonl"
+    journal = await reopen(path)
+    await journal.aclose()
+    now = datetime.now(timezone.utc).isoformat()
+    intent = {"item": PHONE, "event": "intent", "window": 1000.0, "attempt": 2.0, "at": now}
+    with path.open("a") as file:
+        file.write(json.dumps(intent) + "\n")
+    journal = await reopen(path)
+    try:
+        assert journal.requests_ended_at(1000.0, 1000.0) == journal.opened_at + 2.0
+    finally:
+        await journal.aclose()
+
+
+def test_an_attempt_window_that_is_not_seconds_is_reported() -> None:
+    entry = {"item": PHONE, "event": "intent", "at": AT, "attempt_window": "60"}
+    assert line_problem(entry) == f"attempt_window must be {SECONDS}"

@@ -24,18 +24,17 @@ from numbers_async import (
     VoiceConfiguration,
 )
 from numbers_async._config import RetryPolicy, Timeouts
-from numbers_async._sender import CallOptions
+from numbers_async._retry import UNBOUNDED_ATTEMPT, attempt_window, call_window
 from numbers_async.bulk import Bulk
 from numbers_async.bulk._operations import (
     LISTING_PAGE_SIZE,
-    UNBOUNDED_ATTEMPT,
+    Release,
     Rent,
     RentAny,
     Unsettled,
     Update,
-    attempt_limit,
-    request_window,
 )
+from numbers_async.testing import FakeNumbersServer
 
 PHONE = "+12065550100"
 OTHER = "+12065550101"
@@ -47,6 +46,9 @@ RENT_ANY_REQUEST: dict[str, Any] = {"regionCode": "US", "type": "LOCAL"}
 
 class Recorder:
     """An in-memory project that records every call with all its arguments."""
+
+    retry = RetryPolicy()
+    timeouts = Timeouts()
 
     def __init__(self, owned: Iterable[str] = (), *, available: Iterable[str] = ()) -> None:
         self.owned = set(owned)
@@ -106,8 +108,9 @@ def header(path: Path) -> dict[str, Any]:
     return line
 
 
-def options(retry: RetryPolicy, timeouts: Timeouts) -> CallOptions:
-    return CallOptions(retry, timeouts)
+#: One call under a client's default settings: 4 attempts of 60 s, and 3 sleeps of
+#: max_retry_after (60 s, above every backoff).
+DEFAULT_WINDOW = 4 * 60.0 + 3 * 60.0
 
 
 # --- options passed through to the client ---------------------------------------------------
@@ -160,7 +163,7 @@ async def test_rent_any_lists_owned_numbers_of_its_region_and_type_by_full_pages
     operation = RentAny(project, RENT_ANY_REQUEST, 1, None, None, None)
     journal = await operation.open_journal(tmp_path / "j.jsonl")
     try:
-        await operation.settle(journal)  # a new journal: the baseline is listed
+        await operation.reconcile(journal)  # a new journal: the baseline is listed
     finally:
         await journal.aclose()
     assert LISTING_PAGE_SIZE == 1000
@@ -199,7 +202,7 @@ def test_a_rent_after_an_unknown_outcome_allows_twice_the_window_and_once_otherw
         rent.window,
         2 * rent.window,
     )
-    assert rent.window == request_window(None)
+    assert rent.window == DEFAULT_WINDOW
 
 
 async def test_the_journal_intent_after_an_unknown_rent_writes_twice_the_window(
@@ -209,7 +212,7 @@ async def test_the_journal_intent_after_an_unknown_rent_writes_twice_the_window(
     project = Recorder()
     await Bulk(project).rent([PHONE], journal=path)
     first_header, intent = path.read_text().splitlines()[:2]
-    assert json.loads(intent)["window"] == request_window(None)
+    assert json.loads(intent)["window"] == DEFAULT_WINDOW
     # As if the response had been lost long ago: an intent, no outcome, its window over.
     path.write_text(first_header + "\n" + json.dumps({**json.loads(intent), "window": 0}) + "\n")
     await Bulk(project).rent([PHONE], journal=path)
@@ -218,7 +221,7 @@ async def test_the_journal_intent_after_an_unknown_rent_writes_twice_the_window(
         for entry in map(json.loads, path.read_text().splitlines()[1:])
         if entry.get("event") == "intent"
     ]
-    assert intents[-1]["window"] == 2 * request_window(None)
+    assert intents[-1]["window"] == 2 * DEFAULT_WINDOW
 
 
 # --- what settling a rent_any job forgets ---------------------------------------------------
@@ -234,13 +237,13 @@ async def test_rent_any_settling_forgets_an_unknown_item_that_rented_nothing(
         await journal.record_baseline([PHONE])
         await journal.record_intent(0)
         await journal.record_failure(0, ServerError(503), unknown=True)
-        await operation.settle(journal)  # nothing appeared: item 0 rented nothing
+        await operation.reconcile(journal)  # nothing appeared: item 0 rented nothing
         assert (journal.status(0), journal.items_to_check()) == (None, [])
     finally:
         await journal.aclose()
 
 
-async def test_rent_any_settling_assigns_an_appeared_number_and_forgets_the_rest(
+async def test_rent_any_reconciling_assigns_an_appeared_number_and_forgets_the_rest(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "j.jsonl"
@@ -253,7 +256,7 @@ async def test_rent_any_settling_assigns_an_appeared_number_and_forgets_the_rest
             await journal.record_intent(item)
             await journal.record_failure(item, ServerError(503), unknown=True)
         project.owned.add(OTHER)  # one of the lost requests rented it
-        await operation.settle(journal)
+        await operation.reconcile(journal)
         succeeded = journal.succeeded(0)
         assert succeeded is not None
         assert succeeded.phone_number == OTHER
@@ -278,11 +281,11 @@ async def test_rent_any_settling_assigns_an_appeared_number_and_forgets_the_rest
 def test_an_attempt_lasts_its_total_or_the_cap_within_the_deadline(
     timeouts: Timeouts, limit: float
 ) -> None:
-    assert attempt_limit(options(RetryPolicy(), timeouts)) == limit
+    assert attempt_window(total=timeouts.total, deadline=timeouts.deadline) == limit
 
 
-def test_an_attempt_without_options_lasts_the_default_total() -> None:
-    assert attempt_limit(None) == 60.0
+def test_an_attempt_under_the_default_timeouts_lasts_the_default_total() -> None:
+    assert Rent(Recorder(), {}, None, None, None).attempt_window == 60.0
 
 
 def test_an_unbounded_attempt_is_capped_at_five_minutes() -> None:
@@ -327,12 +330,27 @@ def test_a_call_lasts_every_attempt_and_every_longest_sleep_within_the_deadline(
     retry: RetryPolicy, timeouts: Timeouts | None, window: float
 ) -> None:
     limits = Timeouts(total=10.0) if timeouts is None else timeouts
-    assert request_window(options(retry, limits)) == window
+    assert call_window(retry, total=limits.total, deadline=limits.deadline) == window
 
 
-def test_a_call_without_options_lasts_the_default_window() -> None:
-    # 4 attempts of 60 s, and 3 sleeps of max_retry_after (60 s, above every backoff).
-    assert request_window(None) == 4 * 60.0 + 3 * 60.0
+def test_a_call_under_the_default_settings_lasts_the_default_window() -> None:
+    assert Rent(Recorder(), {}, None, None, None).window == DEFAULT_WINDOW
+
+
+def test_the_windows_come_from_the_settings_the_client_says_it_runs_with() -> None:
+    project = Recorder()
+    project.retry = RetryPolicy(attempts=2, backoff=1.0, max_backoff=1.0, max_retry_after=0.0)
+    project.timeouts = Timeouts(total=7.0)
+    operation = Release(project)
+    assert (operation.window, operation.attempt_window) == (15.0, 7.0)  # 7 + 1 + 7
+
+
+async def test_a_views_bulk_jobs_take_the_views_settings(fake: FakeNumbersServer) -> None:
+    async with fake.client() as client:
+        view = client.with_options(timeouts=Timeouts(total=5.0, deadline=12.0))
+        assert (view.retry, view.timeouts) == (client.retry, Timeouts(total=5.0, deadline=12.0))
+        operation = Release(view)
+    assert (operation.window, operation.attempt_window) == (12.0, 5.0)
 
 
 # --- what Unsettled carries -----------------------------------------------------------------
@@ -345,6 +363,7 @@ def test_unsettled_carries_the_error_and_its_message() -> None:
     assert str(unsettled)
 
 
-def test_attempt_limit_and_request_window_are_floats_even_from_whole_seconds() -> None:
-    whole = options(RetryPolicy(attempts=1), Timeouts(total=10, deadline=5))
-    assert (type(attempt_limit(whole)), type(request_window(whole))) == (float, float)
+def test_attempt_and_call_windows_are_floats_even_from_whole_seconds() -> None:
+    one = RetryPolicy(attempts=1)
+    windows = (attempt_window(total=10, deadline=5), call_window(one, total=10, deadline=5))
+    assert (type(windows[0]), type(windows[1])) == (float, float)

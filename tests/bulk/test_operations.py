@@ -25,12 +25,16 @@ from numbers_async import (
     TransportError,
     VoiceConfiguration,
 )
+from numbers_async._config import RetryPolicy, Timeouts
+from numbers_async._retry import maybe_processed
 from numbers_async.bulk import Bulk
-from numbers_async.bulk._operations import maybe_processed
 
 
 class Owned:
     """An in-memory project: ``BulkClient``'s calls over a set of owned numbers."""
+
+    retry = RetryPolicy()
+    timeouts = Timeouts()
 
     def __init__(self, owned: Iterable[str], *, available: Iterable[str] = ()) -> None:
         self.owned = set(owned)

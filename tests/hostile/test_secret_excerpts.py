@@ -13,7 +13,7 @@ import pickle
 
 import pytest
 
-from numbers_async import ApiError, DecodeError, NumbersError, RetryPolicy
+from numbers_async import AmbiguousOutcomeError, ApiError, DecodeError, NumbersError, RetryPolicy
 
 from .server import PROJECT_ID, HostileServer, answer_bytes
 
@@ -58,9 +58,13 @@ async def test_a_decode_error_on_callbacks_update_never_shows_the_hmac_secret(
 ) -> None:
     hostile_server.on("update_callbacks", answer_bytes(BAD_BODIES["wrong-type"]))
     async with hostile_server.client(retry=ONE_ATTEMPT) as client:
-        with pytest.raises(DecodeError) as caught:
+        with pytest.raises(AmbiguousOutcomeError) as caught:  # the PATCH may have acted
             await client.callbacks.update(SECRET)
+    decode_error = caught.value.__cause__
+    assert isinstance(decode_error, DecodeError)
+    assert caught.value.request is None  # the body sent holds the secret: never kept
     assert HIDDEN not in _everywhere(caught.value)
+    assert HIDDEN not in _everywhere(decode_error)
     assert hostile_server.api_calls() == [("PATCH", "update_callbacks")]
 
 

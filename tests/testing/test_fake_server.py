@@ -1461,6 +1461,10 @@ def test_routes_lists_every_route_name() -> None:
         "release",
         "get_callbacks",
         "update_callbacks",
+        "get_emergency_address",
+        "provision_emergency_address",
+        "deprovision_emergency_address",
+        "validate_emergency_address",
         "unknown",
     }
 

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -25,10 +25,14 @@ from .harness import ENDPOINT_SECRET, EventsEndpoint
 OTHER_SECRET = "another-secret-0123456789abcdefghij"
 
 
+# Recent, as a live delivery is (older ones are refused as replays: max_age).
+RECENT = datetime.now(timezone.utc).replace(microsecond=415637) - timedelta(seconds=5)
+
+
 def make_event(event_id: str = "evt-1") -> NumbersEvent:
     return NumbersEvent(
         event_id=event_id,
-        timestamp=datetime(2024, 7, 23, 14, 2, 14, 415637, tzinfo=timezone.utc),
+        timestamp=RECENT,
         project_id="abcd12ef-ab12-ab12-bc34-abcdef123456",
         resource_id="+12065550100",
         resource_type=ResourceType.ACTIVE_NUMBER,
@@ -307,8 +311,10 @@ async def test_signed_empty_object_is_answered_400_and_not_delivered(
     await endpoint.start(queue)
 
     status, text = await endpoint.post(b"{}")
+    fresh_status, fresh_text = await endpoint.post(body_of(NumbersEvent(timestamp=RECENT)))
 
-    assert (status, "eventId" in text, queue.qsize()) == (400, True, 0)
+    assert (status, "no timestamp" in text, queue.qsize()) == (400, True, 0)
+    assert (fresh_status, "eventId" in fresh_text, queue.qsize()) == (400, True, 0)
 
 
 @pytest.mark.parametrize("acknowledge", ["received", "handled"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -56,7 +57,9 @@ REQUIRED = {
 
 
 def event_body(event_id: str | None, size: int | None = None) -> bytes:
-    fields: dict[str, Any] = dict(REQUIRED)
+    # Stamped now, as a live delivery is (an older one is refused as a replay: max_age).
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    fields: dict[str, Any] = {"timestamp": now.isoformat(timespec="microseconds"), **REQUIRED}
     if event_id is not None:
         fields["eventId"] = event_id
     body = json.dumps(fields).encode()

@@ -1,0 +1,110 @@
+"""The attempt layer: one exchange through the transport, giving a ``Response``.
+
+This is the one place where an attempt starts and ends. An API attempt first passes the
+rate gate, then holds one of the ``max_concurrency`` slots while the transport sends it
+and reads the answer; a token request passes neither (the token endpoint is another host
+with limits of its own, and it is fetched for callers that may hold every slot). The
+answer's headers are made case-insensitive (``Headers``) unless the transport is aiohttp's,
+whose headers already are, and a body over ``max_response_size`` is refused even from a
+transport that read it whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+
+from yarl import URL
+
+from numbers_async._call import Call, Response
+from numbers_async._headers import Headers
+from numbers_async._rate import RateGate, RateLimiter
+from numbers_async._transport import AiohttpTransport, Timeout, Transport
+from numbers_async.errors import ClientClosedError, ResponseTooLargeError
+
+__all__ = ["Attempts"]
+
+
+class Attempts:
+    """Sends one attempt of a ``Call`` and returns the server's answer, whatever its status.
+
+    Raises what the transport raises (``TransportError``, ``NumbersTimeoutError``,
+    ``ResponseTooLargeError``), and ``ClientClosedError`` once the client is closed.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        limiter: RateLimiter,
+        max_concurrency: int,
+        max_response_size: int | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self._transport = transport
+        # aiohttp's answers carry headers that ignore case already (CIMultiDictProxy).
+        self._headers_ignore_case = isinstance(transport, AiohttpTransport)
+        self._limiter = limiter
+        # The in-process gate has a synchronous fast path: no await when nothing limits.
+        self._gate = limiter if isinstance(limiter, RateGate) else None
+        self._slots = asyncio.Semaphore(max_concurrency)
+        self._max_response_size = max_response_size
+        self._clock = clock
+        self.closed = False  # the transport is closed: no more attempts
+
+    async def send(self, call: Call, headers: Mapping[str, str]) -> Response:
+        """One API attempt: the rate gate, then a slot while the transport has it."""
+        if self.closed:
+            raise ClientClosedError("this NumbersClient is closed", operation=call.request.op.value)
+        gate = self._gate
+        if gate is None or not gate.try_pass():
+            await self._limiter.acquire()  # no slot is held while waiting here
+        request = call.request
+        async with self._slots:
+            deadline_at = call.deadline_at
+            timeout = (
+                call.timeout if deadline_at is None else self._bounded(call.timeout, deadline_at)
+            )
+            started = self._clock()
+            status, answer_headers, body = await self._transport.request(
+                request.method, call.url, headers, request.body, timeout
+            )
+        elapsed = self._clock() - started
+        limit = self._max_response_size
+        if limit is not None and len(body) > limit:
+            raise self._too_large(call, limit)
+        if not (self._headers_ignore_case or isinstance(answer_headers, Headers)):
+            answer_headers = Headers(answer_headers)
+        return Response(status, answer_headers, body, request, call.url, call.attempt, elapsed)
+
+    async def send_unmetered(self, call: Call, headers: Mapping[str, str]) -> Response:
+        """One token-endpoint attempt: neither rate-gated nor holding a slot."""
+        request = call.request
+        if self.closed:
+            raise ClientClosedError("this NumbersClient is closed", operation=request.op.value)
+        deadline_at = call.deadline_at
+        timeout = call.timeout if deadline_at is None else self._bounded(call.timeout, deadline_at)
+        started = self._clock()
+        status, answer_headers, body = await self._transport.request(
+            request.method, call.url, headers, request.body, timeout
+        )
+        elapsed = self._clock() - started
+        limit = self._max_response_size
+        if limit is not None and len(body) > limit:
+            raise self._too_large(call, limit)
+        if not (self._headers_ignore_case or isinstance(answer_headers, Headers)):
+            answer_headers = Headers(answer_headers)
+        return Response(status, answer_headers, body, request, call.url, call.attempt, elapsed)
+
+    def _bounded(self, timeout: Timeout, deadline_at: float) -> Timeout:
+        """``timeout``, its total cut short by the call's deadline."""
+        remaining = max(0.001, deadline_at - self._clock())
+        total = remaining if timeout.total is None else min(timeout.total, remaining)
+        return timeout._replace(total=total)
+
+    @staticmethod
+    def _too_large(call: Call, limit: int) -> ResponseTooLargeError:
+        # A transport other than aiohttp's read it whole; refuse it all the same.
+        path = URL(call.url, encoded=True).path
+        return ResponseTooLargeError(
+            f"{call.request.method} {path}: the response body is too large", limit=limit
+        )

@@ -1,0 +1,80 @@
+"""The auth flow layer: the credential on every attempt, and one replay after a 401.
+
+An API attempt goes out with the key pair (Basic auth) or the cached bearer token; when
+no token is cached, or it is due for a refresh, ``_tokens`` fetches one (a request
+through the same retry and attempt layers) and the attempt waits for it. An answer
+``401`` (the token expired, or was revoked) drops the token, gets a new one and replays
+the attempt once; a second ``401`` is the attempt's answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Final
+
+from numbers_async._attempt import Attempts
+from numbers_async._auth import Auth, BasicAuth
+from numbers_async._call import Call, Response
+from numbers_async._retrying import Retrying
+from numbers_async._tokens import Tokens
+from numbers_async._transport import USER_AGENT
+
+__all__ = ["AuthFlow"]
+
+logger = logging.getLogger("numbers_async")
+
+_HEADERS: Final = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+_JSON_HEADERS: Final = {**_HEADERS, "Content-Type": "application/json"}
+
+
+class AuthFlow:
+    """Sends API attempts with their credential, getting tokens from ``Tokens``."""
+
+    def __init__(
+        self,
+        auth: Auth,
+        attempts: Attempts,
+        retrying: Retrying,
+        clock: Callable[[], float],
+    ) -> None:
+        self._auth = auth
+        self._attempts = attempts
+        self._tokens = Tokens(attempts, retrying, clock)
+        self._with_token: dict[tuple[int, str], dict[str, str]] = {}
+
+    async def send(self, call: Call) -> Response:
+        """One attempt of ``call`` with its credential, replayed once after a 401."""
+        auth = self._auth
+        if isinstance(auth, BasicAuth):  # nothing to fetch or refresh
+            return await self._attempts.send(call, self._headers(call, auth.header))
+        authorization = auth.cached() or await self._tokens.authorization(auth, call)
+        response = await self._attempts.send(call, self._headers(call, authorization))
+        if response.status != 401:
+            return response
+        # Expired or revoked, the token is no good: drop it, get a new one (one fetch
+        # shared by every caller that saw it refused) and replay once.
+        expired = "expired" in response.headers.get("WWW-Authenticate", "").lower()
+        logger.info(
+            "access token %s; fetching a new one and replaying %s",
+            "expired" if expired else "refused (revoked?)",
+            call.request.op.value,
+        )
+        auth.invalidate(authorization)
+        authorization = await self._tokens.authorization(auth, call)
+        return await self._attempts.send(call, self._headers(call, authorization))
+
+    def _headers(self, call: Call, authorization: str) -> dict[str, str]:
+        # The merged headers change only when the token does: build them once per token.
+        headers = _JSON_HEADERS if call.request.body is not None else _HEADERS
+        key = (id(headers), authorization)
+        merged = self._with_token.get(key)
+        if merged is None:
+            if len(self._with_token) > 8:  # old tokens: forget them
+                self._with_token.clear()
+            merged = self._with_token[key] = {**headers, "Authorization": authorization}
+        return merged
+
+    async def aclose(self) -> None:
+        """Stop a token fetch in flight (the calls waiting for it are cut off)."""
+        await self._tokens.aclose()

@@ -1,0 +1,47 @@
+"""What every resource group (`client.active_numbers`, ...) is built on: `_Resource`.
+
+A resource group checks its arguments, builds a `Request` and hands it, with a decoder
+for the 2xx answer, to `_Resource._call`, the one way into the sender.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TypeVar
+
+from numbers_async._call import CallOptions
+from numbers_async._operations import Request
+from numbers_async._responses import decode, decode_list
+from numbers_async._sender import Sender
+
+__all__ = ["Decode", "_Resource", "_many", "_one"]
+
+T = TypeVar("T")
+#: Turns the status and body of a 2xx answer into the call's result.
+Decode = Callable[[int, bytes], T]
+
+
+# Partials, not closures: no Python frame of their own on the hot path.
+def _one(cls: type[T]) -> Decode[T]:
+    return functools.partial(decode, cls=cls)
+
+
+def _many(cls: type[T], key: str) -> Decode[list[T]]:
+    return functools.partial(decode_list, cls=cls, key=key)
+
+
+class _Resource:
+    """A group of operations sharing the client's sender and call options."""
+
+    def __init__(self, sender: Sender, options: CallOptions) -> None:
+        self._sender = sender
+        self._options = options
+
+    async def _call(self, request: Request, decode: Decode[T]) -> T:
+        """Send `request` (with retries) and decode its 2xx answer.
+
+        A body that does not decode is a failed attempt, retried where that is safe.
+        """
+        sender, options = self._sender, self._options
+        return await sender.send(request, options, decode, sender.deadline_for(options))

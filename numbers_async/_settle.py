@@ -1,0 +1,141 @@
+"""The settle layer: where a logical operation starts and ends, and its one exit.
+
+``Settle.run`` opens the ``Call`` of an operation and hands it to the retry layer. Whatever
+ends it — an answer, the attempts spent, the deadline, a token failure, a hook or callback
+that raised, the client closed — comes back here. A call none of whose attempts reached the
+server ends as it ended. Otherwise ``_retry.settlement`` says how it ends:
+
+- the error stands (a read; a refusal that says all there is to know);
+- reconcile: a rent is checked with ``GET activeNumbers/{phone}`` — owned means rented, and
+  that answer is the result; not owned means the rent did not happen, and the error stands;
+  a check that fails leaves it ambiguous;
+- done: a release answered "not owned" after a lost attempt was released by that attempt,
+  and an emergency address deprovision answered "none" was removed by it;
+- ambiguous: ``AmbiguousOutcomeError``, with what ended the call as its ``__cause__``.
+
+Cancellation is not an ending: ``CancelledError`` passes through at once, no check delays it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from numbers_async import _json
+from numbers_async import _operations as ops
+from numbers_async._call import Call, CallOptions, Response
+from numbers_async._operations import Op, Request
+from numbers_async._retry import API_RULES, Safety, Settlement, reason_for, settlement
+from numbers_async._retrying import Decode, Retrying
+from numbers_async.errors import AmbiguousOutcomeError, ClientClosedError, NotFoundError
+
+__all__ = ["Settle"]
+
+logger = logging.getLogger("numbers_async")
+
+T = TypeVar("T")
+
+
+class Settle:
+    """Runs one API operation to its end (see the module docstring)."""
+
+    def __init__(
+        self,
+        prefix: str,
+        retrying: Retrying,
+        send: Callable[[Call], Awaitable[Response]],
+        can_send: Callable[[], bool],
+    ) -> None:
+        self._prefix = prefix  # the project's URL: every request's path goes below it
+        self._retrying = retrying
+        self._send = send  # one attempt with its credential: the auth flow
+        self._can_send = can_send
+
+    async def run(
+        self, request: Request, options: CallOptions, decode: Decode[T], deadline_at: float | None
+    ) -> T:
+        """Send ``request`` under ``options`` and return its result as ``decode`` makes it."""
+        call = Call(
+            request,
+            self._prefix + request.target,
+            options.retry,
+            API_RULES,
+            options.timeout,
+            deadline_at,
+        )
+        try:
+            return await self._retrying.run(call, self._send, decode)
+        except Exception as error:
+            if not call.answered:  # nothing reached the server: how it ended stands
+                raise
+            verdict = settlement(
+                request.op.value,
+                error,
+                answered_before=call.answered_before and error is call.failure,
+                may_have_acted=call.maybe_processed,
+                can_send=self._can_send(),
+            )
+            if verdict is Settlement.RAISE:
+                raise
+            if verdict is Settlement.AMBIGUOUS:
+                raise _ambiguous(request, error) from error
+            if verdict is Settlement.DONE:
+                return _done(request, decode)
+            return await self._reconcile(call, error, decode)
+
+    async def _reconcile(self, call: Call, error: Exception, decode: Decode[T]) -> T:
+        """Ask the server whether an earlier attempt of a rent went through."""
+        request = call.request
+        phone = request.phone_number
+        check = ops.get_active(phone)
+        url = self._prefix + check.target
+        follow_up = Call(check, url, call.retry, API_RULES, call.timeout, call.deadline_at)
+        try:
+            owned = await self._retrying.run(follow_up, self._send, decode)
+        except NotFoundError:
+            pass  # not ours: the rent really did not happen, as the error says
+        except Exception as exc:
+            raise AmbiguousOutcomeError(
+                request.op.value,
+                f"{phone} may have been rented, and checking failed ({reason_for(exc)})",
+                request.json,
+            ) from exc
+        else:
+            logger.info("%s %s: rented by an earlier attempt (reconciled)", request.op.value, phone)
+            return owned
+        raise error
+
+
+def _done(request: Request, decode: Decode[T]) -> T:
+    """The result of a release or a deprovision that an earlier, lost attempt did."""
+    phone = request.phone_number
+    if request.op is Op.DEPROVISION_EMERGENCY_ADDRESS:
+        logger.info("%s %s: already removed by an earlier attempt", request.op.value, phone)
+        return decode(200, b"")  # what the deprovision itself answers: nothing
+    logger.info("%s %s: already released by an earlier attempt", request.op.value, phone)
+    # The API has nothing more to say about a number the project no longer owns, so the
+    # answer carries only the number.
+    return decode(200, _json.dumps({"phoneNumber": phone}))
+
+
+def _ambiguous(request: Request, error: BaseException) -> AmbiguousOutcomeError:
+    """The error of a call that may have acted and can no longer tell."""
+    reason = reason_for(error)
+    if isinstance(error, ClientClosedError):
+        message = (
+            "the client was closed while the call was in flight, after an attempt that "
+            "may have been processed; whether it took effect is unknown"
+        )
+    elif request.safety is Safety.AT_MOST_ONCE:
+        message = (
+            f"the request may have been processed but its outcome is unknown ({reason}); "
+            "it was not retried because a repeat could rent a second number. Check "
+            "active_numbers.list before trying again."
+        )
+    else:
+        message = (
+            f"an attempt may have been processed, and the call then ended ({reason}); "
+            "whether the change took effect is unknown"
+        )
+    return AmbiguousOutcomeError(request.op.value, message, request.json)
