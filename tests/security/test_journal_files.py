@@ -164,7 +164,7 @@ async def test_a_deeply_nested_line_is_a_journal_error(
 async def test_a_job_whose_timeouts_outlast_the_journal_cap_is_refused(
     fake: FakeNumbersServer, tmp_path: Path
 ) -> None:
-    retry = RetryPolicy(attempts=100, max_retry_after=86_400)
+    retry = RetryPolicy(attempts=200, max_retry_after=3600)
     async with fake.client(retry=retry, timeouts=Timeouts(total=None)) as client:
         with pytest.raises(InvalidInputError, match="longer than the 604800 s"):
             await client.bulk.release([PHONE], journal=tmp_path / "release.jsonl")
