@@ -1,0 +1,223 @@
+"""Behaviours of a bulk job that mutation testing found unasserted.
+
+Each test pins one thing a changed line of ``bulk._job`` (or of the file journal a rerun
+reads) would get wrong: how long a rerun waits before it settles, what an ownership check
+that fails leaves behind, what ``stop()`` stops, and how an item that the closed client
+never sent is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from numbers_async import (
+    ApiError,
+    BulkJob,
+    BulkProgress,
+    BulkReport,
+    NumbersClient,
+    RetryPolicy,
+    Timeouts,
+    TransportError,
+)
+from numbers_async.testing import FakeNumbersServer, Fault
+from tests.conftest import eventually
+
+# One attempt, no retries: a call's window is one attempt's total.
+WINDOW = 1.5
+ONE_ATTEMPT = RetryPolicy(attempts=1, outage_wait=0)
+
+
+def phones_of(report: BulkReport) -> list[str]:
+    return [number.phone_number for number in report.succeeded]
+
+
+def events(path: Path) -> list[tuple[Any, str]]:
+    """``(item, event)`` of every item line of the journal at ``path``, in order."""
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    return [(line["item"], line["event"]) for line in lines if "item" in line]
+
+
+async def available(client: NumbersClient, count: int) -> list[str]:
+    found = await client.available_numbers.search("US", "LOCAL", size=count)
+    return [number.phone_number for number in found]
+
+
+# --- a rerun waits for the earlier run's latest request --------------------------------------
+
+
+async def test_a_rent_any_rerun_waits_for_the_killed_runs_latest_request(tmp_path: Path) -> None:
+    """The killed run sent its two requests 1.2 s apart: settling after the first one's
+    window, the rerun would miss the number the second was still renting, and rent a
+    third."""
+    journal = tmp_path / "rent_any.jsonl"
+    options: dict[str, Any] = {"retry": ONE_ATTEMPT, "timeouts": Timeouts(total=WINDOW)}
+    async with FakeNumbersServer() as fake, fake.client(**options) as client:
+        # Item 0 rents after 1.2 s and its answer is lost: unknown. Item 1 follows, and
+        # the server rents 0.8 s after it arrives, after the run was killed.
+        fake.inject(Fault.latency(1.2), route="rent_any", times=1)
+        fake.inject(Fault.reset_after(), route="rent_any", times=1)
+        task = asyncio.create_task(
+            client.bulk.rent_any(2, "US", "LOCAL", journal=journal, concurrency=1)
+        )
+        await eventually(lambda: len(fake.requests_for("rent_any")) == 1)
+        fake.inject(Fault.latency(0.8), route="rent_any", times=1)  # item 1's only
+        await eventually(lambda: len(fake.requests_for("rent_any")) == 2)
+        task.cancel()  # killed with item 1's request on the server
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert [event for item, event in events(journal)] == ["intent", "unknown", "intent"]
+
+        report = await client.bulk.rent_any(2, "US", "LOCAL", journal=journal)
+        # Whatever the server was still doing has been done: every request it received
+        # has rented (a rerun that settled too early ends before the last one lands).
+        await eventually(
+            lambda: sum(fake.rent_counts.values()) == len(fake.requests_for("rent_any"))
+        )
+
+    # The first item's window ended 0.3 s after the second request arrived, 0.5 s before
+    # the server rented for it; the second's ended 0.7 s after that (margins for a loaded
+    # machine either way: the request reaches the server well within 0.7 s of its intent).
+    assert report.ok, report.failed
+    assert report.resumed == 2  # both found on the server: nothing rented again
+    assert sum(fake.rent_counts.values()) == 2
+    assert sorted(phones_of(report)) == sorted(fake.rent_counts)
+
+
+# --- a check that fails leaves the outcome unknown ------------------------------------------
+
+
+@pytest.fixture
+def refusing_port() -> Iterator[int]:
+    """A loopback port bound but not listening: every connection to it is refused."""
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        yield bound.getsockname()[1]
+
+
+def lost_rent(fake: FakeNumbersServer) -> None:
+    """The next rent happens but its answer is lost, and the client's own check fails."""
+    fake.inject(Fault.reset_after(), route="rent")
+    fake.inject(Fault.status(503), route="get_active")
+
+
+@pytest.mark.parametrize("check", ["answered 403", "not connecting"])
+async def test_a_rerun_whose_ownership_check_fails_records_the_item_unknown(
+    tmp_path: Path, refusing_port: int, check: str
+) -> None:
+    journal = tmp_path / "rent.jsonl"
+    options: dict[str, Any] = {"retry": ONE_ATTEMPT, "timeouts": Timeouts(total=0.5)}
+    async with FakeNumbersServer() as fake, fake.client(**options) as client:
+        (phone,) = await available(client, 1)
+        lost_rent(fake)
+        assert (await client.bulk.rent([phone], journal=journal)).unknown == 1
+        fake.requests.clear()
+
+        if check == "answered 403":
+            fake.inject(Fault.status(403), route="get_active")
+            report = await client.bulk.rent([phone], journal=journal)
+        else:  # the API cannot be reached; the token endpoint can
+            unreachable = NumbersClient(
+                fake.project_id,
+                fake.key_id,
+                fake.key_secret,
+                base_url=f"http://127.0.0.1:{refusing_port}",
+                auth_url=fake.auth_url,
+                **options,
+            )
+            async with unreachable:
+                report = await unreachable.bulk.rent([phone], journal=journal)
+
+        (failure,) = report.failed
+        if check == "answered 403":
+            assert isinstance(failure.error, ApiError)
+            assert failure.error.status == 403
+            assert [r.route for r in fake.requests] == ["get_active"]  # never rented
+        else:
+            assert isinstance(failure.error, TransportError)
+            assert not failure.error.request_sent
+            assert [r.route for r in fake.requests] == ["token"]
+        # The earlier run's rent may still have rented it: unknown, never "failed".
+        assert failure.outcome_unknown
+        assert events(journal)[-2:] == [(phone, "intent"), (phone, "unknown")]
+
+        fake.requests.clear()
+        settled = await client.bulk.rent([phone], journal=journal)
+
+    assert phones_of(settled) == [phone]  # checked again, and found
+    assert [r.route for r in fake.requests] == ["get_active"]
+    assert fake.rent_counts[phone] == 1
+
+
+# --- stop() ------------------------------------------------------------------------------------
+
+
+async def test_stop_while_the_job_waits_for_the_next_streamed_item_ends_it(
+    fake: FakeNumbersServer, tmp_path: Path
+) -> None:
+    """Ctrl-C while a job reads numbers from a pipe whose writer has nothing more yet."""
+    owned = fake.add_active_numbers(2)
+    next_line = asyncio.Event()  # never set: the writer is silent
+
+    async def numbers() -> AsyncIterator[str]:
+        yield owned[0]
+        await next_line.wait()
+        yield owned[1]
+
+    async with fake.client() as client:
+        job = client.bulk.release(numbers(), journal=tmp_path / "release.jsonl")
+        task = asyncio.create_task(job)
+        await eventually(lambda: fake.requests_for("release") != [] and job.in_flight == 0)
+        job.stop()
+        # Ends at once (a few event-loop turns); 10 s is a hang, whatever the load.
+        report = await asyncio.wait_for(task, 10)
+
+    assert report.stopped
+    assert phones_of(report) == [owned[0]]
+    assert len(fake.requests_for("release")) == 1
+
+
+def lose_every_rent_any(fake: FakeNumbersServer) -> None:
+    fake.inject(Fault.reset_after(), route="rent_any", times=None)
+
+
+async def test_stop_during_a_rent_any_reruns_wait_sends_no_settling_request(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "rent_any.jsonl"
+    options: dict[str, Any] = {"retry": ONE_ATTEMPT, "timeouts": Timeouts(total=WINDOW)}
+    async with FakeNumbersServer() as fake, fake.client(**options) as client:
+        lose_every_rent_any(fake)
+        assert (await client.bulk.rent_any(2, "US", "LOCAL", journal=journal)).unknown == 2
+        fake.requests.clear()
+        rerun: BulkJob
+
+        def stop_when_waiting(progress: BulkProgress) -> None:
+            if progress.waiting_until is not None:
+                rerun.stop()
+
+        rerun = client.bulk.rent_any(
+            2, "US", "LOCAL", journal=journal, on_progress=stop_when_waiting
+        )
+        report = await rerun
+
+    assert report.stopped
+    assert (report.succeeded, report.failed) == ([], [])
+    assert fake.requests == []  # not even the listing that settles rent_any
+
+
+async def test_a_rent_any_job_stopped_before_it_began_sends_nothing(tmp_path: Path) -> None:
+    async with FakeNumbersServer() as fake, fake.client() as client:
+        job = client.bulk.rent_any(2, "US", "LOCAL", journal=tmp_path / "rent_any.jsonl")
+        job.stop()
+        report = await job
+
+    assert report.stopped
+    assert fake.requests == []  # not even the listing of the baseline
