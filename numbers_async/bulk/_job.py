@@ -267,7 +267,9 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
                     self._pull = None
                     if pair is END:
                         source.exhausted = True
-                    elif pair is not STOPPED:
+                    elif pair is not STOPPED and not self._stopping:
+                        # An item pulled before a stop() that came too late to cancel
+                        # the pull is not started: stop() starts no more items.
                         outcome = self._start(pair, journal)
                         if outcome is not None:
                             yield self._finished(outcome)

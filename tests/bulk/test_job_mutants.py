@@ -184,6 +184,35 @@ async def test_stop_while_the_job_waits_for_the_next_streamed_item_ends_it(
     assert len(fake.requests_for("release")) == 1
 
 
+async def test_an_item_pulled_before_stop_is_not_started_after_it(
+    fake: FakeNumbersServer,
+) -> None:
+    owned = fake.add_active_numbers(2)
+    second_written = asyncio.Event()
+
+    pulled = asyncio.Event()
+
+    async def numbers() -> AsyncIterator[str]:
+        yield owned[0]
+        await second_written.wait()
+        pulled.set()  # the pull that asked for it ends in this same step
+        yield owned[1]
+
+    async with fake.client() as client:
+        job = client.bulk.release(numbers(), concurrency=2)
+        async with job.stream() as outcomes:
+            async for outcome in outcomes:
+                assert outcome.ok
+                # The next number arrives while the consumer is busy with this outcome:
+                # the job has pulled it, not yet started it. Then the consumer stops.
+                second_written.set()
+                await pulled.wait()
+                job.stop()
+
+    assert job.stopping
+    assert len(fake.requests_for("release")) == 1  # started no more items after stop()
+
+
 def lose_every_rent_any(fake: FakeNumbersServer) -> None:
     fake.inject(Fault.reset_after(), route="rent_any", times=None)
 
