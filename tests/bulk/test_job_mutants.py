@@ -22,6 +22,7 @@ from numbers_async import (
     BulkJob,
     BulkProgress,
     BulkReport,
+    ClientClosedError,
     NumbersClient,
     RetryPolicy,
     Timeouts,
@@ -250,3 +251,44 @@ async def test_a_rent_any_job_stopped_before_it_began_sends_nothing(tmp_path: Pa
 
     assert report.stopped
     assert fake.requests == []  # not even the listing of the baseline
+
+
+# --- an item the closed client never sent -----------------------------------------------------
+
+
+async def test_an_item_the_closed_client_never_sent_is_a_known_failure(
+    fake: FakeNumbersServer, tmp_path: Path
+) -> None:
+    """The client is closed with one rent on the server and the other waiting for the
+    client's only connection slot: the first may have rented, the second cannot have."""
+    journal = tmp_path / "rent.jsonl"
+    options: dict[str, Any] = {"retry": ONE_ATTEMPT, "timeouts": Timeouts(total=WINDOW)}
+    # The server holds the first rent for 1 s, then rents; aclose() gives calls 0.1 s,
+    # so the rent is still on the server when the client closes, even on a loaded machine.
+    fake.inject(Fault.latency(1.0), route="rent", times=1)
+    client = fake.client(max_concurrency=1, **options)
+    first, second = await available(client, 2)
+    task = asyncio.create_task(client.bulk.rent([first, second], journal=journal))
+    await eventually(lambda: len(fake.requests_for("rent")) == 1)
+    await client.aclose(timeout=0.1)
+    report = await asyncio.wait_for(task, 10)
+
+    failures = {failure.item: failure for failure in report.failed}
+    assert failures[first].outcome_unknown  # it was on the server: it may have rented
+    assert isinstance(failures[second].error, ClientClosedError)
+    assert not failures[second].outcome_unknown  # nothing of it was ever sent
+    recorded = events(journal)
+    assert (first, "unknown") in recorded
+    assert (second, "failed") in recorded
+    assert (second, "unknown") not in recorded
+
+    fake.requests.clear()
+    async with fake.client(**options) as rerun:
+        settled = await rerun.bulk.rent([first, second], journal=journal)
+
+    assert sorted(phones_of(settled)) == sorted([first, second])
+    # The first is checked before anything else is done; the second is rented as new.
+    checked = [r.path.rsplit("/", 1)[-1] for r in fake.requests_for("get_active")]
+    assert [c.replace("%2B", "+") for c in checked] == [first]
+    assert len(fake.requests_for("rent")) == 1
+    assert fake.rent_counts[first] == fake.rent_counts[second] == 1
