@@ -219,8 +219,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         )
 
     def _stopped_early(self) -> bool:
-        if self._input_changed is not None:
-            return True
+        # (A job whose input changed raises instead of reporting.)
         if not self._stopping or self._input_exhausted:
             return False
         return self._total is None or self._done < self._total

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 import socket
+import warnings
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import pytest
@@ -23,13 +28,18 @@ from numbers_async import (
     BulkProgress,
     BulkReport,
     ClientClosedError,
+    InvalidInputError,
     NumbersClient,
     RetryPolicy,
+    ServerError,
     Timeouts,
     TransportError,
 )
 from numbers_async.testing import FakeNumbersServer, Fault
 from tests.conftest import eventually
+
+PHONE = "+12065550100"
+AT = "2026-01-02T03:04:05.000Z"
 
 # One attempt, no retries: a call's window is one attempt's total.
 WINDOW = 1.5
@@ -292,3 +302,192 @@ async def test_an_item_the_closed_client_never_sent_is_a_known_failure(
     assert [c.replace("%2B", "+") for c in checked] == [first]
     assert len(fake.requests_for("rent")) == 1
     assert fake.rent_counts[first] == fake.rent_counts[second] == 1
+
+
+# --- a job is a coroutine ------------------------------------------------------------------
+
+
+async def test_a_job_refuses_a_value_sent_before_it_started_as_a_coroutine_does(
+    client: NumbersClient,
+) -> None:
+    job = client.bulk.release([PHONE])
+    with pytest.raises(TypeError, match="non-None value"):
+        job.send("a value")
+    job.close()
+
+
+@pytest.mark.parametrize("with_value", [True, False], ids=["value", "type only"])
+async def test_a_job_raises_what_is_thrown_into_it_with_its_traceback(
+    client: NumbersClient, with_value: bool
+) -> None:
+    try:
+        raise KeyError("elsewhere")
+    except KeyError as elsewhere:
+        traceback = elsewhere.__traceback__
+    assert traceback is not None
+    thrown = ValueError("thrown in")
+    job = client.bulk.release([PHONE])
+    with warnings.catch_warnings():  # the three-argument throw() is deprecated (3.12)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with pytest.raises(ValueError, match=r"^(thrown in)?$") as caught:
+            job.throw(ValueError, thrown if with_value else None, traceback)
+    if with_value:
+        assert caught.value is thrown
+    frames = []
+    tb: TracebackType | None = caught.value.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    assert traceback.tb_frame in frames  # the traceback given, not a new one
+
+
+# --- what a report says -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["list", "stream"])
+async def test_stop_after_the_last_item_started_does_not_make_the_report_stopped(
+    client: NumbersClient, fake: FakeNumbersServer, source: str
+) -> None:
+    owned = fake.add_active_numbers(2)
+
+    async def streamed() -> AsyncIterator[str]:
+        for phone in owned:
+            yield phone
+
+    def stop_at_the_end(progress: BulkProgress) -> None:
+        if progress.done == 2:
+            job.stop()
+
+    # The list one at a time: the job has not read past its last item when that item
+    # ends. The stream with room to spare: the job has seen it end by then.
+    items, concurrency = (owned, 1) if source == "list" else (streamed(), 3)
+    job = client.bulk.release(items, concurrency=concurrency, on_progress=stop_at_the_end)
+    report = await job
+
+    assert job.stopping
+    assert not report.stopped  # every item was started: nothing was left out
+    assert len(report.succeeded) == 2
+
+
+async def test_progress_counts_seconds_since_the_job_started(
+    client: NumbersClient, fake: FakeNumbersServer
+) -> None:
+    seen: list[BulkProgress] = []
+    report = await client.bulk.release(fake.add_active_numbers(3), on_progress=seen.append)
+    assert all(0 <= progress.elapsed <= report.elapsed for progress in seen)
+
+
+async def test_a_changed_stream_names_the_argument_and_what_to_do(tmp_path: Path) -> None:
+    journal = tmp_path / "release.jsonl"
+    async with FakeNumbersServer() as fake, fake.client() as client:
+        owned = fake.add_active_numbers(2)
+        await client.bulk.release(owned[:1], journal=journal)
+
+        async def other() -> AsyncIterator[str]:
+            yield owned[1]
+
+        with pytest.raises(InvalidInputError) as raised:
+            await client.bulk.release(other(), journal=journal)
+
+    assert raised.value.argument == "phone_numbers"
+    assert raised.value.rule == (
+        f"the input changed since {journal} was written: item 0 is {owned[1]!r} but the "
+        f"journal records {owned[0]!r} as succeeded there (streamed inputs are checked by "
+        "position), so it is not the same job. The job stopped; rerun with the input the "
+        "journal was written for, or start a new journal (another file)"
+    )
+
+
+# --- a rerun's wait, as it is shown -------------------------------------------------------
+
+
+async def test_a_rerun_shows_its_wait_in_the_job_and_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal = tmp_path / "rent_any.jsonl"
+    options: dict[str, Any] = {"retry": ONE_ATTEMPT, "timeouts": Timeouts(total=WINDOW)}
+    async with FakeNumbersServer() as fake, fake.client(**options) as client:
+        lose_every_rent_any(fake)
+        assert (await client.bulk.rent_any(2, "US", "LOCAL", journal=journal)).unknown == 2
+        rerun: BulkJob
+        shown: list[tuple[datetime | None, datetime | None]] = []
+
+        def stop_when_waiting(progress: BulkProgress) -> None:
+            if progress.waiting_until is not None:
+                shown.append((progress.waiting_until, rerun.waiting_until))
+                rerun.stop()
+
+        rerun = client.bulk.rent_any(
+            2, "US", "LOCAL", journal=journal, on_progress=stop_when_waiting
+        )
+        with caplog.at_level(logging.INFO, logger="numbers_async.bulk"):
+            await rerun
+
+    ((progress_until, job_until),) = shown
+    assert job_until == progress_until
+    assert rerun.waiting_until is None  # no longer waiting
+    (message,) = [r.getMessage() for r in caplog.records if "waiting" in r.getMessage()]
+    assert progress_until is not None
+    pattern = (
+        rf"bulk rent_any: 2 items of {re.escape(str(journal))} have unknown outcomes; "
+        rf"waiting \d+\.\ds \(until {re.escape(progress_until.isoformat(timespec='seconds'))}\)"
+        r" for the earlier run's requests to end before settling them"
+    )
+    assert re.fullmatch(pattern, message), message
+
+
+# --- verify_resumed -----------------------------------------------------------------------
+
+
+async def test_a_verified_success_is_reported_as_its_item_and_resumed(
+    client: NumbersClient, fake: FakeNumbersServer, tmp_path: Path
+) -> None:
+    journal = tmp_path / "update.jsonl"
+    owned = fake.add_active_numbers(1)
+    await client.bulk.update(owned, display_name="Fleet", journal=journal)
+
+    job = client.bulk.update(owned, display_name="Fleet", journal=journal, verify_resumed=True)
+    async with job.stream() as outcomes:
+        (outcome,) = [outcome async for outcome in outcomes]
+
+    assert (outcome.item, outcome.ok, outcome.resumed) == (owned[0], True, True)
+    assert [r.route for r in fake.requests_for("get_active")] == ["get_active"]
+
+
+async def test_a_success_the_server_cannot_confirm_now_fails_the_item(
+    fake: FakeNumbersServer, tmp_path: Path
+) -> None:
+    journal = tmp_path / "update.jsonl"
+    owned = fake.add_active_numbers(1)
+    async with fake.client(retry=ONE_ATTEMPT) as client:
+        await client.bulk.update(owned, display_name="Fleet", journal=journal)
+        fake.inject(Fault.status(503), route="get_active")
+        job = client.bulk.update(owned, display_name="Fleet", journal=journal, verify_resumed=True)
+        async with job.stream() as outcomes:
+            (outcome,) = [outcome async for outcome in outcomes]
+
+    assert outcome.item == owned[0]
+    assert isinstance(outcome.error, ServerError)
+    assert not outcome.ok
+
+
+async def test_a_success_the_server_contradicts_is_done_again_and_journaled(
+    client: NumbersClient, fake: FakeNumbersServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal = tmp_path / "release.jsonl"
+    (phone,) = fake.add_active_numbers(1)
+    header = {"journal": "numbers_async.bulk", "version": 2, "operation": "release", "request": {}}
+    forged = {"item": phone, "event": "succeeded", "number": {"phoneNumber": phone}, "at": AT}
+    journal.write_text(json.dumps(header) + "\n" + json.dumps(forged) + "\n")
+
+    with caplog.at_level(logging.WARNING, logger="numbers_async.bulk"):
+        report = await client.bulk.release([phone], journal=journal, verify_resumed=True)
+
+    assert phones_of(report) == [phone]
+    assert report.resumed == 0
+    assert len(fake.requests_for("release")) == 1
+    assert events(journal)[-2:] == [(phone, "intent"), (phone, "succeeded")]  # journaled
+    assert [r.getMessage() for r in caplog.records] == [
+        f"bulk release: {journal} records {phone!r} as succeeded but the server says "
+        "otherwise; doing it now"
+    ]
