@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import socket
+import time
 import warnings
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -232,7 +233,8 @@ async def test_stop_during_a_rent_any_reruns_wait_sends_no_settling_request(
     tmp_path: Path,
 ) -> None:
     journal = tmp_path / "rent_any.jsonl"
-    options: dict[str, Any] = {"retry": ONE_ATTEMPT, "timeouts": Timeouts(total=WINDOW)}
+    # Requests that may run 20 s: the rerun would wait about that long.
+    options: dict[str, Any] = {"retry": ONE_ATTEMPT, "timeouts": Timeouts(total=20)}
     async with FakeNumbersServer() as fake, fake.client(**options) as client:
         lose_every_rent_any(fake)
         assert (await client.bulk.rent_any(2, "US", "LOCAL", journal=journal)).unknown == 2
@@ -240,14 +242,19 @@ async def test_stop_during_a_rent_any_reruns_wait_sends_no_settling_request(
         rerun: BulkJob
 
         def stop_when_waiting(progress: BulkProgress) -> None:
-            if progress.waiting_until is not None:
-                rerun.stop()
+            if progress.waiting_until is not None:  # as Ctrl-C would: once it waits
+                asyncio.get_running_loop().call_soon(rerun.stop)
 
         rerun = client.bulk.rent_any(
             2, "US", "LOCAL", journal=journal, on_progress=stop_when_waiting
         )
+        started = time.monotonic()
         report = await rerun
+        stopped_after = time.monotonic() - started
 
+    # stop() ends the wait at its next look (every 0.1 s); 10 s is half the wait, far
+    # beyond any delay of a loaded machine.
+    assert stopped_after < 10
     assert report.stopped
     assert (report.succeeded, report.failed) == ([], [])
     assert fake.requests == []  # not even the listing that settles rent_any
@@ -430,10 +437,12 @@ async def test_a_rerun_shows_its_wait_in_the_job_and_the_log(
     assert progress_until is not None
     pattern = (
         rf"bulk rent_any: 2 items of {re.escape(str(journal))} have unknown outcomes; "
-        rf"waiting \d+\.\ds \(until {re.escape(progress_until.isoformat(timespec='seconds'))}\)"
+        rf"waiting (\d+\.\d)s \(until {re.escape(progress_until.isoformat(timespec='seconds'))}\)"
         r" for the earlier run's requests to end before settling them"
     )
-    assert re.fullmatch(pattern, message), message
+    shown_wait = re.fullmatch(pattern, message)
+    assert shown_wait is not None, message
+    assert 0 <= float(shown_wait.group(1)) <= WINDOW  # from now until the window ends
 
 
 # --- verify_resumed -----------------------------------------------------------------------
