@@ -238,6 +238,23 @@ def test_the_lifetime_warning_is_given_once_per_client(caplog: pytest.LogCapture
     assert levels == [logging.WARNING, logging.DEBUG, logging.DEBUG]
 
 
+async def test_calls_queued_with_an_expired_token_share_one_new_token(
+    fake: FakeNumbersServer,
+) -> None:
+    # Each call takes its token before it waits for a slot, so 38 of these 40 go out with
+    # the expired one after it was already replaced. Before: each such 401 fetched a token
+    # of its own (21 token requests for 40 calls), and under load the sender's
+    # full-slot-pool test saw 5 to 13 where it expects 2.
+    async with fake.client(max_concurrency=2) as client:
+        await client.callbacks.get()
+        fake.expire_tokens()
+        fake.inject(Fault.latency(0.05), route="get_callbacks", times=None)
+        await asyncio.wait_for(asyncio.gather(*(client.callbacks.get() for _ in range(40))), 30)
+    assert fake.token_requests == 2
+    answers = [r.status for r in fake.requests_for("get_callbacks")]
+    assert answers.count(200) == 41  # every call answered, each expired attempt replayed
+
+
 # --- Retry-After from the token endpoint ---------------------------------------------------------
 
 
