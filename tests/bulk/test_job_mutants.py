@@ -500,3 +500,24 @@ async def test_a_success_the_server_contradicts_is_done_again_and_journaled(
         f"bulk release: {journal} records {phone!r} as succeeded but the server says "
         "otherwise; doing it now"
     ]
+
+
+# --- what a job shows while it runs -------------------------------------------------------
+
+
+@pytest.mark.parametrize("verify", [False, True], ids=["sent", "verified"])
+async def test_each_item_runs_as_a_task_named_for_the_job_and_the_item(
+    client: NumbersClient, fake: FakeNumbersServer, tmp_path: Path, verify: bool
+) -> None:
+    journal = tmp_path / "release.jsonl"
+    owned = fake.add_active_numbers(1)
+    if verify:  # a success the journal records, checked with the server
+        await client.bulk.release(owned, journal=journal)
+    fake.inject(Fault.latency(0.2), route="get_active" if verify else "release", times=1)
+    job = client.bulk.release(owned, journal=journal, verify_resumed=verify)
+    assert job.stopping is False
+    running = asyncio.create_task(job)
+    await eventually(lambda: job.in_flight == 1)  # for 0.2 s: the server holds it
+    names = {task.get_name() for task in asyncio.all_tasks()}
+    await running
+    assert f"numbers-async bulk release {owned[0]}" in names
