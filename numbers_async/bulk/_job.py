@@ -371,7 +371,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         done now as if never tried.
         """
         try:
-            number = await self._operation.confirm(item, recorded)
+            number = await self._operation.confirm(recorded)
         except NumbersError as exc:
             return BulkOutcome(item, error=exc)
         if number is not None:
