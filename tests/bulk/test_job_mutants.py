@@ -524,9 +524,40 @@ async def test_each_item_runs_as_a_task_named_for_the_job_and_the_item(
         await client.bulk.release(owned, journal=journal)
     fake.inject(Fault.latency(0.2), route="get_active" if verify else "release", times=1)
     job = client.bulk.release(owned, journal=journal, verify_resumed=verify)
-    assert job.stopping is False
+    assert (job.stopping, job.waiting_until) == (False, None)
     running = asyncio.create_task(job)
     await eventually(lambda: job.in_flight == 1)  # for 0.2 s: the server holds it
     names = {task.get_name() for task in asyncio.all_tasks()}
     await running
     assert f"numbers-async bulk release {owned[0]}" in names
+
+
+@pytest.mark.parametrize("input_state", ["waiting", "pulled"])
+async def test_leaving_a_stream_early_leaves_no_input_task_and_nothing_odd_unreported(
+    client: NumbersClient, fake: FakeNumbersServer, input_state: str
+) -> None:
+    owned = fake.add_active_numbers(2)
+    second_written, pulled = asyncio.Event(), asyncio.Event()
+
+    async def numbers() -> AsyncIterator[str]:
+        yield owned[0]
+        await second_written.wait()
+        pulled.set()  # the pull that asked for it ends in this same step
+        yield owned[1]
+
+    job = client.bulk.release(numbers(), concurrency=2)
+    async with job.stream() as outcomes:
+        async for _ in outcomes:
+            # The job reads the next number meanwhile, in its own task.
+            names = {task.get_name() for task in asyncio.all_tasks()}
+            if input_state == "pulled":  # read, and not yet started
+                second_written.set()
+                await pulled.wait()
+            break
+
+    assert "numbers-async bulk input" in names
+    left = [task for task in asyncio.all_tasks() if task.get_name().startswith("numbers-async")]
+    assert left == []  # the read was cancelled and awaited with the items
+    assert job.unreported == ()  # a number read but never started is not an outcome
+    job.stop()  # after the end: harmless
+    assert len(fake.requests_for("release")) == 1
