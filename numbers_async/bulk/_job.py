@@ -98,7 +98,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         concurrency: int,
         journal: JournalStore | None,
         on_progress: Callable[[BulkProgress], None] | None,
-        verify_resumed: bool = False,
+        verify_resumed: bool,
     ) -> None:
         self._operation = operation
         self._items = items
