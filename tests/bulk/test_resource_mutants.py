@@ -14,6 +14,7 @@ import pytest
 from numbers_async import (
     BulkJob,
     BulkProgress,
+    InvalidInputError,
     NumbersClient,
     SmsConfiguration,
     VoiceConfiguration,
@@ -102,3 +103,33 @@ async def test_a_rerun_trusts_the_journal_unless_told_to_verify(
 
     assert report.resumed == 2
     assert fake.requests_for("get_active") == []  # verify_resumed is False by default
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            {"phone_numbers": "+12065550100"},
+            "phone_numbers: must be an iterable or async iterable of phone numbers "
+            "(got '+12065550100')",
+        ),
+        (
+            {"phone_numbers": 42},
+            "phone_numbers: must be an iterable or async iterable of phone numbers (got 42)",
+        ),
+        (
+            {"journal": 42},
+            "journal: must be a file path, a FileJournal or a RedisJournal (got 42)",
+        ),
+        ({"on_progress": 42}, "on_progress: must be callable (got 42)"),
+        ({"verify_resumed": "yes"}, "verify_resumed: must be True or False (got 'yes')"),
+    ],
+)
+async def test_a_bad_argument_is_refused_with_its_name_the_rule_and_the_value(
+    client: NumbersClient, fake: FakeNumbersServer, arguments: dict[str, Any], message: str
+) -> None:
+    phone_numbers = arguments.pop("phone_numbers", [])
+    with pytest.raises(InvalidInputError) as raised:
+        client.bulk.release(phone_numbers, **arguments)
+    assert str(raised.value) == message
+    assert fake.requests == []
