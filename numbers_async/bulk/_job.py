@@ -8,6 +8,9 @@ With a journal, before the first item: the input is checked against what the jou
 records as succeeded (a list up front, a stream item by item), then — if an earlier run
 left items unsettled — the job waits until that run's requests must have ended, and only
 then settles them.
+
+With OpenTelemetry configured (the client's ``Observer``), the job is one span, its
+counts set when it ends, and its items spans below it (``_otel.ITEM_SPANS`` says which).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, Final
 
+from numbers_async._observe import JobTrace, Observer
 from numbers_async._retry import maybe_processed
 from numbers_async.bulk._inputs import END, STOPPED, Source, key, pulled
 from numbers_async.bulk._journal import Journal, JournalPath
@@ -100,8 +104,11 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         concurrency: int,
         journal: JournalPath | None,
         on_progress: Callable[[BulkProgress], None] | None,
+        observer: Observer | None = None,
     ) -> None:
         self._operation = operation
+        self._observer = observer
+        self._trace: JobTrace | None = None  # the job's span, while it runs and traces
         self._items = items
         self._concurrency = concurrency
         self._journal_path = journal
@@ -111,7 +118,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         self._stopping = False
         self._pull: asyncio.Task[Any] | None = None
         self._pending: set[asyncio.Task[BulkOutcome]] = set()
-        self._done = self._succeeded = 0
+        self._done = self._succeeded = self._unknown = self._resumed = 0
         self._clock_start = 0.0
         self._input_exhausted = False
         self._unreported: list[BulkOutcome] = []
@@ -233,6 +240,9 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
     async def _outcomes(self) -> AsyncGenerator[BulkOutcome, None]:
         journal: Journal | None = None
         source = Source(self._items)
+        if self._observer is not None:
+            self._trace = self._observer.job(f"bulk.{self._operation.name}", self._total)
+        failure: Exception | None = None
         try:
             if self._journal_path is not None:
                 journal = await self._operation.open_journal(self._journal_path)
@@ -272,11 +282,16 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
                         yield self._finished(task.result())
             if self._input_changed is not None:
                 raise self._input_changed
+        except Exception as exc:
+            failure = exc
+            raise
         finally:
             self._input_exhausted = source.exhausted
             await self._cancel_all()
             if journal is not None:
                 await journal.aclose()
+            if self._trace is not None:
+                self._trace.end(self._counts(), failure)
 
     def _may_start(self) -> bool:
         return not self._stopping and len(self._pending) < self._concurrency
@@ -361,9 +376,11 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
             if number is not None:
                 return BulkOutcome(item, number=number, resumed=True)
             was_unknown = journal.needs_check(item_key)
+        run = self._run_item(item, item_key, seq, journal, was_unknown)
+        if self._trace is not None:
+            run = self._traced(self._trace, seq, item_key, run)
         task = asyncio.get_running_loop().create_task(
-            self._run_item(item, item_key, seq, journal, was_unknown),
-            name=f"numbers-async bulk {self._operation.name} {item_key}",
+            run, name=f"numbers-async bulk {self._operation.name} {item_key}"
         )
         self._pending.add(task)
         return None
@@ -390,9 +407,35 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
             await journal.record_failure(item_key, error, unknown=unknown, seq=seq)
         return BulkOutcome(item, error=error, outcome_unknown=unknown)
 
+    @staticmethod
+    async def _traced(
+        trace: JobTrace, seq: int, item_key: Item, run: Coroutine[Any, Any, BulkOutcome]
+    ) -> BulkOutcome:
+        """``run``, one item's work, inside the item's span (if it has one)."""
+        item = trace.item(seq, str(item_key))
+        try:
+            outcome = await run
+        except BaseException as exc:
+            item.end(ok=False, unknown=False, error=exc)
+            raise
+        item.end(ok=outcome.ok, unknown=outcome.outcome_unknown, error=outcome.error)
+        return outcome
+
+    def _counts(self) -> dict[str, int]:
+        """What the job's span reports when it ends."""
+        return {
+            "done": self._done,
+            "succeeded": self._succeeded,
+            "failed": self._done - self._succeeded,
+            "unknown": self._unknown,
+            "resumed": self._resumed,
+        }
+
     def _finished(self, outcome: BulkOutcome) -> BulkOutcome:
         self._done += 1
         self._succeeded += outcome.ok
+        self._unknown += outcome.outcome_unknown
+        self._resumed += outcome.resumed
         if self._on_progress is not None:
             self._on_progress(self._progress(outcome))
         return outcome
