@@ -150,7 +150,10 @@ def _shown(headers: Mapping[str, str]) -> Headers:
     )
 
 
-def _answer_headers(headers: Mapping[str, str]) -> Headers:
+def _answer_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
+    """An answer's headers as a hook sees them: read-only, any case, no ``Set-Cookie``."""
+    if "set-cookie" not in headers:  # the usual case: aiohttp's and ``Headers`` are read-only
+        return headers
     return Headers((k, v) for k, v in headers.items() if k.lower() != "set-cookie")
 
 
@@ -217,13 +220,19 @@ class Observer:
         self.clock = clock
 
     def watching(self) -> bool:
-        """Whether a call started now has anything to tell (cheap: read per call)."""
+        """Whether a call started now has anything to tell (cheap: read per call).
+
+        While OpenTelemetry has no provider, its providers are looked at once a second
+        (``Otel.on``): a clock read per call, no call into OpenTelemetry.
+        """
+        if self._hooked:
+            return True
         otel = self.otel
-        return (
-            self._hooked
-            or (otel is not None and otel.on())
-            or http_logger.isEnabledFor(logging.DEBUG)
-        )
+        if otel is not None and (
+            otel.active or (time.monotonic() >= otel.next_check and otel.on())
+        ):
+            return True
+        return http_logger.isEnabledFor(logging.DEBUG)
 
     def watch(
         self,
@@ -282,6 +291,7 @@ class Watch:
         self._method = ""
         self._url = ""
         self._headers: Mapping[str, str] = {}
+        self._shown: Headers | None = None  # the headers as hooks see them, made once
         self._sent_at = 0.0
         self._exchange_span: Span | None = None
         self._shared: Attributes = {}
@@ -361,6 +371,7 @@ class Watch:
             if span is not None:
                 headers = otel.inject(span, headers)
         self._headers = headers
+        self._shown = None
         self._sent_at = self.observer.clock()
         hooks = self.observer.request_hooks
         if hooks:
@@ -417,6 +428,8 @@ class Watch:
             self._log(None, None, elapsed, error, False)
 
     def _event(self, kind: Literal["request", "response"], **answer: Any) -> AttemptEvent:
+        if self._shown is None:
+            self._shown = _shown(self._headers)
         return AttemptEvent(
             kind=kind,
             operation=self.operation,
@@ -425,7 +438,7 @@ class Watch:
             settles=self.settles,
             method=self._method,
             url=_without_user_info(self._url),
-            headers=_shown(self._headers),
+            headers=self._shown,
             **answer,
         )
 

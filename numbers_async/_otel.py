@@ -128,7 +128,7 @@ class Otel:
         self.instruments: Instruments | None = None
         self.active = False  # a tracer or instruments: something to record
         self._complete = False  # both: no need to look at the providers again
-        self._next_check = 0.0
+        self.next_check = 0.0  # when to look at the global providers again
         self._servers: dict[str, tuple[str, int]] = {}
         self.on()
 
@@ -136,8 +136,8 @@ class Otel:
         """Whether anything is recorded now (a cheap check; see the module docstring)."""
         if not self._complete:
             now = time.monotonic()
-            if now >= self._next_check:
-                self._next_check = now + RECHECK
+            if now >= self.next_check:
+                self.next_check = now + RECHECK
                 self._look()
         return self.active
 

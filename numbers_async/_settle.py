@@ -65,21 +65,12 @@ class Settle:
         self._observer = observer
         self._clock = clock
 
-    def _call(self, request: Request, options: CallOptions, deadline_at: float | None) -> Call:
-        return Call(
-            request,
-            self._prefix + request.target,
-            options.retry,
-            API_RULES,
-            options.timeout,
-            deadline_at,
-        )
-
     async def run(
         self, request: Request, options: CallOptions, decode: Decode[T], deadline_at: float | None
     ) -> T:
         """Send ``request`` under ``options`` and return its result as ``decode`` makes it."""
-        call = self._call(request, options, deadline_at)
+        url = self._prefix + request.target
+        call = Call(request, url, options.retry, API_RULES, options.timeout, deadline_at)
         if self._observer.watching():
             return await self._watched(call, decode)
         try:
@@ -92,7 +83,8 @@ class Settle:
     ) -> RawResponse[T]:
         """``run``, and what the answer that gave the result said (``RawResponse``)."""
         started = self._clock()
-        call = self._call(request, options, deadline_at)
+        url = self._prefix + request.target
+        call = Call(request, url, options.retry, API_RULES, options.timeout, deadline_at)
         if self._observer.watching():
             parsed = await self._watched(call, decode)
         else:

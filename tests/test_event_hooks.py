@@ -235,3 +235,22 @@ def test_bad_hooks_are_refused_by_name(
     with pytest.raises(InvalidInputError) as caught:
         fake.client(event_hooks=hooks)
     assert (caught.value.argument, caught.value.rule) == (argument, rule)
+
+
+async def test_a_cookie_the_server_sets_is_not_shown_to_hooks() -> None:
+    from numbers_async import NumbersClient
+    from numbers_async.testing import MockTransport
+
+    def answer(method: str, url: str, headers: Any, body: bytes | None) -> Any:
+        cookie = {"Set-Cookie": "session=s3cr3t", "X-Request-Id": "r1"}
+        return 200, {"Content-Type": "application/json", **cookie}, '{"projectId": "p"}'
+
+    recorder = Recorder()
+    async with NumbersClient(
+        "p", "k", "s", auth="basic", transport=MockTransport(answer), event_hooks=recorder.hooks
+    ) as client:
+        await client.callbacks.get()
+    (response,) = [e for e in recorder.events if e.kind == "response"]
+    assert response.response_headers is not None
+    assert "set-cookie" not in response.response_headers
+    assert response.response_headers["x-request-id"] == response.request_id == "r1"
