@@ -241,10 +241,13 @@ class Observer:
         *,
         token_fetch: bool = False,
         settles: str | None = None,
-        parent: Watch | None = None,
     ) -> Watch:
-        """The watch of a call that starts now (``parent``: the call it settles)."""
-        return Watch(self, operation, phone_number, token_fetch, settles, parent)
+        """The watch of a call that starts now (``settles``: the operation it settles).
+
+        Its span is a child of the current span: a settling check's, of the call it
+        settles (``Watch.attach`` made that one current).
+        """
+        return Watch(self, operation, phone_number, token_fetch, settles)
 
     def job(self, name: str, total: int | None) -> JobTrace | None:
         """The trace of a bulk job starting now, if spans are recorded."""
@@ -265,7 +268,6 @@ class Watch:
         phone_number: str | None,
         token_fetch: bool,
         settles: str | None,
-        parent: Watch | None,
     ) -> None:
         self.observer = observer
         self.operation = operation
@@ -282,7 +284,6 @@ class Watch:
                 project_id=observer.project_id,
                 phone_number=phone_number,
                 settles=settles,
-                parent=None if parent is None else parent.span,
             )
         self.started = observer.clock()
         self.exchanges = 0  # HTTP requests so far (a 401 replay is one more)

@@ -162,9 +162,11 @@ class Otel:
         project_id: str,
         phone_number: str | None,
         settles: str | None,
-        parent: Span | None,
     ) -> Span | None:
-        """The span of one operation (a token fetch and a settling check are ones too)."""
+        """The span of one operation (a token fetch and a settling check are ones too).
+
+        Its parent is the current span: the application's, or the call a check settles.
+        """
         if self.tracer is None:
             return None
         attributes: Attributes = {
@@ -175,8 +177,7 @@ class Otel:
             attributes["numbers_async.phone_number"] = phone_number
         if settles is not None:
             attributes["numbers_async.settles"] = settles
-        parent_context = None if parent is None else trace.set_span_in_context(parent)
-        return self.tracer.start_span(name, parent_context, SpanKind.INTERNAL, attributes)
+        return self.tracer.start_span(name, None, SpanKind.INTERNAL, attributes)
 
     @staticmethod
     def attach(span: Span) -> object:

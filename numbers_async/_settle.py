@@ -156,8 +156,9 @@ class Settle:
         follow_up = Call(check, url, call.retry, API_RULES, call.timeout, call.deadline_at)
         watch = None
         if call.watch is not None:
+            # Its span is a child of the rent's, current while the rent runs.
             watch = follow_up.watch = self._observer.watch(
-                check.op.value, phone, settles=request.op.value, parent=call.watch
+                check.op.value, phone, settles=request.op.value
             )
         try:
             owned = await self._retrying.run(follow_up, self._send, decode)

@@ -461,10 +461,13 @@ def test_a_client_picks_up_the_global_provider_once_it_is_set() -> None:
     async def main():
         async with FakeNumbersServer() as fake:
             async with fake.client() as client:
+                watched = [client._sender.observer.watching()]
                 await client.callbacks.get()  # nothing configured yet: no span
                 configure()
+                watched.append(client._sender.observer.watching())
                 await client.callbacks.get()
             print(json.dumps({
+                "watched": watched,
                 "spans": sorted(s["name"] for s in spans()),
                 "traceparents": ["traceparent" in r.headers for r in fake.requests],
             }))
@@ -473,6 +476,7 @@ def test_a_client_picks_up_the_global_provider_once_it_is_set() -> None:
     """
     )
     seen = json.loads(out)
+    assert seen["watched"] == [False, True]  # unconfigured, a call carries nothing to tell
     assert seen["spans"] == ["GET", "callbacks.get"]
     assert seen["traceparents"] == [False, False, True]  # the token, the call, the call
 

@@ -361,3 +361,33 @@ async def test_quotable_errors_keep_their_form_through_copies(
         assert str(twin) == str(error)
         assert twin.operation == error.operation
     assert pickle.loads(pickle.dumps(not_found.value)).request_id == not_found.value.request_id  # noqa: S301
+
+
+async def test_pages_pair_with_their_answers_when_the_next_page_is_already_in() -> None:
+    # A transport that answers at once: the page read ahead has arrived before the
+    # current one is handed over, and each page must still carry its own answer.
+    import json
+
+    from numbers_async import NumbersClient
+    from numbers_async.testing import MockTransport
+
+    def answer(method: str, url: str, headers: Any, body: bytes | None) -> Any:
+        token = url.partition("pageToken=")[2] or "0"
+        following = {"0": "1", "1": "2", "2": ""}[token]
+        page = {
+            "activeNumbers": [{"phoneNumber": f"+1202555010{token}"}],
+            "nextPageToken": following,
+            "totalSize": 3,
+        }
+        headers = {"Content-Type": "application/json", "X-Request-Id": f"page-{token}"}
+        return 200, headers, json.dumps(page)
+
+    async with NumbersClient(
+        "p", "k", "s", auth="basic", transport=MockTransport(answer)
+    ) as client:
+        pages = [raw async for raw in client.with_raw_response.active_numbers.list()]
+    assert [(raw.request_id, raw.parsed.items[0].phone_number) for raw in pages] == [
+        ("page-0", "+12025550100"),
+        ("page-1", "+12025550101"),
+        ("page-2", "+12025550102"),
+    ]
