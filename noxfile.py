@@ -332,7 +332,7 @@ BENCH_DEPS = ["pydantic>=2", "msgspec>=0.18", "sinch>=2.3", "opentelemetry-sdk>=
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks B1-B9 against their baselines: one table, JSON in benchmarks/results/.
+    """Benchmarks B1-B10 against their baselines: one table, JSON in benchmarks/results/.
 
     ``nox -s bench -- --quick`` for a smoke run, ``-- --only b2,b3`` for some of them.
     Never fails on a number (only if a benchmark crashes).

@@ -503,14 +503,17 @@ class ItemTrace:
         self._token = None if span is None else otel.attach(span)
         self._quiet = _untraced.set(True) if span is None else None
 
-    def end(self, *, ok: bool, unknown: bool, error: BaseException | None) -> None:
-        """End the item's span: whether it succeeded, or failed (maybe having acted)."""
+    def end(self, outcome: str, error: BaseException | None) -> None:
+        """End the item's span with its outcome.
+
+        ``succeeded``, ``failed``, ``unknown`` (it may have acted) or ``withdrawn`` (a
+        shared journal gave it to another worker).
+        """
         if self._quiet is not None:
             _untraced.reset(self._quiet)
         if self._span is None:
             return
         self._otel.detach(self._token)
-        outcome = "succeeded" if ok else "unknown" if unknown else "failed"
         self._otel.end_span(self._span, {"numbers_async.outcome": outcome}, error)
 
 
