@@ -555,3 +555,39 @@ def test_bad_webhook_tracing_is_refused() -> None:
 
     with pytest.raises(InvalidInputError, match=r"^tracing: must be True or False"):
         events_handler(on_event, secret="s" * 32, tracing="no")  # type: ignore[arg-type]
+
+
+async def test_a_bulk_item_a_shared_journal_withdraws_ends_its_span_as_withdrawn(
+    fake: FakeNumbersServer, telemetry: Telemetry, tmp_path: Path
+) -> None:
+    # A shared journal (RedisJournal) withdraws an item from a worker that lost its claim:
+    # not this worker's to report. A file journal wrapped to withdraw one success.
+    from numbers_async.bulk import FileJournal
+    from numbers_async.bulk._store import Withdrawn
+
+    owned = fake.add_active_numbers(3)
+    taken = owned[1]
+
+    class Withdrawing(FileJournal):
+        async def open(self, operation: str, request: Any, reconcile: Any) -> Any:
+            journal = await super().open(operation, request, reconcile)
+            record_success = journal.record_success
+
+            async def withdraw_one(item: Any, number: Any, **kw: Any) -> None:
+                if item == taken:
+                    raise Withdrawn()
+                await record_success(item, number, **kw)
+
+            journal.record_success = withdraw_one
+            return journal
+
+    async with fake.client(**telemetry.options) as client:
+        report = await client.bulk.release(owned, journal=Withdrawing(tmp_path / "j.jsonl"))
+    assert sorted(n.phone_number for n in report.succeeded) == sorted({*owned} - {taken})
+    (job,) = telemetry.spans("bulk.release")
+    assert (attrs(job)["numbers_async.bulk.done"], attrs(job)["numbers_async.bulk.succeeded"]) == (
+        2,
+        2,
+    )
+    outcomes = sorted(attrs(s)["numbers_async.outcome"] for s in telemetry.children(job))
+    assert outcomes == ["succeeded", "succeeded", "withdrawn"]
