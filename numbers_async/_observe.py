@@ -77,7 +77,7 @@ class AttemptEvent:
         settles: for the check that settles a call (``active_numbers.get`` after a rent
             whose outcome was unknown), the operation it settles; else ``None``.
         method: the HTTP method, e.g. ``"POST"``.
-        url: the full URL, query included (no user info).
+        url: the full URL, query included (the client's origins carry no user info).
         headers: the request headers, ``traceparent`` included when tracing; the
             credential in ``Authorization`` shows as ``Bearer ***`` or ``Basic ***``.
         status: the HTTP status (``None`` in a ``request`` event, or when no answer came).
@@ -155,13 +155,6 @@ def _answer_headers(headers: Mapping[str, str]) -> Mapping[str, str]:
     if "set-cookie" not in headers:  # the usual case: aiohttp's and ``Headers`` are read-only
         return headers
     return Headers((k, v) for k, v in headers.items() if k.lower() != "set-cookie")
-
-
-def _without_user_info(url: str) -> str:
-    if "@" not in url:
-        return url
-    parts = urlsplit(url)
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 # --- OpenTelemetry, when installed -----------------------------------------------------------
@@ -438,7 +431,7 @@ class Watch:
             token_fetch=self.token_fetch,
             settles=self.settles,
             method=self._method,
-            url=_without_user_info(self._url),
+            url=self._url,  # no user info: the client's origins may not have any
             headers=self._shown,
             **answer,
         )

@@ -287,10 +287,10 @@ class Otel:
         return self.tracer.start_span(method, parent_context, SpanKind.CLIENT, attributes)
 
     def url_full(self, url: str, phone_number: str | None) -> str:
-        """``url`` as ``url.full`` shows it: no user info, no phone number unless asked for."""
-        if "@" in url:
-            parts = urlsplit(url)
-            url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        """``url`` as ``url.full`` shows it: no phone number unless asked for.
+
+        It has no user info to redact: the client refuses origins that carry any.
+        """
         if phone_number is not None and not self.phone_numbers:
             url = url.replace(phone_number, REDACTED).replace(
                 phone_number.replace("+", "%2B"), REDACTED
@@ -298,11 +298,10 @@ class Otel:
         return url
 
     @staticmethod
-    def inject(span: Span | None, headers: Mapping[str, str]) -> dict[str, str]:
+    def inject(span: Span, headers: Mapping[str, str]) -> dict[str, str]:
         """``headers`` with the W3C trace context of ``span`` (the global propagator)."""
         carrier = dict(headers)
-        if span is not None:
-            propagate.inject(carrier, trace.set_span_in_context(span))
+        propagate.inject(carrier, trace.set_span_in_context(span))
         return carrier
 
     def end_exchange(

@@ -29,6 +29,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from numbers_async import AmbiguousOutcomeError, RetryPolicy
 from numbers_async._otel import ITEM_SPANS
 from numbers_async.testing import FakeNumbersServer, Fault
+from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICK = RetryPolicy(backoff=0.001, max_backoff=0.001)
@@ -500,6 +501,13 @@ def test_each_webhook_delivery_is_a_server_span_with_its_event_and_reply() -> No
         "eventType": "PROVISIONING_TO_SMS_PLATFORM", "status": "SUCCEEDED",
     }).encode()
 
+    broken = []
+
+    def secret():
+        if broken:
+            raise RuntimeError("the secret store is down")
+        return SECRET
+
     async def main():
         configure()
         parents = []
@@ -508,7 +516,7 @@ def test_each_webhook_delivery_is_a_server_span_with_its_event_and_reply() -> No
             parents.append(trace.get_current_span().get_span_context().span_id)
 
         app = web.Application()
-        events_handler(on_event, secret=SECRET, max_age=None).setup(app, "/events")
+        events_handler(on_event, secret=secret, max_age=None).setup(app, "/events")
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -519,6 +527,9 @@ def test_each_webhook_delivery_is_a_server_span_with_its_event_and_reply() -> No
             for headers in (signed, signed, {SIGNATURE_HEADER: "00" * 20}):
                 async with http.post(url, data=BODY, headers=headers) as response:
                     await response.read()
+            broken.append(True)
+            async with http.post(url, data=BODY, headers=signed) as response:
+                assert response.status == 500
         await runner.cleanup()
         print(json.dumps({"spans": spans(), "parents": parents}))
 
@@ -527,7 +538,10 @@ def test_each_webhook_delivery_is_a_server_span_with_its_event_and_reply() -> No
     )
     seen = json.loads(out)
     deliveries = [s for s in seen["spans"] if s["name"] == "numbers_async.webhook"]
-    assert [s["kind"] for s in deliveries] == ["SERVER"] * 3
+    assert [s["kind"] for s in deliveries] == ["SERVER"] * 4
+    failed = deliveries.pop()  # the receiver raised: the framework answered 500
+    assert failed["attributes"]["http.response.status_code"] == 500
+    assert (failed["attributes"]["error.type"], failed["status"]) == ("500", "ERROR")
     replies = [
         (span["attributes"]["http.response.status_code"], span["attributes"][REPLY])
         for span in deliveries
@@ -544,6 +558,48 @@ def test_each_webhook_delivery_is_a_server_span_with_its_event_and_reply() -> No
     assert "+12025550100" not in json.dumps(deliveries)  # the number is not on the span
     assert "numbers_async.event.type" not in deliveries[2]["attributes"]  # never parsed
     assert seen["parents"] == [deliveries[0]["id"]]  # the handler ran inside the delivery
+
+
+def test_a_webhook_delivery_with_only_metrics_configured_records_no_span() -> None:
+    out = run_child(
+        """
+        import asyncio, json
+        from aiohttp import web
+        import aiohttp
+        from opentelemetry import metrics
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from numbers_async.webhooks import SIGNATURE_HEADER, compute_signature
+        from numbers_async.webhooks.aiohttp import events_handler
+
+        metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+        SECRET = "s" * 32
+        BODY = json.dumps({
+            "eventId": "e-1", "timestamp": "2099-01-01T00:00:00Z", "projectId": "p",
+            "resourceId": "+12025550100", "resourceType": "ACTIVE_NUMBER",
+            "eventType": "PROVISIONING_TO_SMS_PLATFORM", "status": "SUCCEEDED",
+        }).encode()
+
+        async def main():
+            async def on_event(event):
+                return None
+
+            app = web.Application()
+            events_handler(on_event, secret=SECRET, max_age=None).setup(app, "/events")
+            runner = web.AppRunner(app)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            url = f"http://127.0.0.1:{runner.addresses[0][1]}/events"
+            headers = {SIGNATURE_HEADER: compute_signature(BODY, SECRET)}
+            async with aiohttp.ClientSession() as http:
+                async with http.post(url, data=BODY, headers=headers) as response:
+                    print(response.status)
+            await runner.cleanup()
+
+        asyncio.run(main())
+        """
+    )
+    assert out.strip() == "200"
 
 
 def test_bad_webhook_tracing_is_refused() -> None:
@@ -591,3 +647,160 @@ async def test_a_bulk_item_a_shared_journal_withdraws_ends_its_span_as_withdrawn
     )
     outcomes = sorted(attrs(s)["numbers_async.outcome"] for s in telemetry.children(job))
     assert outcomes == ["succeeded", "succeeded", "withdrawn"]
+
+
+# --- the other ways a call is told -------------------------------------------------------------
+
+
+def mock_client(telemetry: Telemetry, answer: Any, **options: Any) -> Any:
+    from numbers_async import NumbersClient
+    from numbers_async.testing import MockTransport
+
+    return NumbersClient(
+        "project",
+        "key",
+        "secret",
+        auth="basic",
+        base_url="https://numbers.example",
+        transport=MockTransport(answer),
+        **telemetry.options,
+        **options,
+    )
+
+
+CALLBACKS_ANSWER = (200, {"Content-Type": "application/json"}, '{"projectId": "project"}')
+
+
+async def test_an_outage_wait_is_a_span_event(telemetry: Telemetry) -> None:
+    # Five connections refused at once close the client's outage gate for 0.25 s (the
+    # gate's first pause, a constant): the calls wait it out and then succeed. No bound
+    # on the time is asserted, only that the waits were told.
+    from numbers_async import TransportError
+
+    refused = [0]
+
+    def answer(method: str, url: str, headers: Any, body: bytes | None) -> Any:
+        if refused[0] < 5:
+            refused[0] += 1
+            raise TransportError("cannot connect", request_sent=False)
+        return CALLBACKS_ANSWER
+
+    import asyncio
+
+    async with mock_client(telemetry, answer, retry=QUICK) as client:
+        await asyncio.gather(*(client.callbacks.get() for _ in range(5)))
+    calls = telemetry.spans("callbacks.get")
+    waits = [e for s in calls for e in s.events if e.name == "outage.wait"]
+    assert waits
+    assert {attrs(s)["numbers_async.outcome"] for s in calls} == {"succeeded"}
+    failed = [s for s in telemetry.spans("GET") if "http.response.status_code" not in attrs(s)]
+    assert len(failed) == 5
+    assert {attrs(s)["error.type"] for s in failed} == {"numbers_async.errors.TransportError"}
+
+
+async def test_a_cancelled_call_ends_its_spans_as_cancelled(
+    fake: FakeNumbersServer, telemetry: Telemetry
+) -> None:
+    import asyncio
+
+    fake.inject(Fault.latency(30), route="get_callbacks")  # never answered in the test
+    async with fake.client(**telemetry.options) as client:
+        call = asyncio.ensure_future(client.callbacks.get())
+        await eventually(lambda: bool(fake.requests_for("get_callbacks")))
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+    (operation,) = telemetry.spans("callbacks.get")
+    assert attrs(operation)["numbers_async.outcome"] == "cancelled"
+    (attempt,) = telemetry.children(operation, SpanKind.CLIENT)
+    assert attrs(attempt)["error.type"] == "asyncio.exceptions.CancelledError"
+
+
+async def test_a_rent_a_check_finds_not_rented_ends_failed_with_its_check(
+    fake: FakeNumbersServer, telemetry: Telemetry
+) -> None:
+    # Answered 503 (it may have rented), then 404 (not available): the check finds the
+    # number not owned, so the rent did not happen and the 404 stands.
+    from numbers_async import NotFoundError
+
+    (phone,) = fake.add_available_numbers(1)
+    fake.inject(Fault.status(503), route="rent")
+    fake.inject(Fault.status(404), route="rent")
+    async with fake.client(retry=QUICK, **telemetry.options) as client:
+        with pytest.raises(NotFoundError):
+            await client.available_numbers.rent(phone)
+    (rent,) = telemetry.spans("available_numbers.rent")
+    (check,) = telemetry.spans("active_numbers.get")
+    assert attrs(rent)["numbers_async.outcome"] == "failed"
+    assert attrs(check)["numbers_async.settles"] == "available_numbers.rent"
+    assert (attrs(check)["numbers_async.outcome"], attrs(check)["error.type"]) == (
+        "failed",
+        "numbers_async.errors.NotFoundError",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fault", "error_type"),
+    [
+        (Fault.status(200, body="html"), "numbers_async.errors.TokenEndpointError"),
+        (Fault.status(400), "numbers_async.errors.AuthenticationError"),
+    ],
+    ids=["unreadable", "refused"],
+)
+async def test_a_failed_token_fetch_is_a_failed_operation(
+    fake: FakeNumbersServer, telemetry: Telemetry, fault: Fault, error_type: str
+) -> None:
+    from numbers_async import NumbersError
+
+    fake.inject(fault, route="token", times=None)
+    async with fake.client(**telemetry.options) as client:
+        with pytest.raises(NumbersError):
+            await client.callbacks.get()
+    (token,) = telemetry.spans("oauth2.token")
+    assert attrs(token)["numbers_async.outcome"] == "failed"
+    assert attrs(token)["error.type"] == error_type
+    assert token.status.status_code is StatusCode.ERROR
+
+
+async def test_a_limiter_that_lets_a_call_through_at_once_is_no_wait(
+    telemetry: Telemetry,
+) -> None:
+    class Open:
+        async def acquire(self) -> None:
+            return None
+
+        def pause(self, seconds: float) -> None:
+            return None
+
+    async with mock_client(
+        telemetry, lambda *request: CALLBACKS_ANSWER, rate_limit=Open()
+    ) as client:
+        await client.callbacks.get()
+    (call,) = telemetry.spans("callbacks.get")
+    assert [e.name for e in call.events] == []
+    assert telemetry.points("numbers_async.client.rate_limit_waits") == []
+
+
+async def test_a_bulk_job_with_only_metrics_configured_records_no_span(
+    fake: FakeNumbersServer, telemetry: Telemetry
+) -> None:
+    async with fake.client(meter_provider=telemetry.meter_provider) as client:
+        report = await client.bulk.release(fake.add_active_numbers(3))
+    assert len(report.succeeded) == 3
+    assert telemetry.spans() == []
+    releases = [
+        p.count
+        for p in telemetry.points("http.client.request.duration")
+        if p.attributes["numbers_async.operation"] == "active_numbers.release"
+    ]
+    assert releases == [3]
+
+
+def test_a_broken_otel_module_is_not_taken_for_a_missing_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from numbers_async import NumbersClient
+
+    monkeypatch.setitem(sys.modules, "numbers_async._otel", None)
+    with pytest.raises(ModuleNotFoundError):
+        NumbersClient("p", "k", "s")
