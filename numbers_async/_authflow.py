@@ -57,7 +57,7 @@ class AuthFlow:
             return response
         if call.watch is not None and call.watch.open:  # this exchange ends in a replay
             watch = call.watch
-            await watch.exchange_ended(401, response.headers, response.elapsed, None, True)
+            await watch.exchange_answered(401, response.headers, response.elapsed, None, True)
         # Expired or revoked, the token is no good: drop it, get a new one (one fetch
         # shared by every caller that saw it refused) and replay once.
         expired = "expired" in response.headers.get("WWW-Authenticate", "").lower()

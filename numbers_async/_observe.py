@@ -373,38 +373,49 @@ class Watch:
             self._sent_at = self.observer.clock()  # the exchange starts after the hooks
         return headers
 
-    async def exchange_ended(
+    async def exchange_answered(
         self,
-        status: int | None,
-        headers: Mapping[str, str] | None,
-        elapsed: float | None,
+        status: int,
+        headers: Mapping[str, str],
+        elapsed: float,
         error: BaseException | None,
         will_retry: bool,
     ) -> None:
-        """The exchange was answered (``status``, ``headers``) or failed (``error``).
+        """The exchange was answered: ``status`` and ``headers``, in ``elapsed`` seconds.
 
-        Raises what a ``response`` hook raises.
+        ``error`` is what the answer stands for, if it failed the attempt (an
+        ``ApiError``, a ``DecodeError`` of a 2xx). Raises what a ``response`` hook raises.
         """
         self.open = False
-        if elapsed is None:
-            elapsed = self.observer.clock() - self._sent_at
         rid = request_id(headers)
         if self.otel is not None:
             span, self._exchange_span = self._exchange_span, None
             self.otel.end_exchange(span, self._shared, status=status, error=error, duration=elapsed)
         if http_logger.isEnabledFor(logging.DEBUG):
-            self._log(status, rid, elapsed, error, will_retry)
+            answer = str(status) if error is None else f"{status} ({type(error).__name__})"
+            self._log(answer, rid, elapsed, will_retry)
         hooks = self.observer.response_hooks
         if hooks:
             event = self._event(
                 "response",
                 status=status,
-                response_headers=None if headers is None else _answer_headers(headers),
+                response_headers=_answer_headers(headers),
                 request_id=rid,
                 elapsed=elapsed,
                 error=error,
                 will_retry=will_retry,
             )
+            await _call_hooks(hooks, event)
+
+    async def exchange_failed(self, error: BaseException, will_retry: bool) -> None:
+        """The exchange got no answer (``error``: a ``TransportError``...).
+
+        Raises what a ``response`` hook raises.
+        """
+        elapsed = self._end_unanswered(error, will_retry)
+        hooks = self.observer.response_hooks
+        if hooks:
+            event = self._event("response", elapsed=elapsed, error=error, will_retry=will_retry)
             await _call_hooks(hooks, event)
 
     def abandon(self, error: BaseException) -> None:
@@ -413,13 +424,17 @@ class Watch:
         Its span and log line record ``error``; no ``response`` hook runs: the call did
         not wait for an answer.
         """
+        self._end_unanswered(error, False)
+
+    def _end_unanswered(self, error: BaseException, will_retry: bool) -> float:
         self.open = False
         elapsed = self.observer.clock() - self._sent_at
         if self.otel is not None:
             span, self._exchange_span = self._exchange_span, None
             self.otel.end_exchange(span, self._shared, status=None, error=error, duration=elapsed)
         if http_logger.isEnabledFor(logging.DEBUG):
-            self._log(None, None, elapsed, error, False)
+            self._log(reason_for(error), None, elapsed, will_retry)
+        return elapsed
 
     def _event(self, kind: Literal["request", "response"], **answer: Any) -> AttemptEvent:
         if self._shown is None:
@@ -436,18 +451,7 @@ class Watch:
             **answer,
         )
 
-    def _log(
-        self,
-        status: int | None,
-        rid: str | None,
-        elapsed: float,
-        error: BaseException | None,
-        will_retry: bool,
-    ) -> None:
-        if status is None:
-            answer = reason_for(error) if error is not None else "no answer"
-        else:
-            answer = str(status) if error is None else f"{status} ({type(error).__name__})"
+    def _log(self, answer: str, rid: str | None, elapsed: float, will_retry: bool) -> None:
         http_logger.debug(
             "%s attempt %d: %s %s -> %s in %.1f ms%s%s",
             self.operation,

@@ -24,6 +24,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from numbers_async._call import Call, Response
+from numbers_async._observe import Watch
 from numbers_async._outage import OutageGate
 from numbers_async._rate import RateLimiter
 from numbers_async._responses import error_for
@@ -90,7 +91,7 @@ class Retrying:
                 if self._rides_out(call, exc, probe):
                     call.attempt -= 1  # the call waits at the gate; this did not count
                     if call.watch is not None and call.watch.open:
-                        await call.watch.exchange_ended(None, None, None, exc, True)
+                        await call.watch.exchange_failed(exc, True)
                     continue
                 error: NumbersError = exc
                 call.failed(error, answered=False)
@@ -110,7 +111,7 @@ class Retrying:
                         error = exc
                     else:
                         if call.watch is not None:
-                            await _succeeded(call, answer)
+                            await _succeeded(call, call.watch, answer)
                         return result
                 else:
                     error = _error(answer)
@@ -119,9 +120,9 @@ class Retrying:
             watch = call.watch
             if watch is not None and watch.open:
                 if answer is None:
-                    await watch.exchange_ended(None, None, None, error, delay is not None)
+                    await watch.exchange_failed(error, delay is not None)
                 else:
-                    await watch.exchange_ended(
+                    await watch.exchange_answered(
                         answer.status, answer.headers, answer.elapsed, error, delay is not None
                     )
             if delay is None:
@@ -211,17 +212,14 @@ def _deadline_passed(call: Call) -> NumbersTimeoutError:
     )
 
 
-async def _succeeded(call: Call, answer: Response) -> None:
+async def _succeeded(call: Call, watch: Watch, answer: Response) -> None:
     """End a watched call's exchange that succeeded: its ``response`` hooks run.
 
     A hook that raises ends the call with its exception; the request did act, so the
     settle layer settles the call as one that may have changed something.
     """
-    watch = call.watch
-    if watch is None or not watch.open:
-        return
     try:
-        await watch.exchange_ended(answer.status, answer.headers, answer.elapsed, None, False)
+        await watch.exchange_answered(answer.status, answer.headers, answer.elapsed, None, False)
     except BaseException:
         call.answered = call.maybe_processed = True
         raise

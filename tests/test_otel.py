@@ -228,6 +228,21 @@ async def test_a_bulk_job_of_100_is_one_span_with_its_counts(
     }
 
 
+async def test_a_bulk_item_s_number_is_on_its_span_only_when_asked_for(
+    fake: FakeNumbersServer, telemetry: Telemetry
+) -> None:
+    owned = fake.add_active_numbers(2)
+    async with fake.client(trace_phone_numbers=True, **telemetry.options) as client:
+        await client.bulk.release(owned[:1])
+    async with fake.client(**telemetry.options) as client:
+        await client.bulk.release(owned[1:])
+    shown, hidden = sorted(
+        telemetry.spans("bulk.release item"), key=lambda s: "numbers_async.phone_number" in attrs(s)
+    )[::-1]
+    assert attrs(shown)["numbers_async.phone_number"] == owned[0]
+    assert "numbers_async.phone_number" not in attrs(hidden)
+
+
 async def test_a_big_bulk_job_traces_a_sample_of_its_items(
     fake: FakeNumbersServer, telemetry: Telemetry
 ) -> None:
@@ -699,7 +714,7 @@ async def test_an_outage_wait_is_a_span_event(telemetry: Telemetry) -> None:
 
 
 async def test_a_cancelled_call_ends_its_spans_as_cancelled(
-    fake: FakeNumbersServer, telemetry: Telemetry
+    fake: FakeNumbersServer, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
 ) -> None:
     import asyncio
 
@@ -707,9 +722,14 @@ async def test_a_cancelled_call_ends_its_spans_as_cancelled(
     async with fake.client(**telemetry.options) as client:
         call = asyncio.ensure_future(client.callbacks.get())
         await eventually(lambda: bool(fake.requests_for("get_callbacks")))
-        call.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await call
+        with caplog.at_level("DEBUG", logger="numbers_async.http"):
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+    assert any(
+        m.startswith("callbacks.get attempt 1: GET ") and " -> CancelledError in " in m
+        for m in caplog.messages
+    ), caplog.messages
     (operation,) = telemetry.spans("callbacks.get")
     assert attrs(operation)["numbers_async.outcome"] == "cancelled"
     (attempt,) = telemetry.children(operation, SpanKind.CLIENT)

@@ -220,6 +220,7 @@ async def test_each_page_of_a_raw_listing_carries_its_answer(fake: FakeNumbersSe
     async with fake.client() as client:
         pager = client.with_raw_response.active_numbers.list(page_size=2, max_items=5)
         assert isinstance(pager, RawActiveNumbersPager)
+        assert repr(pager) == "RawActiveNumbersPager(page_token=None, max_items=5)"
         pages = [raw async for raw in pager]
         again = [raw async for raw in pager.pages()]  # each iteration starts again
     sent = fake.requests_for("list_active")
