@@ -47,9 +47,9 @@ __all__ = [
     "Observer",
     "Watch",
     "load_otel",
+    "outcome_of",
 ]
 
-logger = logging.getLogger("numbers_async")
 http_logger = logging.getLogger("numbers_async.http")
 
 #: Request headers whose values a hook never sees (the scheme of ``Authorization`` stays).
