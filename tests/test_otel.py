@@ -824,3 +824,26 @@ def test_a_broken_otel_module_is_not_taken_for_a_missing_extra(
     monkeypatch.setitem(sys.modules, "numbers_async._otel", None)
     with pytest.raises(ModuleNotFoundError):
         NumbersClient("p", "k", "s")
+
+
+async def test_a_rent_a_check_finds_rented_is_reconciled(
+    fake: FakeNumbersServer, telemetry: Telemetry
+) -> None:
+    (phone,) = fake.add_available_numbers(1)
+    fake.inject(Fault.reset_after(), route="rent")  # rented, the answer lost
+    async with fake.client(retry=QUICK, **telemetry.options) as client:
+        number = await client.available_numbers.rent(phone)
+    assert number.phone_number == phone
+    (rent,) = telemetry.spans("available_numbers.rent")
+    (check,) = telemetry.spans("active_numbers.get")
+    assert rent.status.status_code is StatusCode.UNSET
+    assert (attrs(rent)["numbers_async.outcome"], attrs(check)["numbers_async.outcome"]) == (
+        "reconciled",
+        "succeeded",
+    )
+    [reconciled] = [
+        p
+        for p in telemetry.points("numbers_async.client.operation.duration")
+        if p.attributes["numbers_async.operation"] == "available_numbers.rent"
+    ]
+    assert reconciled.attributes["numbers_async.outcome"] == "reconciled"
