@@ -359,7 +359,15 @@ def notify_retry(
 ) -> None:
     """Log a retry of ``operation`` and tell ``policy.on_retry`` (if any) about it."""
     reason = reason_for(error)
-    logger.info("%s: attempt %d failed (%s); retrying in %.2fs", operation, attempt, reason, delay)
+    rid = error.request_id if isinstance(error, ApiError) else None
+    logger.info(
+        "%s: attempt %d failed (%s%s); retrying in %.2fs",
+        operation,
+        attempt,
+        reason,
+        f", request id {rid}" if rid else "",
+        delay,
+    )
     if policy.on_retry is not None:
         policy.on_retry(RetryEvent(operation, attempt, reason, delay, caused_by=error))
 

@@ -127,6 +127,9 @@ class RecordedRequest:
     """The status answered; 0 while being handled or when the connection was dropped."""
     at: float
     """The event loop's clock (``loop.time()``) when it arrived."""
+    request_id: str = ""
+    """The ``X-Request-Id`` the fake answered with (``""`` while being handled, or when
+    the connection was dropped)."""
 
     def json(self) -> Any:
         """The body decoded as JSON."""
@@ -616,17 +619,20 @@ class FakeNumbersServer:
             answer = await self._answer(call)
         finally:
             self.in_flight -= 1
-        self._record_status(record, 0 if answer.drop else answer.status)
         if answer.drop:
+            self._record_status(record, 0, "")
             if request.transport is not None:
                 request.transport.abort()
             # Never sent: aiohttp sees the closed transport and drops it without a log line.
             return web.Response()
+        # Every answer carries a request id, as the API's gateway sends (docs/api-facts.md).
+        request_id = secrets.token_hex(16)
+        self._record_status(record, answer.status, request_id)
         return web.Response(
             status=answer.status,
             body=answer.body or None,
             content_type=answer.content_type,
-            headers=answer.headers,
+            headers={**answer.headers, "X-Request-Id": request_id},
         )
 
     async def _answer(self, call: _Call) -> Answer:
@@ -649,11 +655,11 @@ class FakeNumbersServer:
             answer = failure.answer()
         return answer if fault is None else fault.distort(answer)
 
-    def _record_status(self, record: RecordedRequest, status: int) -> None:
+    def _record_status(self, record: RecordedRequest, status: int, request_id: str) -> None:
         # Search from the end: the entry is recent, and the list may have been cleared.
         for index in range(len(self.requests) - 1, -1, -1):
             if self.requests[index] is record:
-                self.requests[index] = attrs.evolve(record, status=status)
+                self.requests[index] = attrs.evolve(record, status=status, request_id=request_id)
                 return
 
     def _serve(self, call: _Call) -> Json:
