@@ -20,6 +20,8 @@ from numbers_async._generic import (
     encode_params,
 )
 from numbers_async._operations import Op
+from numbers_async._raw import RawResponse
+from numbers_async._redact import redact_value
 from numbers_async._retry import Safety
 from numbers_async.errors import DecodeError, InvalidInputError
 
@@ -312,3 +314,25 @@ def test_a_2xx_that_is_not_json_is_a_decode_error_keeping_its_bytes() -> None:
         decode_any(200, b"<html>OK</html>")
     assert caught.value.body == b"<html>OK</html>"
     assert caught.value.status == 200
+
+
+def test_the_repr_of_an_answer_shows_no_secret_member_at_any_depth() -> None:
+    parsed = {
+        "projectId": "p",
+        "HMACSECRET": "s1",
+        "items": [{"access_token": "t1", "callbackUrl": "https://user:pw@hooks.example/x"}],
+    }
+    raw = RawResponse(
+        parsed=parsed, status_code=200, headers={}, operation="request", elapsed=0.0, retries=0
+    )
+    shown = repr(raw)
+    for secret in ("s1", "t1", "user:pw"):
+        assert secret not in shown
+    assert redact_value(parsed) == {
+        "projectId": "p",
+        "HMACSECRET": "***",
+        "items": [{"access_token": "***", "callbackUrl": "https://***@hooks.example/x"}],
+    }
+    assert parsed["HMACSECRET"] == "s1"  # the answer itself is left as it came
+    model = SmsConfiguration(service_plan_id="p")
+    assert redact_value(model) is model
