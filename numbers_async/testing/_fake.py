@@ -208,7 +208,7 @@ class FakeNumbersServer:
     reading and replacing its registration, and submitting it for review, which
     [`review_number_order`][] then completes or rejects. What Sinch leaves unsaid the
     fake decides (which fields a registration needs, which repeats it refuses); those
-    rules are the fake's, not a contract ([Testing](../guides/testing.md)).
+    rules are the fake's, not a contract ([Testing](../guides/testing.md#number-orders)).
 
     The state is plain wire-format dicts you may read in tests: [`available`][],
     [`active`][], [`emergency_addresses`][] (all keyed by phone number),
