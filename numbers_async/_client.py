@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, overload
 
 from numbers_async import _operations as ops
 from numbers_async._auth import Auth, BasicAuth, OAuth2
 from numbers_async._call import CallOptions
 from numbers_async._config import ClientOptions, RetryPolicy, Timeouts, unknown_option
 from numbers_async._emergency import EmergencyAddresses
+from numbers_async._generic import build as build_request
+from numbers_async._generic import decode_any
 from numbers_async._groups import ActiveNumbers, AvailableNumbers, AvailableRegions, Callbacks
 from numbers_async._observe import Observer, load_otel
 from numbers_async._rate import RateGate, RateLimiter
+from numbers_async._raw import RawResponse
 from numbers_async._sender import DEFAULT_CLOSE_TIMEOUT, Sender
 from numbers_async._transport import DEFAULT_MAX_RESPONSE_SIZE, AiohttpTransport, Transport
 from numbers_async._with_raw import WithRawResponse
@@ -30,6 +34,11 @@ __all__ = ["DEFAULT_AUTH_URL", "DEFAULT_BASE_URL", "DEFAULT_MAX_RESPONSE_SIZE", 
 DEFAULT_BASE_URL: Final = "https://numbers.api.sinch.com"
 DEFAULT_AUTH_URL: Final = "https://auth.sinch.com/oauth2/token"
 DEFAULT_MAX_CONCURRENCY: Final = 64
+
+#: One query parameter's value: ``True`` is sent as ``true``.
+ParamValue: TypeAlias = str | int | bool
+#: ``client.request``'s ``params``: a sequence value repeats its name (``a=1&a=2``).
+Params: TypeAlias = Mapping[str, ParamValue | Sequence[ParamValue]]
 
 
 class NumbersClient:
@@ -195,6 +204,115 @@ class NumbersClient:
             f"NumbersClient(project_id={self.project_id!r}, key_id={self.key_id!r}, "
             f"auth={self._auth_kind!r}, base_url={ops.redact_url(self._base_url)!r})"
         )
+
+    @overload
+    async def request(
+        self,
+        method: Literal["GET", "HEAD"],
+        path: str,
+        *,
+        params: Params | None = None,
+        json: None = None,
+        idempotent: Literal[True] = True,
+    ) -> RawResponse[Any]: ...
+
+    @overload
+    async def request(
+        self,
+        method: Literal["PUT", "DELETE"],
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        idempotent: Literal[True] = True,
+    ) -> RawResponse[Any]: ...
+
+    @overload
+    async def request(
+        self,
+        method: Literal["POST", "PATCH"],
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        idempotent: bool,
+    ) -> RawResponse[Any]: ...
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+    ) -> RawResponse[Any]:
+        """Send a request to an endpoint this client does not wrap, as it sends its own.
+
+        The same credential, rate limit, concurrency, retries, deadline, errors, event
+        hooks, logs and spans as every operation of the client (its operation is
+        ``"request"``); ``client.with_options(retry=..., timeouts=...)`` sets them for
+        one call. The guide: [Requests the client does not wrap](../guides/raw-requests.md).
+
+        Args:
+            method: ``"GET"``, ``"HEAD"``, ``"POST"``, ``"PUT"``, ``"PATCH"`` or
+                ``"DELETE"``.
+            path: the path below ``/v1/projects/{projectId}/``, such as
+                ``"numberOrders:lookupNumberRequirements"`` or ``f"numberOrders/{id}"``.
+                It is percent-encoded where needed (an escape such as ``%20`` is kept);
+                a URL, a leading ``/``, ``.`` or ``..``, ``?``, ``#``, ``{``, ``}``, a
+                backslash or a control character is refused.
+            params: query parameters: each value a ``str``, ``int`` or ``bool`` (sent
+                as ``true`` / ``false``), or a list or tuple of them (the name repeated).
+                Every value is percent-encoded: a ``+`` goes as ``%2B``.
+            json: the body, any JSON value (``None``: no body; refused for GET and
+                HEAD).
+            idempotent: whether sending the request twice does no harm. Required for
+                a POST or a PATCH. ``True``: retried like a read, and its failure
+                stands however it ends. ``False``: never sent again once an attempt may
+                have been processed; if its outcome is then unknown, the call ends in
+                ``AmbiguousOutcomeError``. GET, HEAD, PUT and DELETE are idempotent in
+                HTTP, and the HTTP stack itself may send them twice: ``False`` is
+                refused for them.
+
+        Returns:
+            The answer: ``parsed`` is its JSON body decoded (dicts, lists, ``str``,
+            ``int``, ``float``, ``bool``), ``None`` for an empty body; ``status_code``,
+            ``headers``, ``request_id``, ``elapsed`` and ``retries`` describe it.
+
+        Raises:
+            InvalidInputError: an argument breaks its rule; nothing was sent.
+            ApiError: an answer that is not a 2xx (the API's error envelope read as for
+                every operation: ``NotFoundError``, ``InvalidArgumentError``...).
+            DecodeError: a 2xx whose body is not JSON (its bytes in ``body``).
+            AmbiguousOutcomeError: ``idempotent=False``, and an attempt may have been
+                processed while the call could not learn its outcome.
+
+        Examples:
+            ```python
+            import asyncio
+
+            from numbers_async import NumbersClient
+
+
+            async def main() -> None:
+                async with NumbersClient.from_env() as client:
+                    raw = await client.request(
+                        "POST",
+                        "numberOrders:lookupNumberRequirements",
+                        json={"regionCode": "DE", "numberType": "LOCAL"},
+                        idempotent=True,  # it only reads
+                    )
+                    print(raw.status_code, raw.request_id)
+                    print(sorted(raw.parsed["fields"]))
+
+
+            asyncio.run(main())
+            ```
+        """
+        built = build_request(method, path, params=params, json=json, idempotent=idempotent)
+        sender, options = self._sender, self._options
+        return await sender.send_raw(built, options, decode_any, sender.deadline_for(options))
 
     @property
     def closed(self) -> bool:

@@ -234,13 +234,16 @@ class Observer:
         *,
         token_fetch: bool = False,
         settles: str | None = None,
+        route: str | None = None,
+        method: str = "",
     ) -> Watch:
         """The watch of a call that starts now (``settles``: the operation it settles).
 
         Its span is a child of the current span: a settling check's, of the call it
-        settles (``Watch.attach`` made that one current).
+        settles (``Watch.attach`` made that one current). ``route`` and ``method``: the
+        path below the project and the method of a ``client.request``, for its span.
         """
-        return Watch(self, operation, phone_number, token_fetch, settles)
+        return Watch(self, operation, phone_number, token_fetch, settles, route, method)
 
     def job(self, name: str, total: int | None) -> JobTrace | None:
         """The trace of a bulk job starting now, if spans are recorded."""
@@ -261,6 +264,8 @@ class Watch:
         phone_number: str | None,
         token_fetch: bool,
         settles: str | None,
+        route: str | None = None,
+        method: str = "",
     ) -> None:
         self.observer = observer
         self.operation = operation
@@ -277,6 +282,8 @@ class Watch:
                 project_id=observer.project_id,
                 phone_number=phone_number,
                 settles=settles,
+                route=route,
+                method=method,
             )
         self.started = observer.clock()
         self.exchanges = 0  # HTTP requests so far (a 401 replay is one more)

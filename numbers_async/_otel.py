@@ -162,10 +162,14 @@ class Otel:
         project_id: str,
         phone_number: str | None,
         settles: str | None,
+        route: str | None = None,
+        method: str = "",
     ) -> Span | None:
         """The span of one operation (a token fetch and a settling check are ones too).
 
         Its parent is the current span: the application's, or the call a check settles.
+        A ``client.request`` (``route``: its path below the project) also carries its
+        method and that path, a phone number in it shown as ``url.full`` shows it.
         """
         if self.tracer is None:
             return None
@@ -177,6 +181,9 @@ class Otel:
             attributes["numbers_async.phone_number"] = phone_number
         if settles is not None:
             attributes["numbers_async.settles"] = settles
+        if route is not None:
+            attributes["http.request.method"] = method
+            attributes["numbers_async.path"] = self.url_full(route, phone_number)
         return self.tracer.start_span(name, None, SpanKind.INTERNAL, attributes)
 
     @staticmethod

@@ -16,6 +16,7 @@ import attrs
 
 from numbers_async._headers import request_id
 from numbers_async._paging import ActiveNumbersPager
+from numbers_async._redact import redact_value
 from numbers_async.models import Page
 
 __all__ = ["RawActiveNumbersPager", "RawResponse"]
@@ -37,7 +38,8 @@ class RawResponse(Generic[T]):
 
     Attributes:
         parsed: the result, exactly what the plain call returns (a model, a list of
-            models, a ``Page``, or ``None``).
+            models, a ``Page``, or ``None``); for ``client.request``, the decoded JSON
+            (its repr shows a secret member, such as an ``hmacSecret``, as ``"***"``).
         status_code: the HTTP status of the answer.
         headers: the answer's headers, a read-only mapping whose lookups ignore case.
         operation: the call, e.g. ``"available_numbers.rent"``.
@@ -64,7 +66,7 @@ class RawResponse(Generic[T]):
         ```
     """
 
-    parsed: T
+    parsed: T = attrs.field(repr=lambda parsed: repr(redact_value(parsed)))
     status_code: int
     headers: Mapping[str, str] = attrs.field(repr=False)
     operation: str

@@ -3,16 +3,17 @@
 A response body quoted in an error message (``DecodeError``, or ``ApiError`` for a body
 that is not the API's JSON envelope) may hold a credential: a callback configuration's
 ``hmacSecret``, an OAuth2 token response's ``access_token``, or a URL's user info.
-``redact_secrets`` shows each as ``***``.
+``redact_secrets`` shows each as ``***``; ``redact_value`` does the same to decoded JSON
+(the ``parsed`` of a ``client.request`` answer, in its repr).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Final
+from typing import Any, Final
 
-__all__ = ["redact_secrets"]
+__all__ = ["redact_secrets", "redact_value"]
 
 
 #: JSON member names whose values are credentials (compared unescaped, ignoring case): a
@@ -56,6 +57,24 @@ def redact_secrets(text: str) -> str:
         return text
     parts.append(text[position:])
     return "".join(parts)
+
+
+def redact_value(value: Any) -> Any:
+    """A copy of decoded JSON ``value``: each secret member's value and URL user info ``***``.
+
+    ``{"hmacSecret": "abc", "items": [{"url": "https://u:p@h"}]}`` becomes
+    ``{"hmacSecret": "***", "items": [{"url": "https://***@h"}]}``.
+    """
+    if isinstance(value, dict):
+        return {
+            key: "***" if str(key).lower() in _SECRET_KEYS else redact_value(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [redact_value(item) for item in value]
+    if isinstance(value, str) and "@" in value:
+        return _URL_USER_INFO.sub(r"\1***@", value)
+    return value
 
 
 def _unescape(name: str) -> str:

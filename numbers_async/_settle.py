@@ -107,7 +107,11 @@ class Settle:
     async def _watched(self, call: Call, decode: Decode[T]) -> T:
         """``run`` for a call something watches: its operation starts and ends here."""
         request = call.request
-        watch = call.watch = self._observer.watch(request.op.value, request.phone_number)
+        # A client.request's span also shows its method and its path below the project.
+        route = request.path[1:] if request.op is Op.REQUEST else None
+        watch = call.watch = self._observer.watch(
+            request.op.value, request.phone_number, route=route, method=request.method
+        )
         token = watch.attach()
         try:
             try:
@@ -133,6 +137,8 @@ class Settle:
         verdict = settlement(
             request.op.value,
             error,
+            safety=request.safety,
+            changes=request.changes_state,
             answered_before=call.answered_before and error is call.failure,
             may_have_acted=call.maybe_processed,
             can_send=self._can_send(),
@@ -216,6 +222,12 @@ def _ambiguous(call: Call, error: BaseException) -> AmbiguousOutcomeError:
         message = (
             "the client was closed while the call was in flight, after an attempt that "
             "may have been processed; whether it took effect is unknown"
+        )
+    elif request.op is Op.REQUEST:
+        message = (
+            f"the request may have been processed but its outcome is unknown ({reason}); "
+            "it was not sent again because it was sent with idempotent=False. Check "
+            "what it did before sending it again."
         )
     elif request.safety is Safety.AT_MOST_ONCE:
         message = (

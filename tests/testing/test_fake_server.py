@@ -1487,6 +1487,12 @@ def test_routes_lists_every_route_name() -> None:
         "provision_emergency_address",
         "deprovision_emergency_address",
         "validate_emergency_address",
+        "lookup_number_requirements",
+        "create_number_order",
+        "get_number_order",
+        "get_number_order_registration",
+        "update_number_order_registration",
+        "submit_number_order",
         "unknown",
     }
 
