@@ -256,7 +256,7 @@ class Session:
         """Wait until something may have changed: ``seconds``, the poll, or an outcome here."""
         self._changed.clear()
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), min(seconds, self._poll))
+            await reply_of.within(self._changed.wait(), min(seconds, self._poll))
 
     # --- the rent_any settlement barrier ----------------------------------------------------
 
@@ -519,9 +519,12 @@ class Session:
             await self._batcher.finish()
         finally:
             if self._renewer is not None:
+                # Its cancellation is never swallowed (``within``); a cancellation of
+                # aclose itself goes on up rather than being taken for the renewal's.
                 self._renewer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._renewer
+                await asyncio.wait({self._renewer})
+                if not self._renewer.cancelled():
+                    self._renewer.exception()  # retrieved: it was logged, or met elsewhere
         try:
             if self._id and not self._link.down:
                 await self._link.call("RELEASE", self._id, self._worker, self._operation)

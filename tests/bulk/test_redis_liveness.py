@@ -1,0 +1,139 @@
+"""The Redis journal never waits forever: each way a job used to hang, made to happen.
+
+Under load a job of several workers sometimes never ended. Each test here makes one such
+moment happen on purpose, through the seam of a worker's calls to Redis (the scripts of
+its ``Link``), instead of waiting for the load to make it: a reply that lands just as
+its caller is cancelled, a worker whose calls come so late that its lease runs out while
+it works, a worker that dies holding an intent or the ``rent_any`` settlement barrier.
+Every wait in these tests is bounded by ``BOUND``, so a regression fails, never hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from numbers_async.bulk._redis_link import Link, within
+from numbers_async.redis import RedisJournal
+from numbers_async.testing import FakeNumbersServer
+from tests.conftest import RedisServer
+
+# Far above what any of these jobs takes (a few items, leases of a second at most,
+# loopback), even on a loaded 2-core machine: a job that would wait forever fails here.
+BOUND = 10.0
+KEYS = "numbers_async:job:{job}:"
+
+Script = Callable[..., Awaitable[Any]]
+
+
+def wrap(link: Link, name: str, make: Callable[[Script], Script]) -> None:
+    """Replace ``link``'s script ``name`` with ``make(the real one)``."""
+    scripts: dict[str, Any] = link._scripts
+    scripts[name] = make(scripts[name])
+
+
+def patch_first_link(monkeypatch: pytest.MonkeyPatch, patch: Callable[[Link], None]) -> None:
+    """Give the next ``Link`` made (the next job's calls to Redis) to ``patch``."""
+    real_init = Link.__init__
+    made: list[Link] = []
+
+    def init(self: Link, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        made.append(self)
+        if len(made) == 1:
+            patch(self)
+
+    monkeypatch.setattr(Link, "__init__", init)
+
+
+async def nothing(_: Any) -> None:
+    """A settlement that has nothing to do (a worker driven by hand)."""
+
+
+# --- a cancellation that arrives with the reply -------------------------------------------
+
+
+async def test_a_timeout_never_swallows_a_cancellation_that_comes_with_the_reply() -> None:
+    loop = asyncio.get_running_loop()
+    reply: asyncio.Future[str] = loop.create_future()
+    waiting = loop.create_task(within(reply, BOUND))
+    await asyncio.sleep(0)  # waiting for the reply
+    reply.set_result("in")
+    waiting.cancel()  # in the same step: asyncio.wait_for (3.10, 3.11) returns "in" here
+
+    await asyncio.wait({waiting}, timeout=BOUND)
+
+    assert waiting.cancelled()
+
+
+async def test_closing_a_worker_as_its_lease_renewal_is_answered_ends_the_worker(
+    redis_server: RedisServer,
+) -> None:
+    # The renewal's reply is in when the worker closes and cancels its renewal. Under
+    # asyncio.wait_for that cancellation was lost: the renewal went on renewing, the
+    # close waited for it forever, and so did the job (its worker process never exited).
+    journal = RedisJournal.from_url(redis_server.url, job="job", lease=0.3)
+    session = await journal.open("release", {}, nothing)
+    loop = asyncio.get_running_loop()
+    closing: list[asyncio.Task[None]] = []
+
+    def closed_as_answered(renew: Script) -> Script:
+        async def renewed(*args: Any, **kwargs: Any) -> Any:
+            reply = await renew(*args, **kwargs)
+            if not closing:  # closed once the reply is in, before the renewal resumes
+                loop.call_soon(lambda: closing.append(loop.create_task(session.aclose())))
+            return reply
+
+        return renewed
+
+    wrap(session._link, "RENEW", closed_as_answered)
+    for _ in range(int(BOUND / 0.01)):  # the renewal comes within a third of the lease
+        if closing:
+            break
+        await asyncio.sleep(0.01)
+    assert closing, "the lease was never renewed"
+
+    done, _ = await asyncio.wait(closing, timeout=BOUND)  # watched, never cancelled
+
+    assert done, "closing the worker never ended: its renewal went on"
+    assert session._renewer is not None
+    assert session._renewer.done()
+
+
+async def test_a_worker_stopped_as_its_claim_is_answered_starts_nothing_more(
+    fake: FakeNumbersServer, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # stop() cancels the job's wait for its next item, here a claim whose reply is in.
+    # Under asyncio.wait_for that cancellation was lost: the claim went on, and its
+    # item was sent after stop() (with nothing to claim, the worker polled on instead).
+    owned = fake.add_active_numbers(6)
+    journal = RedisJournal.from_url(redis_server.url, job="job", batch=2)
+    loop = asyncio.get_running_loop()
+    async with fake.client() as client:
+        job = client.bulk.release(owned, journal=journal, concurrency=1)
+        claims = 0
+
+        def stopped_as_answered(claim: Script) -> Script:
+            async def claimed(*args: Any, **kwargs: Any) -> Any:
+                nonlocal claims
+                reply = await claim(*args, **kwargs)
+                claims += 1
+                if claims == 2:  # the first batch is done: stop as the next one comes
+                    loop.call_soon(job.stop)
+                return reply
+
+            return claimed
+
+        patch_first_link(monkeypatch, lambda link: wrap(link, "CLAIM", stopped_as_answered))
+        running = loop.create_task(job)
+        done, _ = await asyncio.wait({running}, timeout=BOUND)
+
+    assert done, "the stopped job did not end"
+    report = running.result()
+    assert report.stopped
+    assert len(report.succeeded) == 2  # the first batch, and nothing after stop()
+    assert len(fake.requests_for("release")) == 2
+    assert len(fake.active) == 4
