@@ -6,7 +6,11 @@ held by this worker under its lease. Intents and outcomes are written through on
 task that sends whatever is waiting in one script call (group commit), and a background
 task renews the lease. A worker that lost its lease (out of touch with Redis too long)
 rejoins: the items it had claimed but not started went to other workers, so it drops
-them; an intent for one of them raises ``Withdrawn``.
+them; an intent for one of them raises ``Withdrawn``. A claim may give it an item its
+job still has (taken back, then claimed again): the job never has one item twice, so
+the claim waits until the job lets go of the item, and the job gets it then unless the
+job's last record of it counted as the holder's (else Redis would hold the item for a
+worker that never works it, and the job would never end).
 
 ``rent_any`` cannot settle an unknown outcome item by item: the job's settlement lists the
 numbers the project owns. So when nothing else is left, one worker takes the settlement
@@ -79,6 +83,10 @@ class Session:
         self._positions: dict[int, Item] = {}  # handed out: position -> item
         # Claimed items given to the job and not finished: never handed to it twice.
         self._active: set[int] = set()
+        # Items claimed again while the job still had them (this worker lost its lease
+        # meanwhile), with the claim's record: the job gets them once it lets go, unless
+        # its record there counted as the holder's.
+        self._again: dict[int, tuple[Item, dict[str, Any]]] = {}
         self._records: dict[Item, dict[str, Any]] = {}
         self._resumed: set[int] = set()  # positions handed out as succeeded (verify_resumed)
         self._batcher = reply_of.Batcher(self._send)
@@ -230,12 +238,17 @@ class Session:
             record = reply_of.check_record(values[index + 2], self._link)
             reply_of.check_number(item, record, self._link)
             if seq in self._active:
-                continue  # claimed again while the job still has it: that one goes on
-            self._positions[seq] = item
-            self._records[item] = record
-            if record.get("s") == "succeeded":
-                self._resumed.add(seq)
-            self._buffer.append((seq, item))
+                # The job still has it: never twice at once. Its task decides (_let_go).
+                self._again[seq] = (item, record)
+                continue
+            self._hand(seq, item, record)
+
+    def _hand(self, seq: int, item: Item, record: dict[str, Any]) -> None:
+        self._positions[seq] = item
+        self._records[item] = record
+        if record.get("s") == "succeeded":
+            self._resumed.add(seq)
+        self._buffer.append((seq, item))
 
     def _rejoined(self) -> None:
         # What the job has not started yet went to other workers; what it has started
@@ -386,12 +399,13 @@ class Session:
         while True:
             result = await self._submit(entry)
             if result == "ok":
+                self._again.pop(position, None)  # a claim meanwhile: this intent's now
                 record = self._records.setdefault(item, {})
                 if record.get("s") != "succeeded":
                     record["s"] = "unknown"
                 return
             if result != "paused":  # another worker settles: wait for it
-                self._active.discard(position)
+                self._let_go(item, position, result)
                 raise Withdrawn(item)
             await self._pause(self._poll)
 
@@ -409,7 +423,7 @@ class Session:
         if reconciled:
             entry["rc"] = 1
         result = await self._submit(entry)
-        self._done(item, entry["seq"])
+        self._let_go(item, entry["seq"], result)
         if result == "dup":
             logger.warning(
                 "bulk %s: %s is already recorded for another item of %s; not for %r",
@@ -435,7 +449,7 @@ class Session:
         if isinstance(error, ApiError):
             entry["c"] = error.status
         result = await self._submit(entry)
-        self._done(item, entry["seq"])
+        self._let_go(item, entry["seq"], result)
         if result == "taken":
             logger.info(
                 "bulk %s: %r of %s was taken over by another worker; its outcome is theirs",
@@ -462,9 +476,16 @@ class Session:
             return self._snapshot[2][item]
         raise JournalError(self.where, f"{item!r} was not handed out to this worker")
 
-    def _done(self, item: Item, seq: int) -> None:
+    def _let_go(self, item: Item, seq: int, result: str) -> None:
+        """The job is done with ``item``: its record at ``seq`` was answered ``result``."""
         self._records.pop(item, None)
         self._active.discard(seq)
+        again = self._again.pop(seq, None)
+        if again is not None and result not in ("ok", "again"):
+            # Claimed again after this record ran without counting as the holder's
+            # ("taken"): the claim is new and Redis holds the item for this worker,
+            # so the job must have it (to work, or to report), or the round never ends.
+            self._hand(seq, *again)
         self._changed.set()
 
     # --- writing: one script call for whatever is waiting --------------------------------

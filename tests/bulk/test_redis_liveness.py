@@ -11,10 +11,11 @@ Every wait in these tests is bounded by ``BOUND``, so a regression fails, never 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
 from numbers_async.bulk._redis_link import Link, within
 from numbers_async.redis import RedisJournal
@@ -29,10 +30,27 @@ KEYS = "numbers_async:job:{job}:"
 Script = Callable[..., Awaitable[Any]]
 
 
+@pytest.fixture
+async def redis_client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(redis_server.url)
+    yield client
+    await client.aclose()
+
+
 def wrap(link: Link, name: str, make: Callable[[Script], Script]) -> None:
     """Replace ``link``'s script ``name`` with ``make(the real one)``."""
     scripts: dict[str, Any] = link._scripts
     scripts[name] = make(scripts[name])
+
+
+def after(event: asyncio.Event, script: Script) -> Script:
+    """``script``, called only once ``event`` is set: a worker's late call."""
+
+    async def late(*args: Any, **kwargs: Any) -> Any:
+        await event.wait()
+        return await script(*args, **kwargs)
+
+    return late
 
 
 def patch_first_link(monkeypatch: pytest.MonkeyPatch, patch: Callable[[Link], None]) -> None:
@@ -47,6 +65,23 @@ def patch_first_link(monkeypatch: pytest.MonkeyPatch, patch: Callable[[Link], No
             patch(self)
 
     monkeypatch.setattr(Link, "__init__", init)
+
+
+async def poll(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Wait until ``condition()`` holds (read from Redis), ``BOUND`` seconds at most."""
+    for _ in range(int(BOUND / 0.01)):
+        if await condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"never: {what}")
+
+
+async def a_lease_ran_out(redis: aioredis.Redis) -> bool:
+    """Whether some worker's lease has run out by the Redis clock (not yet taken over)."""
+    seconds, micros = await redis.time()
+    return bool(
+        await redis.zrangebyscore(KEYS + "workers", "-inf", seconds * 1000 + micros // 1000)
+    )
 
 
 async def nothing(_: Any) -> None:
@@ -137,3 +172,69 @@ async def test_a_worker_stopped_as_its_claim_is_answered_starts_nothing_more(
     assert len(report.succeeded) == 2  # the first batch, and nothing after stop()
     assert len(fake.requests_for("release")) == 2
     assert len(fake.active) == 4
+
+
+# --- a live worker taken for dead ------------------------------------------------------------
+
+
+async def test_an_item_claimed_again_as_its_intent_is_refused_is_still_worked(
+    fake: FakeNumbersServer,
+    redis_server: RedisServer,
+    redis_client: aioredis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A live worker whose calls come late (a loaded machine) loses its lease, and its
+    # claim goes back. Its intent for the item it had started is refused ("taken"),
+    # and its next claim gets that item again, both before it hears of the refusal.
+    # The job still had the item, so that claim was dropped: Redis kept the item
+    # claimed by a worker that never worked it, and no worker's job ever ended.
+    (phone,) = fake.add_active_numbers(1)
+    reaped, recorded, reclaimed = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    claims = 0
+
+    def claim_late(claim: Script) -> Script:
+        async def claimed(*args: Any, **kwargs: Any) -> Any:
+            nonlocal claims
+            claims += 1
+            if claims > 1:  # the job's next claim: only once the refused intent ran
+                await recorded.wait()
+            reply = await claim(*args, **kwargs)
+            if claims > 1 and reply[0] == b"work":
+                reclaimed.set()
+            return reply
+
+        return claimed
+
+    def record_late(record: Script) -> Script:
+        async def recorded_late(*args: Any, **kwargs: Any) -> Any:
+            await reaped.wait()
+            reply = await record(*args, **kwargs)
+            recorded.set()
+            await reclaimed.wait()  # heard of after the claim that gives the item again
+            for _ in range(10):
+                await asyncio.sleep(0)
+            return reply
+
+        return recorded_late
+
+    def late(link: Link) -> None:
+        wrap(link, "CLAIM", claim_late)
+        wrap(link, "RECORD", record_late)
+        wrap(link, "RENEW", lambda renew: after(reaped, renew))
+
+    patch_first_link(monkeypatch, late)
+    journal = RedisJournal.from_url(redis_server.url, job="job", lease=0.5, batch=1)
+    async with fake.client() as client:
+        running = asyncio.create_task(client.bulk.release([phone], journal=journal, concurrency=2))
+        await poll(lambda: a_lease_ran_out(redis_client), "the lease ran out")
+        other = await journal.open("release", {}, nothing)  # takes the claim over
+        reaped.set()
+        done, _ = await asyncio.wait({running}, timeout=BOUND)
+        await other.aclose()
+
+    assert done, "the job never ended: its item stayed claimed by a worker not working it"
+    report = running.result()
+    assert [number.phone_number for number in report.succeeded] == [phone]
+    assert len(fake.requests_for("release")) == 1
+    job = await journal.report()
+    assert (job.succeeded, job.in_flight, job.finished) == (1, 0, True)
