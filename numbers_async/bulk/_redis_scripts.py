@@ -265,6 +265,11 @@ for i = 6, #ARGV do
       -- Settled by a listing: handed out again, as succeeded, to be reported.
       redis.call('ZREM', UNSETTLED, seq)
       redis.call('ZADD', LATER, now, seq)
+    elseif result ~= 'dup' and redis.call('ZREM', UNSETTLED, seq) == 1 and result ~= 'ok' then
+      -- Its worker was taken for dead while the call ran, and the call succeeded: not an
+      -- outcome to settle any more (a listing would not find it new, and the settlement
+      -- could never end); handed out, as succeeded, to be reported.
+      redis.call('ZADD', LATER, now, seq)
     end
   elseif lost or holder ~= worker then
     result = 'taken'

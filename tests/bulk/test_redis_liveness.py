@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from numbers_async import RetryPolicy, Timeouts
+from numbers_async import _operations as ops
 from numbers_async.bulk._redis_link import Link, within
 from numbers_async.redis import RedisJournal
 from numbers_async.testing import FakeNumbersServer
@@ -82,6 +84,14 @@ async def a_lease_ran_out(redis: aioredis.Redis) -> bool:
     return bool(
         await redis.zrangebyscore(KEYS + "workers", "-inf", seconds * 1000 + micros // 1000)
     )
+
+
+def rent_any_request(count: int) -> dict[str, Any]:
+    """What a ``rent_any(count, "US", "LOCAL")`` job sends (and is known by)."""
+    criteria: dict[str, Any] = dict.fromkeys(
+        ("pattern", "search_pattern", "capabilities", "sms", "voice", "callback_url")
+    )
+    return {**(ops.rent_any("US", "LOCAL", **criteria).json or {}), "count": count}
 
 
 async def nothing(_: Any) -> None:
@@ -238,3 +248,59 @@ async def test_an_item_claimed_again_as_its_intent_is_refused_is_still_worked(
     assert len(fake.requests_for("release")) == 1
     job = await journal.report()
     assert (job.succeeded, job.in_flight, job.finished) == (1, 0, True)
+
+
+async def test_a_rent_any_recorded_after_its_worker_was_taken_for_dead_ends_the_job(
+    fake: FakeNumbersServer,
+    redis_server: RedisServer,
+    redis_client: aioredis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A live worker whose calls come late loses its lease while its two rentAny calls
+    # are on the server: their items go to be settled by a listing. Then the rents
+    # succeed and are recorded. The items stayed in the settlement's queue as if their
+    # outcome were unknown: the settlement found no new number for them and "forgot"
+    # them, which a success ignores, so the job settled again and again, forever.
+    reaped = asyncio.Event()
+    claims = 0
+
+    def claim_late(claim: Script) -> Script:
+        async def claimed(*args: Any, **kwargs: Any) -> Any:
+            nonlocal claims
+            claims += 1
+            if claims > 1:
+                await reaped.wait()
+            return await claim(*args, **kwargs)
+
+        return claimed
+
+    def outcomes_late(record: Script) -> Script:
+        async def recorded(*args: Any, **kwargs: Any) -> Any:
+            if not any('"ev":"intent"' in str(arg) for arg in kwargs["args"]):
+                await reaped.wait()  # the outcomes: once the worker was taken for dead
+            return await record(*args, **kwargs)
+
+        return recorded
+
+    def late(link: Link) -> None:
+        wrap(link, "CLAIM", claim_late)
+        wrap(link, "RECORD", outcomes_late)
+        wrap(link, "RENEW", lambda renew: after(reaped, renew))
+
+    patch_first_link(monkeypatch, late)
+    journal = RedisJournal.from_url(redis_server.url, job="job", lease=0.5, batch=2)
+    async with fake.client(retry=RetryPolicy(attempts=1), timeouts=Timeouts(total=1)) as client:
+        running = asyncio.create_task(
+            client.bulk.rent_any(2, "US", "LOCAL", journal=journal, concurrency=2)
+        )
+        await poll(lambda: a_lease_ran_out(redis_client), "the lease ran out")
+        other = await journal.open("rent_any", rent_any_request(2), nothing)  # takes over
+        reaped.set()
+        done, _ = await asyncio.wait({running}, timeout=BOUND)
+        await other.aclose()
+
+    assert done, "the job never ended: it settled successes as unknown outcomes, forever"
+    assert len(running.result().succeeded) == 2
+    assert sum(fake.rent_counts.values()) == 2
+    job = await journal.report()
+    assert (job.succeeded, job.in_flight, job.unaccounted, job.finished) == (2, 0, [], True)
