@@ -275,7 +275,7 @@ class Session:
 
     async def _reconcile_all(self) -> None:
         while True:
-            reply = await self._link.call("QUIET", self._id, self._worker)
+            reply = await self._link.call("QUIET", self._id, self._worker, self._operation)
             kind = reply_of.text(reply[0], self._link)
             if kind == "lost":
                 return  # the barrier was taken from us (lease): another worker settles

@@ -11,15 +11,17 @@ Every wait in these tests is bounded by ``BOUND``, so a regression fails, never 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
-from numbers_async import RetryPolicy, Timeouts
+from numbers_async import RetryPolicy, Timeouts, TransportError
 from numbers_async import _operations as ops
 from numbers_async.bulk._redis_link import Link, within
+from numbers_async.bulk._store import Withdrawn
 from numbers_async.redis import RedisJournal
 from numbers_async.testing import FakeNumbersServer
 from tests.conftest import RedisServer
@@ -304,3 +306,92 @@ async def test_a_rent_any_recorded_after_its_worker_was_taken_for_dead_ends_the_
     assert sum(fake.rent_counts.values()) == 2
     job = await journal.report()
     assert (job.succeeded, job.in_flight, job.unaccounted, job.finished) == (2, 0, [], True)
+
+
+# --- a dead worker and the rent_any settlement barrier ---------------------------------------
+
+
+async def test_the_rent_any_settlement_does_not_wait_forever_for_a_dead_worker(
+    fake: FakeNumbersServer, redis_server: RedisServer
+) -> None:
+    # One worker died with a rentAny intent open; an earlier outcome of it is unknown
+    # (to be settled). The last worker alive takes the settlement barrier before the
+    # dead worker's lease has run out, and waits for the open intent to end. Only a
+    # claim took a dead worker's items over, and the barrier holder no longer claims:
+    # it waited forever.
+    dead = await RedisJournal.from_url(redis_server.url, job="job", lease=3.0, batch=2).open(
+        "rent_any", rent_any_request(3), nothing
+    )
+    work, _ = await dead.begin(range(3))
+    assert isinstance(work, AsyncIterator)
+    assert [await anext(work), await anext(work)] == [(0, 0), (1, 1)]  # claims 0 and 1
+    await dead.record_intent(0, seq=0, window=0.5, attempt_window=0.5)
+    await dead.record_intent(1, seq=1, window=0.2, attempt_window=0.1)
+    with pytest.raises(Withdrawn):  # an unknown outcome: left to the settlement
+        await dead.record_failure(1, TransportError("reset"), unknown=True, seq=1)
+    dead._renewer.cancel()  # dies, its intent for item 0 open and its lease running
+
+    journal = RedisJournal.from_url(redis_server.url, job="job", lease=1.0)
+    async with fake.client() as client:
+        running = asyncio.create_task(
+            client.bulk.rent_any(3, "US", "LOCAL", journal=journal, concurrency=2)
+        )
+        done, _ = await asyncio.wait({running}, timeout=BOUND)
+    await dead._closing.aclose()  # what a killed process would not have done
+
+    assert done, "the settlement waited forever for a dead worker's intent"
+    assert len(running.result().succeeded) == 3
+    assert sum(fake.rent_counts.values()) == 3  # none of the dead worker's was sent
+    job = await journal.report()
+    assert (job.succeeded, job.in_flight, job.unaccounted, job.finished) == (3, 0, [], True)
+
+
+async def test_intents_paused_by_a_dead_workers_settlement_go_on_once_its_lease_is_out(
+    fake: FakeNumbersServer,
+    redis_server: RedisServer,
+    redis_client: aioredis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A worker took the rent_any settlement barrier and died while settling. The other
+    # worker's intents wait for the barrier ("paused"); with every slot of its job taken
+    # by one, it claims nothing, and only a claim took a dead worker's barrier over: its
+    # intents waited forever.
+    settling = asyncio.Event()
+
+    async def dies_while_settling(_: Any) -> None:
+        settling.set()
+        await asyncio.Event().wait()  # never ends: the process is killed here
+
+    dead = await RedisJournal.from_url(redis_server.url, job="job", lease=1.0, batch=1).open(
+        "rent_any", rent_any_request(3), dies_while_settling
+    )
+    work, _ = await dead.begin(range(3))
+    assert isinstance(work, AsyncGenerator)
+    assert await anext(work) == (0, 0)
+    await dead.record_intent(0, seq=0, window=0.2, attempt_window=0.1)
+    with pytest.raises(Withdrawn):  # an unknown outcome: left to the settlement
+        await dead.record_failure(0, TransportError("reset"), unknown=True, seq=0)
+
+    patch_first_link(monkeypatch, lambda link: wrap(link, "RECORD", partial(after, settling)))
+    journal = RedisJournal.from_url(redis_server.url, job="job", lease=1.0, batch=2)
+    async with fake.client() as client:
+        running = asyncio.create_task(
+            client.bulk.rent_any(3, "US", "LOCAL", journal=journal, concurrency=2)
+        )
+
+        async def both_claimed() -> bool:
+            return await redis_client.hlen(KEYS + "claimed") == 2
+
+        await poll(both_claimed, "the job claimed items 1 and 2")
+        barrier = asyncio.create_task(work.__anext__())  # the dead worker settles ...
+        await asyncio.wait_for(settling.wait(), BOUND)
+        dead._renewer.cancel()  # ... and dies there; the job's intents come after
+        done, _ = await asyncio.wait({running}, timeout=BOUND)
+    barrier.cancel()
+    await dead._closing.aclose()  # what a killed process would not have done
+
+    assert done, "the intents waited forever for a dead worker's settlement"
+    assert len(running.result().succeeded) == 3
+    assert sum(fake.rent_counts.values()) == 3
+    job = await journal.report()
+    assert (job.succeeded, job.in_flight, job.unaccounted, job.finished) == (3, 0, [], True)
