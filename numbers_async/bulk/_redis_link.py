@@ -96,6 +96,11 @@ class Link:
         self._down_since: float | None = None  # monotonic: when Redis stopped answering
 
     @property
+    def timeout(self) -> float:
+        """Seconds one call may take before Redis counts as unreachable."""
+        return self._timeout
+
+    @property
     def down(self) -> bool:
         """Whether the last call found Redis unreachable."""
         return self._down_since is not None

@@ -206,7 +206,8 @@ return {'wait', math.max(soonest - now, 10)}
 
 # ARGV: id, worker, lease ms, operation, the call's id (a call sent again after its reply
 # was lost gets that reply, not a second execution), then records (JSON), each
-#   {"ev": "intent"|"succeeded"|"failed"|"unknown", "seq": n, "key": "<JSON>", ...}.
+#   {"ev": "intent"|"succeeded"|"failed"|"unknown", "seq": n, "key": "<JSON>", ...}
+# (an intent with "re": the same intent again, its window from now: nothing was sent).
 # Renews the worker's lease and takes dead workers' items over, as a claim does.
 # -> {'ok'|'lost', result per record} | {'gone'}; a result is 'ok', 'paused' (an intent
 # while another worker settles), or, for what this worker must not send or report,
@@ -243,7 +244,9 @@ for i = 6, #ARGV do
       result = 'paused'
     else
       redis.call('HSET', CLAIMED, seq, worker)
-      if rec.o then rec.hu = 1 end
+      -- An open intent means an attempt that may have acted, unless this is the same
+      -- intent recorded again before anything was sent (re: its reply came late).
+      if rec.o and not r.re then rec.hu = 1 end
       rec.o = 1; rec.at = now; rec.w = r.w; rec.aw = r.aw; rec.by = worker; rec.seq = r.seq
       rec.ed = nil
       if rec.s ~= 'succeeded' then set_status(key, rec, 'unknown') end

@@ -49,6 +49,7 @@ logger = logging.getLogger("numbers_async.bulk")
 _CHUNK: Final = 1000  # input items per load
 _MOST_RESUMED: Final = 1000  # succeeded items handed over per claim, beside the batch
 _RECONCILE_TRIES: Final = 3  # failed settlements (a listing that failed) before giving up
+_REFRESHES: Final = 3  # intents recorded again because their reply came late, at most
 
 
 class Session:
@@ -396,8 +397,19 @@ class Session:
         }
         if position in self._resumed:
             entry["rs"] = 1
+        refreshed = 0
         while True:
+            asked = time.monotonic()
             result = await self._submit(entry)
+            if result == "ok" and refreshed < _REFRESHES and self._heard_late(asked):
+                # The intent's window is timed from when Redis recorded it, the request
+                # from when it is sent: a reply heard late (lost and asked again, a slow
+                # Redis) would let the window end while the request still runs, and
+                # another worker act on the item meanwhile. Nothing is sent yet: record
+                # the intent again, its window from now ("re": not a second attempt).
+                refreshed += 1
+                entry["re"] = 1
+                continue
             if result == "ok":
                 self._again.pop(position, None)  # a claim meanwhile: this intent's now
                 record = self._records.setdefault(item, {})
@@ -408,6 +420,16 @@ class Session:
                 self._let_go(item, position, result)
                 raise Withdrawn(item)
             await self._pause(self._poll)
+
+    def _heard_late(self, asked: float) -> bool:
+        late = time.monotonic() - asked > self._link.timeout
+        if late:
+            logger.info(
+                "bulk %s: an intent's reply from %s came late; recording it again first",
+                self._operation,
+                self.where,
+            )
+        return late
 
     async def record_success(
         self, item: Item, number: ActiveNumber, *, reconciled: bool = False, seq: int | None = None
