@@ -6,11 +6,8 @@ held by this worker under its lease. Intents and outcomes are written through on
 task that sends whatever is waiting in one script call (group commit), and a background
 task renews the lease. A worker that lost its lease (out of touch with Redis too long)
 rejoins: the items it had claimed but not started went to other workers, so it drops
-them; an intent for one of them raises ``Withdrawn``. A claim may give it an item its
-job still has (taken back, then claimed again): the job never has one item twice, so
-the claim waits until the job lets go of the item, and the job gets it then unless the
-job's last record of it counted as the holder's (else Redis would hold the item for a
-worker that never works it, and the job would never end).
+them; an intent for one of them raises ``Withdrawn``. What it was handed out, and which
+of it its job still has, is ``_redis_claims``.
 
 ``rent_any`` cannot settle an unknown outcome item by item: the job's settlement lists the
 numbers the project owns. So when nothing else is left, one worker takes the settlement
@@ -28,13 +25,13 @@ import itertools
 import json
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
 from typing import Any, Final
 
 from numbers_async._convert import structure, unstructure
 from numbers_async.bulk import _redis_link as reply_of
 from numbers_async.bulk._inputs import key
+from numbers_async.bulk._redis_claims import Claims
 from numbers_async.bulk._redis_link import Link
 from numbers_async.bulk._results import Item
 from numbers_async.bulk._state import sort_key
@@ -80,16 +77,8 @@ class Session:
         self._baseline: frozenset[str] | None = None
         self._lost = False
         self._calls = itertools.count()  # ids of CLAIM and RECORD calls (sent again as is)
-        self._buffer: deque[tuple[int, Item]] = deque()
-        self._positions: dict[int, Item] = {}  # handed out: position -> item
-        # Claimed items given to the job and not finished: never handed to it twice.
-        self._active: set[int] = set()
-        # Items claimed again while the job still had them (this worker lost its lease
-        # meanwhile), with the claim's record: the job gets them once it lets go, unless
-        # its record there counted as the holder's.
-        self._again: dict[int, tuple[Item, dict[str, Any]]] = {}
-        self._records: dict[Item, dict[str, Any]] = {}
-        self._resumed: set[int] = set()  # positions handed out as succeeded (verify_resumed)
+        self._claims = Claims()
+        self._records = self._claims.records  # item -> its record, as last handed out
         self._batcher = reply_of.Batcher(self._send)
         self._renewer: asyncio.Task[None] | None = None
         self._contact = time.monotonic()
@@ -195,11 +184,9 @@ class Session:
 
     async def _work(self) -> AsyncGenerator[tuple[int, Item], None]:
         while True:
-            if self._buffer:
-                seq, item = self._buffer.popleft()
-                if seq not in self._resumed:
-                    self._active.add(seq)
-                yield seq, item
+            handed = self._claims.next()
+            if handed is not None:
+                yield handed
                 continue
             if self._lost:
                 self._rejoined()
@@ -238,26 +225,13 @@ class Session:
             item = reply_of.item_of(values[index + 1], self._link)
             record = reply_of.check_record(values[index + 2], self._link)
             reply_of.check_number(item, record, self._link)
-            if seq in self._active:
-                # The job still has it: never twice at once. Its task decides (_let_go).
-                self._again[seq] = (item, record)
-                continue
-            self._hand(seq, item, record)
-
-    def _hand(self, seq: int, item: Item, record: dict[str, Any]) -> None:
-        self._positions[seq] = item
-        self._records[item] = record
-        if record.get("s") == "succeeded":
-            self._resumed.add(seq)
-        self._buffer.append((seq, item))
+            self._claims.give(seq, item, record)
 
     def _rejoined(self) -> None:
         # What the job has not started yet went to other workers; what it has started
         # finds out at its intent (Withdrawn) unless this worker claims it again.
         self._lost = False
-        dropped = len(self._buffer)
-        self._buffer.clear()
-        self._resumed.clear()
+        dropped = self._claims.drop_waiting()
         logger.warning(
             "bulk %s: this worker was out of touch with %s longer than its lease; %d items it "
             "had claimed went to other workers",
@@ -351,7 +325,7 @@ class Session:
 
     def succeeded_at(self, seq: int) -> Item | None:
         """The item at ``seq``, if it was handed out as succeeded."""
-        item = self._positions.get(seq)
+        item = self._claims.item_at(seq)
         return item if item is not None and self.status(item) == "succeeded" else None
 
     def requests_ended_at(
@@ -395,41 +369,30 @@ class Session:
             "w": window,
             "aw": attempt_window,
         }
-        if position in self._resumed:
+        if position in self._claims.resumed:
             entry["rs"] = 1
         refreshed = 0
         while True:
             asked = time.monotonic()
             result = await self._submit(entry)
-            if result == "ok" and refreshed < _REFRESHES and self._heard_late(asked):
-                # The intent's window is timed from when Redis recorded it, the request
-                # from when it is sent: a reply heard late (lost and asked again, a slow
-                # Redis) would let the window end while the request still runs, and
-                # another worker act on the item meanwhile. Nothing is sent yet: record
-                # the intent again, its window from now ("re": not a second attempt).
+            late = time.monotonic() - asked > self._link.timeout
+            if result == "ok" and late and refreshed < _REFRESHES:
+                # Its window is timed from when Redis recorded it, and could end while
+                # a request sent only now still runs: record it again ("re": nothing
+                # was sent, not a second attempt), its window from now.
                 refreshed += 1
                 entry["re"] = 1
                 continue
             if result == "ok":
-                self._again.pop(position, None)  # a claim meanwhile: this intent's now
+                self._claims.intended(position)
                 record = self._records.setdefault(item, {})
                 if record.get("s") != "succeeded":
                     record["s"] = "unknown"
                 return
             if result != "paused":  # another worker settles: wait for it
-                self._let_go(item, position, result)
+                self._done(item, position, result)
                 raise Withdrawn(item)
             await self._pause(self._poll)
-
-    def _heard_late(self, asked: float) -> bool:
-        late = time.monotonic() - asked > self._link.timeout
-        if late:
-            logger.info(
-                "bulk %s: an intent's reply from %s came late; recording it again first",
-                self._operation,
-                self.where,
-            )
-        return late
 
     async def record_success(
         self, item: Item, number: ActiveNumber, *, reconciled: bool = False, seq: int | None = None
@@ -445,7 +408,7 @@ class Session:
         if reconciled:
             entry["rc"] = 1
         result = await self._submit(entry)
-        self._let_go(item, entry["seq"], result)
+        self._done(item, entry["seq"], result)
         if result == "dup":
             logger.warning(
                 "bulk %s: %s is already recorded for another item of %s; not for %r",
@@ -471,7 +434,7 @@ class Session:
         if isinstance(error, ApiError):
             entry["c"] = error.status
         result = await self._submit(entry)
-        self._let_go(item, entry["seq"], result)
+        self._done(item, entry["seq"], result)
         if result == "taken":
             logger.info(
                 "bulk %s: %r of %s was taken over by another worker; its outcome is theirs",
@@ -498,16 +461,8 @@ class Session:
             return self._snapshot[2][item]
         raise JournalError(self.where, f"{item!r} was not handed out to this worker")
 
-    def _let_go(self, item: Item, seq: int, result: str) -> None:
-        """The job is done with ``item``: its record at ``seq`` was answered ``result``."""
-        self._records.pop(item, None)
-        self._active.discard(seq)
-        again = self._again.pop(seq, None)
-        if again is not None and result not in ("ok", "again"):
-            # Claimed again after this record ran without counting as the holder's
-            # ("taken"): the claim is new and Redis holds the item for this worker,
-            # so the job must have it (to work, or to report), or the round never ends.
-            self._hand(seq, *again)
+    def _done(self, item: Item, seq: int, result: str) -> None:
+        self._claims.let_go(item, seq, result)
         self._changed.set()
 
     # --- writing: one script call for whatever is waiting --------------------------------

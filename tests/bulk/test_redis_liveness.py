@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 
 from numbers_async import RetryPolicy, Timeouts, TransportError
 from numbers_async import _operations as ops
+from numbers_async.bulk._redis_claims import Claims
 from numbers_async.bulk._redis_link import Link, within
 from numbers_async.bulk._store import Withdrawn
 from numbers_async.redis import RedisJournal
@@ -187,6 +188,25 @@ async def test_a_worker_stopped_as_its_claim_is_answered_starts_nothing_more(
 
 
 # --- a live worker taken for dead ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("answer", "again"), [("taken", True), ("dup", True), ("ok", False), ("again", False)]
+)
+def test_a_claim_of_an_item_the_job_still_has_waits_for_the_job_to_let_go(
+    answer: str, again: bool
+) -> None:
+    claims = Claims()
+    claims.give(7, "+15550000007", {})
+    assert claims.next() == (7, "+15550000007")
+    claims.give(7, "+15550000007", {"s": "unknown"})  # claimed again meanwhile
+    assert claims.next() is None  # never twice at once
+
+    claims.let_go("+15550000007", 7, answer)
+
+    # A record that did not count as the holder's ran before the claim: the claim is
+    # new, and the job gets the item; one that counted ran after it, and consumed it.
+    assert claims.next() == ((7, "+15550000007") if again else None)
 
 
 async def test_an_item_claimed_again_as_its_intent_is_refused_is_still_worked(
