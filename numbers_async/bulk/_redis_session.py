@@ -506,24 +506,27 @@ class Session:
                 self._lost = True
 
     async def aclose(self) -> None:
-        """Finish writing, give back what this worker holds, stop renewing. Idempotent."""
+        """Finish writing, give back what this worker holds, stop renewing. Idempotent.
+
+        Cancelled meanwhile, it still closes the job's connection; what the worker held
+        goes back when its lease runs out.
+        """
         if self._closed:
             return
         self._closed = True
-        if self._work_iterator is not None:
-            with contextlib.suppress(RuntimeError):  # still running: its task is cancelled
-                await self._work_iterator.aclose()
         try:
-            await self._batcher.finish()
-        finally:
-            if self._renewer is not None:
-                # Its cancellation is never swallowed (``within``); a cancellation of
-                # aclose itself goes on up rather than being taken for the renewal's.
-                self._renewer.cancel()
-                await asyncio.wait({self._renewer})
-                if not self._renewer.cancelled():
-                    self._renewer.exception()  # retrieved: it was logged, or met elsewhere
-        try:
+            if self._work_iterator is not None:
+                with contextlib.suppress(RuntimeError):  # still running: its task is cancelled
+                    await self._work_iterator.aclose()
+            try:
+                await self._batcher.finish()
+            finally:
+                if self._renewer is not None:
+                    # Never swallowed (``within``); a cancellation of aclose goes on up.
+                    self._renewer.cancel()
+                    await asyncio.wait({self._renewer})
+                    if not self._renewer.cancelled():
+                        self._renewer.exception()  # retrieved: logged, or met elsewhere
             if self._id and not self._link.down:
                 await self._link.call("RELEASE", self._id, self._worker, self._operation)
         except JournalError as exc:  # the leases run out instead

@@ -81,12 +81,19 @@ async def poll(condition: Callable[[], Awaitable[bool]], what: str) -> None:
     raise AssertionError(f"never: {what}")
 
 
-async def a_lease_ran_out(redis: aioredis.Redis) -> bool:
-    """Whether some worker's lease has run out by the Redis clock (not yet taken over)."""
+async def lease_ran_out(redis: aioredis.Redis, holding: int, intents: int = 0) -> bool:
+    """Whether the worker holding ``holding`` claims and ``intents`` open intents lost its
+    lease by the Redis clock (and was not taken over yet).
+
+    Its claims and intents renewed its lease: it runs out a lease after the last of them,
+    however long the job took to get there (a listing first, a loaded machine).
+    """
+    claimed, opened = await redis.hlen(KEYS + "claimed"), await redis.scard(KEYS + "open")
+    if (claimed, opened) != (holding, intents):
+        return False
     seconds, micros = await redis.time()
-    return bool(
-        await redis.zrangebyscore(KEYS + "workers", "-inf", seconds * 1000 + micros // 1000)
-    )
+    now = seconds * 1000 + micros // 1000
+    return bool(await redis.zrangebyscore(KEYS + "workers", "-inf", now))
 
 
 def rent_any_request(count: int) -> dict[str, Any]:
@@ -149,6 +156,29 @@ async def test_closing_a_worker_as_its_lease_renewal_is_answered_ends_the_worker
     assert done, "closing the worker never ended: its renewal went on"
     assert session._renewer is not None
     assert session._renewer.done()
+
+
+async def test_a_worker_cancelled_while_it_closes_still_closes_its_connection(
+    redis_server: RedisServer, redis_client: aioredis.Redis
+) -> None:
+    # Its renewal's cancellation is waited for, and a cancellation of the close itself
+    # is not swallowed there (as wait_for would): it goes on up, past giving the claims
+    # back (the lease runs out instead), but never past closing the job's connection.
+    before = len(await redis_client.client_list())
+    journal = RedisJournal.from_url(redis_server.url, job="job")
+    session = await journal.open("release", {}, nothing)
+    closing = asyncio.create_task(session.aclose())
+    await asyncio.sleep(0)  # it has cancelled its renewal, and waits for it to end
+    closing.cancel()
+
+    await asyncio.wait({closing}, timeout=BOUND)
+
+    assert closing.cancelled()
+
+    async def closed() -> bool:
+        return len(await redis_client.client_list()) <= before
+
+    await poll(closed, "the job's connection to Redis was closed")
 
 
 async def test_a_worker_stopped_as_its_claim_is_answered_starts_nothing_more(
@@ -258,7 +288,7 @@ async def test_an_item_claimed_again_as_its_intent_is_refused_is_still_worked(
     journal = RedisJournal.from_url(redis_server.url, job="job", lease=0.5, batch=1)
     async with fake.client() as client:
         running = asyncio.create_task(client.bulk.release([phone], journal=journal, concurrency=2))
-        await poll(lambda: a_lease_ran_out(redis_client), "the lease ran out")
+        await poll(lambda: lease_ran_out(redis_client, 1), "the lease ran out")
         other = await journal.open("release", {}, nothing)  # takes the claim over
         reaped.set()
         done, _ = await asyncio.wait({running}, timeout=BOUND)
@@ -311,11 +341,13 @@ async def test_a_rent_any_recorded_after_its_worker_was_taken_for_dead_ends_the_
 
     patch_first_link(monkeypatch, late)
     journal = RedisJournal.from_url(redis_server.url, job="job", lease=0.5, batch=2)
-    async with fake.client(retry=RetryPolicy(attempts=1), timeouts=Timeouts(total=1)) as client:
+    # One attempt of 5 s: the window after which the two rents would be settled by a
+    # listing (a shorter one could pass, on a loaded machine, before they are answered).
+    async with fake.client(retry=RetryPolicy(attempts=1), timeouts=Timeouts(total=5)) as client:
         running = asyncio.create_task(
             client.bulk.rent_any(2, "US", "LOCAL", journal=journal, concurrency=2)
         )
-        await poll(lambda: a_lease_ran_out(redis_client), "the lease ran out")
+        await poll(lambda: lease_ran_out(redis_client, 2, intents=2), "the lease ran out")
         other = await journal.open("rent_any", rent_any_request(2), nothing)  # takes over
         reaped.set()
         done, _ = await asyncio.wait({running}, timeout=BOUND)
