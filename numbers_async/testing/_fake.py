@@ -127,6 +127,9 @@ class RecordedRequest:
     """The status answered; 0 while being handled or when the connection was dropped."""
     at: float
     """The event loop's clock (``loop.time()``) when it arrived."""
+    request_id: str = ""
+    """The ``X-Request-Id`` the fake answered with (``""`` while being handled, or when
+    the connection was dropped)."""
 
     def json(self) -> Any:
         """The body decoded as JSON."""
@@ -157,7 +160,9 @@ class FakeNumbersServer:
         project_id, key_id, key_secret: the only project and key pair it accepts.
         host, port: where to listen; port 0 picks a free port (see [`url`][]).
         token_lifetime: seconds an access token lives; reported as ``expires_in``
-            (rounded up) and enforced with ``401`` ``Bearer error="expired"``.
+            (rounded up) and enforced with ``401`` ``Bearer error="expired"``. The client
+            takes a lifetime under a minute as a minute, so with a shorter one it meets
+            that ``401`` (and fetches a new token) instead of refreshing ahead.
         provisioning_delay: ``None`` keeps scheduled SMS/voice provisioning WAITING until
             [`complete_provisioning`][]; a number of seconds completes it by itself.
         latency: seconds added before every answer.
@@ -614,17 +619,20 @@ class FakeNumbersServer:
             answer = await self._answer(call)
         finally:
             self.in_flight -= 1
-        self._record_status(record, 0 if answer.drop else answer.status)
         if answer.drop:
+            self._record_status(record, 0, "")
             if request.transport is not None:
                 request.transport.abort()
             # Never sent: aiohttp sees the closed transport and drops it without a log line.
             return web.Response()
+        # Every answer carries a request id, as the API's gateway sends (docs/api-facts.md).
+        request_id = secrets.token_hex(16)
+        self._record_status(record, answer.status, request_id)
         return web.Response(
             status=answer.status,
             body=answer.body or None,
             content_type=answer.content_type,
-            headers=answer.headers,
+            headers={**answer.headers, "X-Request-Id": request_id},
         )
 
     async def _answer(self, call: _Call) -> Answer:
@@ -647,11 +655,11 @@ class FakeNumbersServer:
             answer = failure.answer()
         return answer if fault is None else fault.distort(answer)
 
-    def _record_status(self, record: RecordedRequest, status: int) -> None:
+    def _record_status(self, record: RecordedRequest, status: int, request_id: str) -> None:
         # Search from the end: the entry is recent, and the list may have been cleared.
         for index in range(len(self.requests) - 1, -1, -1):
             if self.requests[index] is record:
-                self.requests[index] = attrs.evolve(record, status=status)
+                self.requests[index] = attrs.evolve(record, status=status, request_id=request_id)
                 return
 
     def _serve(self, call: _Call) -> Json:
