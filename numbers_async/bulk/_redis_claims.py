@@ -55,6 +55,15 @@ class Claims:
             self._active.add(seq)
         return seq, item
 
+    @property
+    def held(self) -> bool:
+        """Whether a claim waits for the job to let go of its item.
+
+        The item is the job's then, to work or to report, even once Redis sees nothing
+        left to do: handing out a success claims nothing.
+        """
+        return bool(self._again)
+
     def item_at(self, seq: int) -> Item | None:
         """The item handed out at ``seq``, if any."""
         return self._positions.get(seq)

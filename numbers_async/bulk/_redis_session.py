@@ -207,8 +207,10 @@ class Session:
                 self._take(reply[1:])
             elif kind == "reconcile":
                 await self._reconcile_all()
-            elif kind == "finished":
+            elif kind == "finished" and not self._claims.held:
                 return
+            elif kind == "finished":  # handed out as succeeded while the job had it:
+                await self._pause(self._poll)  # it is the job's to report once let go
             elif kind == "lost":
                 await self._link.call("RENEW", self._id, self._worker, self._lease_ms)
                 self._lost = True
