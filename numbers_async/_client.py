@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias
 
@@ -13,7 +14,7 @@ from numbers_async._auth import Auth, BasicAuth, OAuth2
 from numbers_async._call import CallOptions
 from numbers_async._config import ClientOptions, RetryPolicy, Timeouts, unknown_option
 from numbers_async._emergency import EmergencyAddresses
-from numbers_async._paging import ActiveNumbersPager
+from numbers_async._paging import ActiveNumbersPager, Ahead, decode_page
 from numbers_async._rate import RateGate, RateLimiter
 from numbers_async._resource import _many, _one, _Resource
 from numbers_async._sender import DEFAULT_CLOSE_TIMEOUT, Sender
@@ -57,7 +58,6 @@ _CapabilitiesArg: TypeAlias = Iterable[_CapabilityArg] | Capability | Capability
 _ACTIVE_NUMBER: Final = _one(ActiveNumber)
 _AVAILABLE_NUMBER: Final = _one(AvailableNumber)
 _CALLBACKS: Final = _one(CallbackConfiguration)
-_PAGE: Final = _one(Page)
 _AVAILABLE_NUMBERS: Final = _many(AvailableNumber, "availableNumbers")
 _REGIONS: Final = _many(AvailableRegion, "availableRegions")
 
@@ -219,9 +219,10 @@ class ActiveNumbers(_Resource):
 
         sender, options = self._sender, self._options
 
-        async def fetch(token: str | None, deadline_at: float | None) -> Page:
+        def fetch(token: str | None, deadline_at: float | None, ahead: Ahead) -> Awaitable[Page]:
             request = ops.list_active_page(query, token)
-            return await sender.send(request, options, _PAGE, deadline_at)
+            decode = functools.partial(decode_page, ahead=ahead)
+            return sender.send(request, options, decode, deadline_at)
 
         return ActiveNumbersPager(
             fetch,

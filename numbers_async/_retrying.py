@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 from numbers_async._call import Call, Response
@@ -35,14 +35,31 @@ from numbers_async.errors import (
     TransportError,
 )
 
-__all__ = ["Decode", "Retrying", "Send"]
+__all__ = ["Decode", "Deferred", "Retrying", "Send"]
 
 logger = logging.getLogger("numbers_async")
 
 T = TypeVar("T")
+
+
+class Deferred(Generic[T]):
+    """A decode's result that is finished after an await, within the same attempt.
+
+    The retry layer awaits ``finish()`` where it would have taken the result: its
+    ``DecodeError`` fails the attempt as a synchronous decode's does. A listing page
+    returns one to put the next page's request on the wire before its own items are
+    decoded (``_paging``).
+    """
+
+    __slots__ = ("finish",)
+
+    def __init__(self, finish: Callable[[], Awaitable[T]]) -> None:
+        self.finish = finish
+
+
 #: Turns the status and body of a 2xx answer into the call's result (``DecodeError`` if
-#: it cannot).
-Decode = Callable[[int, bytes], T]
+#: it cannot), or into a ``Deferred`` result.
+Decode = Callable[[int, bytes], "T | Deferred[T]"]
 #: Sends one attempt of a call and returns the answer, whatever its status.
 Send = Callable[[Call], Awaitable[Response]]
 
@@ -100,7 +117,10 @@ class Retrying:
                     outage.reached()
                 if 200 <= response.status < 300:
                     try:
-                        return decode(response.status, response.body)
+                        result = decode(response.status, response.body)
+                        if isinstance(result, Deferred):
+                            return await result.finish()
+                        return result
                     except DecodeError as exc:
                         error = exc
                 else:
