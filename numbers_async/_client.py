@@ -8,6 +8,7 @@ import os
 from collections.abc import Awaitable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Final, Literal, TypeAlias
+from urllib.parse import urlencode
 
 from numbers_async import _operations as ops
 from numbers_async._auth import Auth, BasicAuth, OAuth2
@@ -203,7 +204,7 @@ class ActiveNumbers(_Resource):
                 save(page.next_page_token)  # resume later with page_token=
             ```
         """
-        query = ops.list_active_query(
+        pairs = ops.list_active_query(
             region_code=region_code,
             number_type=number_type,
             pattern=pattern,
@@ -218,6 +219,7 @@ class ActiveNumbers(_Resource):
             ops.check_positive_int("max_items", max_items)
 
         sender, options = self._sender, self._options
+        query = urlencode(pairs)
 
         def fetch(token: str | None, deadline_at: float | None, ahead: Ahead) -> Awaitable[Page]:
             request = ops.list_active_page(query, token)

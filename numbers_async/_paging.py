@@ -86,7 +86,9 @@ class ActiveNumbersPager:
         """Yield each page in turn; the last one is trimmed to ``max_items`` if given.
 
         While the caller works on a page, the next one is already being fetched (so at
-        most two pages are in memory). Closing the iteration early cancels that fetch.
+        most two pages are in memory); while the caller waits for a page, the request for
+        the one after it is sent as soon as the page arrives, before its numbers are
+        decoded. Closing the iteration early cancels the fetch in flight.
         """
         run = _Listing(self._fetch, self._deadline(), self._page_token, self._max_items)
         try:
