@@ -10,7 +10,8 @@ It reports numbers; it never fails because a target was missed (only if a benchm
 
 B5 (bulk release against a 200 req/s server limit) reports no rows, and says so, when the
 package has no ``client.bulk`` yet; B8 (three replicas sharing a limit) likewise when
-``redis-server`` is not installed.
+``redis-server`` is not installed, and B10 (one bulk job on 1, 2 and 4 workers sharing a
+Redis journal) too.
 
 Run: ``python benchmarks/run_all.py [--quick] [--only b1,b3] [--no-sdk]``
 """
@@ -37,6 +38,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("b6_memory", ["--rounds", "3"], ["--rounds", "1"]),
     ("b7_import", ["--rounds", "15"], ["--rounds", "5"]),
     ("b8_replicas", ["--seconds", "60", "--rounds", "5"], ["--quick"]),
+    ("b10_journal_workers", [], ["--quick"]),
 ]
 
 

@@ -61,7 +61,9 @@ class AuthFlow:
             call.request.op.value,
         )
         auth.invalidate(authorization)
-        authorization = await self._tokens.authorization(auth, call)
+        # A newer token may be cached already: this call took its credential before it
+        # waited for the rate gate and a slot, and others replaced the token meanwhile.
+        authorization = auth.cached() or await self._tokens.authorization(auth, call)
         return await self._attempts.send(call, self._headers(call, authorization))
 
     def _headers(self, call: Call, authorization: str) -> dict[str, str]:

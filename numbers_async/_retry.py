@@ -53,6 +53,7 @@ __all__ = [
     "MAX_RETRY_AFTER",
     "RETRYABLE_STATUS",
     "STATE_CHANGING",
+    "TOKEN_MAX_RETRY_AFTER",
     "TOKEN_POLICY",
     "TOKEN_RULES",
     "UNBOUNDED_ATTEMPT",
@@ -270,10 +271,14 @@ API_RULES: Final = RetryRules()
 TOKEN_RULES: Final = RetryRules(decode_errors=False, rides_outages=False, pauses_client=False)
 #: The name token-endpoint retries carry in a ``RetryEvent``.
 AUTH_OPERATION: Final = "oauth2.token"
-#: Attempts and backoff of the token fetch. It waits any ``Retry-After`` a policy may (every
-#: call needs the token, so failing early would only fail all of them).
+#: The longest ``Retry-After`` of the token endpoint the token fetch waits, in seconds. Every
+#: call that needs a token waits with the fetch, so a longer hint ends the fetch at once
+#: with a ``TokenEndpointError`` saying how long the endpoint asked for; the next call
+#: that needs a token asks again.
+TOKEN_MAX_RETRY_AFTER: Final = 30.0
+#: Attempts and backoff of the token fetch; ``Retry-After`` up to ``TOKEN_MAX_RETRY_AFTER``.
 TOKEN_POLICY: Final = RetryPolicy(
-    attempts=4, backoff=0.5, max_backoff=4.0, max_retry_after=MAX_RETRY_AFTER
+    attempts=4, backoff=0.5, max_backoff=4.0, max_retry_after=TOKEN_MAX_RETRY_AFTER
 )
 
 

@@ -117,7 +117,7 @@ class Tokens:
             send = functools.partial(self._attempts.send_unmetered, headers=headers)
             grant = await self._retrying.run(call, send, parse_token)
         except (ApiError, TransportError, ResponseTooLargeError) as error:
-            raise _token_failure(error, call.attempt) from error
+            raise _token_failure(error, call.attempt, call.retry.max_retry_after) from error
         return auth.store(grant, started)
 
     async def aclose(self) -> None:
@@ -136,8 +136,11 @@ def _cancelling() -> bool:
     return cancelling is not None and cancelling() > 0
 
 
-def _token_failure(error: NumbersError, attempts: int) -> NumbersError:
-    """What a token fetch that failed with ``error`` after ``attempts`` attempts raises."""
+def _token_failure(error: NumbersError, attempts: int, max_wait: float) -> NumbersError:
+    """What a token fetch that failed with ``error`` after ``attempts`` attempts raises.
+
+    ``max_wait`` is the longest ``Retry-After`` the fetch waits: one beyond it is named.
+    """
     if isinstance(error, UnexpectedRedirectError):
         return error  # a misconfigured auth_url: the redirect says where to
     if isinstance(error, ApiError) and error.status < 500 and error.status != 429:
@@ -153,6 +156,12 @@ def _token_failure(error: NumbersError, attempts: int) -> NumbersError:
         )
     status = error.status if isinstance(error, ApiError) else None
     failed = "failed" if attempts == 1 else f"kept failing ({attempts} attempts)"
+    retry_after = error.retry_after if isinstance(error, ApiError) else None
+    if retry_after is not None and retry_after > max_wait:
+        failed += (
+            f" and asked to be retried after {retry_after:.0f} s (Retry-After), longer than "
+            f"the {max_wait:g} s a token fetch waits"
+        )
     return TokenEndpointError(
         f"the token endpoint {failed}: {error}. No access token could be had, so the "
         "request was not sent; the key pair was not refused",

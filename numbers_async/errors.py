@@ -208,8 +208,11 @@ class WrongEventLoopError(NumbersError, RuntimeError):
 class TokenEndpointError(NumbersError):
     """The OAuth2 token endpoint kept failing, so no access token could be had.
 
-    Its answers were ``429`` or ``5xx`` through every token attempt, or it could not be
-    reached, reset the connection, timed out, or sent an answer too large or unreadable.
+    Its answers were ``429`` or ``5xx`` through every token attempt, or asked (with
+    ``Retry-After``) to wait longer than the 30 s a token fetch waits, or it could not be
+    reached, reset the connection, timed out, or sent an answer too large or unreadable,
+    or a token the client does not keep: not a bearer token, or with characters outside
+    RFC 6750's ``b64token`` (CR/LF, spaces...). The message never quotes the token.
     This is not a wrong key (that is ``AuthenticationError``): the same call may succeed
     once the token endpoint recovers. The API request that needed the token was not sent
     (a call that changes state and had already sent an earlier attempt ends in

@@ -57,9 +57,10 @@ except ImportError as exc:  # pragma: no cover - covered by a test that hides re
 from numbers_async import _operations as ops
 from numbers_async._rate import RateGate
 from numbers_async._retry import MAX_RETRY_AFTER
+from numbers_async.bulk._redis_journal import RedisJournal
 from numbers_async.errors import InvalidInputError, NumbersError
 
-__all__ = ["RedisEventDeduplicator", "RedisRateLimiter", "RedisReplyError"]
+__all__ = ["RedisEventDeduplicator", "RedisJournal", "RedisRateLimiter", "RedisReplyError"]
 
 T = TypeVar("T")
 

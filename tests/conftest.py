@@ -10,6 +10,7 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -53,10 +54,16 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
 
 
 class RedisServer:
-    """A ``redis-server`` child on a free loopback port, without persistence; can be restarted."""
+    """A ``redis-server`` child on a free loopback port; can be restarted.
 
-    def __init__(self, binary: str) -> None:
+    Without ``directory`` it keeps nothing: a restart starts it empty. With one, it keeps
+    an append-only file there, fsynced on every write (``appendfsync always``): a restart
+    loses nothing it acknowledged.
+    """
+
+    def __init__(self, binary: str, directory: str | None = None) -> None:
         self.binary = binary
+        self.directory = directory
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
@@ -72,6 +79,9 @@ class RedisServer:
             "--save", "",
             "--appendonly", "no",
         ]  # fmt: skip
+        if self.directory is not None:
+            command[-1] = "yes"
+            command += ["--appendfsync", "always", "--dir", self.directory]
         self._child = subprocess.Popen(  # noqa: S603 - a fixed binary, our own arguments
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -135,6 +145,17 @@ def redis_server(redis_server_session: RedisServer) -> RedisServer:
     """The session's Redis server, emptied for this test."""
     redis_server_session.flush()
     return redis_server_session
+
+
+@pytest.fixture
+def persistent_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis server for this test alone that keeps its data across a restart."""
+    server = RedisServer(redis_binary(), str(tmp_path))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ How code blocks are run (the convention documented in docs/contributing-docs.md)
     ``asyncio_mode``) next to it.
 
 Blocks in other languages (console, text, toml) are not run unless they are file blocks.
+A program that reads ``REDIS_URL`` gets a fresh ``redis-server`` there.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -44,6 +46,7 @@ import pytest
 from numbers_async import errors
 from numbers_async.cli import build_parser
 from numbers_async.testing import FakeNumbersServer
+from tests.conftest import RedisServer, redis_binary
 
 ROOT = Path(__file__).parent.parent
 DOCS = ROOT / "docs"
@@ -125,11 +128,29 @@ async def _run(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, st
     return process.returncode, output.decode(errors="replace")
 
 
+@pytest.fixture
+def redis_for(request: pytest.FixtureRequest) -> Callable[[Program], str | None]:
+    """A fresh ``redis-server`` for a program that reads ``REDIS_URL`` (its URL), else None."""
+
+    def start(program: Program) -> str | None:
+        if "REDIS_URL" not in program.code:
+            return None
+        server = RedisServer(redis_binary())
+        server.start()
+        request.addfinalizer(server.stop)
+        return server.url
+
+    return start
+
+
 @pytest.mark.parametrize("program", ALL, ids=[p.id for p in ALL])
-async def test_code_block_runs(program: Program, tmp_path: Path) -> None:
+async def test_code_block_runs(
+    program: Program, tmp_path: Path, redis_for: Callable[[Program], str | None]
+) -> None:
     for name, content in program.files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(content)
+    redis_url = redis_for(program)
     async with FakeNumbersServer() as fake:
         env = {
             key: value
@@ -144,6 +165,8 @@ async def test_code_block_runs(program: Program, tmp_path: Path) -> None:
             SINCH_AUTH_URL=fake.auth_url,
             PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]),
         )
+        if redis_url is not None:
+            env["REDIS_URL"] = redis_url
         if program.kind == "pytest":
             (tmp_path / "test_example.py").write_text(program.code)
             args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]

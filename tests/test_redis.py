@@ -121,7 +121,9 @@ async def test_a_pause_in_one_replica_holds_back_the_others(
     started = time.monotonic()
     await other.acquire()
 
-    assert 0.8 <= time.monotonic() - started <= 1.2
+    # At least the pause (less the 0.1 s it took to be written); at most well short of a
+    # pause taken twice (2 s): 1.4 s was seen at a load average of 23 on two cores.
+    assert 0.8 <= time.monotonic() - started <= 1.7
 
 
 async def test_after_a_pause_the_fleet_resumes_at_the_rate_without_a_burst(

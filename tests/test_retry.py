@@ -141,9 +141,12 @@ def test_token_rules_retry_transport_errors_themselves_but_share_nothing_with_ap
     assert (API_RULES.rides_outages, API_RULES.pauses_client) == (True, True)
 
 
-def test_the_token_fetch_waits_any_retry_after() -> None:
+def test_the_token_fetch_waits_a_retry_after_up_to_its_own_cap() -> None:
+    # Every call that needs a token waits with the fetch: past half a minute it stops.
+    error = error_for(503, {"Retry-After": "30"}, b"")
+    assert retry_delay(error, attempt=1, policy=TOKEN_POLICY, rules=TOKEN_RULES) == 30.0
     error = error_for(503, {"Retry-After": "120"}, b"")
-    assert retry_delay(error, attempt=1, policy=TOKEN_POLICY, rules=TOKEN_RULES) == 120.0
+    assert retry_delay(error, attempt=1, policy=TOKEN_POLICY, rules=TOKEN_RULES) is None
 
 
 def test_the_operations_that_change_state_are_every_one_but_the_reads() -> None:

@@ -27,10 +27,16 @@ How a journal is reconciled on a rerun
 A rerun whose input lacks items the journal records as succeeded is refused before
 anything is sent; a streamed input is checked item by item, by position.
 
+A journal is kept by a *store* (``journal=``): a path or ``FileJournal``, or
+``numbers_async.redis.RedisJournal``, which several worker processes share; the job
+speaks only to the journal interface (``_store``), whichever it has.
+
 Inside: ``_resource`` (``client.bulk``: argument checks), ``_job`` (the scheduler),
 ``_operations`` (what each operation does to an item, against the narrow ``BulkClient``
-protocol), ``_inputs`` (reading the items), ``_journal`` (the journal file, which owns its
-state) and ``_results`` (outcomes, progress, the report).
+protocol), ``_inputs`` (reading the items), ``_store`` (the journal interface),
+``_journal``, ``_files``, ``_state`` and ``_lines`` (the journal file, which owns its
+state), ``_redis_journal``, ``_redis_session``, ``_redis_link`` and ``_redis_scripts``
+(the journal in Redis) and ``_results`` (outcomes, progress, the reports).
 
 Examples:
     ```python
@@ -45,8 +51,17 @@ Examples:
 """
 
 from numbers_async.bulk._job import BulkJob, BulkStream
+from numbers_async.bulk._journal import FileJournal
 from numbers_async.bulk._resource import DEFAULT_CONCURRENCY, Bulk
-from numbers_async.bulk._results import BulkFailure, BulkOutcome, BulkProgress, BulkReport
+from numbers_async.bulk._results import (
+    BulkFailure,
+    BulkOutcome,
+    BulkProgress,
+    BulkReport,
+    JournalFailure,
+    JournalReport,
+)
+from numbers_async.bulk._store import JournalStore
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -57,4 +72,8 @@ __all__ = [
     "BulkProgress",
     "BulkReport",
     "BulkStream",
+    "FileJournal",
+    "JournalFailure",
+    "JournalReport",
+    "JournalStore",
 ]

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 from numbers_async.bulk._results import Item
 
-__all__ = ["END", "STOPPED", "Source", "key", "pulled"]
+__all__ = ["END", "STOPPED", "Source", "key", "numbered", "pulled"]
 
 
 def key(item: Any) -> Item:
@@ -16,6 +16,22 @@ def key(item: Any) -> Item:
     if isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)):
         return item
     return repr(item)
+
+
+def numbered(
+    items: Iterable[Any] | AsyncIterable[Any],
+) -> Iterable[tuple[int, Any]] | AsyncIterable[tuple[int, Any]]:
+    """``items`` as ``(position, item)`` pairs, sync or async as the items are."""
+    if isinstance(items, AsyncIterable):
+        return _numbered(items)
+    return enumerate(items)
+
+
+async def _numbered(items: AsyncIterable[Any]) -> AsyncIterator[tuple[int, Any]]:
+    position = 0
+    async for item in items:
+        yield position, item
+        position += 1
 
 
 class _EndOfInput:

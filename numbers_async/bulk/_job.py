@@ -30,10 +30,10 @@ from types import TracebackType
 from typing import Any, Final
 
 from numbers_async._retry import maybe_processed
-from numbers_async.bulk._inputs import END, STOPPED, Source, key, pulled
-from numbers_async.bulk._journal import Journal, JournalPath
+from numbers_async.bulk._inputs import END, STOPPED, Source, key, numbered, pulled
 from numbers_async.bulk._operations import Operation, Unsettled
 from numbers_async.bulk._results import BulkFailure, BulkOutcome, BulkProgress, BulkReport, Item
+from numbers_async.bulk._store import JournalStore, OpenJournal, Withdrawn, Work
 from numbers_async.errors import InvalidInputError, NumbersError
 from numbers_async.models import ActiveNumber
 
@@ -41,8 +41,6 @@ __all__ = ["BulkJob", "BulkStream"]
 
 logger = logging.getLogger("numbers_async.bulk")
 
-# Items named in an "input changed" message.
-_SHOWN_ITEMS: Final = 3
 # How often a rerun's wait looks at stop() (seconds).
 _STOP_CHECK: Final = 0.1
 
@@ -98,25 +96,26 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         items: Iterable[Any] | AsyncIterable[Any],
         *,
         concurrency: int,
-        journal: JournalPath | None,
+        journal: JournalStore | None,
         on_progress: Callable[[BulkProgress], None] | None,
+        verify_resumed: bool = False,
     ) -> None:
         self._operation = operation
         self._items = items
         self._concurrency = concurrency
-        self._journal_path = journal
+        self._journal_store = journal
         self._on_progress = on_progress
+        self._verify_resumed = verify_resumed
         self._total = len(items) if isinstance(items, Sized) else None
         self._started = False
         self._stopping = False
         self._pull: asyncio.Task[Any] | None = None
-        self._pending: set[asyncio.Task[BulkOutcome]] = set()
+        self._pending: set[asyncio.Task[BulkOutcome | None]] = set()
         self._done = self._succeeded = 0
         self._clock_start = 0.0
         self._input_exhausted = False
         self._unreported: list[BulkOutcome] = []
         self._coroutine: Coroutine[Any, Any, BulkReport] | None = None
-        self._seq = 0  # the position in the input of the next item pulled
         self._input_changed: InvalidInputError | None = None
         self._waiting_until: datetime | None = None
 
@@ -127,7 +126,11 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
 
     @property
     def total(self) -> int | None:
-        """How many items the job has, when known."""
+        """How many items the job has, when known.
+
+        A worker on a shared journal does not know its share in advance: ``None`` once
+        it has started.
+        """
         return self._total
 
     @property
@@ -231,20 +234,22 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         return BulkStream(self._outcomes())
 
     async def _outcomes(self) -> AsyncGenerator[BulkOutcome, None]:
-        journal: Journal | None = None
-        source = Source(self._items)
+        journal: OpenJournal | None = None
+        source: Source | None = None
         try:
-            if self._journal_path is not None:
-                journal = await self._operation.open_journal(self._journal_path)
-                self._check_input(journal)
+            work: Work = numbered(self._items)
+            if self._journal_store is not None:
+                journal = await self._operation.open_journal(self._journal_store)
+                work, self._total = await journal.begin(self._items)
                 if await self._wait_for_earlier_runs(journal):
                     await self._operation.reconcile(journal)
+            source = Source(work)
             while True:
                 while self._may_start() and not source.is_async:
-                    item = source.next_sync()
-                    if item is END:
+                    pair = source.next_sync()
+                    if pair is END:
                         break
-                    outcome = self._start(item, journal)
+                    outcome = self._start(pair, journal)
                     if outcome is not None:
                         yield self._finished(outcome)
                 if self._may_pull(source):
@@ -258,22 +263,24 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
                     break
                 done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 if self._pull is not None and self._pull in done:
-                    item = pulled(self._pull)
+                    pair = pulled(self._pull)
                     self._pull = None
-                    if item is END:
+                    if pair is END:
                         source.exhausted = True
-                    elif item is not STOPPED:
-                        outcome = self._start(item, journal)
+                    elif pair is not STOPPED:
+                        outcome = self._start(pair, journal)
                         if outcome is not None:
                             yield self._finished(outcome)
                 for task in done:
                     if task in self._pending:
                         self._pending.discard(task)
-                        yield self._finished(task.result())
+                        finished = task.result()
+                        if finished is not None:  # None: the journal gave it to another
+                            yield self._finished(finished)
             if self._input_changed is not None:
                 raise self._input_changed
         finally:
-            self._input_exhausted = source.exhausted
+            self._input_exhausted = source is not None and source.exhausted
             await self._cancel_all()
             if journal is not None:
                 await journal.aclose()
@@ -284,27 +291,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
     def _may_pull(self, source: Source) -> bool:
         return source.is_async and not source.exhausted and self._pull is None and self._may_start()
 
-    def _check_input(self, journal: Journal) -> None:
-        """Refuse a list lacking items the journal records as succeeded; nothing is sent yet.
-
-        A stream cannot be checked up front: ``_start`` checks it item by item.
-        """
-        if not isinstance(self._items, Collection):
-            return
-        missing = sorted(journal.succeeded_items() - {key(item) for item in self._items}, key=str)
-        if missing:
-            shown = ", ".join(str(item) for item in missing[:_SHOWN_ITEMS])
-            more = f" and {len(missing) - _SHOWN_ITEMS} more" if len(missing) > _SHOWN_ITEMS else ""
-            raise InvalidInputError(
-                "phone_numbers",
-                f"the input changed since {journal.path} was written: it lacks {len(missing)} "
-                f"items the journal records as succeeded ({shown}{more}), so it is not the same "
-                "job (a new search returns other numbers: the rented ones are gone). Rerun "
-                "with the list the journal was written for (save it before the first run), "
-                "or start a new journal (another file) for a new job",
-            )
-
-    def _changed_stream(self, journal: Journal, seq: int, item_key: Item) -> bool:
+    def _changed_stream(self, journal: OpenJournal, seq: int, item_key: Item) -> bool:
         """Whether a streamed item differs from the one the journal saw succeed there."""
         if isinstance(self._items, Collection):
             return False
@@ -313,7 +300,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
             return False
         self._input_changed = InvalidInputError(
             "phone_numbers",
-            f"the input changed since {journal.path} was written: item {seq} is {item_key!r} "
+            f"the input changed since {journal.where} was written: item {seq} is {item_key!r} "
             f"but the journal records {recorded!r} as succeeded there (streamed inputs are "
             "checked by position), so it is not the same job. The job stopped; rerun with "
             "the input the journal was written for, or start a new journal (another file)",
@@ -321,7 +308,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         self.stop()
         return True
 
-    async def _wait_for_earlier_runs(self, journal: Journal) -> bool:
+    async def _wait_for_earlier_runs(self, journal: OpenJournal) -> bool:
         """Wait until every request of an earlier run that may still act must have ended.
 
         False if ``stop()`` ended the wait: then nothing may be settled.
@@ -336,7 +323,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
             "earlier run's requests to end before settling them",
             self._operation.name,
             len(journal.items_to_check()),
-            journal.path,
+            journal.where,
             ended_at - time.time(),
             until.isoformat(timespec="seconds"),
         )
@@ -349,33 +336,64 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         self._waiting_until = None
         return not self._stopping
 
-    def _start(self, item: Any, journal: Journal | None) -> BulkOutcome | None:
+    def _start(self, pair: tuple[int, Any], journal: OpenJournal | None) -> BulkOutcome | None:
         """Start one item: its outcome now if the journal has it, else None (a task runs)."""
+        seq, item = pair
         item_key = key(item)
-        seq, self._seq = self._seq, self._seq + 1
         was_unknown = False
         if journal is not None:
             if self._changed_stream(journal, seq, item_key):
                 return None
             number = journal.succeeded(item_key)
-            if number is not None:
+            if number is not None and not self._verify_resumed:
                 return BulkOutcome(item, number=number, resumed=True)
-            was_unknown = journal.needs_check(item_key)
+            was_unknown = number is None and journal.needs_check(item_key)
+            if number is not None:
+                return self._run(self._verified(item, item_key, seq, journal, number), item_key)
+        return self._run(self._run_item(item, item_key, seq, journal, was_unknown), item_key)
+
+    def _run(
+        self, work: Coroutine[Any, Any, BulkOutcome | None], item_key: Item
+    ) -> BulkOutcome | None:
         task = asyncio.get_running_loop().create_task(
-            self._run_item(item, item_key, seq, journal, was_unknown),
-            name=f"numbers-async bulk {self._operation.name} {item_key}",
+            work, name=f"numbers-async bulk {self._operation.name} {item_key}"
         )
         self._pending.add(task)
         return None
 
+    async def _verified(
+        self, item: Any, item_key: Item, seq: int, journal: OpenJournal, recorded: ActiveNumber
+    ) -> BulkOutcome | None:
+        """A success the journal records, confirmed by the server before it is reported.
+
+        If the server disagrees, the journal was wrong (edited, or forged): the item is
+        done now as if never tried.
+        """
+        try:
+            number = await self._operation.confirm(item, recorded)
+        except NumbersError as exc:
+            return BulkOutcome(item, error=exc)
+        if number is not None:
+            return BulkOutcome(item, number=number, resumed=True)
+        logger.warning(
+            "bulk %s: %s records %r as succeeded but the server says otherwise; doing it now",
+            self._operation.name,
+            journal.where,
+            item_key,
+        )
+        return await self._run_item(item, item_key, seq, journal, was_unknown=False)
+
     async def _run_item(
-        self, item: Any, item_key: Item, seq: int, journal: Journal | None, was_unknown: bool
-    ) -> BulkOutcome:
+        self, item: Any, item_key: Item, seq: int, journal: OpenJournal | None, was_unknown: bool
+    ) -> BulkOutcome | None:
         if journal is not None and self._operation.records_intent:
             window = self._operation.intent_window(was_unknown)
-            await journal.record_intent(
-                item_key, seq=seq, window=window, attempt_window=self._operation.attempt_window
-            )
+            try:
+                await journal.record_intent(
+                    item_key, seq=seq, window=window, attempt_window=self._operation.attempt_window
+                )
+            except Withdrawn:
+                return None  # another worker has it now: not ours to send
         try:
             number = await self._operation.call(item, was_unknown)
         except Unsettled as unsettled:
@@ -384,10 +402,16 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
             error, unknown = exc, maybe_processed(exc)
         else:
             if journal is not None:
-                await journal.record_success(item_key, number, seq=seq)
+                try:
+                    await journal.record_success(item_key, number, seq=seq)
+                except Withdrawn:
+                    return None  # reported by the worker the journal hands it to
             return BulkOutcome(item, number=number)
         if journal is not None:
-            await journal.record_failure(item_key, error, unknown=unknown, seq=seq)
+            try:
+                await journal.record_failure(item_key, error, unknown=unknown, seq=seq)
+            except Withdrawn:
+                return None  # checked again, and reported, by whoever gets it next
         return BulkOutcome(item, error=error, outcome_unknown=unknown)
 
     def _finished(self, outcome: BulkOutcome) -> BulkOutcome:
@@ -425,5 +449,5 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
             if task.cancelled():
                 continue
             error = task.exception()  # retrieved, so asyncio does not log it as lost
-            if task is not pull and error is None:
+            if task is not pull and error is None and task.result() is not None:
                 self._unreported.append(task.result())  # it finished before the cancel

@@ -21,9 +21,12 @@ still be running: that ends within ``attempt_window`` seconds (one attempt's lim
 moment the rerun took the lock, which is often much sooner. (Journals written before
 ``attempt_window`` had its name call it ``attempt``; it is read under either name.)
 
-Every line is validated when the journal is read: a line of the wrong shape is reported
-by number, never trusted. Version 1 journals (no ``seq`` or ``window``) are read too: their
-intents are given the window of the job reading them.
+Every line is validated when the journal is read (``_files``, which also opens the file
+safely: no symbolic links, the user's own file, a valid header or nothing): a line of the
+wrong shape is reported by number, never trusted. Version 1 journals (no ``seq`` or
+``window``) are read too: their intents are given the window of the job reading them. A
+request whose URLs carry credentials is written with them masked, plus the digest of the
+real request, which is what a rerun is compared by.
 
 Every line is written, flushed and fsynced before the job moves on (an intent before its
 request is sent, an outcome before it is reported). Lines from concurrent items are
@@ -34,6 +37,7 @@ it was never acknowledged, so nothing depended on it.
 The journal owns what it knows: jobs and operations tell it what happened through its
 verbs (``record_baseline``, ``record_intent``, ``record_success``, ``record_failure``,
 ``forget``) and ask through its queries; only this module writes lines or state.
+``Journal`` is the file store's ``OpenJournal`` (``_store``); ``FileJournal`` is the store.
 """
 
 from __future__ import annotations
@@ -43,85 +47,36 @@ import concurrent.futures
 import contextlib
 import json
 import os
-import stat
-import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterable, Collection, Iterable, Mapping, Sized
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Final, Literal
+from typing import IO, Any, Final
 
 from numbers_async._convert import structure, unstructure
-from numbers_async.bulk._lines import epoch, line_problem
-from numbers_async.bulk._results import Item
-from numbers_async.errors import ApiError, InvalidInputError, JournalError, NumbersError
+from numbers_async.bulk._files import (
+    close_opened,
+    fsync_directory,
+    journal_error,
+    open_file,
+    read_report_state,
+)
+from numbers_async.bulk._inputs import key, numbered
+from numbers_async.bulk._results import Item, JournalReport
+from numbers_async.bulk._state import FORMAT, VERSION, State, Status, sort_key
+from numbers_async.bulk._store import Reconcile, Work, request_digest, shown_request
+from numbers_async.errors import ApiError, InvalidInputError, NumbersError
 from numbers_async.models import ActiveNumber
 
-if sys.platform != "win32":
-    import fcntl
-
-__all__ = ["Journal", "JournalPath", "Status"]
-
-FORMAT: Final = "numbers_async.bulk"
-VERSION: Final = 2
-READABLE_VERSIONS: Final = frozenset({1, 2})
-FILE_MODE: Final = 0o600  # a journal holds plan ids, callback URLs and number records
+__all__ = ["FileJournal", "Journal", "JournalPath", "Status"]
 
 JournalPath = str | os.PathLike[str]
-Status = Literal["succeeded", "failed", "unknown"]
 
-_RECOVER: Final = (
-    "if the file was edited by hand, restore it; otherwise move it aside, check "
-    "active_numbers.list for what the job had done, and start a new journal"
-)
+# Opens the file in a worker thread; Journal.open calls it through this module.
+_open = open_file
 
-
-class _State:
-    """What a journal says about each item: the last word, except that success sticks."""
-
-    def __init__(self) -> None:
-        self.status: dict[Item, Status] = {}
-        self.numbers: dict[Item, Mapping[str, Any]] = {}  # succeeded item -> ActiveNumber JSON
-        self.baseline: frozenset[str] | None = None
-        self.header: Mapping[str, Any] | None = None
-        self.positions: dict[int, Item] = {}  # input position -> the item that succeeded there
-        self.had_unknown: set[Item] = set()  # items with an attempt whose outcome was unknown
-        self.open_intent: set[Item] = set()  # an intent with no outcome after it (yet)
-        # The last intent of each item: (at, window, attempt window); None where not recorded.
-        self.intents: dict[Item, tuple[float, float | None, float | None]] = {}
-
-    def apply(self, entry: Mapping[str, Any]) -> None:
-        """Fold one (validated) journal line into the state."""
-        if "baseline" in entry:
-            self.baseline = frozenset(entry["baseline"])
-            return
-        item, event = entry["item"], entry["event"]
-        if event == "intent":
-            if item in self.open_intent:
-                self.had_unknown.add(item)  # the previous attempt never got an outcome
-            self.open_intent.add(item)
-            self.intents[item] = (epoch(entry["at"]), entry.get("window"), _attempt_window(entry))
-        else:
-            self.open_intent.discard(item)
-        if event == "unknown":
-            self.had_unknown.add(item)
-        if self.status.get(item) == "succeeded":
-            return  # a later failure of a repeated item must not undo a success
-        if event == "succeeded":
-            self.status[item] = "succeeded"
-            self.numbers[item] = entry["number"]
-            if "seq" in entry:
-                self.positions[entry["seq"]] = item
-        elif event == "failed":
-            self.status[item] = "failed"
-        else:  # "intent" without an outcome, or "unknown": the request may have acted
-            self.status[item] = "unknown"
-
-    def needs_check(self, item: Item) -> bool:
-        status = self.status.get(item)
-        if status == "unknown":
-            return True
-        return status == "failed" and (item in self.had_unknown or item in self.open_intent)
+# Items named in an "input changed" message.
+_SHOWN_ITEMS: Final = 3
 
 
 class Journal:
@@ -134,10 +89,11 @@ class Journal:
     journal decides how each event is written and folded in.
 
     Every OS error on the file (no space, permission, not a regular file) is raised as a
-    ``JournalError`` naming the path and the cause.
+    ``JournalError`` naming the path and the cause. It implements ``OpenJournal``, the
+    interface every journal store offers a running job.
     """
 
-    def __init__(self, path: Path, file: IO[bytes], state: _State, *, locked: bool) -> None:
+    def __init__(self, path: Path, file: IO[bytes], state: State, *, locked: bool) -> None:
         self.path = path
         self.opened_at = time.time()  # when this run took the lock: earlier runs had stopped
         self.locked = locked
@@ -165,15 +121,19 @@ class Journal:
             file, state, locked = await asyncio.shield(opening)
         except asyncio.CancelledError:
             # The thread goes on and opens the file all the same: close it once it has.
-            opening.add_done_callback(_close_opened)
+            opening.add_done_callback(close_opened)
             raise
         journal = cls(journal_path, file, state, locked=locked)
         if state.header is None:
             # A new journal: the header must be durable before the first request.
-            header = {"journal": FORMAT, "version": VERSION, "operation": operation}
+            header: dict[str, Any] = {"journal": FORMAT, "version": VERSION, "operation": operation}
+            shown = shown_request(request)
+            header["request"] = shown
+            if shown != request:  # credentials masked: the job is compared by digest
+                header["requestDigest"] = request_digest(request)
             try:
-                await journal._append([{**header, "request": request, "created": _now()}])
-                await asyncio.to_thread(_fsync_directory, journal_path)
+                await journal._append([{**header, "created": _now()}])
+                await asyncio.to_thread(fsync_directory, journal_path)
             except BaseException:
                 await journal.aclose()
                 raise
@@ -202,14 +162,12 @@ class Journal:
         """The items whose outcome is unknown (their request may have acted), sorted."""
         return sorted(
             (item for item, status in self._state.status.items() if status == "unknown"),
-            key=_sort_key,
+            key=sort_key,
         )
 
     def items_to_check(self) -> list[Item]:
         """The items that ``needs_check``, sorted."""
-        return sorted(
-            (item for item in self._state.status if self.needs_check(item)), key=_sort_key
-        )
+        return sorted((item for item in self._state.status if self.needs_check(item)), key=sort_key)
 
     def succeeded_items(self) -> set[Item]:
         """Every item recorded as succeeded."""
@@ -248,6 +206,36 @@ class Journal:
     def succeeded_phones(self) -> set[str]:
         """The phone numbers of every succeeded item."""
         return {str(number.get("phoneNumber")) for number in self._state.numbers.values()}
+
+    @property
+    def where(self) -> str:
+        """The journal's path, as messages name it."""
+        return str(self.path)
+
+    async def begin(self, items: Iterable[Any] | AsyncIterable[Any]) -> tuple[Work, int | None]:
+        """Refuse a list lacking items the journal records as succeeded; nothing is sent yet.
+
+        Returns the input as ``(position, item)`` pairs, and its size when known. A stream
+        cannot be checked up front: the job checks it item by item (``succeeded_at``).
+        """
+        if isinstance(items, Collection):
+            missing = sorted(self.succeeded_items() - {key(item) for item in items}, key=str)
+            if missing:
+                shown = ", ".join(str(item) for item in missing[:_SHOWN_ITEMS])
+                more = (
+                    f" and {len(missing) - _SHOWN_ITEMS} more"
+                    if len(missing) > _SHOWN_ITEMS
+                    else ""
+                )
+                raise InvalidInputError(
+                    "phone_numbers",
+                    f"the input changed since {self.path} was written: it lacks {len(missing)} "
+                    f"items the journal records as succeeded ({shown}{more}), so it is not the "
+                    "same job (a new search returns other numbers: the rented ones are gone). "
+                    "Rerun with the list the journal was written for (save it before the first "
+                    "run), or start a new journal (another file) for a new job",
+                )
+        return numbered(items), len(items) if isinstance(items, Sized) else None
 
     # --- what happened ------------------------------------------------------------------------
 
@@ -313,6 +301,9 @@ class Journal:
             self._state.had_unknown.discard(item)
             self._state.open_intent.discard(item)
 
+    def note_unaccounted(self, numbers: Iterable[ActiveNumber]) -> None:
+        """Nothing to keep: a file job's report lists them (``BulkReport.unaccounted``)."""
+
     # --- the file -----------------------------------------------------------------------------
 
     async def _commit(self, entry: Mapping[str, Any]) -> None:
@@ -349,7 +340,7 @@ class Journal:
             except BaseException as exc:
                 failure: BaseException = exc
                 if isinstance(exc, OSError):
-                    failure = _journal_error(self.path, exc)
+                    failure = journal_error(self.path, exc)
                 for _, waiter in batch + self._queue:
                     if not waiter.done():
                         if isinstance(exc, asyncio.CancelledError):
@@ -392,150 +383,65 @@ class Journal:
             self._file.close()
 
 
-def _close_opened(opening: asyncio.Future[tuple[IO[bytes], _State, bool]]) -> None:
-    """Close the file a cancelled ``Journal.open`` was still opening (and its lock)."""
-    if not opening.cancelled() and opening.exception() is None:
-        opening.result()[0].close()
+class FileJournal:
+    """A job's journal in a file: what a path passed as a bulk method's ``journal=`` means.
 
+    Pass the path itself, or ``FileJournal(path)`` where a store object is wanted (both
+    mean the same). The file is created with mode ``0600`` on the first run and read on
+    every rerun; the rules are in the bulk guide (the journal: resuming after a crash).
 
-def _journal_error(path: Path, error: OSError) -> JournalError:
-    reason = error.strerror or type(error).__name__
-    return JournalError(str(path), reason)
+    Args:
+        path: the journal file.
 
+    Raises:
+        InvalidInputError: ``path`` is not a path.
 
-def _open(path: Path, operation: str, request: Any) -> tuple[IO[bytes], _State, bool]:
-    """Open, lock and read the journal, cutting off a torn last line.
-
-    A new file is created with mode ``0600``; an existing file keeps its mode. Anything
-    but a regular file (a directory, a device such as ``/dev/full``, a FIFO) is refused
-    before it is read.
+    Examples:
+        ```python
+        report = await FileJournal("release.jsonl").report()
+        print(report.succeeded, "released,", len(report.failed), "failed")
+        ```
     """
-    try:
-        existing = os.stat(path)
-    except FileNotFoundError:
-        existing = None
-    except OSError as exc:
-        raise _journal_error(path, exc) from exc
-    if existing is not None and not stat.S_ISREG(existing.st_mode):
-        raise JournalError(str(path), "not a regular file (a journal must be a plain file)")
-    flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
-    flags |= getattr(os, "O_NONBLOCK", 0)  # a FIFO swapped in after the check must not block
-    try:
-        descriptor = os.open(path, flags, FILE_MODE)
-    except OSError as exc:
-        raise _journal_error(path, exc) from exc
-    try:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise JournalError(str(path), "not a regular file (a journal must be a plain file)")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(descriptor, True)
-        file = os.fdopen(descriptor, "a+b")
-    except BaseException:
-        os.close(descriptor)
-        raise
-    try:
-        locked = _lock(file, path)
-        file.seek(0)
-        content = file.read()
-        end = content.rfind(b"\n") + 1
-        state = _read(content[:end], path, operation, request)
-        if end < len(content):
-            file.truncate(end)  # the torn last line: never acknowledged, nothing relied on it
-    except OSError as exc:
-        file.close()
-        raise _journal_error(path, exc) from exc
-    except BaseException:
-        file.close()
-        raise
-    return file, state, locked
 
+    def __init__(self, path: JournalPath) -> None:
+        if not isinstance(path, str | os.PathLike):
+            raise InvalidInputError("journal", "must be a file path", path)
+        self.path = Path(path)
+        """The journal file."""
 
-def _read(content: bytes, path: Path, operation: str, request: Any) -> _State:
-    """Parse the complete lines of a journal and check that it belongs to this job."""
-    state = _State()
-    lines = content.splitlines()
-    if not lines:
-        return state
-    header = state.header = _parse(lines[0], path, 1)
-    if header.get("journal") != FORMAT:
-        raise InvalidInputError("journal", f"{path} is not a numbers_async bulk journal")
-    if header.get("version") not in READABLE_VERSIONS:
-        raise InvalidInputError(
-            "journal", f"{path} has version {header.get('version')!r}; expected {VERSION}"
+    async def open(self, operation: str, request: Mapping[str, Any], reconcile: Reconcile) -> Any:
+        """Open (or create) the file for an ``operation`` job; the journal the job writes to.
+
+        A file job settles before its first item (the job calls ``settle`` itself once
+        an earlier run's requests must have ended), so ``settle`` is not kept.
+        """
+        return await Journal.open(self.path, operation, request)
+
+    async def report(self) -> JournalReport:
+        """The job's totals and failures as the file records them (it is not locked).
+
+        Raises:
+            InvalidInputError: the file is not a journal.
+            JournalError: the file cannot be read.
+        """
+        state = await asyncio.to_thread(read_report_state, self.path)
+        header = state.header or {}
+        return JournalReport(
+            operation=str(header.get("operation", "")),
+            journal=str(self.path),
+            items=None,
+            succeeded=len(state.numbers),
+            failed=state.failure_list(),
+            in_flight=state.in_flight(),
         )
-    if header.get("operation") != operation:
-        raise InvalidInputError(
-            "journal",
-            f"{path} was written by a bulk {header.get('operation')} job; it cannot drive a "
-            f"bulk {operation} job (use another file)",
-        )
-    if header.get("request") != request:
-        raise InvalidInputError(
-            "journal",
-            f"{path} was written by a bulk {operation} job with a different request "
-            f"({json.dumps(header.get('request'))}); use the same arguments or another file",
-        )
-    for number, line in enumerate(lines[1:], start=2):
-        entry = _parse(line, path, number)
-        problem = line_problem(entry)
-        if problem is not None:
-            raise InvalidInputError(
-                "journal",
-                f"{path}: line {number} is not a valid journal entry ({problem}); {_RECOVER}",
-            )
-        state.apply(entry)
-    return state
 
-
-def _parse(line: bytes, path: Path, number: int) -> dict[str, Any]:
-    try:
-        entry = json.loads(line)
-    except ValueError:
-        raise InvalidInputError(
-            "journal", f"{path}: line {number} is not JSON; {_RECOVER}"
-        ) from None
-    if not isinstance(entry, dict):
-        raise InvalidInputError(
-            "journal", f"{path}: line {number} is not a JSON object; {_RECOVER}"
-        )
-    return entry
-
-
-def _lock(file: IO[bytes], path: Path) -> bool:
-    """Lock the journal for this run; whether a lock exists here (not on Windows)."""
-    if sys.platform == "win32":  # pragma: no cover - no flock; the lock is a safety net only
-        return False
-    try:
-        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise InvalidInputError("journal", f"{path} is in use by another running job") from None
-    return True
-
-
-def _fsync_directory(path: Path) -> None:
-    # A new file's directory entry must be durable too, or a crash could lose the file.
-    with contextlib.suppress(OSError):  # not every platform can open a directory
-        descriptor = os.open(path.resolve().parent, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+    def __repr__(self) -> str:
+        return f"FileJournal({str(self.path)!r})"
 
 
 def _event(item: Item, event: str, seq: int | None, **fields: Any) -> dict[str, Any]:
     position = {} if seq is None else {"seq": seq}
     return {"item": item, "event": event, **position, **fields, "at": _now()}
-
-
-def _attempt_window(entry: Mapping[str, Any]) -> float | None:
-    """An intent's attempt window, under its name or the one it had before (``attempt``)."""
-    value: float | None = entry.get("attempt_window", entry.get("attempt"))
-    return value
-
-
-def _sort_key(item: Item) -> tuple[int, int, str]:
-    # Rent indexes (rent_any) in numeric order, before any phone number.
-    return (0, item, "") if isinstance(item, int) else (1, 0, item)
 
 
 def _now() -> str:

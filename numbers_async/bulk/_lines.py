@@ -16,7 +16,7 @@ from typing import Any, Final
 from numbers_async._convert import structure
 from numbers_async.models import ActiveNumber
 
-__all__ = ["EVENTS", "epoch", "epoch_or_none", "line_problem"]
+__all__ = ["EVENTS", "epoch", "epoch_or_none", "line_problem", "number_problem"]
 
 EVENTS: Final = frozenset({"intent", "succeeded", "failed", "unknown"})
 _E164: Final = re.compile(r"\+[1-9]\d{1,14}")
@@ -90,3 +90,8 @@ def epoch(text: str) -> float:
     """Epoch seconds of a validated ``at``."""
     moment = epoch_or_none(text)
     return 0.0 if moment is None else moment
+
+
+def number_problem(number: Any) -> str | None:
+    """What is wrong with a recorded ``ActiveNumber`` (wire JSON), or None."""
+    return _number_problem(number)

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import abc
 import logging
+import os
 from collections.abc import AsyncIterable, Mapping
 from typing import Any, Final, Protocol
 
 from numbers_async._config import RetryPolicy, Timeouts
 from numbers_async._operations import Op
 from numbers_async._retry import Settlement, after_unknown, attempt_window, call_window
-from numbers_async.bulk._journal import Journal, JournalPath
-from numbers_async.errors import ApiError, NotFoundError, NumbersError
+from numbers_async.bulk._journal import FileJournal, JournalPath
+from numbers_async.bulk._store import MAX_WINDOW, JournalStore, OpenJournal
+from numbers_async.errors import ApiError, InvalidInputError, NotFoundError, NumbersError
 from numbers_async.models import (
     ActiveNumber,
     Capability,
@@ -142,11 +144,36 @@ class Operation(abc.ABC):
         self.attempt_window = attempt_window(total=total, deadline=deadline)
         self.unaccounted: list[ActiveNumber] = []  # found on the server, owned by no item
 
-    async def open_journal(self, path: JournalPath) -> Journal:
-        """Open the job's journal."""
-        return await Journal.open(path, self.name, self.request)
+    async def open_journal(self, store: JournalStore | JournalPath) -> OpenJournal:
+        """Open the job's journal (a path means a ``FileJournal``).
 
-    async def reconcile(self, journal: Journal) -> None:  # noqa: B027 - most have nothing to do
+        Refused (``InvalidInputError``) if the client's timeouts let one call run longer
+        than a journal may ask a rerun to wait (``MAX_WINDOW``): set ``Timeouts.deadline``.
+        """
+        longest = self.intent_window(True)
+        if longest > MAX_WINDOW:
+            raise InvalidInputError(
+                "journal",
+                f"the client's retries and timeouts let one call run {longest:g} s, longer "
+                f"than the {MAX_WINDOW:g} s a journal may ask a rerun to wait; set "
+                "Timeouts(deadline=...) on the client",
+            )
+        if isinstance(store, str | os.PathLike):
+            store = FileJournal(store)
+        journal: OpenJournal = await store.open(self.name, self.request, self.reconcile)
+        return journal
+
+    async def confirm(self, item: Any, recorded: ActiveNumber) -> ActiveNumber | None:
+        """The server's word on a success the journal records: the number, or None if not.
+
+        The project owns the number: confirmed (with what the server says of it now).
+        """
+        try:
+            return await self.client.active_numbers.get(recorded.phone_number)
+        except NotFoundError:
+            return None
+
+    async def reconcile(self, journal: OpenJournal) -> None:  # noqa: B027 - most have nothing to do
         """Reconcile, before the first item, what cannot be reconciled item by item.
 
         Called once earlier runs' requests have ended. Nothing, unless the operation says.
@@ -239,7 +266,7 @@ class RentAny(Operation):
         self._capabilities = None if capabilities is None else [Capability(c) for c in capabilities]
         self._sms, self._voice, self._callback_url = sms, voice, callback_url
 
-    async def reconcile(self, journal: Journal) -> None:
+    async def reconcile(self, journal: OpenJournal) -> None:
         """Record the baseline (a new journal), or assign what lost requests rented.
 
         Runs after the job waited for the earlier runs' requests to end, so the listing
@@ -262,6 +289,7 @@ class RentAny(Operation):
         for item in unknown[len(appeared) :]:
             journal.forget(item)  # proved not rented: rent it as if new
         self.unaccounted = appeared[len(unknown) :]
+        journal.note_unaccounted(self.unaccounted)
         if self.unaccounted:
             logger.warning(
                 "bulk rent_any: %d numbers appeared since the job began but only %d requests "
@@ -330,6 +358,14 @@ class Release(Operation):
 
     def __init__(self, client: BulkClient) -> None:
         super().__init__(client, {})
+
+    async def confirm(self, item: Any, recorded: ActiveNumber) -> ActiveNumber | None:
+        """Released if the project no longer owns the number (``404``)."""
+        try:
+            await self.client.active_numbers.get(recorded.phone_number)
+        except NotFoundError:
+            return recorded
+        return None
 
     async def call(self, item: Any, was_unknown: bool) -> ActiveNumber:
         try:

@@ -8,9 +8,10 @@ from typing import Any, Final
 
 from numbers_async import _operations as ops
 from numbers_async.bulk._job import BulkJob
-from numbers_async.bulk._journal import JournalPath
+from numbers_async.bulk._journal import FileJournal, JournalPath
 from numbers_async.bulk._operations import BulkClient, Operation, Release, Rent, RentAny, Update
 from numbers_async.bulk._results import BulkProgress
+from numbers_async.bulk._store import JournalStore
 from numbers_async.errors import InvalidInputError
 from numbers_async.models import (
     Capability,
@@ -32,6 +33,7 @@ DEFAULT_CONCURRENCY: Final = 20
 _PLACEHOLDER_PHONE: Final = "+10000000000"
 
 PhoneNumbers = Iterable[str] | AsyncIterable[str]
+Journal = JournalPath | JournalStore
 
 
 class Bulk:
@@ -43,15 +45,19 @@ class Bulk:
 
     - ``concurrency``: items in flight at once (default 20). The client's
       ``max_concurrency`` still bounds the requests.
-    - ``journal``: a file path. Each outcome is appended as it happens (flushed and
-      fsynced), and intent is recorded before each rent, rent_any and release request.
-      Rerun the same job with the same journal and it skips what succeeded, retries
-      what failed, and checks the API before acting on items whose outcome is unknown —
-      after waiting until the earlier run's requests must have ended (see the README).
-      A journal refuses to drive a job of another operation or with other arguments, and
-      a rerun whose input lacks items the journal records as succeeded.
+    - ``journal``: a file path (or ``FileJournal``), or a ``RedisJournal`` shared by
+      several worker processes. Each outcome is recorded as it happens (a file: flushed
+      and fsynced), and intent is recorded before each rent, rent_any and release
+      request. Rerun the same job with the same journal and it skips what succeeded,
+      retries what failed, and checks the API before acting on items whose outcome is
+      unknown — after waiting until the earlier run's requests must have ended (see the
+      bulk guide). A journal refuses to drive a job of another operation or with other
+      arguments, and a rerun whose input lacks items the journal records as succeeded.
     - ``on_progress``: called with a ``BulkProgress`` as each item finishes (on the event
       loop: keep it quick; an exception from it stops the job).
+    - ``verify_resumed``: ask the server (``GET activeNumbers/{phone}``) about each item
+      the journal records as succeeded before reporting it (default False: the journal
+      is trusted). An item the server contradicts is done again, as if never tried.
 
     Arguments are checked before anything is sent (``InvalidInputError``); a bad item
     (say, a malformed number) only fails that item.
@@ -68,8 +74,9 @@ class Bulk:
         voice: VoiceConfiguration | None = None,
         callback_url: str | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
-        journal: JournalPath | None = None,
+        journal: Journal | None = None,
         on_progress: Callable[[BulkProgress], None] | None = None,
+        verify_resumed: bool = False,
     ) -> BulkJob:
         """Rent each of ``phone_numbers`` with the same configuration (this costs money).
 
@@ -77,7 +84,9 @@ class Bulk:
         """
         request = ops.rent(_PLACEHOLDER_PHONE, sms=sms, voice=voice, callback_url=callback_url)
         operation = Rent(self._client, dict(request.json or {}), sms, voice, callback_url)
-        return self._job(operation, phone_numbers, concurrency, journal, on_progress)
+        return self._job(
+            operation, phone_numbers, concurrency, journal, on_progress, verify_resumed
+        )
 
     def rent_any(
         self,
@@ -95,8 +104,9 @@ class Bulk:
         voice: VoiceConfiguration | None = None,
         callback_url: str | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
-        journal: JournalPath | None = None,
+        journal: Journal | None = None,
         on_progress: Callable[[BulkProgress], None] | None = None,
+        verify_resumed: bool = False,
     ) -> BulkJob:
         """Rent ``count`` numbers matching the criteria, whichever they are (costs money).
 
@@ -117,7 +127,7 @@ class Bulk:
             callback_url=callback_url,
         )
         operation = RentAny(self._client, dict(request.json or {}), count, sms, voice, callback_url)
-        return self._job(operation, range(count), concurrency, journal, on_progress)
+        return self._job(operation, range(count), concurrency, journal, on_progress, verify_resumed)
 
     def update(
         self,
@@ -128,8 +138,9 @@ class Bulk:
         voice: VoiceConfiguration | None = None,
         callback_url: str | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
-        journal: JournalPath | None = None,
+        journal: Journal | None = None,
         on_progress: Callable[[BulkProgress], None] | None = None,
+        verify_resumed: bool = False,
     ) -> BulkJob:
         """Apply the same update to each of ``phone_numbers`` (only the arguments given)."""
         request = ops.update_active(
@@ -147,40 +158,56 @@ class Bulk:
             voice=voice,
             callback_url=callback_url,
         )
-        return self._job(operation, phone_numbers, concurrency, journal, on_progress)
+        return self._job(
+            operation, phone_numbers, concurrency, journal, on_progress, verify_resumed
+        )
 
     def release(
         self,
         phone_numbers: PhoneNumbers,
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
-        journal: JournalPath | None = None,
+        journal: Journal | None = None,
         on_progress: Callable[[BulkProgress], None] | None = None,
+        verify_resumed: bool = False,
     ) -> BulkJob:
         """Release each of ``phone_numbers``."""
-        return self._job(Release(self._client), phone_numbers, concurrency, journal, on_progress)
+        return self._job(
+            Release(self._client), phone_numbers, concurrency, journal, on_progress, verify_resumed
+        )
 
     @staticmethod
     def _job(
         operation: Operation,
         items: Iterable[Any] | AsyncIterable[Any],
         concurrency: int,
-        journal: JournalPath | None,
+        journal: Journal | None,
         on_progress: Callable[[BulkProgress], None] | None,
+        verify_resumed: bool,
     ) -> BulkJob:
         if isinstance(items, str | bytes) or not isinstance(items, Iterable | AsyncIterable):
             raise InvalidInputError(
                 "phone_numbers", "must be an iterable or async iterable of phone numbers", items
             )
         ops.check_positive_int("concurrency", concurrency)
-        if journal is not None and not isinstance(journal, str | os.PathLike):
-            raise InvalidInputError("journal", "must be a file path", journal)
+        store: JournalStore | None = None
+        if isinstance(journal, str | os.PathLike):
+            store = FileJournal(journal)
+        elif isinstance(journal, JournalStore):
+            store = journal
+        elif journal is not None:
+            raise InvalidInputError(
+                "journal", "must be a file path, a FileJournal or a RedisJournal", journal
+            )
         if on_progress is not None and not callable(on_progress):
             raise InvalidInputError("on_progress", "must be callable", on_progress)
+        if not isinstance(verify_resumed, bool):
+            raise InvalidInputError("verify_resumed", "must be True or False", verify_resumed)
         return BulkJob(
             operation,
             items,
             concurrency=concurrency,
-            journal=journal,
+            journal=store,
             on_progress=on_progress,
+            verify_resumed=verify_resumed,
         )

@@ -9,7 +9,15 @@ import attrs
 from numbers_async.errors import NumbersError
 from numbers_async.models import ActiveNumber
 
-__all__ = ["BulkFailure", "BulkOutcome", "BulkProgress", "BulkReport", "Item"]
+__all__ = [
+    "BulkFailure",
+    "BulkOutcome",
+    "BulkProgress",
+    "BulkReport",
+    "Item",
+    "JournalFailure",
+    "JournalReport",
+]
 
 Item = str | int
 """A job's item: a phone number, or for ``rent_any`` the rent index."""
@@ -137,3 +145,69 @@ class BulkReport:
     def rate(self) -> float:
         """Items per second."""
         return self.total / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@attrs.frozen
+class JournalFailure:
+    """An item a journal records as failed, as ``JournalReport`` lists it.
+
+    Attributes:
+        item: the phone number, or for ``rent_any`` the attempt number.
+        error: the name of the error class, e.g. ``"NotFoundError"``.
+        message: the error's message.
+        status: the HTTP status, for an error the API answered (``None`` otherwise).
+        outcome_unknown: the request may have taken effect anyway; the next run (or, for
+            a shared journal, another worker once the request must have ended) checks it.
+    """
+
+    item: Item
+    error: str
+    message: str = ""
+    status: int | None = None
+    outcome_unknown: bool = False
+
+
+@attrs.frozen
+class JournalReport:
+    """A whole job as its journal records it: totals and failures, whichever worker ran it.
+
+    ``numbers-async bulk-status --journal ...`` prints it; ``await store.report()``
+    returns it (``FileJournal``, ``numbers_async.redis.RedisJournal``), while the job runs
+    and after.
+
+    Attributes:
+        operation: ``"rent"``, ``"rent_any"``, ``"update"`` or ``"release"``.
+        journal: the journal (a path, or the Redis job; never a password).
+        items: how many items the job has, when the journal knows it (a Redis journal
+            does; a file records only the items it has seen).
+        succeeded: items recorded as succeeded.
+        failed: every item whose last outcome is a failure, known or unknown.
+        in_flight: items with an intent and no outcome yet: being worked on, or left by
+            a worker that stopped (they are settled once their requests must have ended).
+        finished: the job has nothing left to do (every item has its outcome and no
+            worker holds one); ``None`` when the journal cannot tell (a file).
+        workers: workers alive on the job now (a shared journal), else ``None``.
+        unaccounted: numbers a ``rent_any`` settlement found that no item accounts for.
+    """
+
+    operation: str
+    journal: str
+    items: int | None
+    succeeded: int
+    failed: list[JournalFailure]
+    in_flight: int = 0
+    finished: bool | None = None
+    workers: int | None = None
+    unaccounted: list[str] = attrs.Factory(list)
+
+    @property
+    def unknown(self) -> int:
+        """Failed items whose request may have taken effect anyway."""
+        return sum(1 for failure in self.failed if failure.outcome_unknown)
+
+    @property
+    def pending(self) -> int | None:
+        """Items without any outcome yet (``None`` when ``items`` is not known)."""
+        if self.items is None:
+            return None
+        return max(0, self.items - self.succeeded - len(self.failed) - self.in_flight)

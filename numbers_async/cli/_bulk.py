@@ -35,8 +35,10 @@ from numbers_async import (
     BulkProgress,
     InvalidInputError,
     NumbersClient,
+    NumbersError,
     Timeouts,
 )
+from numbers_async.bulk import JournalReport, JournalStore
 from numbers_async.cli._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -49,6 +51,13 @@ from numbers_async.cli._common import (
     option,
     sms_of,
     voice_of,
+)
+from numbers_async.cli._journal import (
+    job_summary,
+    journal_of,
+    report_json,
+    run_status,
+    shared_limiter,
 )
 from numbers_async.cli._output import Writer, table
 from numbers_async.cli._progress import Progress
@@ -63,7 +72,9 @@ READ_AHEAD = 1000
 
 
 async def run_bulk(args: argparse.Namespace, out: Writer) -> int:
-    """Run one bulk command; return the exit code."""
+    """Run one bulk command (or ``bulk-status``); return the exit code."""
+    if args.command == "bulk-status":
+        return await run_status(args, out)
     total: int | None = args.count if args.command == "bulk-rent-any" else None
     numbers: Iterable[str] | AsyncIterator[str] = ()
     if args.command != "bulk-rent-any":
@@ -72,24 +83,32 @@ async def run_bulk(args: argparse.Namespace, out: Writer) -> int:
         return EXIT_FAILED
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError("--timeout: must be a positive number of seconds")
-    # With --concurrency, the client's own bound must not be the tighter one; without it,
-    # the job's default and the client's both apply (the client's is the larger).
-    async with connect(args, max_concurrency=args.concurrency) as connected:
-        client = connected
-        if args.timeout is not None:
-            client = connected.with_options(timeouts=Timeouts(total=args.timeout))
-        runs: list[_Run] = []
+    journal = journal_of(args.journal)
+    limiter = shared_limiter(args, journal)
+    try:
+        # With --concurrency, the client's own bound must not be the tighter one; without
+        # it, the job's default and the client's both apply (the client's is the larger).
+        async with connect(args, max_concurrency=args.concurrency, rate_limit=limiter) as connected:
+            client = connected
+            if args.timeout is not None:
+                client = connected.with_options(timeouts=Timeouts(total=args.timeout))
+            runs: list[_Run] = []
 
-        def on_progress(progress: BulkProgress) -> None:
-            if progress.waiting_until is not None and runs:
-                runs[0].waiting(progress.waiting_until)
+            def on_progress(progress: BulkProgress) -> None:
+                if progress.waiting_until is not None and runs:
+                    runs[0].waiting(progress.waiting_until)
 
-        try:
-            job = _job(client, args, numbers, on_progress)
-        except InvalidInputError as exc:
-            raise UsageError(str(exc)) from None
-        runs.append(_Run(job, args, out, total))
-        return await runs[0].drive()
+            try:
+                job = _job(client, args, numbers, journal, on_progress)
+            except InvalidInputError as exc:
+                raise UsageError(str(exc)) from None
+            shared = journal if isinstance(journal, JournalStore) else None
+            # A worker of a shared job does an unknown share of it: no total for its bar.
+            runs.append(_Run(job, args, out, None if shared else total, shared))
+            return await runs[0].drive()
+    finally:
+        if hasattr(limiter, "aclose"):
+            await limiter.aclose()
 
 
 def _action(args: argparse.Namespace, total: int | None) -> str:
@@ -109,9 +128,10 @@ def _job(
     client: NumbersClient,
     args: argparse.Namespace,
     numbers: Any,
+    journal: str | JournalStore | None,
     on_progress: Callable[[BulkProgress], None],
 ) -> BulkJob:
-    common: dict[str, Any] = {"journal": args.journal, "on_progress": on_progress}
+    common: dict[str, Any] = {"journal": journal, "on_progress": on_progress}
     if args.concurrency is not None:  # else the job's own default
         common["concurrency"] = args.concurrency
     if args.command == "bulk-release":
@@ -134,13 +154,28 @@ def _job(
 
 
 class _Run:
-    """Drives a job: progress, Ctrl-C, streaming CSV rows and the summary."""
+    """Drives a job: progress, Ctrl-C, streaming CSV rows and the summary.
 
-    def __init__(self, job: BulkJob, args: argparse.Namespace, out: Writer, total: int | None):
+    With a journal several workers share (``shared``), the summary also gives the whole
+    job's report, and the exit code says whether the job, not only this worker, failed.
+    """
+
+    def __init__(
+        self,
+        job: BulkJob,
+        args: argparse.Namespace,
+        out: Writer,
+        total: int | None,
+        shared: JournalStore | None = None,
+    ):
         self.job = job
+        self.shared = shared
+        self.job_report: JournalReport | None = None
         self.out = out
         self.command: str = args.command
         self.journal: str | None = args.journal
+        # The journal as printed: a Redis URL without its password.
+        self.journal_shown = args.journal if shared is None else getattr(shared, "where", None)
         self.total = total
         self.bar = Progress(args.command, total=total, enabled=option(args, "progress"))
         self.presses = 0
@@ -166,10 +201,17 @@ class _Run:
             # The handler stays until the loop closes, ignoring presses from now on: a
             # Ctrl-C that lands after the job ended must not cut the summary short.
             self.finished = True
+        if self.shared is not None:
+            try:
+                self.job_report = await self.shared.report()
+            except NumbersError as exc:
+                print(f"{PROG}: the job's report is not available: {exc}", file=sys.stderr)
         self._summary(loop.time() - started)
         if self.presses:
             return EXIT_INTERRUPTED
-        return EXIT_FAILED if self.failed else EXIT_OK
+        if self.failed or (self.job_report is not None and self.job_report.failed):
+            return EXIT_FAILED
+        return EXIT_OK
 
     async def _consume(self) -> None:
         try:
@@ -237,9 +279,10 @@ class _Run:
                     "resumed": self.resumed,
                     "elapsed": round(elapsed, 3),
                     "rate": round(done / elapsed, 1) if elapsed > 0 else 0.0,
-                    "journal": self.journal,
+                    "journal": self.journal_shown,
                     "numbers": self.succeeded,
                     "failures": [_failure(f) for f in self.failed],
+                    **({} if self.job_report is None else {"job": report_json(self.job_report)}),
                 }
             )
             return
@@ -257,12 +300,14 @@ class _Run:
             lines.append(table(("item", "error", "status", "message"), rows))
             if len(self.failed) > SHOWN_FAILURES:
                 lines.append(f"... and {len(self.failed) - SHOWN_FAILURES} more (--json lists all)")
+        if self.job_report is not None:
+            lines.append(job_summary(self.job_report))
         lines.extend(self._advice(unknown))
         print("\n".join(lines), file=stream, flush=True)
 
     def _advice(self, unknown: int) -> list[str]:
         again = "rerun the same command" + (
-            f" with --journal {self.journal}" if self.journal else ""
+            f" with --journal {self.journal_shown}" if self.journal else ""
         )
         advice = []
         if self.presses:

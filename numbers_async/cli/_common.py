@@ -84,11 +84,12 @@ def as_wire_dict(model: Any) -> Any:
 
 @contextlib.asynccontextmanager
 async def connect(
-    args: argparse.Namespace, *, max_concurrency: int | None = None
+    args: argparse.Namespace, *, max_concurrency: int | None = None, rate_limit: Any = None
 ) -> AsyncIterator[NumbersClient]:
     """A client for the flags and ``SINCH_*`` variables, or for an embedded fake (``--fake``).
 
-    ``max_concurrency=None`` keeps the client's own default.
+    ``max_concurrency=None`` keeps the client's own default; ``rate_limit`` is the
+    client's (requests per second, or a shared limiter).
     """
     limit: dict[str, Any] = {} if max_concurrency is None else {"max_concurrency": max_concurrency}
     if option(args, "fake", False):
@@ -102,7 +103,7 @@ async def connect(
                 file=sys.stderr,
                 flush=True,
             )
-            async with fake.client(**limit) as client:
+            async with fake.client(**limit, rate_limit=rate_limit) as client:
                 yield client
         return
     project_id = option(args, "project_id") or os.environ.get("SINCH_PROJECT_ID")
@@ -124,6 +125,7 @@ async def connect(
             auth=option(args, "auth", "oauth2"),
             base_url=option(args, "base_url"),
             auth_url=option(args, "auth_url"),
+            rate_limit=rate_limit,
             **limit,
         )
     except InvalidInputError as exc:

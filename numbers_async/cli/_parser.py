@@ -90,6 +90,16 @@ def _seconds(value: str) -> float:
     return number
 
 
+def _rate(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected requests per second, got {value!r}") from None
+    if not 0 < number < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
+    return number
+
+
 def _global_options(*, shown: bool) -> _Parser:
     """The options every API command takes; ``shown=False`` keeps them out of its help."""
 
@@ -207,7 +217,16 @@ def _bulk_options(parser: argparse.ArgumentParser, *, reads_numbers: bool = True
         help=f"requests in flight at once (default: {DEFAULT_CONCURRENCY})",
     )
     parser.add_argument(
-        "--journal", metavar="PATH", help="record each outcome; rerun with it to resume"
+        "--journal",
+        metavar="PATH",
+        help="record each outcome; rerun with it to resume. PATH is a file, or "
+        "redis://HOST:PORT/DB?job=NAME to share the job among worker processes",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=_rate,
+        metavar="N",
+        help="at most N requests per second; with a Redis journal, for all its workers",
     )
     parser.add_argument(
         "--timeout",
@@ -412,6 +431,18 @@ def build_parser() -> argparse.ArgumentParser:
         f"{PROG} list --all --csv | {PROG} bulk-release --yes",
     )
     _bulk_options(bulk_release)
+
+    bulk_status = command(
+        "bulk-status",
+        "the totals and failures of a bulk job, from its journal (exit 1 if any failed)",
+        f"{PROG} bulk-status --journal 'redis://localhost:6379/0?job=release-may'",
+    )
+    bulk_status.add_argument(
+        "--journal",
+        required=True,
+        metavar="PATH",
+        help="the job's journal: a file, or redis://HOST:PORT/DB?job=NAME",
+    )
 
     demo = command(
         "demo",

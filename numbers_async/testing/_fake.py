@@ -157,7 +157,9 @@ class FakeNumbersServer:
         project_id, key_id, key_secret: the only project and key pair it accepts.
         host, port: where to listen; port 0 picks a free port (see [`url`][]).
         token_lifetime: seconds an access token lives; reported as ``expires_in``
-            (rounded up) and enforced with ``401`` ``Bearer error="expired"``.
+            (rounded up) and enforced with ``401`` ``Bearer error="expired"``. The client
+            takes a lifetime under a minute as a minute, so with a shorter one it meets
+            that ``401`` (and fetches a new token) instead of refreshing ahead.
         provisioning_delay: ``None`` keeps scheduled SMS/voice provisioning WAITING until
             [`complete_provisioning`][]; a number of seconds completes it by itself.
         latency: seconds added before every answer.
