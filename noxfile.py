@@ -73,18 +73,21 @@ TEST_DEPS = [
     "mkdocstrings[python]>=1.0; python_version >= '3.11'",
     "mkdocstrings-python>=2.0; python_version >= '3.11'",
     "ruff>=0.6",
+    # tests/test_otel.py and the observability guide read spans and metrics back with the
+    # SDK's in-memory exporters; the package itself needs only the API (the otel extra).
+    "opentelemetry-sdk>=1.30.0",
 ]
 LINT_DEPS = ["ruff>=0.6"]
 TYPECHECK_DEPS = ["mypy>=1.11", "nox>=2024.4.15", *TEST_DEPS]
 
 
-def _install(session: nox.Session, extras: str = "fast,fastapi,cli,redis") -> None:
+def _install(session: nox.Session, extras: str = "fast,fastapi,cli,redis,otel") -> None:
     session.install(f".[{extras}]")
 
 
 # The optional dependencies whose floors are tested: every extra but ``testing`` (pytest
 # and pytest-asyncio, which the suite itself needs newer: TEST_DEPS).
-FLOOR_EXTRAS = ("fast", "fastapi", "cli", "redis")
+FLOOR_EXTRAS = ("fast", "fastapi", "cli", "redis", "otel")
 
 
 def floor_pins(pyproject: Path = Path(__file__).parent / "pyproject.toml") -> list[str]:
@@ -154,7 +157,7 @@ def tests_versions(session: nox.Session) -> None:
 @nox.session(default=False)
 def tests_stdlib_json(session: nox.Session) -> None:
     """The test suite without orjson, exercising the stdlib JSON fallback (CI runs it)."""
-    _install(session, "fastapi,cli,redis")
+    _install(session, "fastapi,cli,redis,otel")
     session.install(*TEST_DEPS)
     session.run("pytest", "-q", "--numprocesses", TEST_WORKERS, "--timeout=300", *session.posargs)
 
@@ -322,18 +325,19 @@ def docs_browser(session: nox.Session) -> None:
     )
 
 
-# Baselines the benchmarks compare against; never runtime dependencies.
-BENCH_DEPS = ["pydantic>=2", "msgspec>=0.18", "sinch>=2.3"]
+# Baselines the benchmarks compare against, and the OpenTelemetry SDK B9 records with;
+# never runtime dependencies.
+BENCH_DEPS = ["pydantic>=2", "msgspec>=0.18", "sinch>=2.3", "opentelemetry-sdk>=1.30.0"]
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Benchmarks B1-B8 against their baselines: one table, JSON in benchmarks/results/.
+    """Benchmarks B1-B10 against their baselines: one table, JSON in benchmarks/results/.
 
     ``nox -s bench -- --quick`` for a smoke run, ``-- --only b2,b3`` for some of them.
     Never fails on a number (only if a benchmark crashes).
     """
-    _install(session, "fast,redis")
+    _install(session, "fast,redis,otel")
     session.install(*BENCH_DEPS)
     session.run("python", "benchmarks/run_all.py", *session.posargs)
 

@@ -38,6 +38,9 @@ BENCHMARKS: list[tuple[str, list[str], list[str]]] = [
     ("b6_memory", ["--rounds", "3"], ["--rounds", "1"]),
     ("b7_import", ["--rounds", "15"], ["--rounds", "5"]),
     ("b8_replicas", ["--seconds", "60", "--rounds", "5"], ["--quick"]),
+    # Without --without (a checkout of the commit before observability), B9 compares the
+    # ways of watching a client with each other, not with the client before them.
+    ("b9_observability", ["--rounds", "9"], ["--rounds", "3", "--requests", "2000"]),
     ("b10_journal_workers", [], ["--quick"]),
 ]
 

@@ -58,10 +58,14 @@ class PublicNames(griffe.Extension):
         self._public = self._public_targets(pkg)
         for obj in list(self._objects(pkg)):
             if isinstance(obj, griffe.Function):
-                for parameter in obj.parameters:
-                    parameter.annotation = self._rewrite(parameter.annotation)
-                    parameter.default = self._rewrite(parameter.default)
-                obj.returns = self._rewrite(obj.returns)
+                # An overloaded method shows each overload's signature too.
+                for function in (obj, *(obj.overloads or ())):
+                    for parameter in function.parameters:
+                        parameter.annotation = self._rewrite(
+                            parameter.annotation
+                        )
+                        parameter.default = self._rewrite(parameter.default)
+                    function.returns = self._rewrite(function.returns)
             elif isinstance(obj, griffe.Attribute):
                 obj.annotation = self._rewrite(obj.annotation)
                 obj.value = self._attribute_value(obj)

@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING, Any
 from numbers_async._client import NumbersClient
 from numbers_async._config import ClientOptions, RetryEvent, RetryPolicy, Timeouts
 from numbers_async._convert import to_dict, to_json
+from numbers_async._logs import log_from_env
+from numbers_async._observe import AttemptEvent
 from numbers_async._paging import ActiveNumbersPager
 from numbers_async._rate import RateLimiter
+from numbers_async._raw import RawActiveNumbersPager, RawResponse
 from numbers_async._transport import Transport
 from numbers_async._version import __version__
 from numbers_async.errors import (
@@ -94,6 +97,10 @@ _LAZY = frozenset(
 )
 
 
+# NUMBERS_ASYNC_LOG=debug (or info, warning) sends the library's logs to stderr.
+log_from_env()
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         from numbers_async import bulk
@@ -109,6 +116,7 @@ __all__ = [
     "AddressValidationResult",
     "AmbiguousOutcomeError",
     "ApiError",
+    "AttemptEvent",
     "AuthenticationError",
     "AvailableNumber",
     "AvailableRegion",
@@ -148,6 +156,8 @@ __all__ = [
     "ProvisioningStatus",
     "RateLimitedError",
     "RateLimiter",
+    "RawActiveNumbersPager",
+    "RawResponse",
     "ResponseTooLargeError",
     "RetryEvent",
     "RetryPolicy",

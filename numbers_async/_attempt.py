@@ -6,13 +6,20 @@ and reads the answer; a token request passes neither (the token endpoint is anot
 with limits of its own, and it is fetched for callers that may hold every slot). The
 answer's headers are made case-insensitive (``Headers``) unless the transport is aiohttp's,
 whose headers already are, and a body over ``max_response_size`` is refused even from a
-transport that read it whole.
+transport that read it whole. A ``TransportError`` is named after the call's operation,
+method and path.
+
+A watched call (``Call.watch``, see ``_observe``) has each exchange started here — its
+``request`` hooks run and its span starts, with ``traceparent`` in the headers sent — and
+is told how long it waited for the rate limiter; the layer above ends the exchange, once
+it knows whether another will follow.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from typing import Final
 
 from yarl import URL
 
@@ -20,9 +27,13 @@ from numbers_async._call import Call, Response
 from numbers_async._headers import Headers
 from numbers_async._rate import RateGate, RateLimiter
 from numbers_async._transport import AiohttpTransport, Timeout, Transport
-from numbers_async.errors import ClientClosedError, ResponseTooLargeError
+from numbers_async.errors import ClientClosedError, ResponseTooLargeError, TransportError
 
-__all__ = ["Attempts"]
+__all__ = ["NOTABLE_WAIT", "Attempts"]
+
+#: The shortest wait for the rate limiter that a watched call is told of (seconds): a
+#: limiter that let the attempt through at once is no wait.
+NOTABLE_WAIT: Final = 0.001
 
 
 class Attempts:
@@ -57,17 +68,26 @@ class Attempts:
             raise ClientClosedError("this NumbersClient is closed", operation=call.request.op.value)
         gate = self._gate
         if gate is None or not gate.try_pass():
-            await self._limiter.acquire()  # no slot is held while waiting here
+            await self._rate_wait(call)  # no slot is held while waiting here
         request = call.request
         async with self._slots:
             deadline_at = call.deadline_at
             timeout = (
                 call.timeout if deadline_at is None else self._bounded(call.timeout, deadline_at)
             )
+            watch = call.watch
+            if watch is not None:
+                headers = await watch.exchange_started(
+                    call.attempt, request.method, call.url, headers
+                )
             started = self._clock()
-            status, answer_headers, body = await self._transport.request(
-                request.method, call.url, headers, request.body, timeout
-            )
+            try:
+                status, answer_headers, body = await self._transport.request(
+                    request.method, call.url, headers, request.body, timeout
+                )
+            except TransportError as exc:
+                _name(exc, call)
+                raise
         elapsed = self._clock() - started
         limit = self._max_response_size
         if limit is not None and len(body) > limit:
@@ -83,10 +103,17 @@ class Attempts:
             raise ClientClosedError("this NumbersClient is closed", operation=request.op.value)
         deadline_at = call.deadline_at
         timeout = call.timeout if deadline_at is None else self._bounded(call.timeout, deadline_at)
+        watch = call.watch
+        if watch is not None:
+            headers = await watch.exchange_started(call.attempt, request.method, call.url, headers)
         started = self._clock()
-        status, answer_headers, body = await self._transport.request(
-            request.method, call.url, headers, request.body, timeout
-        )
+        try:
+            status, answer_headers, body = await self._transport.request(
+                request.method, call.url, headers, request.body, timeout
+            )
+        except TransportError as exc:
+            _name(exc, call)
+            raise
         elapsed = self._clock() - started
         limit = self._max_response_size
         if limit is not None and len(body) > limit:
@@ -94,6 +121,18 @@ class Attempts:
         if not (self._headers_ignore_case or isinstance(answer_headers, Headers)):
             answer_headers = Headers(answer_headers)
         return Response(status, answer_headers, body, request, call.url, call.attempt, elapsed)
+
+    async def _rate_wait(self, call: Call) -> None:
+        """Wait for the rate limiter; a watched call is told how long it waited."""
+        watch = call.watch
+        if watch is None:
+            await self._limiter.acquire()
+            return
+        started = self._clock()
+        await self._limiter.acquire()
+        waited = self._clock() - started
+        if waited >= NOTABLE_WAIT:
+            watch.waited("rate_limit", waited)
 
     def _bounded(self, timeout: Timeout, deadline_at: float) -> Timeout:
         """``timeout``, its total cut short by the call's deadline."""
@@ -108,3 +147,13 @@ class Attempts:
         return ResponseTooLargeError(
             f"{call.request.method} {path}: the response body is too large", limit=limit
         )
+
+
+def _name(error: TransportError, call: Call) -> None:
+    """Name the call's operation, method and path on ``error`` where the transport did not."""
+    if error.operation is None:
+        error.operation = call.request.op.value
+    if error.method is None:
+        error.method = call.request.method
+    if error.path is None:
+        error.path = URL(call.url, encoded=True).path

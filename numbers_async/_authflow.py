@@ -4,7 +4,8 @@ An API attempt goes out with the key pair (Basic auth) or the cached bearer toke
 no token is cached, or it is due for a refresh, ``_tokens`` fetches one (a request
 through the same retry and attempt layers) and the attempt waits for it. An answer
 ``401`` (the token expired, or was revoked) drops the token, gets a new one and replays
-the attempt once; a second ``401`` is the attempt's answer.
+the attempt once; a second ``401`` is the attempt's answer. The exchange a replay follows
+is ended here for a watched call (its ``response`` hooks are told another follows).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Final
 from numbers_async._attempt import Attempts
 from numbers_async._auth import Auth, BasicAuth
 from numbers_async._call import Call, Response
+from numbers_async._observe import Observer
 from numbers_async._retrying import Retrying
 from numbers_async._tokens import Tokens
 from numbers_async._transport import USER_AGENT
@@ -37,10 +39,11 @@ class AuthFlow:
         attempts: Attempts,
         retrying: Retrying,
         clock: Callable[[], float],
+        observer: Observer,
     ) -> None:
         self._auth = auth
         self._attempts = attempts
-        self._tokens = Tokens(attempts, retrying, clock)
+        self._tokens = Tokens(attempts, retrying, clock, observer)
         self._with_token: dict[tuple[int, str], dict[str, str]] = {}
 
     async def send(self, call: Call) -> Response:
@@ -52,6 +55,9 @@ class AuthFlow:
         response = await self._attempts.send(call, self._headers(call, authorization))
         if response.status != 401:
             return response
+        if call.watch is not None and call.watch.open:  # this exchange ends in a replay
+            watch = call.watch
+            await watch.exchange_answered(401, response.headers, response.elapsed, None, True)
         # Expired or revoked, the token is no good: drop it, get a new one (one fetch
         # shared by every caller that saw it refused) and replay once.
         expired = "expired" in response.headers.get("WWW-Authenticate", "").lower()

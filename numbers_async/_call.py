@@ -12,6 +12,7 @@ the attempt layer to decoding and into errors without losing anything on the way
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -19,6 +20,9 @@ from numbers_async._config import Timeouts
 from numbers_async._operations import Request
 from numbers_async._retry import RetryPolicy, RetryRules, maybe_processed
 from numbers_async._transport import Timeout
+
+if TYPE_CHECKING:
+    from numbers_async._observe import Watch
 
 __all__ = ["Call", "CallOptions", "Response"]
 
@@ -86,6 +90,7 @@ class Call:
     maybe_processed: bool = False  # some attempt may have been processed
     ride_until: float | None = None  # when the call stops waiting out an outage
     response: Response | None = None  # the last answer, whatever its status
+    watch: Watch | None = None  # what observes the call (_observe), when anything does
 
     def __init__(
         self,

@@ -1,41 +1,28 @@
-"""``NumbersClient`` and its resource groups."""
+"""``NumbersClient``: its settings, its resource groups and its life."""
 
 from __future__ import annotations
 
 import copy
-import functools
 import os
-from collections.abc import Awaitable, Iterable
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Literal, TypeAlias
-from urllib.parse import urlencode
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, overload
 
 from numbers_async import _operations as ops
 from numbers_async._auth import Auth, BasicAuth, OAuth2
 from numbers_async._call import CallOptions
 from numbers_async._config import ClientOptions, RetryPolicy, Timeouts, unknown_option
 from numbers_async._emergency import EmergencyAddresses
-from numbers_async._paging import ActiveNumbersPager, Ahead, decode_page
+from numbers_async._generic import build as build_request
+from numbers_async._generic import decode_any
+from numbers_async._groups import ActiveNumbers, AvailableNumbers, AvailableRegions, Callbacks
+from numbers_async._observe import Observer, load_otel
 from numbers_async._rate import RateGate, RateLimiter
-from numbers_async._resource import _many, _one, _Resource
+from numbers_async._raw import RawResponse
 from numbers_async._sender import DEFAULT_CLOSE_TIMEOUT, Sender
 from numbers_async._transport import DEFAULT_MAX_RESPONSE_SIZE, AiohttpTransport, Transport
+from numbers_async._with_raw import WithRawResponse
 from numbers_async.errors import InvalidInputError
-from numbers_async.models import (
-    ActiveNumber,
-    AvailableNumber,
-    AvailableRegion,
-    CallbackConfiguration,
-    Capability,
-    CapabilityName,
-    NumberType,
-    NumberTypeName,
-    Page,
-    SearchPattern,
-    SearchPatternName,
-    SmsConfiguration,
-    VoiceConfiguration,
-)
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack from Python 3.11
@@ -46,236 +33,12 @@ __all__ = ["DEFAULT_AUTH_URL", "DEFAULT_BASE_URL", "DEFAULT_MAX_RESPONSE_SIZE", 
 
 DEFAULT_BASE_URL: Final = "https://numbers.api.sinch.com"
 DEFAULT_AUTH_URL: Final = "https://auth.sinch.com/oauth2/token"
-DEFAULT_PAGE_SIZE: Final = 100
 DEFAULT_MAX_CONCURRENCY: Final = 64
 
-# An enum argument is a member or one of its known string values, anything else rejected at
-# run time (InvalidInputError); the API reference shows these aliases as their values.
-_NumberTypeArg: TypeAlias = NumberType | NumberTypeName
-_SearchPatternArg: TypeAlias = SearchPattern | SearchPatternName
-_CapabilityArg: TypeAlias = Capability | CapabilityName
-_CapabilitiesArg: TypeAlias = Iterable[_CapabilityArg] | Capability | CapabilityName
-
-_ACTIVE_NUMBER: Final = _one(ActiveNumber)
-_AVAILABLE_NUMBER: Final = _one(AvailableNumber)
-_CALLBACKS: Final = _one(CallbackConfiguration)
-_AVAILABLE_NUMBERS: Final = _many(AvailableNumber, "availableNumbers")
-_REGIONS: Final = _many(AvailableRegion, "availableRegions")
-
-
-class AvailableRegions(_Resource):
-    """``client.available_regions``: where numbers are offered."""
-
-    async def list(
-        self, types: Iterable[_NumberTypeArg] | _NumberTypeArg | None = None
-    ) -> list[AvailableRegion]:
-        """List regions, optionally only those offering the given number ``types``.
-
-        Example: ``await client.available_regions.list(types=["LOCAL"])``.
-        """
-        return await self._call(ops.list_regions(types), _REGIONS)
-
-
-class AvailableNumbers(_Resource):
-    """``client.available_numbers``: search and rent numbers."""
-
-    async def search(
-        self,
-        region_code: str,
-        number_type: _NumberTypeArg,
-        *,
-        pattern: str | None = None,
-        search_pattern: _SearchPatternArg | None = None,
-        capabilities: _CapabilitiesArg | None = None,
-        size: int | None = None,
-    ) -> list[AvailableNumber]:
-        """Search numbers available to rent.
-
-        Args:
-            region_code: ISO 3166-1 alpha-2 code, e.g. ``"US"``.
-            number_type: ``"MOBILE"``, ``"LOCAL"`` or ``"TOLL_FREE"``.
-            pattern: digits to look for, e.g. ``"+1206"`` (sent as ``%2B1206``).
-            search_pattern: ``"START"``, ``"CONTAINS"`` or ``"END"``.
-            capabilities: numbers must support all of these (``"SMS"``, ``"VOICE"``).
-            size: at most this many results.
-
-        Raises:
-            InvalidInputError: an argument breaks its rule; nothing was sent.
-        """
-        request = ops.search_available(
-            region_code,
-            number_type,
-            pattern=pattern,
-            search_pattern=search_pattern,
-            capabilities=capabilities,
-            size=size,
-        )
-        return await self._call(request, _AVAILABLE_NUMBERS)
-
-    async def get(self, phone_number: str) -> AvailableNumber:
-        """Check whether one number is available, with its prices (``NotFoundError`` if not)."""
-        return await self._call(ops.get_available(phone_number), _AVAILABLE_NUMBER)
-
-    async def rent(
-        self,
-        phone_number: str,
-        *,
-        sms: SmsConfiguration | None = None,
-        voice: VoiceConfiguration | None = None,
-        callback_url: str | None = None,
-    ) -> ActiveNumber:
-        """Rent ``phone_number`` (this costs money).
-
-        The SMS/Voice settings are applied asynchronously by Sinch: the returned number shows
-        them under ``sms_configuration.scheduled_provisioning`` /
-        ``voice_configuration.scheduled_voice_provisioning`` until they are in place.
-
-        Retried safely: if an attempt may have gone through and a retry finds the number
-        no longer available, ``active_numbers.get`` settles it — owned means rented.
-
-        Raises:
-            NotFoundError: the number is not available (and the project does not own it).
-            AmbiguousOutcomeError: an attempt may have rented it and checking failed.
-        """
-        request = ops.rent(phone_number, sms=sms, voice=voice, callback_url=callback_url)
-        return await self._call(request, _ACTIVE_NUMBER)
-
-    async def rent_any(
-        self,
-        region_code: str,
-        number_type: _NumberTypeArg,
-        *,
-        pattern: str | None = None,
-        search_pattern: _SearchPatternArg | None = None,
-        capabilities: _CapabilitiesArg | None = None,
-        sms: SmsConfiguration | None = None,
-        voice: VoiceConfiguration | None = None,
-        callback_url: str | None = None,
-    ) -> ActiveNumber:
-        """Rent whichever available number matches the criteria (this costs money).
-
-        Sinch currently supports this for US ``LOCAL`` numbers only. It is retried only when
-        the request provably was not processed (connect failure, 429): a repeat could rent
-        and bill a second number.
-
-        Raises:
-            AmbiguousOutcomeError: the request may have rented a number but the response was
-                lost or failed; check ``active_numbers.list`` before trying again.
-        """
-        request = ops.rent_any(
-            region_code,
-            number_type,
-            pattern=pattern,
-            search_pattern=search_pattern,
-            capabilities=capabilities,
-            sms=sms,
-            voice=voice,
-            callback_url=callback_url,
-        )
-        return await self._call(request, _ACTIVE_NUMBER)
-
-
-class ActiveNumbers(_Resource):
-    """``client.active_numbers``: the numbers the project owns."""
-
-    def list(
-        self,
-        *,
-        region_code: str | None = None,
-        number_type: _NumberTypeArg | None = None,
-        pattern: str | None = None,
-        search_pattern: _SearchPatternArg | None = None,
-        capabilities: _CapabilitiesArg | None = None,
-        page_size: int | None = None,
-        order_by: Literal["phoneNumber", "displayName"] | None = None,
-        page_token: str | None = None,
-        max_items: int | None = None,
-    ) -> ActiveNumbersPager:
-        """List owned numbers lazily, page by page.
-
-        Arguments are checked now; requests start when iteration does.
-        ``page_size`` defaults to 100; ``max_items`` stops after that many numbers.
-
-        Examples:
-            ```python
-            async for number in client.active_numbers.list(region_code="US"):
-                ...
-            async for page in client.active_numbers.list(page_size=500).pages():
-                save(page.next_page_token)  # resume later with page_token=
-            ```
-        """
-        pairs = ops.list_active_query(
-            region_code=region_code,
-            number_type=number_type,
-            pattern=pattern,
-            search_pattern=search_pattern,
-            capabilities=capabilities,
-            page_size=DEFAULT_PAGE_SIZE if page_size is None else page_size,
-            order_by=order_by,
-        )
-        if page_token is not None:
-            ops.check_str("page_token", page_token)
-        if max_items is not None:
-            ops.check_positive_int("max_items", max_items)
-
-        sender, options = self._sender, self._options
-        query = urlencode(pairs)
-
-        def fetch(token: str | None, deadline_at: float | None, ahead: Ahead) -> Awaitable[Page]:
-            request = ops.list_active_page(query, token)
-            decode = functools.partial(decode_page, ahead=ahead)
-            return sender.send(request, options, decode, deadline_at)
-
-        return ActiveNumbersPager(
-            fetch,
-            page_token=page_token or None,
-            max_items=max_items,
-            deadline=lambda: sender.deadline_for(options),
-        )
-
-    async def get(self, phone_number: str) -> ActiveNumber:
-        """Fetch one owned number (``NotFoundError`` if the project does not own it)."""
-        return await self._call(ops.get_active(phone_number), _ACTIVE_NUMBER)
-
-    async def update(
-        self,
-        phone_number: str,
-        *,
-        display_name: str | None = None,
-        sms: SmsConfiguration | None = None,
-        voice: VoiceConfiguration | None = None,
-        callback_url: str | None = None,
-    ) -> ActiveNumber:
-        """Change an owned number; only the arguments given are sent.
-
-        ``SmsConfiguration(service_plan_id="")`` unlinks the number from its service plan.
-        At least one argument is required.
-        """
-        request = ops.update_active(
-            phone_number, display_name=display_name, sms=sms, voice=voice, callback_url=callback_url
-        )
-        return await self._call(request, _ACTIVE_NUMBER)
-
-    async def release(self, phone_number: str) -> ActiveNumber:
-        """Give an owned number back; the result has ``expire_at`` set.
-
-        Retried like a read: if an attempt's response was lost and the retry finds the
-        number no longer owned, the lost attempt released it, and the result carries only
-        ``phone_number`` (the API has nothing more to say about it).
-        """
-        return await self._call(ops.release(phone_number), _ACTIVE_NUMBER)
-
-
-class Callbacks(_Resource):
-    """``client.callbacks``: the project's event callback settings."""
-
-    async def get(self) -> CallbackConfiguration:
-        """The current configuration (its ``hmac_secret`` signs every event)."""
-        return await self._call(ops.get_callbacks(), _CALLBACKS)
-
-    async def update(self, hmac_secret: str) -> CallbackConfiguration:
-        """Set the HMAC secret (32-64 characters of ``a-zA-Z0-9-``) used to sign events."""
-        return await self._call(ops.update_callbacks(hmac_secret), _CALLBACKS)
+#: One query parameter's value: ``True`` is sent as ``true``.
+ParamValue: TypeAlias = str | int | bool
+#: ``client.request``'s ``params``: a sequence value repeats its name (``a=1&a=2``).
+Params: TypeAlias = Mapping[str, ParamValue | Sequence[ParamValue]]
 
 
 class NumbersClient:
@@ -289,12 +52,15 @@ class NumbersClient:
         base_url: the Numbers API origin.
         auth_url: the OAuth2 token endpoint.
         **options: the settings of ``ClientOptions``: ``auth``, ``max_concurrency``,
-            ``rate_limit``, ``retry``, ``timeouts``, ``session``, ``transport`` and
-            ``max_response_size`` (each described there). Any other keyword is a
-            ``TypeError``.
+            ``rate_limit``, ``retry``, ``timeouts``, ``session``, ``transport``,
+            ``max_response_size``, ``event_hooks``, ``tracing``, ``trace_phone_numbers``,
+            ``tracer_provider`` and ``meter_provider`` (each described there). Any other
+            keyword is a ``TypeError``.
 
     ``client.with_options(retry=..., timeouts=...)`` gives a view with other settings for
     some calls, sharing this client's connections, token and rate limit.
+    ``client.with_raw_response`` has every operation return its result with its answer
+    (status, headers, request id, retries: ``RawResponse``).
     """
 
     def __init__(
@@ -323,6 +89,7 @@ class NumbersClient:
         if max_response_size is not None:
             ops.check_positive_int("max_response_size", max_response_size)
         limiter = _limiter(options.get("rate_limit"))
+        observer = _observer(project_id, options)
         defaults = CallOptions(RetryPolicy(), Timeouts())
         call_options = _call_options(options.get("retry"), options.get("timeouts"), defaults)
         if transport is not None and not isinstance(transport, Transport):
@@ -363,6 +130,7 @@ class NumbersClient:
             limiter=limiter,
             max_concurrency=max_concurrency,
             max_response_size=max_response_size,
+            observer=observer,
         )
         self._bind(call_options)
 
@@ -373,6 +141,8 @@ class NumbersClient:
         self.active_numbers = ActiveNumbers(self._sender, options)
         self.callbacks = Callbacks(self._sender, options)
         self.emergency_addresses = EmergencyAddresses(self._sender, options)
+        self.with_raw_response = WithRawResponse(self._sender, options)
+        """Every operation, returning its result with its answer (``RawResponse``)."""
 
     def with_options(
         self, *, retry: RetryPolicy | None = None, timeouts: Timeouts | None = None
@@ -435,6 +205,115 @@ class NumbersClient:
             f"auth={self._auth_kind!r}, base_url={ops.redact_url(self._base_url)!r})"
         )
 
+    @overload
+    async def request(
+        self,
+        method: Literal["GET", "HEAD"],
+        path: str,
+        *,
+        params: Params | None = None,
+        json: None = None,
+        idempotent: Literal[True] = True,
+    ) -> RawResponse[Any]: ...
+
+    @overload
+    async def request(
+        self,
+        method: Literal["PUT", "DELETE"],
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        idempotent: Literal[True] = True,
+    ) -> RawResponse[Any]: ...
+
+    @overload
+    async def request(
+        self,
+        method: Literal["POST", "PATCH"],
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        idempotent: bool,
+    ) -> RawResponse[Any]: ...
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+    ) -> RawResponse[Any]:
+        """Send a request to an endpoint this client does not wrap, as it sends its own.
+
+        The same credential, rate limit, concurrency, retries, deadline, errors, event
+        hooks, logs and spans as every operation of the client (its operation is
+        ``"request"``); ``client.with_options(retry=..., timeouts=...)`` sets them for
+        one call. The guide: [Requests the client does not wrap](../guides/raw-requests.md).
+
+        Args:
+            method: ``"GET"``, ``"HEAD"``, ``"POST"``, ``"PUT"``, ``"PATCH"`` or
+                ``"DELETE"``.
+            path: the path below ``/v1/projects/{projectId}/``, such as
+                ``"numberOrders:lookupNumberRequirements"`` or ``f"numberOrders/{id}"``.
+                It is percent-encoded where needed (an escape such as ``%20`` is kept);
+                a URL, a leading ``/``, ``.`` or ``..``, ``?``, ``#``, ``{``, ``}``, a
+                backslash or a control character is refused.
+            params: query parameters: each value a ``str``, ``int`` or ``bool`` (sent
+                as ``true`` / ``false``), or a list or tuple of them (the name repeated).
+                Every value is percent-encoded: a ``+`` goes as ``%2B``.
+            json: the body, any JSON value (``None``: no body; refused for GET and
+                HEAD).
+            idempotent: whether sending the request twice does no harm. Required for
+                a POST or a PATCH. ``True``: retried like a read, and its failure
+                stands however it ends. ``False``: never sent again once an attempt may
+                have been processed; if its outcome is then unknown, the call ends in
+                ``AmbiguousOutcomeError``. GET, HEAD, PUT and DELETE are idempotent in
+                HTTP, and the HTTP stack itself may send them twice: ``False`` is
+                refused for them.
+
+        Returns:
+            The answer: ``parsed`` is its JSON body decoded (dicts, lists, ``str``,
+            ``int``, ``float``, ``bool``), ``None`` for an empty body; ``status_code``,
+            ``headers``, ``request_id``, ``elapsed`` and ``retries`` describe it.
+
+        Raises:
+            InvalidInputError: an argument breaks its rule; nothing was sent.
+            ApiError: an answer that is not a 2xx (the API's error envelope read as for
+                every operation: ``NotFoundError``, ``InvalidArgumentError``...).
+            DecodeError: a 2xx whose body is not JSON (its bytes in ``body``).
+            AmbiguousOutcomeError: ``idempotent=False``, and an attempt may have been
+                processed while the call could not learn its outcome.
+
+        Examples:
+            ```python
+            import asyncio
+
+            from numbers_async import NumbersClient
+
+
+            async def main() -> None:
+                async with NumbersClient.from_env() as client:
+                    raw = await client.request(
+                        "POST",
+                        "numberOrders:lookupNumberRequirements",
+                        json={"regionCode": "DE", "numberType": "LOCAL"},
+                        idempotent=True,  # it only reads
+                    )
+                    print(raw.status_code, raw.request_id)
+                    print(sorted(raw.parsed["fields"]))
+
+
+            asyncio.run(main())
+            ```
+        """
+        built = build_request(method, path, params=params, json=json, idempotent=idempotent)
+        sender, options = self._sender, self._options
+        return await sender.send_raw(built, options, decode_any, sender.deadline_for(options))
+
     @property
     def closed(self) -> bool:
         """Whether the client has been closed."""
@@ -482,8 +361,23 @@ class NumbersClient:
 
         bulk: Bulk | None = self.__dict__.get("_bulk")
         if bulk is None:
-            bulk = self.__dict__["_bulk"] = Bulk(self)
+            bulk = self.__dict__["_bulk"] = Bulk(self, observer=self._sender.observer)
         return bulk
+
+
+def _observer(project_id: str, options: ClientOptions) -> Observer:
+    tracing = options.get("tracing", True)
+    phone_numbers = options.get("trace_phone_numbers", False)
+    for name, value in (("tracing", tracing), ("trace_phone_numbers", phone_numbers)):
+        if not isinstance(value, bool):
+            raise InvalidInputError(name, "must be True or False", value)
+    otel = load_otel(
+        tracing,
+        tracer_provider=options.get("tracer_provider"),
+        meter_provider=options.get("meter_provider"),
+        phone_numbers=phone_numbers,
+    )
+    return Observer(project_id=project_id, event_hooks=options.get("event_hooks"), otel=otel)
 
 
 def _limiter(rate_limit: object) -> RateLimiter:

@@ -14,6 +14,10 @@ import attrs
 from numbers_async._retry import RetryEvent, RetryPolicy
 
 if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.trace import TracerProvider
+
+    from numbers_async._observe import EventHooks
     from numbers_async._rate import RateLimiter
     from numbers_async._transport import ClientSession, Transport
 
@@ -85,6 +89,21 @@ class ClientOptions(TypedDict, total=False):
             decompression (default 32 MiB; ``None``: no limit). A longer one, from the API
             or the token endpoint, is refused without being read whole, so a compressed
             "bomb" cannot exhaust memory.
+        event_hooks: ``{"request": [...], "response": [...]}``: functions (or async
+            functions) called with an ``AttemptEvent`` before each HTTP request and after
+            its answer or failure, token requests included. A hook that raises ends the
+            call with its exception; a call that may already have changed something then
+            ends as any other such call (checked, or ``AmbiguousOutcomeError``).
+        tracing: ``True`` (default): spans, metrics and ``traceparent`` through
+            OpenTelemetry, once a provider is configured and the ``otel`` extra is
+            installed; ``False``: none of it.
+        trace_phone_numbers: put the phone number of a call on its spans (default
+            ``False``: phone numbers are personal data, and span attributes and
+            ``url.full`` show them as ``REDACTED``).
+        tracer_provider: the OpenTelemetry ``TracerProvider`` to use instead of the
+            global one.
+        meter_provider: the OpenTelemetry ``MeterProvider`` to use instead of the global
+            one.
 
     Examples:
         ```python
@@ -106,6 +125,11 @@ class ClientOptions(TypedDict, total=False):
     session: ClientSession | None
     transport: Transport | None
     max_response_size: int | None
+    event_hooks: EventHooks | None
+    tracing: bool
+    trace_phone_numbers: bool
+    tracer_provider: TracerProvider | None
+    meter_provider: MeterProvider | None
 
 
 #: The names ``ClientOptions`` has: anything else given as a keyword is a ``TypeError``.

@@ -196,7 +196,7 @@ class EmergencyAddresses(_Resource):
             NotFoundError: the project does not own the number, or it has no address
                 (and no earlier attempt of this call may have removed it).
         """
-        await self._call(deprovision_address(phone_number), _nothing)
+        return await self._call(deprovision_address(phone_number), _nothing)
 
     async def validate(
         self, phone_number: str, address: EmergencyAddress, *, display_name: str

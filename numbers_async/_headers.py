@@ -6,14 +6,22 @@ mapping already (``CIMultiDictProxy``); ``Headers`` is the one the client builds
 from what another transport returned (``MockTransport`` answers with it), and for
 ``ApiError.headers`` — frozen, and unlike aiohttp's proxy it survives ``pickle`` and
 ``copy`` with the error that holds it.
+
+``request_id`` reads the id the server gave an answer, for quoting to support: the
+header names are in ``REQUEST_ID_HEADERS`` (docs/api-facts.md#request-ids says why).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["Headers"]
+__all__ = ["REQUEST_ID_HEADERS", "Headers", "request_id"]
+
+#: Where an answer carries its request id, in the order they are read. Sinch documents no
+#: header of its own; its edge is Envoy, whose request id is ``x-request-id``, the name
+#: most gateways use (docs/api-facts.md#request-ids).
+REQUEST_ID_HEADERS: Final = ("x-request-id",)
 
 
 class Headers(Mapping[str, str]):
@@ -49,3 +57,17 @@ class Headers(Mapping[str, str]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Headers, (list(self.items()),))
+
+
+def request_id(headers: Mapping[str, str] | None) -> str | None:
+    """The request id an answer's ``headers`` carry (``REQUEST_ID_HEADERS``), if any.
+
+    ``headers`` must ignore the case of names (``Headers``, or aiohttp's own).
+    """
+    if not headers:
+        return None
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return value
+    return None

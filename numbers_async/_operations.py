@@ -20,7 +20,7 @@ from yarl import URL
 
 from numbers_async import _json
 from numbers_async._convert import unstructure
-from numbers_async._retry import Safety, safety_of
+from numbers_async._retry import GENERIC_OPERATION, Safety, changes_state, safety_of
 from numbers_async.errors import InsecureTransportWarning, InvalidInputError
 from numbers_async.models import (
     Capability,
@@ -75,10 +75,12 @@ class Op(enum.Enum):
     DEPROVISION_EMERGENCY_ADDRESS = "emergency_addresses.deprovision"
     VALIDATE_EMERGENCY_ADDRESS = "emergency_addresses.validate"
     TOKEN = "oauth2.token"  # noqa: S105 - the operation's name, not a credential
+    REQUEST = GENERIC_OPERATION  # client.request: its retry rules are its caller's (_generic)
 
 
-#: ``_retry.safety_of`` for every operation, looked up once.
+#: ``_retry.safety_of`` and ``_retry.changes_state`` of every operation, looked up once.
 _SAFETY: Final = {op: safety_of(op.value) for op in Op}
+_CHANGES: Final = {op: changes_state(op.value) for op in Op}
 
 
 @attrs.define(eq=False)  # not frozen: built on every call, and frozen attrs init is 4x slower
@@ -97,6 +99,11 @@ class Request:
     def safety(self) -> Safety:
         """How this request may be retried."""
         return _SAFETY[self.op]
+
+    @property
+    def changes_state(self) -> bool:
+        """Whether this request changes state on the server."""
+        return _CHANGES[self.op]
 
     @property
     def target(self) -> str:

@@ -1,14 +1,15 @@
 """What every resource group (`client.active_numbers`, ...) is built on: `_Resource`.
 
 A resource group checks its arguments, builds a `Request` and hands it, with a decoder
-for the 2xx answer, to `_Resource._call`, the one way into the sender.
+for the 2xx answer, to `_Resource._call`, the one way into the sender. A group built with
+`raw=True` (for `client.with_raw_response`) returns each result as a `RawResponse`.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from numbers_async._call import CallOptions
 from numbers_async._operations import Request
@@ -34,9 +35,10 @@ def _many(cls: type[T], key: str) -> Decode[list[T]]:
 class _Resource:
     """A group of operations sharing the client's sender and call options."""
 
-    def __init__(self, sender: Sender, options: CallOptions) -> None:
+    def __init__(self, sender: Sender, options: CallOptions, *, raw: bool = False) -> None:
         self._sender = sender
         self._options = options
+        self._raw = raw
 
     async def _call(self, request: Request, decode: Decode[T]) -> T:
         """Send `request` (with retries) and decode its 2xx answer.
@@ -44,4 +46,8 @@ class _Resource:
         A body that does not decode is a failed attempt, retried where that is safe.
         """
         sender, options = self._sender, self._options
+        if self._raw:
+            # A RawResponse[T]: client.with_raw_response types the methods so (_with_raw).
+            raw = await sender.send_raw(request, options, decode, sender.deadline_for(options))
+            return cast(T, raw)
         return await sender.send(request, options, decode, sender.deadline_for(options))

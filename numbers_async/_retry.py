@@ -9,7 +9,8 @@ checking themselves.
 
 - ``RetryPolicy`` (the caller's settings) and ``RetryEvent`` (what ``on_retry`` is told).
 - ``Safety`` and ``safety_of``: what repeating an operation risks; ``changes_state``:
-  whether it changes what the project has.
+  whether it changes what the project has. ``generic_rules``: both, for a request the
+  caller describes (``client.request``), from its method and what the caller says.
 - ``RetryRules``: which failures a family of requests retries on, and whether it shares
   the client's outage gate and 429 pause (``API_RULES``, ``TOKEN_RULES``), as data.
 - ``parse_retry_after``: ``Retry-After`` in seconds, parsed once when the error is built
@@ -50,6 +51,8 @@ __all__ = [
     "AFTER_UNKNOWN",
     "API_RULES",
     "AUTH_OPERATION",
+    "GENERIC_OPERATION",
+    "IDEMPOTENT_METHODS",
     "MAX_RETRY_AFTER",
     "RETRYABLE_STATUS",
     "STATE_CHANGING",
@@ -66,6 +69,7 @@ __all__ = [
     "attempt_window",
     "call_window",
     "changes_state",
+    "generic_rules",
     "maybe_processed",
     "notify_retry",
     "parse_retry_after",
@@ -181,8 +185,9 @@ class Safety(enum.Enum):
     #: rent of a given number: a repeat fails once the first went through, and the
     #: outcome can be checked with GET activeNumbers/{phone}.
     RECONCILE = "reconcile"
-    #: rentAny: a repeat may rent (and bill) a second number; retry only what provably
-    #: was not processed.
+    #: rentAny, and a ``client.request`` sent with ``idempotent=False``: a repeat may do
+    #: it twice (rent and bill a second number); retry only what provably was not
+    #: processed.
     AT_MOST_ONCE = "at-most-once"
 
 
@@ -222,6 +227,53 @@ STATE_CHANGING: Final = frozenset(
 def changes_state(operation: str) -> bool:
     """Whether the operation named ``operation`` changes state on the server."""
     return operation in STATE_CHANGING
+
+
+#: The name every request sent with ``client.request`` carries (logs, spans, errors).
+GENERIC_OPERATION: Final = "request"
+#: The methods HTTP defines as idempotent (RFC 9110, section 9.2.2). The HTTP stack may
+#: send one again by itself after a dropped connection (aiohttp does, once; so may any
+#: proxy), so no client can promise to send one at most once.
+IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+
+
+def generic_rules(method: str, idempotent: object) -> tuple[Safety, bool]:
+    """How a request sent with ``client.request`` may be retried, and whether it changes state.
+
+    The client cannot know what an endpoint it does not wrap does, so its caller says:
+    ``idempotent=True`` (sending it twice does no harm) retries it as a read is retried,
+    and its failure stands however it ends (a repeat is harmless, so a repeat settles
+    it); ``idempotent=False`` makes it ``AT_MOST_ONCE`` and state-changing: retried only
+    while no attempt may have been processed, and ended in ``AmbiguousOutcomeError``
+    once one may have been.
+
+    A POST or a PATCH must say which (``None`` is refused: nothing that may spend money
+    is retried by accident). GET, HEAD, PUT and DELETE are idempotent (``None`` means
+    ``True``), and ``False`` is refused for them: ``IDEMPOTENT_METHODS`` says why.
+    Anything but a ``bool`` or ``None`` is refused.
+    """
+    if idempotent is not None and not isinstance(idempotent, bool):
+        raise InvalidInputError("idempotent", "must be True or False", idempotent)
+    if method in IDEMPOTENT_METHODS:
+        if idempotent is False:
+            raise InvalidInputError(
+                "idempotent",
+                f"cannot be False for a {method}: HTTP defines {method} as idempotent, so "
+                "the HTTP stack may send it again by itself after a dropped connection "
+                "(aiohttp does, as may a proxy), and no client can send it at most once; "
+                "an operation that must not run twice is a POST or a PATCH",
+            )
+        return Safety.IDEMPOTENT, False
+    if idempotent is None:
+        raise InvalidInputError(
+            "idempotent",
+            f"must be given for a {method}: True if sending it twice does no harm (it "
+            "is then retried like a read), False if not (it is then never sent again "
+            "once it may have been processed)",
+        )
+    if idempotent:
+        return Safety.IDEMPOTENT, False
+    return Safety.AT_MOST_ONCE, True
 
 
 # --- which failures are retried ----------------------------------------------------------------
@@ -359,7 +411,15 @@ def notify_retry(
 ) -> None:
     """Log a retry of ``operation`` and tell ``policy.on_retry`` (if any) about it."""
     reason = reason_for(error)
-    logger.info("%s: attempt %d failed (%s); retrying in %.2fs", operation, attempt, reason, delay)
+    rid = error.request_id if isinstance(error, ApiError) else None
+    logger.info(
+        "%s: attempt %d failed (%s%s); retrying in %.2fs",
+        operation,
+        attempt,
+        reason,
+        f", request id {rid}" if rid else "",
+        delay,
+    )
     if policy.on_retry is not None:
         policy.on_retry(RetryEvent(operation, attempt, reason, delay, caused_by=error))
 
@@ -408,15 +468,20 @@ def settlement(
     operation: str,
     error: BaseException,
     *,
+    safety: Safety,
+    changes: bool,
     answered_before: bool,
     may_have_acted: bool,
     can_send: bool,
 ) -> Settlement:
     """How a call of ``operation`` that ended with ``error`` ends for its caller.
 
-    ``answered_before``: ``error`` answered an attempt after one that was answered or may
-    have acted. ``may_have_acted``: some attempt of the call (the last included) may have
-    been processed. ``can_send``: the client can still send a request to check.
+    ``safety`` and ``changes``: the request's ``Safety`` and whether it changes state
+    (``safety_of`` and ``changes_state`` for an operation of the client, ``generic_rules``
+    for a ``client.request``). ``answered_before``: ``error`` answered an attempt after one
+    that was answered or may have acted. ``may_have_acted``: some attempt of the call (the
+    last included) may have been processed. ``can_send``: the client can still send a
+    request to check.
 
     A refusal after an answered attempt means what ``AFTER_UNKNOWN`` says. Otherwise a
     call that changes state and may have acted is reconciled where its ``Safety`` allows
@@ -429,9 +494,9 @@ def settlement(
             return Settlement.AMBIGUOUS
         if meaning is not None:
             return meaning
-    if not may_have_acted or not changes_state(operation):
+    if not may_have_acted or not changes:
         return Settlement.RAISE
-    if safety_of(operation) is Safety.RECONCILE and can_send:
+    if safety is Safety.RECONCILE and can_send:
         return Settlement.RECONCILE
     return Settlement.AMBIGUOUS
 

@@ -5,7 +5,9 @@ with the delays and limits of ``_retry`` only: ``retry_delay`` under the call's
 ``RetryRules``, ``RetryPolicy`` and ``Safety``, and the call's deadline. A 2xx is decoded
 here, and a body that does not decode is a failed attempt like a 5xx. Each failure is
 recorded on the ``Call``; when the loop stops, it raises the failure and the settle
-layer decides what the call ends in.
+layer decides what the call ends in. A watched call's exchange (``_observe``) is ended
+here, once it is known whether another attempt follows: its ``response`` hooks run then,
+and each retry and outage wait is told to it.
 
 Where the rules say so (API requests, not token fetches), two things are shared with
 every call of the client: a 429 pauses the rate limiter, and connect failures feed the
@@ -22,6 +24,7 @@ from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 from numbers_async._call import Call, Response
+from numbers_async._observe import Watch
 from numbers_async._outage import OutageGate
 from numbers_async._rate import RateLimiter
 from numbers_async._responses import error_for
@@ -89,47 +92,65 @@ class Retrying:
         while True:
             call.attempt += 1
             if call.deadline_at is not None and self._clock() >= call.deadline_at:
-                raise NumbersTimeoutError(
-                    f"{call.request.op.value}: deadline passed", request_sent=False
-                )
+                raise _deadline_passed(call)
             probe = False
             if outage.active and call.rules.rides_outages and call.retry.outage_wait > 0:
                 probe = await self._wait_out_outage(call)
+            answer: Response | None = None
             try:
-                response = await send(call)
+                answer = await send(call)
             except (TransportError, ResponseTooLargeError) as exc:
                 if self._cut_by_deadline(call, exc):
                     if probe:
                         outage.abandon()
+                    _abandon(call, exc)
                     raise  # the deadline ended the call before anything was sent
                 if self._rides_out(call, exc, probe):
                     call.attempt -= 1  # the call waits at the gate; this did not count
+                    if call.watch is not None and call.watch.open:
+                        await call.watch.exchange_failed(exc, True)
                     continue
                 error: NumbersError = exc
                 call.failed(error, answered=False)
-            except BaseException:
+            except BaseException as exc:
                 if probe:
                     outage.abandon()  # raised or cancelled: let another call probe
+                _abandon(call, exc)
                 raise
             else:
-                call.response = response
+                call.response = answer
                 if (probe or outage.active) and call.rules.rides_outages:
                     outage.reached()
-                if 200 <= response.status < 300:
+                if 200 <= answer.status < 300:
                     try:
-                        result = decode(response.status, response.body)
-                        if isinstance(result, Deferred):
-                            return await result.finish()
-                        return result
+                        decoded = decode(answer.status, answer.body)
+                        if isinstance(decoded, Deferred):
+                            result: T = await _finish(call, decoded)
+                        else:
+                            result = decoded
                     except DecodeError as exc:
                         error = exc
+                    else:
+                        if call.watch is not None:
+                            await _succeeded(call, call.watch, answer)
+                        return result
                 else:
-                    error = _error(response)
+                    error = _error(answer)
                 call.failed(error, answered=True)
             delay = self._delay(call, error)
+            watch = call.watch
+            if watch is not None and watch.open:
+                if answer is None:
+                    await watch.exchange_failed(error, delay is not None)
+                else:
+                    await watch.exchange_answered(
+                        answer.status, answer.headers, answer.elapsed, error, delay is not None
+                    )
             if delay is None:
                 raise error
             notify_retry(call.request.op.value, error, call.attempt, delay, call.retry)
+            if watch is not None:
+                watch.retrying(call.attempt, delay, error)
             await self._sleep(delay)
 
     async def _wait_out_outage(self, call: Call) -> bool:
@@ -142,12 +163,12 @@ class Retrying:
         deadline_at = call.deadline_at
         bound = call.ride_until if deadline_at is None else min(call.ride_until, deadline_at)
         probe = await self._outage.wait(bound)
+        if call.watch is not None:
+            call.watch.waited("outage", self._clock() - now)
         if deadline_at is not None and self._clock() >= deadline_at:
             if probe:
                 self._outage.abandon()
-            raise NumbersTimeoutError(
-                f"{call.request.op.value}: deadline passed", request_sent=False
-            )
+            raise _deadline_passed(call)
         return probe
 
     def _cut_by_deadline(self, call: Call, error: NumbersError) -> bool:
@@ -198,6 +219,49 @@ class Retrying:
         if call.deadline_at is not None and self._clock() + delay >= call.deadline_at:
             return None  # the next attempt could not even start before the deadline
         return delay
+
+
+def _deadline_passed(call: Call) -> NumbersTimeoutError:
+    """The call's deadline passed before its next attempt: nothing was sent for it."""
+    request = call.request
+    return NumbersTimeoutError(
+        "deadline passed",
+        request_sent=False,
+        operation=request.op.value,
+        method=request.method,
+        path=urlsplit(call.url).path,
+    )
+
+
+async def _succeeded(call: Call, watch: Watch, answer: Response) -> None:
+    """End a watched call's exchange that succeeded: its ``response`` hooks run.
+
+    A hook that raises ends the call with its exception; the request did act, so the
+    settle layer settles the call as one that may have changed something.
+    """
+    try:
+        await watch.exchange_answered(answer.status, answer.headers, answer.elapsed, None, False)
+    except BaseException:
+        call.answered = call.maybe_processed = True
+        raise
+
+
+async def _finish(call: Call, deferred: Deferred[T]) -> T:
+    """A ``Deferred`` decode's result; cancelled meanwhile, the exchange is abandoned."""
+    try:
+        return await deferred.finish()
+    except DecodeError:
+        raise  # fails the attempt, as a synchronous decode's does
+    except BaseException as exc:
+        _abandon(call, exc)
+        raise
+
+
+def _abandon(call: Call, error: BaseException) -> None:
+    """End a watched call's open exchange that the call gave up (no hook runs)."""
+    watch = call.watch
+    if watch is not None and watch.open:
+        watch.abandon(error)
 
 
 def _error(response: Response) -> NumbersError:

@@ -27,9 +27,11 @@ from numbers_async._attempt import Attempts
 from numbers_async._auth import Auth
 from numbers_async._authflow import AuthFlow
 from numbers_async._call import CallOptions
+from numbers_async._observe import Observer
 from numbers_async._operations import Request
 from numbers_async._outage import OutageGate
 from numbers_async._rate import RateLimiter
+from numbers_async._raw import RawResponse
 from numbers_async._retrying import Decode, Retrying
 from numbers_async._settle import Settle
 from numbers_async._transport import Transport
@@ -59,14 +61,21 @@ class Sender:
         limiter: RateLimiter,
         max_concurrency: int,
         max_response_size: int | None = None,
+        observer: Observer | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         prefix = f"{base_url.rstrip('/')}/v1/projects/{quote(project_id, safe='')}"
+        if observer is None:
+            observer = Observer(project_id=project_id, clock=clock)
+        self.observer = observer
+        """What watches this client's calls: its hooks, logs and OpenTelemetry."""
         self._attempts = Attempts(transport, limiter, max_concurrency, max_response_size, clock)
         retrying = Retrying(limiter, OutageGate(clock, sleep), clock, sleep)
-        self._auth_flow = AuthFlow(auth, self._attempts, retrying, clock)
-        self._settle = Settle(prefix, retrying, self._auth_flow.send, self._can_send)
+        self._auth_flow = AuthFlow(auth, self._attempts, retrying, clock, observer)
+        self._settle = Settle(
+            prefix, retrying, self._auth_flow.send, self._can_send, observer, clock
+        )
         self._close_transport = close_transport  # set when the transport is ours to close
         self._clock = clock
         self._closing = False  # aclose() was called: no new calls
@@ -98,6 +107,30 @@ class Sender:
         ``WrongEventLoopError`` from an event loop other than the one the sender first
         ran in; nothing is sent for either.
         """
+        self._admit(request)
+        self._in_flight += 1
+        try:
+            return await self._settle.run(request, options, decode, deadline_at)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight and self._idle is not None:
+                self._idle.set()
+
+    async def send_raw(
+        self, request: Request, options: CallOptions, decode: Decode[T], deadline_at: float | None
+    ) -> RawResponse[T]:
+        """``send``, returning the result with what its answer said (``RawResponse``)."""
+        self._admit(request)
+        self._in_flight += 1
+        try:
+            return await self._settle.run_raw(request, options, decode, deadline_at)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight and self._idle is not None:
+                self._idle.set()
+
+    def _admit(self, request: Request) -> None:
+        """Refuse a call after ``aclose()``, or from another event loop than the first."""
         if self._closing:
             raise ClientClosedError(
                 "this NumbersClient is closed; nothing was sent", operation=request.op.value
@@ -112,13 +145,6 @@ class Sender:
                     operation=request.op.value,
                 )
             self._loop = loop
-        self._in_flight += 1
-        try:
-            return await self._settle.run(request, options, decode, deadline_at)
-        finally:
-            self._in_flight -= 1
-            if not self._in_flight and self._idle is not None:
-                self._idle.set()
 
     async def aclose(self, timeout: float | None = DEFAULT_CLOSE_TIMEOUT) -> None:
         """Refuse new calls, let calls in flight finish, then close. Idempotent.

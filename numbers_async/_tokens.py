@@ -9,14 +9,17 @@ expired yet keeps the old one in use.
 The fetch is a request like any other: the retry layer sends it through the attempt
 layer, under ``_retry.TOKEN_RULES`` and ``TOKEN_POLICY`` (unmetered: no rate gate, no
 slot), and ``on_retry`` hears its retries as ``"oauth2.token"``. ``parse_token`` reads
-the answer. A token endpoint that refuses the key pair is an ``AuthenticationError``;
-one that keeps failing (or cannot be reached or read) a ``TokenEndpointError``.
+the answer. A watched client sees each fetch as an operation of its own, ``oauth2.token``
+(its span is a child of the call that needed the token). A token endpoint that refuses
+the key pair is an ``AuthenticationError``; one that keeps failing (or cannot be reached
+or read) a ``TokenEndpointError``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable
 from typing import Final
 
@@ -25,6 +28,7 @@ import attrs
 from numbers_async._attempt import Attempts
 from numbers_async._auth import OAuth2, parse_token
 from numbers_async._call import Call
+from numbers_async._observe import Observer, outcome_of
 from numbers_async._operations import Op, Request
 from numbers_async._retry import TOKEN_POLICY, TOKEN_RULES, RetryEvent
 from numbers_async._retrying import Retrying
@@ -43,6 +47,8 @@ from numbers_async.errors import (
 
 __all__ = ["TOKEN_TIMEOUT", "Tokens"]
 
+logger = logging.getLogger("numbers_async.auth")
+
 #: Time limits of one token request.
 TOKEN_TIMEOUT: Final = Timeout(connect=10.0, read=30.0, total=30.0)
 
@@ -57,10 +63,17 @@ _TOKEN_HEADERS: Final = {
 class Tokens:
     """Fetches OAuth2 tokens through the retry and attempt layers, one fetch at a time."""
 
-    def __init__(self, attempts: Attempts, retrying: Retrying, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        attempts: Attempts,
+        retrying: Retrying,
+        clock: Callable[[], float],
+        observer: Observer,
+    ) -> None:
         self._attempts = attempts
         self._retrying = retrying
         self._clock = clock
+        self._observer = observer
         self._refresh: asyncio.Task[str] | None = None
         self._closed = False  # aclose() was called
 
@@ -82,8 +95,9 @@ class Tokens:
             return await asyncio.wait_for(asyncio.shield(refresh), remaining)
         except asyncio.TimeoutError:  # not the builtin TimeoutError on Python 3.10
             raise NumbersTimeoutError(
-                f"{call.request.op.value}: deadline passed waiting for an access token",
+                "deadline passed waiting for an access token",
                 request_sent=False,
+                operation=call.request.op.value,
             ) from None
         except asyncio.CancelledError:
             if self._closed and refresh.cancelled() and not _cancelling():
@@ -98,6 +112,11 @@ class Tokens:
             usable = auth.usable()
             if usable is None:
                 raise
+            logger.warning(
+                "refreshing the access token failed; %s goes on with the current one, "
+                "which has not expired yet",
+                call.request.op.value,
+            )
             return usable
 
     def _refresh_done(self, task: asyncio.Task[str]) -> None:
@@ -113,11 +132,23 @@ class Tokens:
         call = Call(request, auth.token_url, policy, TOKEN_RULES, TOKEN_TIMEOUT, None)
         headers = {**_TOKEN_HEADERS, "Authorization": auth.client_authorization}
         started = auth.clock()
+        watch = None
+        if self._observer.watching():
+            watch = call.watch = self._observer.watch(Op.TOKEN.value, token_fetch=True)
         try:
             send = functools.partial(self._attempts.send_unmetered, headers=headers)
             grant = await self._retrying.run(call, send, parse_token)
         except (ApiError, TransportError, ResponseTooLargeError) as error:
-            raise _token_failure(error, call.attempt, call.retry.max_retry_after) from error
+            failure = _token_failure(error, call.attempt, call.retry.max_retry_after)
+            if watch is not None:
+                watch.ended("failed", call.attempt, failure)
+            raise failure from error
+        except BaseException as error:
+            if watch is not None:
+                watch.ended(outcome_of(error), call.attempt, error)
+            raise
+        if watch is not None:
+            watch.ended("succeeded", call.attempt, None)
         return auth.store(grant, started)
 
     async def aclose(self) -> None:

@@ -16,8 +16,6 @@ function, without sockets.
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from collections.abc import Mapping
 from typing import Final, NamedTuple, Protocol, runtime_checkable
 
@@ -42,8 +40,6 @@ __all__ = [
     "Transport",
     "TransportResponse",
 ]
-
-logger = logging.getLogger("numbers_async")
 
 USER_AGENT: Final = f"numbers-async/{__version__} aiohttp/{aiohttp.__version__}"
 
@@ -147,7 +143,6 @@ class AiohttpTransport:
         http = self._http()
         target = URL(url, encoded=True)
         client_timeout = self._timeouts.get(timeout) or self._client_timeout(timeout)
-        started = time.perf_counter()
         try:
             async with http.request(
                 method,
@@ -163,19 +158,18 @@ class AiohttpTransport:
                     payload = await _read_limited(response, self._max_response_size, method)
         except aiohttp.ClientConnectorError as exc:
             raise TransportError(
-                f"{method} {target.path}: cannot connect: {exc}", request_sent=False
+                f"cannot connect: {exc}", request_sent=False, method=method, path=target.path
             ) from exc
         except aiohttp.ConnectionTimeoutError as exc:
             raise NumbersTimeoutError(
-                f"{method} {target.path}: connect timed out", request_sent=False
+                "connect timed out", request_sent=False, method=method, path=target.path
             ) from exc
         except (asyncio.TimeoutError, TimeoutError) as exc:
-            raise NumbersTimeoutError(f"{method} {target.path}: timed out") from exc
+            raise NumbersTimeoutError("timed out", method=method, path=target.path) from exc
         except aiohttp.ClientError as exc:
-            raise TransportError(f"{method} {target.path}: {type(exc).__name__}: {exc}") from exc
-        if logger.isEnabledFor(logging.DEBUG):
-            elapsed = (time.perf_counter() - started) * 1000
-            logger.debug("%s %s -> %d (%.1f ms)", method, target.path, response.status, elapsed)
+            raise TransportError(
+                f"{type(exc).__name__}: {exc}", method=method, path=target.path
+            ) from exc
         return response.status, response.headers, payload
 
     async def aclose(self) -> None:

@@ -25,7 +25,14 @@ NumbersError
     └── UnexpectedRedirectError  3xx  (.location): never followed
 ```
 
-``ApiError`` is raised for any other status too (409, 418, ...). Messages never contain a
+``ApiError`` is raised for any other status too (409, 418, ...).
+
+An error of a call says which call, in one line that can be quoted to Sinch support:
+``str(error)`` of an ``ApiError``, a ``TransportError`` or an ``AmbiguousOutcomeError`` is
+``"<operation>: <METHOD> <path>: <what happened> (request id <id>)"``, for example
+``active_numbers.get: GET /v1/projects/p/activeNumbers/+12025550100: HTTP 404
+NOT_FOUND: Number not found (request id 3f2a...)``; each part the error does not know is
+left out. ``ApiError.request_id`` is the id on its own. Messages never contain a
 credential: the key secret, the bearer token and the HMAC secret are only ever sent, never
 echoed. Where a message quotes a response body (``DecodeError``, or ``ApiError`` for a
 body that is not the API's JSON envelope), the value of a secret member in it
@@ -44,14 +51,13 @@ loopback.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 import attrs
 
-from numbers_async._headers import Headers
+from numbers_async._headers import Headers, request_id
+from numbers_async._redact import redact_secrets
 
 __all__ = [
     "AmbiguousOutcomeError",
@@ -112,13 +118,32 @@ class TransportError(NumbersError):
 
     ``request_sent`` is False when no connection was ever made, so the server cannot have
     acted on the request; True when it may have reached the server (a reset or timeout
-    after sending), in which case its effect is unknown.
+    after sending), in which case its effect is unknown. ``operation``, ``method`` and
+    ``path`` name the request, as in ``ApiError``; ``str(error)`` starts with them.
     """
 
-    def __init__(self, message: str, *, request_sent: bool = True) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_sent: bool = True,
+        operation: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
         self.request_sent = request_sent
         """False when no connection was made (the server cannot have acted on it), else True."""
+        self.operation = operation
+        """The call that failed, e.g. ``"active_numbers.get"`` (``None`` if unknown)."""
+        self.method = method
+        """The request's HTTP method, e.g. ``"GET"`` (``None`` if unknown)."""
+        self.path = path
+        """The request's path, without query string (``None`` if unknown)."""
         super().__init__(message)
+
+    def __str__(self) -> str:
+        # The client names the call once the error reaches it: composed when shown.
+        return _quotable(self.operation, self.method, self.path, super().__str__())
 
 
 class NumbersTimeoutError(TransportError, TimeoutError):
@@ -133,19 +158,36 @@ class AmbiguousOutcomeError(NumbersError):
     changes state (``update``, ``release``...) when an earlier attempt may have been
     processed and the last one was refused (a 5xx, then 429s until out of attempts): the
     call's outcome is what its most uncertain attempt left, not what the last one said.
-    ``operation`` names the call, ``request`` is the JSON body that was sent (no key or
-    token; a ``callbackUrl`` in it keeps any user info you gave it, though the message
-    never shows it) and ``__cause__`` is the underlying failure. Check the state (for
-    ``rent_any``, ``active_numbers.list``) before trying again.
+    ``operation``, ``method`` and ``path`` name the call, ``request`` is the JSON body that
+    was sent (no key or token; a ``callbackUrl`` in it keeps any user info you gave it,
+    though the message never shows it), ``request_id`` the id of the last answer it had,
+    and ``__cause__`` is the underlying failure. Check the state (for ``rent_any``,
+    ``active_numbers.list``) before trying again.
     """
 
-    def __init__(self, operation: str, message: str, request: Mapping[str, Any] | None = None):
+    def __init__(
+        self,
+        operation: str,
+        message: str,
+        request: Mapping[str, Any] | None = None,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        request_id: str | None = None,
+    ):
         self.operation = operation
         """The call whose outcome is unknown, e.g. ``"available_numbers.rent_any"``."""
         self.request = dict(request) if request is not None else None
         """The JSON body that was sent, or ``None`` (no key or token; a ``callbackUrl`` keeps
         the user info it was given)."""
-        super().__init__(f"{operation}: {message}")
+        self.method = method
+        """The request's HTTP method, e.g. ``"POST"`` (``None`` if unknown)."""
+        self.path = path
+        """The request's path, without query string (``None`` if unknown)."""
+        self.request_id = request_id
+        """The request id of the last answer the call had, if it had one: quote it to
+        Sinch support (``None`` when no attempt was answered, or the answer had none)."""
+        super().__init__(_quotable(operation, method, path, message, request_id))
 
 
 class DecodeError(NumbersError):
@@ -321,7 +363,7 @@ class ApiError(NumbersError):
         method: str | None = None,
         path: str | None = None,
     ) -> None:
-        message = _redact_secrets(message)
+        message = redact_secrets(message)
         self.status = status
         self.retry_after = retry_after
         self.code = status if code is None else code
@@ -336,7 +378,16 @@ class ApiError(NumbersError):
         self.method = method
         self.path = path
         label = f"HTTP {status}" + (f" {status_text}" if status_text else "")
-        super().__init__(f"{label}: {message}" if message else label)
+        text = f"{label}: {message}" if message else label
+        super().__init__(_quotable(operation, method, path, text, self.request_id))
+
+    @property
+    def request_id(self) -> str | None:
+        """The id the server gave this answer (its ``x-request-id`` header), or ``None``.
+
+        Quote it to Sinch support; ``str(error)`` ends with it too.
+        """
+        return request_id(self.headers)
 
     @property
     def resource_info(self) -> dict[str, Any] | None:
@@ -406,6 +457,21 @@ class UnexpectedRedirectError(ApiError):
         return value.split("?", 1)[0].split("#", 1)[0]
 
 
+def _quotable(
+    operation: str | None,
+    method: str | None,
+    path: str | None,
+    text: str,
+    request_id: str | None = None,
+) -> str:
+    """``"<operation>: <METHOD> <path>: <text> (request id <id>)"``, without what is unknown."""
+    if method and path:
+        text = f"{method} {path}: {text}"
+    if operation:
+        text = f"{operation}: {text}"
+    return f"{text} (request id {request_id})" if request_id else text
+
+
 def _rebuild(cls: type[NumbersError], args: tuple[Any, ...]) -> NumbersError:
     """An instance of ``cls`` with ``args``, built without calling its ``__init__``.
 
@@ -423,97 +489,5 @@ def _short_repr(value: object, limit: int = 60) -> str:
 
 def _short_body(body: bytes, limit: int = 120) -> str:
     """The first ``limit`` bytes of ``body`` as a quoted string, secrets redacted."""
-    text = _redact_secrets(body[:limit].decode("utf-8", "replace"))
+    text = redact_secrets(body[:limit].decode("utf-8", "replace"))
     return repr(text + ("..." if len(body) > limit else ""))
-
-
-#: JSON member names whose values are credentials (compared unescaped, ignoring case): a
-#: callback configuration's HMAC secret, and an OAuth2 token response's access token.
-_SECRET_KEYS: Final = frozenset({"hmacsecret", "access_token"})
-
-#: Where a JSON member name may start: a quoted string followed by a colon. A lookahead,
-#: so that every quote is tried (a hostile body cannot hide a key inside a bogus match).
-_MEMBER_NAME: Final = re.compile(r'(?=(?P<member>"(?P<name>(?:[^"\\]|\\.)*)"\s*:\s*))')
-
-
-#: The user info of a URL (``https://user:password@host``), its slashes possibly escaped as
-#: JSON writes them (``https:\/\/``): a credential wherever a server echoes a callback URL.
-_URL_USER_INFO: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.-]{0,31}:(?:\\?/){2})[^/\\\s@\"'<>]*@")
-
-
-def _redact_secrets(text: str) -> str:
-    r"""``text`` with every secret JSON member's value shown as ``"***"``, and URL user info too.
-
-    ``{"projectId":"p","hmacSecret":"abc"}`` becomes ``{"projectId":"p","hmacSecret":"***"}``;
-    ``https://user:password@hooks.example`` becomes ``https://***@hooks.example``.
-    Works on excerpts that are not valid JSON: a value cut off by the excerpt's end (or
-    never closed) is redacted up to the end, and a name spelt with escapes
-    (``"hmac\u0053ecret"``) is recognised as the name it decodes to.
-    """
-    if "@" in text:
-        text = _URL_USER_INFO.sub(r"\1***@", text)
-    if '"' not in text:
-        return text
-    parts: list[str] = []
-    position = 0
-    for match in _MEMBER_NAME.finditer(text):
-        start = match.start()
-        name = _unescape(match["name"])
-        if start < position or name.lower() not in _SECRET_KEYS:
-            continue
-        parts.append(text[position:start])
-        parts.append(f'"{name}":"***"')
-        position = _value_end(text, match.end("member"))
-    if not parts:
-        return text
-    parts.append(text[position:])
-    return "".join(parts)
-
-
-def _unescape(name: str) -> str:
-    try:
-        decoded = json.loads(f'"{name}"')
-    except ValueError:
-        return name
-    return decoded if isinstance(decoded, str) else name
-
-
-def _value_end(text: str, start: int) -> int:
-    """Where the JSON value starting at ``start`` ends (the text's end if it never does)."""
-    end = len(text)
-    if start >= end:
-        return end
-    opening = text[start]
-    if opening == '"':
-        index = start + 1
-        while index < end:
-            if text[index] == "\\":
-                index += 2
-            elif text[index] == '"':
-                return index + 1
-            else:
-                index += 1
-        return end
-    if opening in "[{":
-        depth, index, in_string = 0, start, False
-        while index < end:
-            char = text[index]
-            if in_string:
-                if char == "\\":
-                    index += 1
-                elif char == '"':
-                    in_string = False
-            elif char == '"':
-                in_string = True
-            elif char in "[{":
-                depth += 1
-            elif char in "]}":
-                depth -= 1
-                if depth == 0:
-                    return index + 1
-            index += 1
-        return end
-    index = start
-    while index < end and text[index] not in ",}]":
-        index += 1
-    return index

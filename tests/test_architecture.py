@@ -185,3 +185,52 @@ def test_bulk_reaches_the_client_only_through_its_protocol(path: Path) -> None:
 def test_the_private_read_finder_sees_one() -> None:
     tree = ast.parse("a = client._options\nb = getattr(self.client, '_options', None)\n")
     assert _private_reads_of_the_client(tree) == ["client._options", "getattr(..., '_options')"]
+
+
+def _runtime_imports(tree: ast.Module) -> Iterator[str]:
+    """Every module name ``tree`` imports outside ``if TYPE_CHECKING:`` blocks."""
+
+    def visit(node: ast.AST) -> Iterator[str]:
+        if isinstance(node, ast.If) and ast.unparse(node.test) in (
+            "TYPE_CHECKING",
+            "typing.TYPE_CHECKING",
+        ):
+            yield from (name for child in node.orelse for name in visit(child))
+            return
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            yield node.module or ""
+        for child in ast.iter_child_nodes(node):
+            yield from visit(child)
+
+    yield from visit(tree)
+
+
+#: The one module that imports OpenTelemetry (the ``otel`` extra), and the one that
+#: imports it, when the extra is installed and a client traces.
+OTEL_MODULE = "numbers_async._otel"
+OTEL_LOADER = "numbers_async._observe"
+
+
+@pytest.mark.parametrize(
+    ("name", "path"),
+    [(name, path) for name, path, _ in _sources()],
+    ids=[name for name, _, _ in _sources()],
+)
+def test_only_the_otel_module_imports_opentelemetry(name: str, path: Path) -> None:
+    imported = set(_runtime_imports(ast.parse(path.read_text())))
+    if name != OTEL_MODULE:
+        assert not any(module.split(".")[0] == "opentelemetry" for module in imported), name
+    if name != OTEL_LOADER:
+        assert OTEL_MODULE not in imported, f"{name} imports {OTEL_MODULE}"
+
+
+def test_the_runtime_import_finder_skips_type_checking_blocks() -> None:
+    tree = ast.parse(
+        "from typing import TYPE_CHECKING\n"
+        "import a\n"
+        "if TYPE_CHECKING:\n    import b\nelse:\n    import c\n"
+        "def f():\n    from d import e\n"
+    )
+    assert list(_runtime_imports(tree)) == ["typing", "a", "c", "d"]

@@ -400,12 +400,46 @@ def test_missing_credentials_exit_2_with_one_line() -> None:
     assert_usage_error(cli("regions"), "missing credentials", "SINCH_PROJECT_ID", "--fake")
 
 
-def test_an_api_error_exits_1_with_one_line(server: Server) -> None:
+def test_an_api_error_exits_1_with_one_line_to_quote(server: Server) -> None:
     result = cli("get", "+19995550000", server=server)
     assert result.returncode == 1
-    assert (
-        result.stderr == "numbers-async: error: HTTP 404 NOT_FOUND: Number +19995550000 not found\n"
+    # What failed, where, and the request id to quote to Sinch support.
+    assert re.fullmatch(
+        r"numbers-async: error: active_numbers\.get: GET /v1/projects/[\w-]+/activeNumbers/"
+        r"\+19995550000: HTTP 404 NOT_FOUND: Number \+19995550000 not found "
+        r"\(request id [0-9a-f]{32}\)\n",
+        result.stderr,
+    ), result.stderr
+
+
+def test_verbose_shows_each_attempt_and_its_request_id(server: Server) -> None:
+    result = cli("get-callbacks", "--verbose", server=server)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    attempts = [line for line in lines if line.startswith("numbers_async.http: ")]
+    assert [line.split(" attempt ")[0] for line in attempts] == [
+        "numbers_async.http: oauth2.token",
+        "numbers_async.http: callbacks.get",
+    ]
+    assert re.fullmatch(
+        r"numbers_async\.http: callbacks\.get attempt 1: GET /v1/projects/fake-project/"
+        r"callbackConfiguration -> 200 in [\d.]+ ms \(request id [0-9a-f]{32}\)",
+        attempts[1],
+    ), attempts
+    assert "fake-key-secret" not in result.stderr
+    quiet = cli("get-callbacks", server=server)
+    assert quiet.stderr == ""
+
+
+def test_verbose_shows_a_failing_attempt_with_its_request_id(server: Server) -> None:
+    result = cli("-v", "get", "+19995550000", server=server)
+    assert result.returncode == 1
+    assert re.search(
+        r"active_numbers\.get attempt 1: GET \S+ -> 404 \(NotFoundError\) in [\d.]+ ms "
+        r"\(request id (?P<id>[0-9a-f]{32})\)",
+        result.stderr,
     )
+    assert result.stderr.splitlines()[-1].startswith("numbers-async: error: active_numbers.get")
 
 
 # --- demo and fake-server ---------------------------------------------------------------------

@@ -24,6 +24,7 @@ import pytest
 
 from numbers_async import (
     AmbiguousOutcomeError,
+    AttemptEvent,
     AuthenticationError,
     ClientClosedError,
     NumbersClient,
@@ -415,3 +416,100 @@ async def test_calls_whose_deadline_passes_waiting_for_a_token_are_not_an_outage
     assert all("waiting for an access token" in str(result) for result in results)
     assert not any("connections failed" in message for message in caplog.messages)
     assert script.sent == ["token"]  # one fetch for all, and nothing sent to the API
+
+
+# --- event hooks that raise ----------------------------------------------------------------
+
+
+class HookFailed(Exception):
+    """What the hooks below raise: a metrics backend that is down."""
+
+
+def failing_on(kind: str, operation: str, *, status: int | None = None, times: int = 1) -> Any:
+    """A hook raising ``HookFailed`` on ``times`` events of ``operation`` (with ``status``)."""
+    left = [times]
+
+    def hook(event: AttemptEvent) -> None:
+        matches = event.kind == kind and event.operation == operation
+        if matches and (status is None or event.status == status) and left[0] > 0:
+            left[0] -= 1
+            raise HookFailed(f"{kind} hook: metrics backend down")
+
+    return hook
+
+
+async def test_a_response_hook_raising_after_a_rent_succeeded_is_reconciled(
+    script: Script,
+) -> None:
+    # The rent was answered 200: it rented. The hook's failure does not unmake that: the
+    # call goes through the one exit, whose check finds the number owned.
+    script.on("rent", NUMBER)
+    hooks = {"response": [failing_on("response", "available_numbers.rent", status=200)]}
+    async with client(script, event_hooks=hooks) as numbers:
+        number = await numbers.available_numbers.rent(PHONE)
+    assert number.phone_number == PHONE
+    assert script.sent == ["token", "rent", "get_active"]
+
+
+async def test_a_response_hook_raising_after_a_processed_update_is_ambiguous(
+    script: Script,
+) -> None:
+    script.on("update", UNAVAILABLE)
+    hooks = {"response": [failing_on("response", "active_numbers.update", status=503)]}
+    async with client(script, event_hooks=hooks) as numbers:
+        with pytest.raises(AmbiguousOutcomeError) as caught:
+            await numbers.active_numbers.update(PHONE, display_name="Support")
+    assert isinstance(caught.value.__cause__, HookFailed)
+    assert script.sent == ["token", "update"]  # not retried: the hook ended the call
+
+
+async def test_a_request_hook_raising_before_a_rent_s_retry_is_reconciled(
+    script: Script,
+) -> None:
+    script.on("rent", UNAVAILABLE)
+    # The second request event of the rent is its retry: it is never sent.
+    first = [True]
+
+    def hook(event: AttemptEvent) -> None:
+        if event.operation == "available_numbers.rent":
+            if first[0]:
+                first[0] = False
+                return
+            raise HookFailed("request hook: metrics backend down")
+
+    async with client(script, event_hooks={"request": [hook]}) as numbers:
+        number = await numbers.available_numbers.rent(PHONE)
+    assert number.phone_number == PHONE
+    assert script.sent == ["token", "rent", "get_active"]
+
+
+async def test_a_hook_raising_on_a_read_ends_it_with_the_hook_s_exception(
+    script: Script,
+) -> None:
+    hooks = {"response": [failing_on("response", "active_numbers.get")]}
+    async with client(script, event_hooks=hooks) as numbers:
+        with pytest.raises(HookFailed):
+            await numbers.active_numbers.get(PHONE)
+        assert (await numbers.active_numbers.get(PHONE)).phone_number == PHONE
+    assert script.sent == ["token", "get_active", "get_active"]
+
+
+async def test_a_request_hook_raising_before_anything_was_sent_ends_the_call_as_it_ended(
+    script: Script,
+) -> None:
+    hooks = {"request": [failing_on("request", "active_numbers.release")]}
+    async with client(script, event_hooks=hooks) as numbers:
+        with pytest.raises(HookFailed):
+            await numbers.active_numbers.release(PHONE)
+    assert script.sent == ["token"]  # the release was never sent
+
+
+async def test_an_async_hook_raising_on_a_token_request_fails_the_fetch(script: Script) -> None:
+    async def hook(event: AttemptEvent) -> None:
+        if event.token_fetch:
+            raise HookFailed("token hook")
+
+    async with client(script, event_hooks={"response": [hook]}) as numbers:
+        with pytest.raises(HookFailed):
+            await numbers.callbacks.get()
+    assert script.sent == ["token"]

@@ -149,6 +149,11 @@ def test_the_constructor_settings_are_written_once_in_client_options(
         "session",
         "transport",
         "max_response_size",
+        "event_hooks",
+        "tracing",
+        "trace_phone_numbers",
+        "tracer_provider",
+        "meter_provider",
     }
 
 

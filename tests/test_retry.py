@@ -208,11 +208,115 @@ def test_how_a_call_that_may_have_acted_ends(
     verdict = settlement(
         operation,
         error,
+        safety=_retry.safety_of(operation),
+        changes=_retry.changes_state(operation),
         answered_before=answered_before,
         may_have_acted=may_have_acted,
         can_send=can_send,
     )
     assert verdict is expected
+
+
+GENERIC = _retry.GENERIC_OPERATION
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
+def test_a_generic_request_with_an_idempotent_method_is_idempotent(method: str) -> None:
+    assert _retry.generic_rules(method, None) == (Safety.IDEMPOTENT, False)
+    assert _retry.generic_rules(method, True) == (Safety.IDEMPOTENT, False)
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "PUT", "DELETE"])
+def test_an_idempotent_method_cannot_be_sent_at_most_once(method: str) -> None:
+    # HTTP lets the stack send it again by itself (aiohttp does): no promise can be kept.
+    with pytest.raises(InvalidInputError) as caught:
+        _retry.generic_rules(method, False)
+    assert caught.value.argument == "idempotent"
+    assert f"cannot be False for a {method}" in caught.value.rule
+
+
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_a_post_or_patch_must_say_whether_it_is_idempotent(method: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        _retry.generic_rules(method, None)
+    assert caught.value.argument == "idempotent"
+    assert f"must be given for a {method}" in caught.value.rule
+    assert _retry.generic_rules(method, True) == (Safety.IDEMPOTENT, False)
+    assert _retry.generic_rules(method, False) == (Safety.AT_MOST_ONCE, True)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("said", [1, 0, "yes", "false"])
+def test_a_generic_request_takes_only_a_bool_for_idempotent(method: str, said: object) -> None:
+    with pytest.raises(InvalidInputError, match="idempotent: must be True or False"):
+        _retry.generic_rules(method, said)
+
+
+def test_a_non_idempotent_generic_request_is_retried_only_when_provably_not_processed() -> None:
+    safety, _ = _retry.generic_rules("POST", False)
+    refused = TransportError("refused", request_sent=False)
+    assert retry_delay(refused, attempt=1, policy=POLICY, safety=safety) is not None
+    assert retry_delay(RateLimitedError(429), attempt=1, policy=POLICY, safety=safety) is not None
+    for processed in (
+        TransportError("reset"),
+        ServerError(503),
+        NumbersTimeoutError("read"),
+        DecodeError("truncated", status=200, body=b"{"),
+    ):
+        assert retry_delay(processed, attempt=1, policy=POLICY, safety=safety) is None
+
+
+def test_an_idempotent_generic_request_is_retried_as_a_read_is() -> None:
+    safety, _ = _retry.generic_rules("POST", True)
+    for failure in (
+        TransportError("reset"),
+        ServerError(503),
+        DecodeError("x", status=200, body=b""),
+    ):
+        assert retry_delay(failure, attempt=1, policy=POLICY, safety=safety) is not None
+
+
+@pytest.mark.parametrize(
+    ("idempotent", "error", "answered_before", "may_have_acted", "expected"),
+    [
+        # Not idempotent, and an attempt may have acted: nothing can tell, however it ended.
+        (False, ServerError(503), False, True, Settlement.AMBIGUOUS),
+        (False, TransportError("reset"), False, True, Settlement.AMBIGUOUS),
+        (False, RuntimeError("hook"), False, True, Settlement.AMBIGUOUS),
+        # A refusal after an attempt that may have acted: it may be that attempt's doing.
+        (False, NotFoundError(404), True, True, Settlement.AMBIGUOUS),
+        # Nothing may have acted: what ended it stands.
+        (False, RateLimitedError(429), False, False, Settlement.RAISE),
+        (False, ApiError(400), False, False, Settlement.RAISE),
+        # Idempotent: the caller said a repeat is harmless, so what ended it stands.
+        (True, ServerError(503), False, True, Settlement.RAISE),
+        (True, NotFoundError(404), True, True, Settlement.RAISE),
+    ],
+)
+def test_how_a_generic_request_that_may_have_acted_ends(
+    idempotent: bool,
+    error: BaseException,
+    answered_before: bool,
+    may_have_acted: bool,
+    expected: Settlement,
+) -> None:
+    safety, changes = _retry.generic_rules("POST", idempotent)
+    verdict = settlement(
+        GENERIC,
+        error,
+        safety=safety,
+        changes=changes,
+        answered_before=answered_before,
+        may_have_acted=may_have_acted,
+        can_send=True,
+    )
+    assert verdict is expected
+
+
+def test_the_generic_operation_is_the_client_request_operation() -> None:
+    assert ops.Op.REQUEST.value == GENERIC == "request"
+    assert GENERIC not in _retry.STATE_CHANGING  # its own request says, not its name
+    assert all(key[0] != GENERIC for key in _retry.AFTER_UNKNOWN)
 
 
 def test_no_access_token_means_nothing_was_processed() -> None:

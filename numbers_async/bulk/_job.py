@@ -8,6 +8,9 @@ With a journal, before the first item: the input is checked against what the jou
 records as succeeded (a list up front, a stream item by item), then — if an earlier run
 left items unsettled — the job waits until that run's requests must have ended, and only
 then settles them.
+
+With OpenTelemetry configured (the client's ``Observer``), the job is one span, its
+counts set when it ends, and its items spans below it (``_otel.ITEM_SPANS`` says which).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any, Final
 
+from numbers_async._observe import JobTrace, Observer
 from numbers_async._retry import maybe_processed
 from numbers_async.bulk._inputs import END, STOPPED, Source, key, numbered, pulled
 from numbers_async.bulk._operations import Operation, Unsettled
@@ -99,8 +103,11 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         journal: JournalStore | None,
         on_progress: Callable[[BulkProgress], None] | None,
         verify_resumed: bool = False,
+        observer: Observer | None = None,
     ) -> None:
         self._operation = operation
+        self._observer = observer
+        self._trace: JobTrace | None = None  # the job's span, while it runs and traces
         self._items = items
         self._concurrency = concurrency
         self._journal_store = journal
@@ -111,7 +118,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         self._stopping = False
         self._pull: asyncio.Task[Any] | None = None
         self._pending: set[asyncio.Task[BulkOutcome | None]] = set()
-        self._done = self._succeeded = 0
+        self._done = self._succeeded = self._unknown = self._resumed = 0
         self._clock_start = 0.0
         self._input_exhausted = False
         self._unreported: list[BulkOutcome] = []
@@ -236,6 +243,9 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
     async def _outcomes(self) -> AsyncGenerator[BulkOutcome, None]:
         journal: OpenJournal | None = None
         source: Source | None = None
+        if self._observer is not None:
+            self._trace = self._observer.job(f"bulk.{self._operation.name}", self._total)
+        failure: Exception | None = None
         try:
             work: Work = numbered(self._items)
             if self._journal_store is not None:
@@ -279,11 +289,16 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
                             yield self._finished(finished)
             if self._input_changed is not None:
                 raise self._input_changed
+        except Exception as exc:
+            failure = exc
+            raise
         finally:
             self._input_exhausted = source is not None and source.exhausted
             await self._cancel_all()
             if journal is not None:
                 await journal.aclose()
+            if self._trace is not None:
+                self._trace.end(self._counts(), failure)
 
     def _may_start(self) -> bool:
         return not self._stopping and len(self._pending) < self._concurrency
@@ -349,12 +364,15 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
                 return BulkOutcome(item, number=number, resumed=True)
             was_unknown = number is None and journal.needs_check(item_key)
             if number is not None:
-                return self._run(self._verified(item, item_key, seq, journal, number), item_key)
-        return self._run(self._run_item(item, item_key, seq, journal, was_unknown), item_key)
+                work = self._verified(item, item_key, seq, journal, number)
+                return self._run(work, seq, item_key)
+        return self._run(self._run_item(item, item_key, seq, journal, was_unknown), seq, item_key)
 
     def _run(
-        self, work: Coroutine[Any, Any, BulkOutcome | None], item_key: Item
+        self, work: Coroutine[Any, Any, BulkOutcome | None], seq: int, item_key: Item
     ) -> BulkOutcome | None:
+        if self._trace is not None:
+            work = self._traced(self._trace, seq, item_key, work)
         task = asyncio.get_running_loop().create_task(
             work, name=f"numbers-async bulk {self._operation.name} {item_key}"
         )
@@ -414,9 +432,40 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
                 return None  # checked again, and reported, by whoever gets it next
         return BulkOutcome(item, error=error, outcome_unknown=unknown)
 
+    @staticmethod
+    async def _traced(
+        trace: JobTrace, seq: int, item_key: Item, run: Coroutine[Any, Any, BulkOutcome | None]
+    ) -> BulkOutcome | None:
+        """``run``, one item's work, inside the item's span (if it has one)."""
+        item = trace.item(seq, str(item_key))
+        try:
+            outcome = await run
+        except BaseException as exc:
+            item.end("failed", exc)
+            raise
+        if outcome is None:  # the journal handed it to another worker
+            item.end("withdrawn", None)
+        elif outcome.ok:
+            item.end("succeeded", None)
+        else:
+            item.end("unknown" if outcome.outcome_unknown else "failed", outcome.error)
+        return outcome
+
+    def _counts(self) -> dict[str, int]:
+        """What the job's span reports when it ends."""
+        return {
+            "done": self._done,
+            "succeeded": self._succeeded,
+            "failed": self._done - self._succeeded,
+            "unknown": self._unknown,
+            "resumed": self._resumed,
+        }
+
     def _finished(self, outcome: BulkOutcome) -> BulkOutcome:
         self._done += 1
         self._succeeded += outcome.ok
+        self._unknown += outcome.outcome_unknown
+        self._resumed += outcome.resumed
         if self._on_progress is not None:
             self._on_progress(self._progress(outcome))
         return outcome

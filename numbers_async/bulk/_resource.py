@@ -7,6 +7,7 @@ from collections.abc import AsyncIterable, Callable, Iterable
 from typing import Any, Final
 
 from numbers_async import _operations as ops
+from numbers_async._observe import Observer
 from numbers_async.bulk._job import BulkJob
 from numbers_async.bulk._journal import FileJournal, JournalPath
 from numbers_async.bulk._operations import BulkClient, Operation, Release, Rent, RentAny, Update
@@ -63,8 +64,9 @@ class Bulk:
     (say, a malformed number) only fails that item.
     """
 
-    def __init__(self, client: BulkClient) -> None:
+    def __init__(self, client: BulkClient, *, observer: Observer | None = None) -> None:
         self._client = client
+        self._observer = observer  # the client's: a job and its items as spans
 
     def rent(
         self,
@@ -176,8 +178,8 @@ class Bulk:
             Release(self._client), phone_numbers, concurrency, journal, on_progress, verify_resumed
         )
 
-    @staticmethod
     def _job(
+        self,
         operation: Operation,
         items: Iterable[Any] | AsyncIterable[Any],
         concurrency: int,
@@ -210,4 +212,5 @@ class Bulk:
             journal=store,
             on_progress=on_progress,
             verify_resumed=verify_resumed,
+            observer=self._observer,
         )

@@ -118,6 +118,8 @@ def _global_options(*, shown: bool) -> _Parser:
         action=argparse.BooleanOptionalAction,
         help=text("progress bars on stderr (default: when stderr is a terminal)"),
     )
+    verbose = "log every request on stderr: its attempts, status, time and request id"
+    out.add_argument("-v", "--verbose", action="store_true", help=text(verbose))
     connection = options.add_argument_group(
         "connection" if shown else None,
         "Credentials come from SINCH_PROJECT_ID, SINCH_KEY_ID and SINCH_KEY_SECRET (and "

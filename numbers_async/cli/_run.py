@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from numbers_async import AuthenticationError, InvalidInputError, NumbersClient, NumbersError
@@ -47,6 +48,11 @@ async def run(args: argparse.Namespace) -> int:
         from numbers_async.cli._fake_server import serve
 
         return await serve(args)
+    with verbose(bool(option(args, "verbose", False))):
+        return await _run(args)
+
+
+async def _run(args: argparse.Namespace) -> int:
     writer = Writer(args.format, sys.stdout, show_secret=bool(option(args, "show_secret", False)))
     if args.command.startswith("bulk-"):
         from numbers_async.cli._bulk import run_bulk
@@ -286,3 +292,26 @@ OPERATIONS: dict[str, Operation] = {
     "deprovision-emergency-address": _deprovision_address,
     "validate-emergency-address": _validate_address,
 }
+
+
+@contextlib.contextmanager
+def verbose(on: bool) -> Iterator[None]:
+    """With ``on``, log every request on stderr while the command runs.
+
+    ``numbers_async.http`` writes one line per attempt: the operation, the attempt, the
+    method and path, the status, the time and the request id; retries and waits follow.
+    """
+    if not on:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    library = logging.getLogger("numbers_async")
+    level = library.level
+    library.addHandler(handler)
+    library.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        library.removeHandler(handler)
+        library.setLevel(level)

@@ -47,6 +47,17 @@ from ._lifecycle import (
     schedule_sms,
     schedule_voice,
 )
+from ._orders import (
+    NUMBER_ORDER,
+    check_open,
+    new_order,
+    parse_create_body,
+    parse_lookup_body,
+    parse_registration_body,
+    requirements,
+    reviewed,
+    submitted,
+)
 from ._parsing import (
     REGION_CODE,
     check_query_names,
@@ -127,6 +138,9 @@ class RecordedRequest:
     """The status answered; 0 while being handled or when the connection was dropped."""
     at: float
     """The event loop's clock (``loop.time()``) when it arrived."""
+    request_id: str = ""
+    """The ``X-Request-Id`` the fake answered with (``""`` while being handled, or when
+    the connection was dropped)."""
 
     def json(self) -> Any:
         """The body decoded as JSON."""
@@ -188,9 +202,17 @@ class FakeNumbersServer:
     example). ``await fake.wait_for_callbacks()`` returns once every event so far is
     handled.
 
+    Number orders, for numbers that need a regulatory registration (``DE`` ``LOCAL`` in
+    the fake's inventory), are served as Sinch's reference 1.0.3 describes them: looking
+    up requirements, creating an order (which reserves its one number), reading it,
+    reading and replacing its registration, and submitting it for review, which
+    [`review_number_order`][] then completes or rejects. What Sinch leaves unsaid the
+    fake decides (which fields a registration needs, which repeats it refuses); those
+    rules are the fake's, not a contract ([Testing](../guides/testing.md#number-orders)).
+
     The state is plain wire-format dicts you may read in tests: [`available`][],
-    [`active`][], [`emergency_addresses`][] (all keyed by phone number) and
-    [`callback_configuration`][].
+    [`active`][], [`emergency_addresses`][] (all keyed by phone number),
+    [`callback_configuration`][], [`number_orders`][] and [`registrations`][] (by order id).
     Change it through the methods ([`add_active_numbers`][], ...), which keep the
     fake's indexes in step.
 
@@ -278,6 +300,10 @@ class FakeNumbersServer:
         self.emergency_addresses: dict[str, Json] = {}
         """Phone number -> ``EmergencyAddress``: the one address each owned US voice number
         may have (provisioned, not yet deprovisioned or released)."""
+        self.number_orders: dict[str, Json] = {}
+        """Order id -> ``NumberOrder``: every number order created, in any state."""
+        self.registrations: dict[str, Json] = {}
+        """Order id -> ``Registration``: the registration a ``PUT`` gave each order."""
         self.on_provisioning_event: ProvisioningHook | None = self.deliver_callback
         """Called (as a task) with each callback event: a ``CallbackPayload`` dict plus
         ``"callbackUrl"``, whenever scheduled provisioning completes or fails, and for
@@ -294,6 +320,7 @@ class FakeNumbersServer:
 
         self._available_order: list[str] = []  # sorted phones of `available`
         self._origins: dict[str, Json] = {}  # active phone -> its AvailableNumber, for release
+        self._reserved: dict[str, Json] = {}  # phone -> its AvailableNumber, held by an order
         self._listings: dict[tuple[NumberFilter, str], list[tuple[str, ...]]] = {}
         self._tokens: dict[str, float] = {}  # access token -> loop time it expires
         self._pending: dict[str, asyncio.TimerHandle | None] = {}  # phone -> auto-completion
@@ -318,6 +345,12 @@ class FakeNumbersServer:
             "provision_emergency_address": self._provision_emergency_address,
             "deprovision_emergency_address": self._deprovision_emergency_address,
             "validate_emergency_address": self._validate_emergency_address,
+            "lookup_number_requirements": self._lookup_number_requirements,
+            "create_number_order": self._create_number_order,
+            "get_number_order": self._get_number_order,
+            "get_number_order_registration": self._get_number_order_registration,
+            "update_number_order_registration": self._update_number_order_registration,
+            "submit_number_order": self._submit_number_order,
         }
         for number in generate_inventory(seed, numbers_per_bucket).values():
             self._store_available(number)
@@ -545,6 +578,27 @@ class FakeNumbersServer:
                 raise KeyError(f"no provisioning is pending for {phone}")
             self._finish_provisioning(phone, failed=fail, error_codes=tuple(error_codes))
 
+    def review_number_order(self, order_id: str, *, approve: bool = True) -> dict[str, Any]:
+        """Finish Sinch's review of a submitted (``IN_REVIEW``) number order; its new state.
+
+        Approved, it is ``COMPLETED`` and the project owns its number (in [`active`][],
+        with the order's SMS and voice settings scheduled as a rent schedules them);
+        rejected, it is ``REJECTED`` and the number is available again. Raises
+        ``KeyError`` for an unknown order and ``ValueError`` for one not in review.
+        """
+        order = reviewed(self.number_orders[order_id], approve, _utcnow())
+        self.number_orders[order_id] = order
+        phone = order["orderNumbers"][0]["phoneNumber"]
+        origin = self._reserved.pop(phone)
+        if not approve:
+            self._store_available(origin)
+            return dict(order)
+        self._origins[phone] = origin
+        self.active[phone] = activate(origin, project_id=self.project_id, now=_utcnow())
+        self._listings.clear()
+        self._schedule(phone, order.get("smsConfiguration"), order.get("voiceConfiguration"))
+        return dict(order)
+
     def expire_tokens(self) -> None:
         """Make every access token issued so far answer ``401`` ``Bearer error="expired"``."""
         for token in self._tokens:
@@ -616,17 +670,20 @@ class FakeNumbersServer:
             answer = await self._answer(call)
         finally:
             self.in_flight -= 1
-        self._record_status(record, 0 if answer.drop else answer.status)
         if answer.drop:
+            self._record_status(record, 0, "")
             if request.transport is not None:
                 request.transport.abort()
             # Never sent: aiohttp sees the closed transport and drops it without a log line.
             return web.Response()
+        # Every answer carries a request id, as the API's gateway sends (docs/api-facts.md).
+        request_id = secrets.token_hex(16)
+        self._record_status(record, answer.status, request_id)
         return web.Response(
             status=answer.status,
             body=answer.body or None,
             content_type=answer.content_type,
-            headers=answer.headers,
+            headers={**answer.headers, "X-Request-Id": request_id},
         )
 
     async def _answer(self, call: _Call) -> Answer:
@@ -649,11 +706,11 @@ class FakeNumbersServer:
             answer = failure.answer()
         return answer if fault is None else fault.distort(answer)
 
-    def _record_status(self, record: RecordedRequest, status: int) -> None:
+    def _record_status(self, record: RecordedRequest, status: int, request_id: str) -> None:
         # Search from the end: the entry is recent, and the list may have been cleared.
         for index in range(len(self.requests) - 1, -1, -1):
             if self.requests[index] is record:
-                self.requests[index] = attrs.evolve(record, status=status)
+                self.requests[index] = attrs.evolve(record, status=status, request_id=request_id)
                 return
 
     def _serve(self, call: _Call) -> Json:
@@ -720,7 +777,9 @@ class FakeNumbersServer:
 
     def _list_regions(self, call: _Call) -> Json:
         types = parse_region_types(call.query)
-        numbers = itertools.chain(self.available.values(), self._origins.values())
+        numbers = itertools.chain(
+            self.available.values(), self._origins.values(), self._reserved.values()
+        )
         return {"availableRegions": region_list(numbers, types)}
 
     def _search_available(self, call: _Call) -> Json:
@@ -842,6 +901,59 @@ class FakeNumbersServer:
                 f"only, not {phone}",
             )
         return phone
+
+    def _lookup_number_requirements(self, call: _Call) -> Json:
+        return requirements(*parse_lookup_body(call.body))
+
+    def _create_number_order(self, call: _Call) -> Json:
+        request = parse_create_body(call.body)
+        phone = request.phone_number
+        number = self.available.get(phone)
+        if number is None or (number["regionCode"], number["type"]) != (
+            request.region_code,
+            request.number_type,
+        ):
+            raise not_found(
+                AVAILABLE_NUMBER,
+                phone,
+                f"Number {phone} is not available as a {request.region_code} "
+                f"{request.number_type} number",
+            )
+        order_id = secrets.token_hex(12)
+        order = new_order(order_id, self.project_id, request, number, _utcnow())
+        self._remove_available(phone)
+        self._reserved[phone] = number
+        self.number_orders[order_id] = order
+        return dict(order)
+
+    def _order(self, call: _Call) -> Json:
+        order_id = call.params["order"]
+        order = self.number_orders.get(order_id)
+        if order is None:
+            raise not_found(NUMBER_ORDER, order_id, f"Number order {order_id} not found")
+        return order
+
+    def _get_number_order(self, call: _Call) -> Json:
+        return dict(self._order(call))
+
+    def _get_number_order_registration(self, call: _Call) -> Json:
+        order = self._order(call)
+        return dict(self.registrations.get(order["idNumberOrder"], {"data": {}, "attachments": []}))
+
+    def _update_number_order_registration(self, call: _Call) -> Json:
+        order = self._order(call)
+        check_open(order)
+        data = parse_registration_body(call.body)
+        registration = {"data": data, "attachments": []}
+        self.registrations[order["idNumberOrder"]] = registration
+        return dict(registration)
+
+    def _submit_number_order(self, call: _Call) -> Json:
+        order = self._order(call)
+        order_id = order["idNumberOrder"]
+        order = submitted(order, order_id in self.registrations, _utcnow())
+        self.number_orders[order_id] = order
+        return dict(order)
 
     def _get_callbacks(self, call: _Call) -> Json:
         return dict(self.callback_configuration)
@@ -984,7 +1096,7 @@ class FakeNumbersServer:
         )
 
         def taken(phone: str) -> bool:
-            return phone in self.available or phone in self.active
+            return phone in self.available or phone in self.active or phone in self._reserved
 
         phones = sequential_numbers(prefix, count, taken)
         return [available_number(phone, bucket, capability) for phone in phones]

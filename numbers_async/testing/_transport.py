@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -99,4 +100,5 @@ class MockTransport:
         try:
             return await asyncio.wait_for(answer, total)
         except asyncio.TimeoutError as exc:
-            raise NumbersTimeoutError(f"{method} {url}: timed out") from exc
+            path = urlsplit(url).path
+            raise NumbersTimeoutError("timed out", method=method, path=path) from exc

@@ -36,6 +36,12 @@ ROUTES: tuple[str, ...] = (
     "provision_emergency_address",
     "deprovision_emergency_address",
     "validate_emergency_address",
+    "lookup_number_requirements",
+    "create_number_order",
+    "get_number_order",
+    "get_number_order_registration",
+    "update_number_order_registration",
+    "submit_number_order",
     "unknown",
 )
 """Every route name the fake knows; ``"unknown"`` is any request that matches none."""
@@ -48,6 +54,7 @@ _PROJECT = r"/v1/projects/(?P<project>[^/]+)"
 # The `:rent` / `:release` suffixes are part of the last segment, so a phone stops at ":".
 _PHONE = r"(?P<phone>[^/:]+)"
 _ACTIVE = _PROJECT + r"/activeNumbers/" + _PHONE
+_ORDER = _PROJECT + r"/numberOrders/(?P<order>[^/:]+)"
 _ROUTE_TABLE: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
     (method, name, re.compile(pattern))
     for method, name, pattern in (
@@ -67,6 +74,16 @@ _ROUTE_TABLE: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         ("POST", "provision_emergency_address", _ACTIVE + r"/emergencyAddress:provision"),
         ("POST", "deprovision_emergency_address", _ACTIVE + r"/emergencyAddress:deprovision"),
         ("POST", "validate_emergency_address", _ACTIVE + r"/emergencyAddress:validate"),
+        (
+            "POST",
+            "lookup_number_requirements",
+            _PROJECT + r"/numberOrders:lookupNumberRequirements",
+        ),
+        ("POST", "create_number_order", _PROJECT + r"/numberOrders:createNumberOrder"),
+        ("GET", "get_number_order", _ORDER),
+        ("GET", "get_number_order_registration", _ORDER + r"/registration"),
+        ("PUT", "update_number_order_registration", _ORDER + r"/registration"),
+        ("POST", "submit_number_order", _ORDER + r"/submit"),
     )
 )
 

@@ -11,10 +11,11 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterable, Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
+from numbers_async._observe import load_otel
 from numbers_async.errors import InvalidEventError, InvalidInputError, InvalidSignatureError
 from numbers_async.webhooks import (
     DEFAULT_CLOCK_SKEW,
@@ -104,8 +105,11 @@ class Receiver:
         max_age: float | None = DEFAULT_MAX_AGE,
         clock_skew: float = DEFAULT_CLOCK_SKEW,
         clock: Callable[[], float] = time.monotonic,
+        tracing: bool = True,
     ) -> None:
         _check_freshness_settings(max_age, clock_skew)
+        if not isinstance(tracing, bool):
+            raise InvalidInputError("tracing", "must be True or False", tracing)
         # How long an accepted id must be remembered for a replay to be caught until the
         # event is old enough to be refused anyway (it may have arrived clock_skew early).
         window = None if max_age is None else max_age + clock_skew
@@ -149,6 +153,7 @@ class Receiver:
         self._rejections = Rejections(clock)
         self._tasks: set[asyncio.Task[bool]] = set()
         self._closed = False
+        self._otel = load_otel(tracing)  # a SERVER span per delivery, once configured
 
     @property
     def rejected(self) -> int:
@@ -163,7 +168,38 @@ class Receiver:
         chunks: AsyncIterable[bytes],
         content_encoding: str | None = None,
     ) -> Reply:
-        """Check encoding and size, verify, parse, check age, de-duplicate and hand over."""
+        """Check encoding and size, verify, parse, check age, de-duplicate and hand over.
+
+        With OpenTelemetry configured, the delivery is a SERVER span (current while
+        ``on_event`` is started, so the application's own spans are its children), with
+        the event's type and id and the reply.
+        """
+        otel = self._otel
+        if otel is None or not otel.on():
+            return await self._handle(content_length, signature, chunks, content_encoding, {})
+        span = otel.start_webhook()
+        if span is None:  # only metrics are configured: a delivery records none
+            return await self._handle(content_length, signature, chunks, content_encoding, {})
+        about: dict[str, Any] = {}
+        token = otel.attach(span)
+        try:
+            reply = await self._handle(content_length, signature, chunks, content_encoding, about)
+        except BaseException:
+            otel.detach(token)
+            otel.end_webhook(span, 500, "the receiver failed", about)
+            raise
+        otel.detach(token)
+        otel.end_webhook(span, reply.status, reply.text, about)
+        return reply
+
+    async def _handle(
+        self,
+        content_length: str | None,
+        signature: str | None,
+        chunks: AsyncIterable[bytes],
+        content_encoding: str | None,
+        about: dict[str, Any],
+    ) -> Reply:
         reject = self._rejections.reject
         if content_encoding and content_encoding.strip().lower() != "identity":
             # Sinch signs and sends the plain body; a compressed one would have to be
@@ -194,6 +230,7 @@ class Receiver:
         except InvalidEventError as exc:  # StaleEventError included: 400 is not retried
             return reject(Reply(400, str(exc)), f"rejected a signed event: {exc}")
         event_id = event.event_id
+        about.update(type=event.event_type, id=event_id, project_id=event.project_id)
         missing = [wire for name, wire in REQUIRED_FIELDS.items() if getattr(event, name) is None]
         if event_id is None or missing:
             return reject(

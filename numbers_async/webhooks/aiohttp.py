@@ -57,6 +57,7 @@ def events_handler(
     acknowledge: Acknowledge = DEFAULT_ACKNOWLEDGE,
     max_age: float | None = DEFAULT_MAX_AGE,
     clock_skew: float = DEFAULT_CLOCK_SKEW,
+    tracing: bool = True,
 ) -> EventsHandler:
     """Build an aiohttp.web handler that verifies, parses and hands over Sinch number events.
 
@@ -97,6 +98,9 @@ def events_handler(
             does; a deduplicator with a shorter ``retention`` is refused), so a replay
             inside the window is a duplicate.
         clock_skew: how far in the future a ``timestamp`` may be, in seconds.
+        tracing: each delivery as an OpenTelemetry SERVER span (with the event's type and
+            id and the reply) once a tracer provider is configured and the ``otel`` extra
+            is installed (default ``True``); ``False``: none.
 
     Raises:
         InvalidInputError: an argument is out of range, or ``secret`` is an empty string.
@@ -117,6 +121,7 @@ def events_handler(
             acknowledge=acknowledge,
             max_age=max_age,
             clock_skew=clock_skew,
+            tracing=tracing,
         )
     )
 

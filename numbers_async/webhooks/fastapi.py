@@ -66,6 +66,7 @@ def events_router(
     acknowledge: Acknowledge = DEFAULT_ACKNOWLEDGE,
     max_age: float | None = DEFAULT_MAX_AGE,
     clock_skew: float = DEFAULT_CLOCK_SKEW,
+    tracing: bool = True,
 ) -> APIRouter:
     """Build an ``APIRouter`` with one ``POST path`` that receives Sinch number events.
 
@@ -106,6 +107,9 @@ def events_router(
             does; a deduplicator with a shorter ``retention`` is refused), so a replay
             inside the window is a duplicate.
         clock_skew: how far in the future a ``timestamp`` may be, in seconds.
+        tracing: each delivery as an OpenTelemetry SERVER span (with the event's type and
+            id and the reply) once a tracer provider is configured and the ``otel`` extra
+            is installed (default ``True``); ``False``: none.
 
     Raises:
         InvalidInputError: an argument is out of range, or ``secret`` is an empty string.
@@ -126,6 +130,7 @@ def events_router(
         acknowledge=acknowledge,
         max_age=max_age,
         clock_skew=clock_skew,
+        tracing=tracing,
     )
 
     @asynccontextmanager

@@ -61,6 +61,8 @@ _ROUTES: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
         ("POST", "release", _PROJECT + r"/activeNumbers/" + _PHONE + r":release"),
         ("GET", "get_callbacks", _PROJECT + r"/callbackConfiguration"),
         ("PATCH", "update_callbacks", _PROJECT + r"/callbackConfiguration"),
+        # Reached only through client.request: a Number Order, as the reference shows one.
+        ("POST", "create_number_order", _PROJECT + r"/numberOrders:createNumberOrder"),
     )
 )
 _LANDING = re.compile(r"/landing/(?P<route>[a-z_]+)")
@@ -144,6 +146,8 @@ class HostileServer:
         """Numbers rented (by a plausible rent or rentAny); a second rent answers 404."""
         self.issued = 0
         """Tokens issued so far; the next one is ``tok-{issued + 1}``."""
+        self.orders: list[str] = []
+        """The ids of the number orders created (by a plausible createNumberOrder)."""
         self._rules: dict[str, list[_Rule]] = {}
         self._runner: web.ServerRunner | None = None
         self.port = 0
@@ -297,6 +301,10 @@ class HostileServer:
             return 200, active_number(phone)
         if route == "release":
             return 200, {**active_number(phone), "expireAt": "2026-12-29T00:00:00Z"}
+        if route == "create_number_order":
+            order_id = f"order-{len(self.orders) + 1}"
+            self.orders.append(order_id)
+            return 200, number_order(order_id)
         if route in ("get_callbacks", "update_callbacks"):
             return 200, {"projectId": PROJECT_ID, "hmacSecret": "h" * 32}
         return 404, _envelope(404, "NOT_FOUND", f"No such operation: {received.method} {phone}")
@@ -335,6 +343,21 @@ def available_number(phone: str = PHONE) -> Json:
         "monthlyPrice": {"currencyCode": "USD", "amount": "2.00"},
         "paymentIntervalMonths": 1,
         "supportingDocumentationRequired": False,
+    }
+
+
+def number_order(order_id: str, phone: str = "+493055501234") -> Json:
+    """A ``NumberOrder`` just created for ``phone`` (the members of reference 1.0.3)."""
+    return {
+        "projectId": PROJECT_ID,
+        "idNumberOrder": order_id,
+        "regionCode": "DE",
+        "numberType": "LOCAL",
+        "state": "CREATED",
+        "orderNumbers": [{"phoneNumber": phone, "capability": ["VOICE"]}],
+        "expireTime": "2026-12-31T00:00:00Z",
+        "createTime": "2026-12-29T00:00:00Z",
+        "updateTime": "2026-12-29T00:00:00Z",
     }
 
 

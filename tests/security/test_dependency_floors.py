@@ -26,6 +26,7 @@ ADVISORY_FREE = {
     "cattrs": ("0", "none known"),
     "yarl": ("0", "none known"),
     "rich": ("0", "none known"),
+    "opentelemetry-api": ("0", "none known"),
 }
 
 

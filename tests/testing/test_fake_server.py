@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -1268,7 +1269,9 @@ async def test_request_log_records_what_was_sent_and_answered(
 ) -> None:
     phone = us_local(fake)
     url = api(fake, f"availableNumbers/%2B{phone[1:]}:rent?")
-    await send(http, "POST", raw(url), headers=key_pair(fake), json={"callbackUrl": "https://x"})
+    rented = await send(
+        http, "POST", raw(url), headers=key_pair(fake), json={"callbackUrl": "https://x"}
+    )
     await call(http, fake, "GET", "availableNumbers?regionCode=US&type=LOCAL&size=2")
     rent, search = fake.requests
     assert rent == RecordedRequest(
@@ -1280,12 +1283,31 @@ async def test_request_log_records_what_was_sent_and_answered(
         route="rent",
         status=200,
         at=rent.at,
+        request_id=rented.headers["X-Request-Id"],
     )
     assert rent.headers["Authorization"].startswith("Basic ")
     assert rent.json() == {"callbackUrl": "https://x"}
     assert search.query == (("regionCode", "US"), ("type", "LOCAL"), ("size", "2"))
     assert search.at >= rent.at
     assert fake.requests_for("rent") == [rent]
+
+
+async def test_every_answer_carries_its_own_request_id(
+    http: aiohttp.ClientSession, fake: FakeNumbersServer
+) -> None:
+    fake.inject(Fault.status(503), route="get_callbacks")
+    failed = await call(http, fake, "GET", "callbackConfiguration")
+    answered = await call(http, fake, "GET", "callbackConfiguration")
+    refused = await send(http, "GET", api(fake, "callbackConfiguration"))  # no credentials
+    token = await send(
+        http, "POST", fake.auth_url, headers=key_pair(fake), data={"grant_type": "x"}
+    )
+    replies = [failed, answered, refused, token]
+    assert [reply.status for reply in replies] == [503, 200, 401, 400]
+    ids = [reply.headers["x-request-id"] for reply in replies]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", rid) for rid in ids)
+    assert len(set(ids)) == 4  # each answer its own
+    assert [record.request_id for record in fake.requests] == ids
 
 
 async def test_in_flight_counts_concurrent_requests(
@@ -1465,6 +1487,12 @@ def test_routes_lists_every_route_name() -> None:
         "provision_emergency_address",
         "deprovision_emergency_address",
         "validate_emergency_address",
+        "lookup_number_requirements",
+        "create_number_order",
+        "get_number_order",
+        "get_number_order_registration",
+        "update_number_order_registration",
+        "submit_number_order",
         "unknown",
     }
 

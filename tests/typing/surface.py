@@ -68,3 +68,17 @@ def literal_aliases_name_the_known_values() -> None:
 
 def bulk_stream_is_exported(stream: BulkStream) -> BulkStream:
     return stream
+
+
+async def request_makes_a_post_or_patch_say_whether_it_is_idempotent(
+    client: NumbersClient,
+) -> None:
+    await client.request("GET", "numberOrders/x", params={"a": ["b", 1, True]})
+    await client.request("PUT", "numberOrders/x/registration", json={"data": {}})
+    await client.request("POST", "numberOrders:createNumberOrder", json={}, idempotent=False)
+    await client.request("PATCH", "x", json=[1], idempotent=True)
+    await client.request("POST", "numberOrders:createNumberOrder", json={})  # type: ignore[call-overload]
+    await client.request("DELETE", "numberOrders/x", idempotent=False)  # type: ignore[call-overload]
+    await client.request("GET", "x", json={"a": 1})  # type: ignore[call-overload]
+    await client.request("OPTIONS", "x")  # type: ignore[call-overload]
+    await client.request("GET", "x", params={"a": 1.5})  # type: ignore[call-overload]
