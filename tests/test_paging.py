@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
-from numbers_async import DecodeError, NumbersClient, Page, RetryPolicy
+from numbers_async import ActiveNumber, DecodeError, NumbersClient, Page, RetryPolicy
+from numbers_async._transport import TransportResponse
 from numbers_async.testing import FakeNumbersServer, MockTransport
 from numbers_async.testing._transport import MockResponse
 
@@ -243,3 +244,34 @@ async def test_a_page_looping_back_is_not_requested_ahead() -> None:
         with pytest.raises(DecodeError, match="already followed"):
             await client.active_numbers.list().collect()
     assert pages.asked == [None, "p2"]
+
+
+async def test_a_listing_cancelled_while_a_page_decodes_ends_that_page_s_exchange(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Page 3's request goes out after page 2's answer is read and before page 2 is decoded;
+    # cancelling the caller right then (as the transport is asked for page 3) cancels page
+    # 2's call in its decoding. The exchange that brought page 2 is ended as cancelled (a
+    # watched call logs it), not left open.
+    consumer: asyncio.Task[list[ActiveNumber]] | None = None
+
+    class Cancelling(MockTransport):
+        async def request(self, method: str, url: str, *args: Any) -> TransportResponse:
+            if "pageToken=p3" in url and consumer is not None:
+                consumer.cancel()
+            return await super().request(method, url, *args)
+
+    pages = Pages({None: [(numbers(0, 1), "p2")], "p2": [(numbers(20, 1), "p3")]})
+    pages.pages["p3"] = [([], "")]
+    caplog.set_level("DEBUG", logger="numbers_async.http")  # a watched call
+    transport = Cancelling(pages)
+    async with NumbersClient("p", "k", "s", auth="basic", transport=transport) as client:
+        consumer = asyncio.ensure_future(client.active_numbers.list().collect())
+        with pytest.raises(asyncio.CancelledError):
+            await consumer
+    exchanges = [m for m in caplog.messages if m.startswith("active_numbers.list attempt 1: GET")]
+    assert [m.split(" -> ")[1].split(" in ")[0] for m in exchanges] == [
+        "200",  # page 1
+        "CancelledError",  # page 2, answered, cancelled while decoding
+        "CancelledError",  # page 3, cancelled while in flight
+    ], caplog.messages
