@@ -40,6 +40,7 @@ import attrs
 from numbers_async.errors import (
     ApiError,
     AuthenticationError,
+    ClientClosedError,
     DecodeError,
     InvalidInputError,
     NumbersError,
@@ -359,11 +360,15 @@ def maybe_processed(error: BaseException) -> bool:
 
     False only when it provably did not: the input was refused locally, the credentials
     were refused, no access token could be had (nothing was sent), no connection was
-    ever made, or the API answered a 4xx (a 429 included: it was refused before any
-    work). A 5xx, a reset or timeout after sending, a 2xx whose body could not be read,
-    an ambiguous outcome: the server may have acted.
+    ever made, the API answered a 4xx (a 429 included: it was refused before any work),
+    or the client was closed before the call could act (``ClientClosedError``: a call
+    cut off by ``aclose()`` after an attempt that may have acted is an
+    ``AmbiguousOutcomeError`` instead). A 5xx, a reset or timeout after sending, a 2xx
+    whose body could not be read, an ambiguous outcome: the server may have acted.
     """
-    if isinstance(error, InvalidInputError | AuthenticationError | TokenEndpointError):
+    if isinstance(
+        error, InvalidInputError | AuthenticationError | TokenEndpointError | ClientClosedError
+    ):
         return False
     if isinstance(error, TransportError):
         return error.request_sent

@@ -386,6 +386,42 @@ def test_an_interrupted_bulk_job_resumes_from_its_journal(tmp_path: Path, stop: 
     assert f"{count} rents of {count} numbers, no number rented twice" in summary
 
 
+def test_ctrl_c_while_a_bulk_job_waits_for_its_next_line_on_stdin_stops_it(
+    tmp_path: Path,
+) -> None:
+    """Numbers piped in by a writer that has gone quiet: Ctrl-C ends the job now, not
+    when (if ever) the next line comes."""
+    journal = tmp_path / "update.jsonl"
+    job = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [*CLI, "--fake", "bulk-update", "--display-name", "x", "--journal", str(journal)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env({}),
+    )
+    assert job.stdin is not None
+    try:
+        job.stdin.write("+19995550000\n")  # not the project's: fails at once (404)
+        job.stdin.flush()
+        for _ in range(3000):  # the job has its outcome, and waits for the next line
+            if journal.exists() and "failed" in last_events(journal).values():
+                break
+            time.sleep(0.01)
+        assert last_events(journal) == {"+19995550000": "failed"}
+        job.send_signal(signal.SIGINT)
+        # Ends within a second; 30 s means it waits for a line that never comes. (Not
+        # communicate(): it would close stdin, and the end of input would end the job.)
+        job.wait(timeout=30)
+    finally:
+        if job.poll() is None:
+            job.kill()
+        out, err = job.communicate()  # stdin stays open until the job has ended
+    assert job.returncode == 130, err
+    assert "Traceback" not in err
+    assert "interrupted: stopped;" in out
+
+
 # --- usage errors -----------------------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from numbers_async import AmbiguousOutcomeError, RetryPolicy
+from numbers_async import AmbiguousOutcomeError, RetryPolicy, Timeouts
 from numbers_async._otel import ITEM_SPANS
 from numbers_async.testing import FakeNumbersServer, Fault
 from tests.conftest import eventually
@@ -241,6 +241,83 @@ async def test_a_bulk_item_s_number_is_on_its_span_only_when_asked_for(
     )[::-1]
     assert attrs(shown)["numbers_async.phone_number"] == owned[0]
     assert "numbers_async.phone_number" not in attrs(hidden)
+
+
+async def test_each_bulk_item_s_span_names_its_outcome_and_the_job_counts_them(
+    fake: FakeNumbersServer, telemetry: Telemetry, tmp_path: Path
+) -> None:
+    journal = tmp_path / "rent.jsonl"
+    options: dict[str, Any] = {
+        "retry": RetryPolicy(attempts=1, outage_wait=0),
+        "timeouts": Timeouts(total=0.5),
+        **telemetry.options,
+    }
+    async with fake.client(**options) as client:
+        found = await client.available_numbers.search("US", "LOCAL", size=4)
+        lost, rented, *journaled = [number.phone_number for number in found]
+        # The first item's rent happens but its answer is lost and the check fails
+        # (unknown); the second is not for rent (a 404: failed); the third is rented.
+        fake.inject(Fault.reset_after(), route="rent")
+        fake.inject(Fault.status(503), route="get_active")
+        mixed = await client.bulk.rent([lost, "+12065550199", rented], concurrency=1)
+        await client.bulk.rent(journaled, journal=journal, concurrency=1)
+        rerun = await client.bulk.rent(
+            journaled, journal=journal, concurrency=1, verify_resumed=True
+        )
+    assert (mixed.unknown, len(mixed.failed), len(mixed.succeeded)) == (1, 2, 1)
+    assert rerun.resumed == 2
+
+    first, _, second = sorted(telemetry.spans("bulk.rent"), key=lambda s: s.start_time or 0)
+    outcomes = {
+        attrs(s)["numbers_async.bulk.item_index"]: attrs(s)["numbers_async.outcome"]
+        for s in telemetry.children(first)
+    }
+    assert outcomes == {0: "unknown", 1: "failed", 2: "succeeded"}
+    assert attrs(first)["numbers_async.bulk.unknown"] == 1  # counted, not the last item's
+    assert attrs(first)["numbers_async.bulk.failed"] == 2  # the unknown one is a failure
+    # A rerun that verifies what the journal records traces each verified item by its
+    # position, and counts it resumed.
+    assert attrs(second)["numbers_async.bulk.resumed"] == 2
+    verified = sorted(attrs(s)["numbers_async.bulk.item_index"] for s in telemetry.children(second))
+    assert verified == [0, 1]
+
+
+async def test_a_bulk_job_that_raises_ends_its_span_with_the_error(
+    fake: FakeNumbersServer, telemetry: Telemetry
+) -> None:
+    def progress(_: object) -> None:
+        raise RuntimeError("the application's progress callback failed")
+
+    owned = fake.add_active_numbers(1)
+    async with fake.client(**telemetry.options) as client:
+        with pytest.raises(RuntimeError, match="progress callback"):
+            await client.bulk.release(owned, on_progress=progress)
+
+    (job,) = telemetry.spans("bulk.release")
+    assert job.status.status_code is StatusCode.ERROR
+    assert attrs(job)["error.type"] == "RuntimeError"
+
+
+async def test_a_bulk_item_cut_off_by_leaving_the_stream_ends_its_span_failed(
+    fake: FakeNumbersServer, telemetry: Telemetry
+) -> None:
+    fast, slow = fake.add_active_numbers(2)
+    fake.inject(Fault.latency(30), route="release", times=1)  # the first release hangs
+    async with fake.client(**telemetry.options) as client:
+        job = client.bulk.release([slow, fast], concurrency=2)
+        async with job.stream() as outcomes:
+            async for outcome in outcomes:
+                assert outcome.item == fast
+                break  # the slow item is still in flight: cancelled
+
+    spans = {
+        attrs(s)["numbers_async.bulk.item_index"]: s for s in telemetry.spans("bulk.release item")
+    }
+    cut = spans[0]
+    assert attrs(cut)["numbers_async.outcome"] == "failed"
+    assert attrs(cut)["error.type"] == "asyncio.exceptions.CancelledError"
+    assert cut.status.status_code is StatusCode.ERROR
+    assert attrs(spans[1])["numbers_async.outcome"] == "succeeded"
 
 
 async def test_a_big_bulk_job_traces_a_sample_of_its_items(

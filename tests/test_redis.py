@@ -399,6 +399,61 @@ async def test_unreachable_redis_never_fails_a_call() -> None:
     assert (limiter.shared, times[-1] - times[0] >= 0.1) == (False, True)
 
 
+class HungRedis:
+    """A loopback server that accepts connections and reads them, but never answers."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> HungRedis:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"redis://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/0"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while await reader.read(4096):
+                pass
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+
+async def test_a_hung_redis_is_probed_by_one_caller_while_the_others_fall_back() -> None:
+    # Each probe of a Redis that never answers costs its caller the whole timeout: one
+    # caller at a time spends it, the others pass the in-process gate meanwhile.
+    async with HungRedis() as hung:
+        limiter = RedisRateLimiter.from_url(
+            hung.url,
+            rate=100,
+            key="project-a",
+            fallback_rate=1000,
+            retry_interval=0.05,
+            timeout=0.5,
+        )
+        try:
+            await limiter.acquire()  # finds Redis hung: the fallback begins
+            assert (limiter.shared, hung.connections) == (False, 1)
+            await asyncio.sleep(0.1)  # past retry_interval: the next caller probes Redis
+            await asyncio.gather(*(limiter.acquire() for _ in range(10)))
+        finally:
+            await limiter.aclose()
+
+    assert hung.connections == 2  # the first caller's, then one probe: not ten
+
+
 async def test_default_fallback_rate_divides_the_rate_by_the_replicas_seen(
     own_redis_server: RedisServer,
 ) -> None:

@@ -26,6 +26,7 @@ from numbers_async.errors import (
     AmbiguousOutcomeError,
     ApiError,
     AuthenticationError,
+    ClientClosedError,
     DecodeError,
     InvalidInputError,
     NotFoundError,
@@ -72,6 +73,8 @@ def test_retry_after_is_parsed_once_into_the_error(status: int) -> None:
         (ServerError(503), True),
         (DecodeError("not JSON", status=200, body=b"{"), True),
         (AmbiguousOutcomeError("available_numbers.rent_any", "lost"), True),
+        # aclose() cut it off before it could act (else it is an AmbiguousOutcomeError).
+        (ClientClosedError("closed", operation="available_numbers.rent"), False),
     ],
 )
 def test_maybe_processed(error: NumbersError, expected: bool) -> None:

@@ -102,8 +102,8 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         concurrency: int,
         journal: JournalStore | None,
         on_progress: Callable[[BulkProgress], None] | None,
-        verify_resumed: bool = False,
-        observer: Observer | None = None,
+        verify_resumed: bool,
+        observer: Observer | None,
     ) -> None:
         self._operation = operation
         self._observer = observer
@@ -226,8 +226,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         )
 
     def _stopped_early(self) -> bool:
-        if self._input_changed is not None:
-            return True
+        # (A job whose input changed raises instead of reporting.)
         if not self._stopping or self._input_exhausted:
             return False
         return self._total is None or self._done < self._total
@@ -277,7 +276,9 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
                     self._pull = None
                     if pair is END:
                         source.exhausted = True
-                    elif pair is not STOPPED:
+                    elif pair is not STOPPED and not self._stopping:
+                        # An item pulled before a stop() that came too late to cancel
+                        # the pull is not started: stop() starts no more items.
                         outcome = self._start(pair, journal)
                         if outcome is not None:
                             yield self._finished(outcome)
@@ -388,7 +389,7 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         done now as if never tried.
         """
         try:
-            number = await self._operation.confirm(item, recorded)
+            number = await self._operation.confirm(recorded)
         except NumbersError as exc:
             return BulkOutcome(item, error=exc)
         if number is not None:

@@ -412,8 +412,8 @@ class FileJournal:
     async def open(self, operation: str, request: Mapping[str, Any], reconcile: Reconcile) -> Any:
         """Open (or create) the file for an ``operation`` job; the journal the job writes to.
 
-        A file job settles before its first item (the job calls ``settle`` itself once
-        an earlier run's requests must have ended), so ``settle`` is not kept.
+        A file job settles before its first item (the job calls ``reconcile`` itself once
+        an earlier run's requests must have ended), so ``reconcile`` is not kept.
         """
         return await Journal.open(self.path, operation, request)
 

@@ -163,7 +163,7 @@ class Operation(abc.ABC):
         journal: OpenJournal = await store.open(self.name, self.request, self.reconcile)
         return journal
 
-    async def confirm(self, item: Any, recorded: ActiveNumber) -> ActiveNumber | None:
+    async def confirm(self, recorded: ActiveNumber) -> ActiveNumber | None:
         """The server's word on a success the journal records: the number, or None if not.
 
         The project owns the number: confirmed (with what the server says of it now).
@@ -359,7 +359,7 @@ class Release(Operation):
     def __init__(self, client: BulkClient) -> None:
         super().__init__(client, {})
 
-    async def confirm(self, item: Any, recorded: ActiveNumber) -> ActiveNumber | None:
+    async def confirm(self, recorded: ActiveNumber) -> ActiveNumber | None:
         """Released if the project no longer owns the number (``404``)."""
         try:
             await self.client.active_numbers.get(recorded.phone_number)

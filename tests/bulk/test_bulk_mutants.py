@@ -184,6 +184,25 @@ async def test_requests_ended_at_counts_an_item_to_check_after_one_that_needs_no
         await journal.aclose()
 
 
+async def test_requests_ended_at_is_when_the_last_of_the_items_to_check_ends(
+    tmp_path: Path,
+) -> None:
+    # The earliest end would let a rerun settle while a later request may still act.
+    path = tmp_path / "j.jsonl"
+    journal = await reopen(path)
+    try:
+        await journal.record_intent(PHONE, window=50.0)
+        await journal.record_intent(OTHER, window=5.0)
+    finally:
+        await journal.aclose()
+    first, second = (epoch(json.loads(line)["at"]) for line in path.read_text().splitlines()[1:])
+    journal = await reopen(path)
+    try:
+        assert journal.requests_ended_at(1000.0, 1000.0) == max(first + 50.0, second + 5.0)
+    finally:
+        await journal.aclose()
+
+
 @pytest.mark.parametrize(
     ("line", "problem"), [(b"{not json\n", "is not JSON"), (b"[1]\n", "is not a JSON object")]
 )

@@ -322,8 +322,10 @@ async def test_bad_arguments_are_refused_before_anything_is_sent(
 async def test_a_job_runs_once(client: NumbersClient) -> None:
     job = client.bulk.release([])
     await job
-    with pytest.raises(RuntimeError, match="once"):
+    with pytest.raises(RuntimeError, match=r"^a BulkJob runs only once; start a new job$"):
         await job
+    with pytest.raises(RuntimeError, match=r"^a BulkJob runs only once; start a new job$"):
+        job.stream()
 
 
 async def test_jobs_can_run_side_by_side(client: NumbersClient, fake: FakeNumbersServer) -> None:

@@ -89,11 +89,16 @@ async def test_a_path_in_a_missing_directory_names_the_path_and_the_cause(
     assert isinstance(raised.value, NumbersError)
 
 
+# One item at a time, a few lines fit; or eight at once, and only the header fits: the
+# eight intents are one batch (group commit), so eight tasks fail together.
+@pytest.mark.parametrize(("concurrency", "fitting_writes"), [(1, 3), (8, 1)])
 async def test_no_space_mid_job_is_a_journal_error_and_no_task_exception_is_lost(
     fake: FakeNumbersServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    concurrency: int,
+    fitting_writes: int,
 ) -> None:
     journal = tmp_path / "release.jsonl"
     owned = fake.add_active_numbers(8)
@@ -103,7 +108,7 @@ async def test_no_space_mid_job_is_a_journal_error_and_no_task_exception_is_lost
     def disk_fills_up(self: Journal, data: bytes) -> None:
         nonlocal writes
         writes += 1
-        if writes > 3:  # the header and a few lines fit
+        if writes > fitting_writes:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         real_write(self, data)
 
@@ -111,13 +116,19 @@ async def test_no_space_mid_job_is_a_journal_error_and_no_task_exception_is_lost
     async with fake.client() as client:
         with caplog.at_level(logging.ERROR, logger="asyncio"):
             with pytest.raises(JournalError) as raised:
-                await client.bulk.release(owned, journal=journal, concurrency=1)
+                await client.bulk.release(owned, journal=journal, concurrency=concurrency)
             gc.collect()
             await asyncio.sleep(0)
     assert raised.value.path == str(journal)
     assert raised.value.reason == "No space left on device"
     assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
     assert not [t for t in asyncio.all_tasks() if "numbers-async" in t.get_name()]
+
+    # The journal was closed (its lock released) although the job ended in an error.
+    monkeypatch.undo()
+    async with fake.client() as client:
+        rerun = await client.bulk.release(owned, journal=journal)
+    assert rerun.ok
 
 
 def test_a_journal_error_pickles() -> None:
