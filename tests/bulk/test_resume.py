@@ -155,7 +155,10 @@ async def test_cancelled_rent_rerun_rents_every_number_exactly_once(
         assert interrupted  # some rents were in flight when the job was cancelled
 
         fake.requests.clear()
-        report = await client.bulk.rent(wanted, sms=sms, journal=journal, concurrency=8)
+        # The rerun's attempts may take longer (its ownership checks timed out at 0.5 s on
+        # a loaded machine); what it waits for is the first run's window, in the journal.
+        async with fake.client(retry=NO_RETRY, timeouts=Timeouts(total=5.0)) as rerun:
+            report = await rerun.bulk.rent(wanted, sms=sms, journal=journal, concurrency=8)
         checked = {unquote(r.path.rsplit("/", 1)[-1]) for r in fake.requests_for("get_active")}
 
     assert report.ok
