@@ -70,7 +70,10 @@ class Attempts:
         if gate is None or not gate.try_pass():
             await self._rate_wait(call)  # no slot is held while waiting here
         request = call.request
-        async with self._slots:
+        slots = self._slots
+        # acquire/release rather than "async with": two coroutines less per request.
+        await slots.acquire()
+        try:
             deadline_at = call.deadline_at
             timeout = (
                 call.timeout if deadline_at is None else self._bounded(call.timeout, deadline_at)
@@ -88,6 +91,8 @@ class Attempts:
             except TransportError as exc:
                 _name(exc, call)
                 raise
+        finally:
+            slots.release()
         elapsed = self._clock() - started
         limit = self._max_response_size
         if limit is not None and len(body) > limit:
