@@ -119,7 +119,9 @@ class AiohttpTransport:
             raise ClientClosedError("this transport is closed")
         if self._session is None:
             limit = self._max_connections
-            connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit)
+            # No limit_per_host: equal to limit it bounds nothing more, and aiohttp keeps
+            # per-host books on every request when it is set (b1_counts.py).
+            connector = aiohttp.TCPConnector(limit=limit)
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
