@@ -142,7 +142,9 @@ class AiohttpTransport:
         timeout: Timeout,
     ) -> TransportResponse:
         """Send the request and return ``(status, headers, body)``."""
-        http = self._http()
+        http = self._session  # None until the first request, and once closed
+        if http is None:
+            http = self._http()  # creates the session, or refuses once closed
         target = URL(url, encoded=True)
         client_timeout = self._timeouts.get(timeout) or self._client_timeout(timeout)
         try:
