@@ -24,6 +24,7 @@ the test sessions). Where it is missing the module is skipped with one line, exc
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -281,6 +282,23 @@ def test_no_private_module_path_on_any_page(pages: dict[str, Page]) -> None:
         for match in _PRIVATE_PATH.finditer(text)
     ]
     assert found == [], "private module paths shown to readers:\n" + "\n".join(found)
+
+
+def test_no_anchor_or_link_names_a_private_path(site: Path, pages: dict[str, Page]) -> None:
+    # What an address bar or a copied link shows: the resource groups and Timeout are
+    # documented from private modules, and their anchors take their public names.
+    found = sorted(
+        {
+            f"{name}: {where}"
+            for name, page in pages.items()
+            for where in [*page.ids(), *(unquote(href) for href in _links(page))]
+            if _PRIVATE_PATH.search(where)
+        }
+    )
+    index = json.loads((site / "search" / "search_index.json").read_text())
+    found += [doc["location"] for doc in index["docs"] if _PRIVATE_PATH.search(doc["location"])]
+    assert found == [], "private paths in anchors and links:\n" + "\n".join(found)
+    assert "client.active_numbers.get" in pages["reference/client/index.html"].ids()
 
 
 def test_no_private_name_in_signatures_bases_or_types(pages: dict[str, Page]) -> None:

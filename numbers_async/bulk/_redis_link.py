@@ -10,6 +10,10 @@
 - A reply of the wrong shape, or a record that is not a journal's (garbage in the job's
   keys), is a ``JournalError``, never trusted; so is a job whose keys vanished
   (``gone``).
+- A call's timeout (``within``) never swallows the cancellation of its caller, which
+  ``asyncio.wait_for`` does on Python 3.10 and 3.11 when the reply lands at the same
+  moment: a worker's lease renewal cancelled that way went on renewing forever, and the
+  job waiting for it to end never ended.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from collections.abc import (
     Iterable,
     Mapping,
 )
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
@@ -52,7 +56,10 @@ __all__ = [
     "phones_of",
     "text",
     "whole",
+    "within",
 ]
+
+T = TypeVar("T")
 
 logger = logging.getLogger("numbers_async.bulk")
 
@@ -89,6 +96,11 @@ class Link:
         self._down_since: float | None = None  # monotonic: when Redis stopped answering
 
     @property
+    def timeout(self) -> float:
+        """Seconds one call may take before Redis counts as unreachable."""
+        return self._timeout
+
+    @property
     def down(self) -> bool:
         """Whether the last call found Redis unreachable."""
         return self._down_since is not None
@@ -98,7 +110,7 @@ class Link:
         attempt = 0
         while True:
             try:
-                reply = await asyncio.wait_for(
+                reply = await within(
                     self._scripts[name](keys=self._keys, args=list(args)), self._timeout
                 )
             except ResponseError as exc:
@@ -141,6 +153,31 @@ class Link:
     def garbage(self, what: str) -> JournalError:
         """The error for a reply or record that is not a journal's."""
         return JournalError(self.where, f"Redis holds something that is not a journal's: {what}")
+
+
+async def within(awaitable: Awaitable[T], seconds: float) -> T:
+    """``awaitable``'s result, or ``asyncio.TimeoutError`` once ``seconds`` have passed.
+
+    What ``asyncio.wait_for`` does, except that cancelling the caller always cancels it:
+    ``wait_for`` (Python 3.10, 3.11) returns the result instead when it arrived at the
+    same moment as the cancellation, and its caller goes on as if never cancelled.
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except BaseException:
+        _abandon(task)
+        raise
+    if not done:
+        _abandon(task)
+        raise asyncio.TimeoutError
+    return task.result()
+
+
+def _abandon(task: asyncio.Future[Any]) -> None:
+    """Cancel ``task`` and retrieve its outcome, whatever it is, when it has one."""
+    task.cancel()
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 def text(value: Any, link: Link) -> str:

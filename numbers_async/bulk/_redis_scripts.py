@@ -206,7 +206,9 @@ return {'wait', math.max(soonest - now, 10)}
 
 # ARGV: id, worker, lease ms, operation, the call's id (a call sent again after its reply
 # was lost gets that reply, not a second execution), then records (JSON), each
-#   {"ev": "intent"|"succeeded"|"failed"|"unknown", "seq": n, "key": "<JSON>", ...}.
+#   {"ev": "intent"|"succeeded"|"failed"|"unknown", "seq": n, "key": "<JSON>", ...}
+# (an intent with "re": the same intent again, its window from now: nothing was sent).
+# Renews the worker's lease and takes dead workers' items over, as a claim does.
 # -> {'ok'|'lost', result per record} | {'gone'}; a result is 'ok', 'paused' (an intent
 # while another worker settles), or, for what this worker must not send or report,
 # 'taken' (another worker holds the item), 'dup' (another item has the number) or 'again'
@@ -221,6 +223,9 @@ if again then return again end
 local now = now_ms()
 local lost = not redis.call('ZSCORE', WORKERS, worker)
 if not lost then redis.call('ZADD', WORKERS, now + lease, worker) end
+-- Dead workers' items (and barrier) go back here too: a worker whose every slot waits
+-- on a paused intent claims nothing, and would otherwise wait for a dead one forever.
+reap(now, op)
 local round = round_of()
 local out = {lost and 'lost' or 'ok'}
 for i = 6, #ARGV do
@@ -239,7 +244,9 @@ for i = 6, #ARGV do
       result = 'paused'
     else
       redis.call('HSET', CLAIMED, seq, worker)
-      if rec.o then rec.hu = 1 end
+      -- An open intent means an attempt that may have acted, unless this is the same
+      -- intent recorded again before anything was sent (re: its reply came late).
+      if rec.o and not r.re then rec.hu = 1 end
       rec.o = 1; rec.at = now; rec.w = r.w; rec.aw = r.aw; rec.by = worker; rec.seq = r.seq
       rec.ed = nil
       if rec.s ~= 'succeeded' then set_status(key, rec, 'unknown') end
@@ -264,6 +271,11 @@ for i = 6, #ARGV do
     if r.rc then
       -- Settled by a listing: handed out again, as succeeded, to be reported.
       redis.call('ZREM', UNSETTLED, seq)
+      redis.call('ZADD', LATER, now, seq)
+    elseif result ~= 'dup' and redis.call('ZREM', UNSETTLED, seq) == 1 and result ~= 'ok' then
+      -- Its worker was taken for dead while the call ran, and the call succeeded: not an
+      -- outcome to settle any more (a listing would not find it new, and the settlement
+      -- could never end); handed out, as succeeded, to be reported.
       redis.call('ZADD', LATER, now, seq)
     end
   elseif lost or holder ~= worker then
@@ -314,15 +326,18 @@ return {'ok'}
 """
 )
 
-# ARGV: id, worker. Under the barrier: whether every request of the job has ended, i.e.
-# every open intent belongs to an item waiting for this settlement, and all of those may
-# be settled. -> {'quiet'} | {'wait', ms} | {'lost'} | {'gone'}
+# ARGV: id, worker, operation. Under the barrier: whether every request of the job has
+# ended, i.e. every open intent belongs to an item waiting for this settlement, and all of
+# those may be settled. Takes dead workers' items over first, as a claim does: the holder
+# of the barrier claims nothing while it waits, and a dead worker's open intent would
+# otherwise be waited for forever. -> {'quiet'} | {'wait', ms} | {'lost'} | {'gone'}
 QUIET: Final = (
     PRELUDE
     + """
 if not same_job(ARGV[1]) then return {'gone'} end
-if redis.call('HGET', META, 'reconciling') ~= ARGV[2] then return {'lost'} end
 local now = now_ms()
+reap(now, ARGV[3])
+if redis.call('HGET', META, 'reconciling') ~= ARGV[2] then return {'lost'} end
 local last = redis.call('ZRANGE', UNSETTLED, -1, -1, 'WITHSCORES')
 if last[2] and tonumber(last[2]) > now then return {'wait', tonumber(last[2]) - now} end
 for _, key in ipairs(redis.call('SMEMBERS', OPEN)) do

@@ -6,7 +6,8 @@ held by this worker under its lease. Intents and outcomes are written through on
 task that sends whatever is waiting in one script call (group commit), and a background
 task renews the lease. A worker that lost its lease (out of touch with Redis too long)
 rejoins: the items it had claimed but not started went to other workers, so it drops
-them; an intent for one of them raises ``Withdrawn``.
+them; an intent for one of them raises ``Withdrawn``. What it was handed out, and which
+of it its job still has, is ``_redis_claims``.
 
 ``rent_any`` cannot settle an unknown outcome item by item: the job's settlement lists the
 numbers the project owns. So when nothing else is left, one worker takes the settlement
@@ -24,13 +25,13 @@ import itertools
 import json
 import logging
 import time
-from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
 from typing import Any, Final
 
 from numbers_async._convert import structure, unstructure
 from numbers_async.bulk import _redis_link as reply_of
 from numbers_async.bulk._inputs import key
+from numbers_async.bulk._redis_claims import Claims
 from numbers_async.bulk._redis_link import Link
 from numbers_async.bulk._results import Item
 from numbers_async.bulk._state import sort_key
@@ -45,6 +46,7 @@ logger = logging.getLogger("numbers_async.bulk")
 _CHUNK: Final = 1000  # input items per load
 _MOST_RESUMED: Final = 1000  # succeeded items handed over per claim, beside the batch
 _RECONCILE_TRIES: Final = 3  # failed settlements (a listing that failed) before giving up
+_REFRESHES: Final = 3  # intents recorded again because their reply came late, at most
 
 
 class Session:
@@ -75,12 +77,8 @@ class Session:
         self._baseline: frozenset[str] | None = None
         self._lost = False
         self._calls = itertools.count()  # ids of CLAIM and RECORD calls (sent again as is)
-        self._buffer: deque[tuple[int, Item]] = deque()
-        self._positions: dict[int, Item] = {}  # handed out: position -> item
-        # Claimed items given to the job and not finished: never handed to it twice.
-        self._active: set[int] = set()
-        self._records: dict[Item, dict[str, Any]] = {}
-        self._resumed: set[int] = set()  # positions handed out as succeeded (verify_resumed)
+        self._claims = Claims()
+        self._records = self._claims.records  # item -> its record, as last handed out
         self._batcher = reply_of.Batcher(self._send)
         self._renewer: asyncio.Task[None] | None = None
         self._contact = time.monotonic()
@@ -186,11 +184,9 @@ class Session:
 
     async def _work(self) -> AsyncGenerator[tuple[int, Item], None]:
         while True:
-            if self._buffer:
-                seq, item = self._buffer.popleft()
-                if seq not in self._resumed:
-                    self._active.add(seq)
-                yield seq, item
+            handed = self._claims.next()
+            if handed is not None:
+                yield handed
                 continue
             if self._lost:
                 self._rejoined()
@@ -211,8 +207,10 @@ class Session:
                 self._take(reply[1:])
             elif kind == "reconcile":
                 await self._reconcile_all()
-            elif kind == "finished":
+            elif kind == "finished" and not self._claims.held:
                 return
+            elif kind == "finished":  # handed out as succeeded while the job had it:
+                await self._pause(self._poll)  # it is the job's to report once let go
             elif kind == "lost":
                 await self._link.call("RENEW", self._id, self._worker, self._lease_ms)
                 self._lost = True
@@ -229,21 +227,13 @@ class Session:
             item = reply_of.item_of(values[index + 1], self._link)
             record = reply_of.check_record(values[index + 2], self._link)
             reply_of.check_number(item, record, self._link)
-            if seq in self._active:
-                continue  # claimed again while the job still has it: that one goes on
-            self._positions[seq] = item
-            self._records[item] = record
-            if record.get("s") == "succeeded":
-                self._resumed.add(seq)
-            self._buffer.append((seq, item))
+            self._claims.give(seq, item, record)
 
     def _rejoined(self) -> None:
         # What the job has not started yet went to other workers; what it has started
         # finds out at its intent (Withdrawn) unless this worker claims it again.
         self._lost = False
-        dropped = len(self._buffer)
-        self._buffer.clear()
-        self._resumed.clear()
+        dropped = self._claims.drop_waiting()
         logger.warning(
             "bulk %s: this worker was out of touch with %s longer than its lease; %d items it "
             "had claimed went to other workers",
@@ -256,13 +246,13 @@ class Session:
         """Wait until something may have changed: ``seconds``, the poll, or an outcome here."""
         self._changed.clear()
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), min(seconds, self._poll))
+            await reply_of.within(self._changed.wait(), min(seconds, self._poll))
 
     # --- the rent_any settlement barrier ----------------------------------------------------
 
     async def _reconcile_all(self) -> None:
         while True:
-            reply = await self._link.call("QUIET", self._id, self._worker)
+            reply = await self._link.call("QUIET", self._id, self._worker, self._operation)
             kind = reply_of.text(reply[0], self._link)
             if kind == "lost":
                 return  # the barrier was taken from us (lease): another worker settles
@@ -337,7 +327,7 @@ class Session:
 
     def succeeded_at(self, seq: int) -> Item | None:
         """The item at ``seq``, if it was handed out as succeeded."""
-        item = self._positions.get(seq)
+        item = self._claims.item_at(seq)
         return item if item is not None and self.status(item) == "succeeded" else None
 
     def requests_ended_at(
@@ -381,17 +371,28 @@ class Session:
             "w": window,
             "aw": attempt_window,
         }
-        if position in self._resumed:
+        if position in self._claims.resumed:
             entry["rs"] = 1
+        refreshed = 0
         while True:
+            asked = time.monotonic()
             result = await self._submit(entry)
+            late = time.monotonic() - asked > self._link.timeout
+            if result == "ok" and late and refreshed < _REFRESHES:
+                # Its window is timed from when Redis recorded it, and could end while
+                # a request sent only now still runs: record it again ("re": nothing
+                # was sent, not a second attempt), its window from now.
+                refreshed += 1
+                entry["re"] = 1
+                continue
             if result == "ok":
+                self._claims.intended(position)
                 record = self._records.setdefault(item, {})
                 if record.get("s") != "succeeded":
                     record["s"] = "unknown"
                 return
             if result != "paused":  # another worker settles: wait for it
-                self._active.discard(position)
+                self._done(item, position, result)
                 raise Withdrawn(item)
             await self._pause(self._poll)
 
@@ -409,7 +410,7 @@ class Session:
         if reconciled:
             entry["rc"] = 1
         result = await self._submit(entry)
-        self._done(item, entry["seq"])
+        self._done(item, entry["seq"], result)
         if result == "dup":
             logger.warning(
                 "bulk %s: %s is already recorded for another item of %s; not for %r",
@@ -435,7 +436,7 @@ class Session:
         if isinstance(error, ApiError):
             entry["c"] = error.status
         result = await self._submit(entry)
-        self._done(item, entry["seq"])
+        self._done(item, entry["seq"], result)
         if result == "taken":
             logger.info(
                 "bulk %s: %r of %s was taken over by another worker; its outcome is theirs",
@@ -462,9 +463,8 @@ class Session:
             return self._snapshot[2][item]
         raise JournalError(self.where, f"{item!r} was not handed out to this worker")
 
-    def _done(self, item: Item, seq: int) -> None:
-        self._records.pop(item, None)
-        self._active.discard(seq)
+    def _done(self, item: Item, seq: int, result: str) -> None:
+        self._claims.let_go(item, seq, result)
         self._changed.set()
 
     # --- writing: one script call for whatever is waiting --------------------------------
@@ -508,21 +508,27 @@ class Session:
                 self._lost = True
 
     async def aclose(self) -> None:
-        """Finish writing, give back what this worker holds, stop renewing. Idempotent."""
+        """Finish writing, give back what this worker holds, stop renewing. Idempotent.
+
+        Cancelled meanwhile, it still closes the job's connection; what the worker held
+        goes back when its lease runs out.
+        """
         if self._closed:
             return
         self._closed = True
-        if self._work_iterator is not None:
-            with contextlib.suppress(RuntimeError):  # still running: its task is cancelled
-                await self._work_iterator.aclose()
         try:
-            await self._batcher.finish()
-        finally:
-            if self._renewer is not None:
-                self._renewer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._renewer
-        try:
+            if self._work_iterator is not None:
+                with contextlib.suppress(RuntimeError):  # still running: its task is cancelled
+                    await self._work_iterator.aclose()
+            try:
+                await self._batcher.finish()
+            finally:
+                if self._renewer is not None:
+                    # Never swallowed (``within``); a cancellation of aclose goes on up.
+                    self._renewer.cancel()
+                    await asyncio.wait({self._renewer})
+                    if not self._renewer.cancelled():
+                        self._renewer.exception()  # retrieved: logged, or met elsewhere
             if self._id and not self._link.down:
                 await self._link.call("RELEASE", self._id, self._worker, self._operation)
         except JournalError as exc:  # the leases run out instead

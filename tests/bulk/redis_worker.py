@@ -5,7 +5,9 @@ Redis named in the config, runs its bulk operation with a ``RedisJournal`` and p
 one JSON line when it ends: what this worker reported (its succeeded items, its failures,
 how many were resumed) and how many Redis script calls it made. Every setting that bounds
 a wait (lease, timeouts, retries) comes from the config, so that a test can keep a job
-short and say why its bounds hold.
+short and say why its bounds hold. With ``"gated": true`` the worker starts (imports,
+client) and then waits for a line on stdin before it joins the job: a test can add a
+worker at a chosen moment without waiting for a new interpreter to start.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ async def work(config: dict[str, Any]) -> dict[str, Any]:
     )
     try:
         async with client:
+            if config.get("gated"):
+                await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
             job = bulk_job(client, config, journal)
             report = await job
     finally:

@@ -90,19 +90,27 @@ class Fleet:
         self.settings = settings
         self.children: list[asyncio.subprocess.Process] = []
 
-    async def start(self) -> asyncio.subprocess.Process:
+    async def start(self, *, gated: bool = False) -> asyncio.subprocess.Process:
+        """A worker; a ``gated`` one joins the job only once ``open_gate`` is called."""
         child = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "tests.bulk.redis_worker",
-            json.dumps(self.settings),
+            json.dumps({**self.settings, "gated": gated}),
             cwd=ROOT,
+            stdin=asyncio.subprocess.PIPE if gated else None,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
         self.children.append(child)
         return child
+
+    @staticmethod
+    async def open_gate(child: asyncio.subprocess.Process) -> None:
+        assert child.stdin is not None
+        child.stdin.write(b"go\n")
+        await child.stdin.drain()
 
     async def results(self) -> list[dict[str, Any] | None]:
         """Each worker's last line (``None`` for one that was killed)."""
@@ -125,17 +133,23 @@ class Fleet:
 async def run_with_a_kill_and_a_newcomer(
     fake: FakeNumbersServer, settings: dict[str, Any], progress: Any
 ) -> list[dict[str, Any] | None]:
-    """Three workers; one SIGKILLed at a random moment, one more started midway."""
+    """Three workers; one SIGKILLed at a random moment, one more joining midway.
+
+    The newcomer's interpreter starts with the others and joins when its gate opens: one
+    started midway could take longer to start (seconds on a loaded machine) than the
+    rest of the job, and would then join a finished job (a rerun, reporting every item).
+    """
     fleet = Fleet(settings)
     try:
         for _ in range(3):
             await fleet.start()
+        newcomer = await fleet.start(gated=True)
         rng = random.Random()  # a new moment every run: the rules must hold at any
         kill_at = rng.uniform(0.1, 0.6)
         await until(lambda: progress() >= kill_at)
         fleet.children[rng.randrange(3)].kill()
         await until(lambda: progress() >= 0.5)
-        await fleet.start()
+        await fleet.open_gate(newcomer)
         results = await fleet.results()
     finally:
         fleet.kill_all()
