@@ -22,7 +22,9 @@ pays for the garbage of the one before (the SDK runs in the same process).
 Targets (docs/performance.md): ours >= 6x the SDK's pages/s and >= 0.5x bare aiohttp's.
 
 Run: ``python benchmarks/b3_list.py [--rounds 5] [--pages 200] [--page-size 100]``;
-``--profile`` runs ours once under cProfile instead.
+``--profile`` runs ours once under cProfile instead. ``--latency 0.001`` has the server
+answer each page a millisecond late (a network, not loopback): not the benchmark's
+setting, but where fetching the next page during decoding shows (rows say the latency).
 """
 
 from __future__ import annotations
@@ -135,6 +137,9 @@ def main() -> None:
     args_parser.add_argument("--page-size", type=int, default=100)
     args_parser.add_argument("--no-sdk", action="store_true", help="skip the official SDK")
     args_parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds the server waits before each page"
+    )
+    args_parser.add_argument(
         "--shapes", default=",".join(SHAPES), help="comma-separated payload shapes"
     )
     args = args_parser.parse_args()
@@ -148,6 +153,7 @@ def main() -> None:
     for shape in shapes:
         print(f"shape {shape}:", flush=True)
         server_options = ["--pages", str(args.pages), "--page-size", str(args.page_size)]
+        server_options += ["--latency", str(args.latency)]
         with server("fixed", *server_options, "--shape", shape) as info:
             if args.profile:
                 profile("b3_list", lambda: asyncio.run(ours(info, **options)))
@@ -160,6 +166,8 @@ def main() -> None:
                 contenders["sdk"] = clean(lambda: sdk(info, **options))
             values = alternate(args.rounds, contenders)
         what = f"list {args.pages} pages of {args.page_size}, {shape}"
+        if args.latency:
+            what += f", server latency {args.latency * 1000:g} ms"
         if "sdk" in values:
             rows.append(
                 Row(
@@ -189,7 +197,8 @@ def main() -> None:
                 goal_value=0.5,
             )
         )
-    report("b3_list", rows, {"rounds": args.rounds, "shapes": shapes, **options}, args.out)
+    params = {"rounds": args.rounds, "shapes": shapes, "latency": args.latency, **options}
+    report("b3_list", rows, params, args.out)
 
 
 if __name__ == "__main__":

@@ -24,14 +24,8 @@ import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from numbers_async import _json, models
-from numbers_async._decoders import (
-    _SOURCES,
-    _decoder_factory,
-    _is_open_enum,
-    is_secret,
-    wire_name,
-)
-from numbers_async._fields import FieldError
+from numbers_async._decoders import _SOURCES, _decoder_factory, is_secret, wire_name
+from numbers_async._fields import FieldError, _is_open_enum
 from numbers_async._timestamps import format_datetime
 from numbers_async._voice import RAW, UNIONS
 from numbers_async.models import Page

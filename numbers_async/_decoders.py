@@ -20,9 +20,14 @@ class, whose ``RAW`` field keeps the whole object.
 Decoding a page is the client's hottest code (benchmarks B2, B3), so the generated code
 is straight-line: one ``dict.get`` and one class check per field, the usual timestamp
 form parsed inline, and the value built by setting its slots in field order where that
-is all the class's ``__init__`` would do (``_slot_setters``). Immutable values that
-repeat across a listing (prices, capability lists, SMS settings, unknown enum values) are
-decoded once and shared, in bounded caches (``_INTERNED_MAX``).
+is all the class's ``__init__`` would do (``_slot_setters``). The models a model holds
+are decoded in place, not by calling their decoders: a nested model's fields and the
+items of an array of models (a page's numbers) are written into the holder's function,
+their failures named by the same paths. A union field reads ``type`` in place and calls
+that class's decoder; a model inside itself is decoded by a call too (``_late_hook``).
+Immutable values that repeat across a listing (prices, capability lists, SMS settings,
+unknown enum values) are decoded once and shared, in bounded caches
+(``_fields._INTERNED_MAX``), one per model wherever its decoding is written.
 """
 
 from __future__ import annotations
@@ -32,7 +37,6 @@ import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 from typing import Any, TypeVar
 
 import attrs
@@ -41,12 +45,21 @@ import cattrs
 from numbers_async._fields import (
     _DECIMAL,
     _INLINE_TIMESTAMP,
+    _JSON_SCALARS,
     _TIMESTAMP,
     MISSING,
     FieldError,
+    _cache_for,
     _decimal,
     _fail,
     _from_utc_text,
+    _index_of,
+    _is_open_enum,
+    _open_member_maker,
+    _open_members,
+    _remember,
+    _scalar_hook,
+    _tuple_hook,
     _when_at,
 )
 from numbers_async._voice import RAW, UNIONS
@@ -58,14 +71,6 @@ StructureHook = Callable[[Any, Any], Any]
 # --- the decoder generator ---------------------------------------------------------------------
 
 _NONE_TYPE = type(None)
-#: JSON types of the scalar Python types a field may have: (class check, name in errors).
-_JSON_SCALARS: dict[Any, tuple[str, str]] = {
-    str: ("{v}.__class__ is not str", "a string"),
-    int: ("{v}.__class__ is not int", "an integer"),  # bool is not int here
-    bool: ("{v}.__class__ is not bool", "a boolean"),
-}
-#: Bound on each cache of shared decoded values; a full cache is emptied.
-_INTERNED_MAX = 4096
 #: Fields whose wire name is not their name in camelCase (the list envelope).
 _WIRE_NAMES: dict[tuple[type[Any], str], str] = {(Page, "items"): "activeNumbers"}
 #: Fields for which the API's "" means "not set" (the last page's token).
@@ -107,35 +112,8 @@ def _tuple_element(type_: Any) -> Any | None:
     return None
 
 
-def _is_open_enum(type_: Any) -> bool:
-    return isinstance(type_, type) and issubclass(type_, Enum) and issubclass(type_, str)
-
-
-def _remember(cache: dict[Any, Any], key: Any, value: T) -> T:
-    if len(cache) >= _INTERNED_MAX:
-        cache.clear()
-    cache[key] = value
-    return value
-
-
-#: Every cache of shared values, for tests and for ``clear_caches``.
-_CACHES: list[dict[Any, Any]] = []
-
-
-def _new_cache() -> dict[Any, Any]:
-    cache: dict[Any, Any] = {}
-    _CACHES.append(cache)
-    return cache
-
-
-def clear_caches() -> None:
-    """Empty every cache of shared decoded values."""
-    for cache in _CACHES:
-        cache.clear()
-
-
 class _Generator:
-    """Writes one model's decoder from its attrs fields."""
+    """Writes one model's decoder from its attrs fields, the models it holds inline."""
 
     def __init__(self, conv: cattrs.Converter, cls: type[Any]) -> None:
         self.conv = conv
@@ -150,9 +128,11 @@ class _Generator:
             "_fromiso": _from_utc_text,
             "_decimal": _decimal,
             "_remember": _remember,
+            "_index_of": _index_of,
             "_new": object.__new__,
         }
         self.lines: list[str] = []
+        self.inside: list[type[Any]] = []  # the models being written, outermost first
 
     def name(self, value: Any, prefix: str) -> str:
         """A global of the generated function holding ``value``."""
@@ -166,7 +146,103 @@ class _Generator:
     def element_hook(self, type_: Any) -> StructureHook:
         if type_ in _JSON_SCALARS or _is_open_enum(type_):
             return _scalar_hook(type_)
+        if type_ in self.inside:  # a model inside itself: its decoder is being written
+            return _late_hook(self.conv, type_)
         return self.conv.get_structure_hook(type_)
+
+    def inline(self, type_: Any) -> bool:
+        """Whether values of ``type_`` are decoded in place (a model not already open)."""
+        return attrs.has(type_) and type_ not in self.inside
+
+    def check_object(self, indent: int, v: str) -> None:
+        """Lines that refuse a ``v`` that is not a JSON object."""
+        self.emit(indent, f"if {v}.__class__ is not dict and not isinstance({v}, _Mapping):")
+        self.emit(indent + 1, f"raise FieldError('an object', {v})")
+
+    def guarded(self, indent: int, where: str) -> None:
+        """Close a ``try:`` opened at ``indent``: a failure inside gets ``where`` on its path."""
+        self.emit(indent, "except FieldError as error:")
+        self.emit(indent + 1, f"error.segments.append({where!r})")
+        self.emit(indent + 1, "raise")
+
+    def source(self) -> str:
+        self.emit(0, f"def decode_{self.cls.__name__}(value, _=None):")
+        self.emit(1, "if value.__class__ is not dict and not isinstance(value, _Mapping):")
+        self.emit(2, "raise FieldError('an object', value)")
+        self.model(1, self.cls, "value", "result", "v")
+        self.emit(1, "return result")
+        return "\n".join(self.lines) + "\n"
+
+    def model(self, indent: int, cls: type[Any], value: str, out: str, prefix: str) -> None:
+        """Lines that decode ``value`` (a mapping) into an instance of ``cls`` in ``out``.
+
+        Field *i* is read into the local ``{prefix}{i}``, checked and converted there; a
+        nested model's fields get that name and ``_`` as their prefix, so no name is reused.
+        """
+        self.inside.append(cls)
+        fields = attrs.fields(attrs.resolve_types(cls))
+        get = f"{prefix}get"
+        self.emit(indent, f"{get} = {value}.get")
+        for index, field in enumerate(fields):
+            v = f"{prefix}{index}"
+            if not field.init:  # a constant of the class, never read from the body
+                self.emit(indent, f"{v} = {self.name(_constant(cls, field), 'constant')}")
+            elif field.metadata.get(RAW):  # the whole object, as received
+                self.emit(indent, f"{v} = dict({value})")
+            else:
+                where = wire_name(cls, field.name)
+                required = field.default is attrs.NOTHING
+                self.emit(indent, f"{v} = {get}({where!r}{', _MISSING' if required else ''})")
+        body = indent
+        cache = self.name(_cache_for(cls), "cache") if self.internable(fields) else None
+        if cache is not None:  # a value seen before is shared: its fields need no checks
+            plain = " and ".join(
+                f"{prefix}{i} is None"
+                if attrs.has(_optional_inner(field.type) or field.type)
+                else f"({prefix}{i}.__class__ is str or {prefix}{i} is None)"
+                for i, field in enumerate(fields)
+            )
+            key = "(" + "".join(f"{prefix}{i}, " for i in range(len(fields))) + ")"
+            self.emit(indent, f"{prefix}plain = {plain}")
+            self.emit(indent, f"if {prefix}plain:")
+            self.emit(indent + 1, f"{prefix}key = {key}")
+            self.emit(indent + 1, f"{out} = {cache}.get({prefix}key)")
+            self.emit(indent, "else:")
+            self.emit(indent + 1, f"{out} = None")
+            self.emit(indent, f"if {out} is None:")
+            body = indent + 1
+        for index, field in enumerate(fields):
+            if field.init and not field.metadata.get(RAW):
+                self.field(body, cls, f"{prefix}{index}", field)
+        self.build(body, cls, fields, out, prefix)
+        if cache is not None:
+            self.emit(body, f"if {prefix}plain:")
+            self.emit(body + 1, f"_remember({cache}, {prefix}key, {out})")
+        self.inside.pop()
+
+    def build(
+        self,
+        indent: int,
+        cls: type[Any],
+        fields: tuple[attrs.Attribute[Any], ...],
+        out: str,
+        prefix: str,
+    ) -> None:
+        """The line(s) building the instance of ``cls`` from its decoded fields."""
+        cls_name = "_cls" if cls is self.cls else self.name(cls, "cls")
+        setters = _slot_setters(cls)
+        if setters is None:
+            args = [
+                f"{prefix}{i}" if not field.kw_only else f"{field.name}={prefix}{i}"
+                for i, field in enumerate(fields)
+                if field.init
+            ]
+            self.emit(indent, f"{out} = {cls_name}({', '.join(args)})")
+            return
+        # What the frozen __init__ does (one slot set per field), without its call.
+        self.emit(indent, f"{out} = _new({cls_name})")
+        for index, setter in enumerate(setters):
+            self.emit(indent, f"{self.name(setter, 'set')}({out}, {prefix}{index})")
 
     def convert(self, indent: int, v: str, type_: Any, where: str, secret: bool) -> None:
         """Lines that check ``v`` (known not None) against ``type_`` and convert it in place."""
@@ -190,32 +266,76 @@ class _Generator:
             self.emit(indent + 2, f"{v} = _when_at({v}, {where!r})")
             self.emit(indent, "else:")
             self.emit(indent + 1, f"{v} = _when_at({v}, {where!r})")
+        elif type_ in UNIONS:
+            self.union(indent, v, type_, where, secret)
+        elif self.inline(type_):
+            self.emit(indent, "try:")
+            self.check_object(indent + 1, v)
+            self.model(indent + 1, type_, v, v, f"{v}_")
+            self.guarded(indent, where)
+        elif (element := _tuple_element(type_)) is not None and self.inline(element):
+            self.emit(indent, "try:")
+            self.items(indent + 1, v, element)
+            self.guarded(indent, where)
         else:
             if type_ is Decimal:
                 call = f"_decimal({v})"
-            elif _tuple_element(type_) is not None:
-                hook = self.name(_tuple_hook(self, _tuple_element(type_)), "tuple")
-                call = f"{hook}({v})"
-            elif type_ in UNIONS:  # the union's dispatch, inline: one call fewer per value
-                call = self.union_dispatch(indent, v, type_, where, secret)
-            elif attrs.has(type_):
-                hook = self.name(self.conv.get_structure_hook(type_), "hook")
+            elif element is not None:
+                call = self.tuple_call(indent, v, element)
+            elif attrs.has(type_):  # a model inside itself: through its own decoder
+                hook = self.name(self.element_hook(type_), "hook")
                 call = f"{hook}({v}, None)"
             else:
                 raise TypeError(f"no decoder for {self.cls.__name__} field type {type_!r}")
             self.emit(indent, "try:")
             self.emit(indent + 1, f"{v} = {call}")
-            self.emit(indent, "except FieldError as error:")
-            self.emit(indent + 1, f"error.segments.append({where!r})")
-            self.emit(indent + 1, "raise")
+            self.guarded(indent, where)
 
-    def union_dispatch(
-        self, indent: int, v: str, union: type[Any], where: str, secret: bool
-    ) -> str:
-        """Lines that check ``v`` and read its ``type``; returns the call that decodes it.
+    def tuple_call(self, indent: int, v: str, element: Any) -> str:
+        """The call decoding the array ``v`` of ``element``.
+
+        An array of text seen before is looked up here first, without a call.
+        """
+        shared = element in _JSON_SCALARS or _is_open_enum(element)
+        hook = _tuple_hook(self.element_hook(element), shared)
+        name = self.name(hook, "tuple")
+        if hook.cache is None:
+            return f"{name}({v})"
+        # The hook's own first step, written here: the usual array is one seen before.
+        shared_name = self.name(hook.cache, "shared")
+        self.emit(indent, f"if {v}.__class__ is list:")
+        self.emit(indent + 1, "try:")
+        self.emit(indent + 2, f"{v}_found = {shared_name}.get(tuple({v}))")
+        self.emit(indent + 1, "except TypeError:  # an unhashable item: the hook says what")
+        self.emit(indent + 2, f"{v}_found = None")
+        self.emit(indent, "else:")
+        self.emit(indent + 1, f"{v}_found = None")
+        return f"{v}_found if {v}_found is not None else {name}({v})"
+
+    def items(self, indent: int, v: str, element: type[Any]) -> None:
+        """Lines that decode the array ``v`` of ``element`` models, each in place."""
+        item, obj = f"{v}_item", f"{v}_obj"
+        self.emit(indent, f"if {v}.__class__ is not list and not isinstance({v}, (list, tuple)):")
+        self.emit(indent + 1, f"raise FieldError('an array', {v})")
+        self.emit(indent, f"{v}_items = []")
+        self.emit(indent, f"{v}_append = {v}_items.append")
+        self.emit(indent, f"for {item} in {v}:")
+        self.emit(indent + 1, "try:")
+        self.check_object(indent + 2, item)
+        self.model(indent + 2, element, item, obj, f"{v}_")
+        self.emit(indent + 1, "except FieldError as error:")
+        # The failing item is the one in hand: its index is looked up only now.
+        self.emit(indent + 2, f"error.segments.append(f'[{{_index_of({v}, {item})}}]')")
+        self.emit(indent + 2, "raise")
+        self.emit(indent + 1, f"{v}_append({obj})")
+        self.emit(indent, f"{v} = tuple({v}_items)")
+
+    def union(self, indent: int, v: str, union: type[Any], where: str, secret: bool) -> None:
+        """Lines that check ``v``, read its ``type`` once and call that type's decoder.
 
         The same steps as the union's own decoder (``_union_source``), written into the
-        field's model so that decoding it takes one call, not two.
+        field's model so that decoding it takes one call, not two. (Writing each class's
+        decoding here instead was measured: no faster, and the code several times longer.)
         """
         by_type, other, default = UNIONS[union]
         find = {kind: self.conv.get_structure_hook(cls) for kind, cls in by_type.items()}.get
@@ -229,11 +349,11 @@ class _Generator:
         self.emit(indent, f"elif {kind}.__class__ is not str:")
         self.emit(indent + 1, "try:")
         self.emit(indent + 2, f"_fail('type', 'a string', {kind}, False)")
-        self.emit(indent + 1, "except FieldError as error:")
-        self.emit(indent + 2, f"error.segments.append({where!r})")
-        self.emit(indent + 2, "raise")
+        self.guarded(indent + 1, where)
         found, fallback_name = self.name(find, "find"), self.name(fallback, "other")
-        return f"({found}({kind}) or {fallback_name})({v}, None)"
+        self.emit(indent, "try:")
+        self.emit(indent + 1, f"{v} = ({found}({kind}) or {fallback_name})({v}, None)")
+        self.guarded(indent, where)
 
     def internable(self, fields: tuple[attrs.Attribute[Any], ...]) -> bool:
         """Whether values of the model are worth sharing.
@@ -247,96 +367,42 @@ class _Generator:
                 return False
         return bool(fields)
 
-    def source(self) -> str:
-        cls = self.cls
-        fields = attrs.fields(attrs.resolve_types(cls))
-        intern = self.internable(fields)
-        self.emit(0, f"def decode_{cls.__name__}(value, _=None):")
-        self.emit(1, "if value.__class__ is not dict and not isinstance(value, _Mapping):")
-        self.emit(2, "raise FieldError('an object', value)")
-        self.emit(1, "get = value.get")
-        args: list[str] = []
-        for index, field in enumerate(fields):
-            v = f"v{index}"
-            if not field.init:  # a constant of the class, never read from the body
-                self.emit(1, f"{v} = {self.name(_constant(cls, field), 'constant')}")
-                continue
-            if field.metadata.get(RAW):  # the whole object, as received
-                self.emit(1, f"{v} = dict(value)")
-            else:
-                where = wire_name(cls, field.name)
-                required = field.default is attrs.NOTHING
-                self.emit(1, f"{v} = get({where!r}{', _MISSING' if required else ''})")
-            args.append(v if not field.kw_only else f"{field.name}={v}")
-        if intern:
-            cache = self.name(_new_cache(), "cache")
-            plain = " and ".join(
-                f"v{i} is None"
-                if attrs.has(_optional_inner(field.type) or field.type)
-                else f"(v{i}.__class__ is str or v{i} is None)"
-                for i, field in enumerate(fields)
-            )
-            key = "(" + "".join(f"v{i}, " for i in range(len(fields))) + ")"
-            self.emit(1, f"plain = {plain}")
-            self.emit(1, "if plain:")
-            self.emit(2, f"found = {cache}.get({key})")
-            self.emit(2, "if found is not None:")
-            self.emit(3, "return found")
-            self.emit(2, f"key = {key}")
-        for index, field in enumerate(fields):
-            if field.init and not field.metadata.get(RAW):
-                self.field(f"v{index}", field)
-        setters = _slot_setters(cls)
-        if setters is None:
-            self.emit(1, f"result = _cls({', '.join(args)})")
-        else:
-            # What the frozen __init__ does (one slot set per field), without its call.
-            self.emit(1, "result = _new(_cls)")
-            for index, setter in enumerate(setters):
-                self.emit(1, f"{self.name(setter, 'set')}(result, v{index})")
-        if intern:
-            self.emit(1, "if plain:")
-            self.emit(2, f"_remember({cache}, key, result)")
-        self.emit(1, "return result")
-        return "\n".join(self.lines) + "\n"
-
-    def field(self, v: str, field: attrs.Attribute[Any]) -> None:
-        cls = self.cls
+    def field(self, indent: int, cls: type[Any], v: str, field: attrs.Attribute[Any]) -> None:
         where = wire_name(cls, field.name)
         secret = is_secret(field)
         inner = _optional_inner(field.type)
         type_ = field.type if inner is None else inner
         if field.default is attrs.NOTHING:  # required: present, not null, the right type
             if type_ not in _JSON_SCALARS:  # (a scalar's class check rules these out)
-                self.emit(1, f"if {v} is _MISSING or {v} is None:")
+                self.emit(indent, f"if {v} is _MISSING or {v} is None:")
                 expected = _expected(type_)
-                self.emit(2, f"_fail({where!r}, {expected!r}, {v}, {secret})")
-            self.convert(1, v, type_, where, secret)
+                self.emit(indent + 1, f"_fail({where!r}, {expected!r}, {v}, {secret})")
+            self.convert(indent, v, type_, where, secret)
             return
         if (cls, field.name) in _EMPTY_IS_UNSET:
-            self.emit(1, f"if {v} == '':")
-            self.emit(2, f"{v} = None")
+            self.emit(indent, f"if {v} == '':")
+            self.emit(indent + 1, f"{v} = None")
         if inner is None:  # not Optional, but with a default: null means "not set"
-            self.emit(1, f"if {v} is None:")
+            self.emit(indent, f"if {v} is None:")
             default_value: Any = field.default
             if isinstance(default_value, attrs.Factory):  # type: ignore[arg-type]
                 if default_value.takes_self:
                     raise TypeError(f"{cls.__name__}.{field.name}: a default taking self")
                 factory = self.name(default_value.factory, "factory")
-                self.emit(2, f"{v} = {factory}()")
+                self.emit(indent + 1, f"{v} = {factory}()")
             else:
                 default = self.name(field.default, "default")
-                self.emit(2, f"{v} = {default}")
-            self.emit(1, "else:")
-            self.convert(2, v, type_, where, secret)
+                self.emit(indent + 1, f"{v} = {default}")
+            self.emit(indent, "else:")
+            self.convert(indent + 1, v, type_, where, secret)
             return
         if type_ in _JSON_SCALARS:  # the common case, one line: the type or None
             check, expected = _JSON_SCALARS[type_]
-            self.emit(1, f"if {check.format(v=v)} and {v} is not None:")
-            self.emit(2, f"_fail({where!r}, {expected!r}, {v}, {secret})")
+            self.emit(indent, f"if {check.format(v=v)} and {v} is not None:")
+            self.emit(indent + 1, f"_fail({where!r}, {expected!r}, {v}, {secret})")
             return
-        self.emit(1, f"if {v} is not None:")
-        self.convert(2, v, type_, where, secret)
+        self.emit(indent, f"if {v} is not None:")
+        self.convert(indent + 1, v, type_, where, secret)
 
 
 def _slot_setters(cls: type[Any]) -> list[Callable[[Any, Any], None]] | None:
@@ -386,104 +452,6 @@ def _expected(type_: Any) -> str:
     return "an object"
 
 
-_MEMBERS: dict[type[Any], dict[str, Any]] = {}
-
-
-def _open_members(enum_cls: type[Any]) -> dict[str, Any]:
-    """Value -> member for ``enum_cls``: its members, and the unknown values seen so far."""
-    members = _MEMBERS.get(enum_cls)
-    if members is None:
-        members = _MEMBERS[enum_cls] = dict(enum_cls._value2member_map_)
-    return members
-
-
-def _open_member_maker(enum_cls: type[Any], members: dict[str, Any]) -> Callable[[str], Any]:
-    """A function building the member for a value not in ``members`` yet.
-
-    An unknown value's pseudo-member is built once and shared (a bounded number of them).
-    """
-    known = len(members)
-
-    def make(value: str) -> Any:
-        if len(members) >= known + _INTERNED_MAX:  # forget the unknown values seen
-            for extra in list(members)[known:]:
-                del members[extra]
-        member = members[value] = enum_cls(value)
-        return member
-
-    return make
-
-
-def _scalar_hook(type_: Any) -> StructureHook:
-    """A checked conversion of one list element (text or an open enum)."""
-    if _is_open_enum(type_):
-        members = _open_members(type_)
-        known = members.get
-        make = _open_member_maker(type_, members)
-
-        def element_enum(value: Any, _: Any = None) -> Any:
-            if value.__class__ is not str:
-                raise FieldError("a string", value)
-            return known(value) or make(value)
-
-        return element_enum
-    check, expected = _JSON_SCALARS[type_]
-    code = compile(
-        f"def element(value, _=None):\n"
-        f"    if {check.format(v='value')}:\n"
-        f"        raise FieldError({expected!r}, value)\n"
-        f"    return value\n",
-        f"<numbers_async element decoder {type_.__name__}>",
-        "exec",
-    )
-    namespace: dict[str, Any] = {"FieldError": FieldError}
-    exec(code, namespace)  # noqa: S102 - our own generated source
-    return typing.cast(StructureHook, namespace["element"])
-
-
-def _tuple_hook(generator: _Generator, element: Any) -> Callable[[Any], tuple[Any, ...]]:
-    """``tuple[element, ...]`` from a JSON array; arrays of plain text are decoded once."""
-    decode_element = generator.element_hook(element)
-
-    def decode_all(value: list[Any] | tuple[Any, ...]) -> tuple[Any, ...]:
-        decoded = []
-        for index, item in enumerate(value):
-            try:
-                decoded.append(decode_element(item, None))
-            except FieldError as error:
-                error.segments.append(f"[{index}]")
-                raise
-        return tuple(decoded)
-
-    if not (element in _JSON_SCALARS or _is_open_enum(element)):
-
-        def decode_tuple(value: Any) -> tuple[Any, ...]:
-            if value.__class__ is not list and not isinstance(value, (list, tuple)):
-                raise FieldError("an array", value)
-            return decode_all(value)
-
-        return decode_tuple
-
-    cache = _new_cache()
-
-    def decode_shared_tuple(value: Any) -> tuple[Any, ...]:
-        if value.__class__ is not list and not isinstance(value, (list, tuple)):
-            raise FieldError("an array", value)
-        key = tuple(value)
-        try:
-            found: tuple[Any, ...] | None = cache.get(key)
-        except TypeError:  # an object in the array: not hashable, and not valid either
-            found = None
-        if found is not None:
-            return found
-        result = decode_all(value)
-        if all(item.__class__ is str for item in key):
-            _remember(cache, key, result)
-        return result
-
-    return decode_shared_tuple
-
-
 _SOURCES: dict[type[Any], str] = {}
 
 
@@ -513,6 +481,18 @@ def _union_source(conv: cattrs.Converter, base: type[Any]) -> tuple[str, dict[st
         "    return (_find(kind) or _other)(value, None)\n"
     )
     return source, names
+
+
+def _late_hook(conv: cattrs.Converter, cls: type[Any]) -> StructureHook:
+    """``cls``'s decoder, looked up at its first call (once it has been written)."""
+    found: list[StructureHook] = []
+
+    def decode_later(value: Any, _: Any = None) -> Any:
+        if not found:
+            found.append(conv.get_structure_hook(cls))
+        return found[0](value, None)
+
+    return decode_later
 
 
 def _decoder_factory(conv: cattrs.Converter) -> Callable[[type[Any]], StructureHook]:

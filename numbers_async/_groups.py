@@ -8,11 +8,13 @@ through ``_Resource._call`` with the decoder of its answer. The same groups buil
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Awaitable, Iterable
 from typing import Final, Literal, TypeAlias, cast
+from urllib.parse import urlencode
 
 from numbers_async import _operations as ops
-from numbers_async._paging import ActiveNumbersPager
+from numbers_async._paging import ActiveNumbersPager, Ahead, decode_page
 from numbers_async._raw import RawActiveNumbersPager, RawResponse
 from numbers_async._resource import _many, _one, _Resource
 from numbers_async.models import (
@@ -197,7 +199,7 @@ class ActiveNumbers(_Resource):
                 save(page.next_page_token)  # resume later with page_token=
             ```
         """
-        query = ops.list_active_query(
+        pairs = ops.list_active_query(
             region_code=region_code,
             number_type=number_type,
             pattern=pattern,
@@ -212,6 +214,7 @@ class ActiveNumbers(_Resource):
             ops.check_positive_int("max_items", max_items)
 
         sender, options = self._sender, self._options
+        query = urlencode(pairs)  # once per listing; each page adds its token
         if self._raw:
 
             async def fetch_raw(token: str | None, deadline_at: float | None) -> RawResponse[Page]:
@@ -227,9 +230,10 @@ class ActiveNumbers(_Resource):
             )
             return cast(ActiveNumbersPager, raw)
 
-        async def fetch(token: str | None, deadline_at: float | None) -> Page:
+        def fetch(token: str | None, deadline_at: float | None, ahead: Ahead) -> Awaitable[Page]:
             request = ops.list_active_page(query, token)
-            return await sender.send(request, options, _PAGE, deadline_at)
+            decode = functools.partial(decode_page, ahead=ahead)
+            return sender.send(request, options, decode, deadline_at)
 
         return ActiveNumbersPager(
             fetch,

@@ -13,7 +13,7 @@ import re
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, TypeVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote_plus, urlencode, urlsplit
 
 import attrs
 from yarl import URL
@@ -495,10 +495,11 @@ def list_active_query(
     return query
 
 
-def list_active_page(query: list[tuple[str, str]], page_token: str | None) -> Request:
-    """GET activeNumbers for one page."""
-    pairs = [*query, ("pageToken", page_token)] if page_token else query
-    return Request(Op.LIST_ACTIVE, "GET", "/activeNumbers", urlencode(pairs))
+def list_active_page(query: str, page_token: str | None) -> Request:
+    """GET activeNumbers for one page; ``query`` is ``list_active_query``'s, encoded once."""
+    if page_token:
+        query = f"{query}&pageToken={quote_plus(page_token, safe='')}"  # as urlencode does
+    return Request(Op.LIST_ACTIVE, "GET", "/activeNumbers", query)
 
 
 def get_active(phone_number: object) -> Request:

@@ -1,16 +1,50 @@
-"""The async pager behind ``active_numbers.list``."""
+"""The async pager behind ``active_numbers.list``, and the decoding of its pages.
+
+While the caller works on a page, the next one is fetched. When the caller is already
+waiting for that next page as it arrives, the request for the page after it is sent as
+soon as the arrived page's envelope is read (``nextPageToken``), before its items are
+decoded: the server prepares one page while the client decodes the other. The items are
+still decoded within the attempt (``Deferred``), so a page that does not decode is retried
+like any other answer that does not, and at most one request runs ahead of the caller.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Any
 
+from numbers_async._responses import decode_object, loads_object
+from numbers_async._retrying import Deferred
 from numbers_async.errors import DecodeError
 from numbers_async.models import ActiveNumber, Page
 
-__all__ = ["ActiveNumbersPager"]
+__all__ = ["ActiveNumbersPager", "Ahead", "FetchPage", "decode_page"]
 
-FetchPage = Callable[[str | None, float | None], Awaitable[Page]]  # (token, deadline_at)
+#: Called with the next page's token and the count of items of the page whose envelope
+#: was just read; says whether the next page's request has been started.
+Ahead = Callable[[str, int], bool]
+#: Fetches one page: ``(token, deadline_at, ahead)``; its decoding calls ``ahead``.
+FetchPage = Callable[[str | None, float | None, Ahead], Awaitable[Page]]
+
+
+def decode_page(status: int, body: bytes, ahead: Ahead) -> Page | Deferred[Page]:
+    """A listing page from its 2xx body; ``ahead`` may start the next page first.
+
+    The body is parsed and, when it names a next page and ``ahead`` starts that page's
+    request, the items are decoded after one turn of the event loop (which sends it).
+    """
+    data = loads_object(status, body)
+    token, items = data.get("nextPageToken"), data.get("activeNumbers")
+    if token.__class__ is str and token and items.__class__ is list and ahead(token, len(items)):
+        return Deferred(functools.partial(_decode_after_a_turn, status, body, data))
+    return decode_object(status, body, data, Page)
+
+
+async def _decode_after_a_turn(status: int, body: bytes, data: dict[str, Any]) -> Page:
+    await asyncio.sleep(0)  # the next page's task runs first: its request is sent
+    return decode_object(status, body, data, Page)
 
 
 class ActiveNumbersPager:
@@ -52,54 +86,118 @@ class ActiveNumbersPager:
         """Yield each page in turn; the last one is trimmed to ``max_items`` if given.
 
         While the caller works on a page, the next one is already being fetched (so at
-        most two pages are in memory). Closing the iteration early cancels that fetch.
+        most two pages are in memory); while the caller waits for a page, the request for
+        the one after it is sent as soon as the page arrives, before its numbers are
+        decoded. Closing the iteration early cancels the fetch in flight.
         """
-        remaining = self._max_items
-        deadline_at = self._deadline()  # one deadline for the whole listing
-        token = self._page_token
-        seen = {token}  # every token this listing has sent (None: the first page)
-        upcoming: asyncio.Future[Page] | None = None
+        run = _Listing(self._fetch, self._deadline(), self._page_token, self._max_items)
         try:
-            page = await self._fetch(token, deadline_at)
+            page = await run.first()
             while True:
-                if remaining is not None and len(page.items) >= remaining:
+                if run.remaining is not None and len(page.items) >= run.remaining:
                     # Trimmed pages keep the server's token: resuming from it would skip
                     # the items cut here, which the caller asked not to see anyway.
-                    yield Page(page.items[:remaining], page.next_page_token, page.total_size)
+                    yield Page(page.items[: run.remaining], page.next_page_token, page.total_size)
                     return
-                next_token = self._next_token(page, seen)
-                if next_token is not None:
-                    upcoming = asyncio.ensure_future(self._fetch(next_token, deadline_at))
-                    # Let it start now, so the request is on the wire while the caller
-                    # works on this page (else it would only start at the next await).
-                    await asyncio.sleep(0)
+                upcoming = await run.after(page)
                 yield page
                 if upcoming is None:
                     return
-                if remaining is not None:
-                    remaining -= len(page.items)
-                page, token = await upcoming, next_token
-                upcoming = None
+                page = await run.take(page, upcoming)
         finally:
-            if upcoming is not None:
-                upcoming.cancel()
-                await asyncio.gather(upcoming, return_exceptions=True)
-
-    @staticmethod
-    def _next_token(page: Page, seen: set[str | None]) -> str | None:
-        token = page.next_page_token
-        if not token:
-            return None
-        if token in seen:
-            raise DecodeError(
-                f"activeNumbers returned page token {token!r}, which this listing has "
-                f"already followed; stopping to avoid a loop ({len(seen)} pages fetched)",
-                status=200,
-                body=b"",
-            )
-        seen.add(token)
-        return token
+            await run.close()
 
     async def collect(self) -> list[ActiveNumber]:
         """All items in one list (mind the memory for large projects)."""
         return [item async for item in self]
+
+
+class _Listing:
+    """One iteration of a listing: its tokens, its count, and the fetches in flight.
+
+    ``upcoming`` is the fetch of the page after the caller's; ``early`` one started while
+    the caller waited for ``upcoming``, from its envelope (``ahead``).
+    """
+
+    def __init__(
+        self, fetch: FetchPage, deadline_at: float | None, token: str | None, max_items: int | None
+    ) -> None:
+        self._fetch = fetch
+        self._deadline_at = deadline_at  # one deadline for the whole listing
+        self._token = token
+        self.remaining = max_items
+        self._seen = {token}  # every token this listing has sent (None: the first page)
+        self._waiting = False  # the caller waits for the page being fetched
+        self._upcoming: asyncio.Future[Page] | None = None
+        self._early: tuple[str, asyncio.Future[Page]] | None = None
+
+    async def first(self) -> Page:
+        self._waiting = True
+        try:
+            return await self._fetch(self._token, self._deadline_at, self.ahead)
+        finally:
+            self._waiting = False
+
+    def ahead(self, token: str, count: int) -> bool:
+        """Start the page after the one arriving, if the caller already waits for it."""
+        if not self._waiting or self._early is not None or token in self._seen:
+            return False  # the caller is busy, one is ahead already, or a loop (said later)
+        if self.remaining is not None and count >= self.remaining:
+            return False  # the arriving page ends the listing
+        self._early = (token, self._start(token))
+        return True
+
+    def _start(self, token: str) -> asyncio.Future[Page]:
+        return asyncio.ensure_future(self._fetch(token, self._deadline_at, self.ahead))
+
+    async def after(self, page: Page) -> asyncio.Future[Page] | None:
+        """The fetch of the page after ``page``, started if it is not yet."""
+        token = self._next_token(page)
+        early, self._early = self._early, None
+        if early is not None:
+            if early[0] == token:
+                self._upcoming = early[1]
+                return early[1]
+            early[1].cancel()  # a retried page named another next page
+            await asyncio.gather(early[1], return_exceptions=True)
+        if token is None:
+            return None
+        self._upcoming = self._start(token)
+        # Let it start now, so the request is on the wire while the caller works on this
+        # page (else it would only start at the next await).
+        await asyncio.sleep(0)
+        return self._upcoming
+
+    async def take(self, page: Page, upcoming: asyncio.Future[Page]) -> Page:
+        """The next page, once the caller is done with ``page``."""
+        if self.remaining is not None:
+            self.remaining -= len(page.items)
+        self._waiting = True
+        try:
+            return await upcoming
+        finally:
+            self._waiting = False
+            self._upcoming = None
+
+    def _next_token(self, page: Page) -> str | None:
+        token = page.next_page_token
+        if not token:
+            return None
+        if token in self._seen:
+            raise DecodeError(
+                f"activeNumbers returned page token {token!r}, which this listing has "
+                f"already followed; stopping to avoid a loop ({len(self._seen)} pages fetched)",
+                status=200,
+                body=b"",
+            )
+        self._seen.add(token)
+        return token
+
+    async def close(self) -> None:
+        """Cancel the fetches still in flight (the caller stopped, or the listing failed)."""
+        pending = [future for future in (self._upcoming, self._early and self._early[1]) if future]
+        self._upcoming = self._early = None
+        for future in pending:
+            future.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)

@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 import attrs
 
 from numbers_async._headers import request_id
-from numbers_async._paging import ActiveNumbersPager
+from numbers_async._paging import ActiveNumbersPager, Ahead
 from numbers_async._redact import redact_value
 from numbers_async.models import Page
 
@@ -136,7 +136,9 @@ class RawActiveNumbersPager:
         # fetched: the answers, queued as they arrive, pair with the pages in that order.
         answers: collections.deque[RawResponse[Page]] = collections.deque()
 
-        async def fetch(token: str | None, deadline_at: float | None) -> Page:
+        async def fetch(token: str | None, deadline_at: float | None, ahead: Ahead) -> Page:
+            # ``ahead`` is not used: a page requested while the one before it is still
+            # decoding could be answered first, and the answers pair with pages by order.
             raw = await self._fetch(token, deadline_at)
             answers.append(raw)
             return raw.parsed

@@ -33,7 +33,8 @@ T = TypeVar("T")
 # --- responses ---------------------------------------------------------------------------------
 
 
-def _loads_object(status: int, body: bytes) -> dict[str, Any]:
+def loads_object(status: int, body: bytes) -> dict[str, Any]:
+    """A 2xx body parsed: a JSON object, else ``DecodeError``."""
     try:
         data = _json.loads(body)
     except ValueError as exc:
@@ -45,7 +46,11 @@ def _loads_object(status: int, body: bytes) -> dict[str, Any]:
 
 def decode(status: int, body: bytes, cls: type[T]) -> T:
     """Decode a 2xx body into ``cls``; a body that does not fit is a ``DecodeError``."""
-    data = _loads_object(status, body)
+    return decode_object(status, body, loads_object(status, body), cls)
+
+
+def decode_object(status: int, body: bytes, data: dict[str, Any], cls: type[T]) -> T:
+    """``decode`` of a body already parsed into ``data`` (``loads_object``)."""
     try:
         return structure_hook(cls)(data, cls)
     except FieldError as exc:  # names the path, the expected type and what came
@@ -58,7 +63,7 @@ def decode(status: int, body: bytes, cls: type[T]) -> T:
 
 def decode_list(status: int, body: bytes, cls: type[T], key: str) -> list[T]:
     """Decode a 2xx body holding a list of ``cls`` under ``key`` (absent or null: empty)."""
-    data = _loads_object(status, body)
+    data = loads_object(status, body)
     items = data.get(key)
     if items is None:
         return []

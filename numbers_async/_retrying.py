@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
 from numbers_async._call import Call, Response
@@ -38,14 +38,31 @@ from numbers_async.errors import (
     TransportError,
 )
 
-__all__ = ["Decode", "Retrying", "Send"]
+__all__ = ["Decode", "Deferred", "Retrying", "Send"]
 
 logger = logging.getLogger("numbers_async")
 
 T = TypeVar("T")
+
+
+class Deferred(Generic[T]):
+    """A decode's result that is finished after an await, within the same attempt.
+
+    The retry layer awaits ``finish()`` where it would have taken the result: its
+    ``DecodeError`` fails the attempt as a synchronous decode's does. A listing page
+    returns one to put the next page's request on the wire before its own items are
+    decoded (``_paging``).
+    """
+
+    __slots__ = ("finish",)
+
+    def __init__(self, finish: Callable[[], Awaitable[T]]) -> None:
+        self.finish = finish
+
+
 #: Turns the status and body of a 2xx answer into the call's result (``DecodeError`` if
-#: it cannot).
-Decode = Callable[[int, bytes], T]
+#: it cannot), or into a ``Deferred`` result.
+Decode = Callable[[int, bytes], "T | Deferred[T]"]
 #: Sends one attempt of a call and returns the answer, whatever its status.
 Send = Callable[[Call], Awaitable[Response]]
 
@@ -106,7 +123,11 @@ class Retrying:
                     outage.reached()
                 if 200 <= answer.status < 300:
                     try:
-                        result = decode(answer.status, answer.body)
+                        decoded = decode(answer.status, answer.body)
+                        if isinstance(decoded, Deferred):
+                            result: T = await _finish(call, decoded)
+                        else:
+                            result = decoded
                     except DecodeError as exc:
                         error = exc
                     else:
@@ -222,6 +243,17 @@ async def _succeeded(call: Call, watch: Watch, answer: Response) -> None:
         await watch.exchange_answered(answer.status, answer.headers, answer.elapsed, None, False)
     except BaseException:
         call.answered = call.maybe_processed = True
+        raise
+
+
+async def _finish(call: Call, deferred: Deferred[T]) -> T:
+    """A ``Deferred`` decode's result; cancelled meanwhile, the exchange is abandoned."""
+    try:
+        return await deferred.finish()
+    except DecodeError:
+        raise  # fails the attempt, as a synchronous decode's does
+    except BaseException as exc:
+        _abandon(call, exc)
         raise
 
 

@@ -36,7 +36,7 @@ from numbers_async._observe import Observer, outcome_of
 from numbers_async._operations import Op, Request
 from numbers_async._raw import RawResponse
 from numbers_async._retry import API_RULES, Safety, Settlement, reason_for, settlement
-from numbers_async._retrying import Decode, Retrying
+from numbers_async._retrying import Decode, Deferred, Retrying
 from numbers_async.errors import AmbiguousOutcomeError, ClientClosedError, NotFoundError
 
 __all__ = ["Settle"]
@@ -150,7 +150,8 @@ class Settle:
             logger.warning("%s", ambiguous)
             raise ambiguous from error
         if verdict is Settlement.DONE:
-            return _done(request, decode)
+            done = _done(request, decode)
+            return await done.finish() if isinstance(done, Deferred) else done
         return await self._reconcile(call, error, decode)
 
     async def _reconcile(self, call: Call, error: Exception, decode: Decode[T]) -> T:
@@ -192,7 +193,7 @@ class Settle:
         raise error
 
 
-def _done(request: Request, decode: Decode[T]) -> T:
+def _done(request: Request, decode: Decode[T]) -> T | Deferred[T]:
     """The result of a release or a deprovision that an earlier, lost attempt did."""
     phone = request.phone_number
     if request.op is Op.DEPROVISION_EMERGENCY_ADDRESS:

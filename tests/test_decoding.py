@@ -114,11 +114,18 @@ def test_a_model_gaining_a_field_gets_it_decoded() -> None:
         structure({"phoneNumber": "+1", "newField": "3"}, Extended)
 
 
-def test_available_and_active_numbers_decode_money_through_the_same_hook() -> None:
-    money_hook = structure_hook(Money)
-    for cls in (ActiveNumber, AvailableNumber):
-        used = structure_hook(cls).__globals__.values()
-        assert any(hook is money_hook for hook in used), cls
+def test_money_decoded_anywhere_is_one_shared_value() -> None:
+    # Each decoder writes the decoding of the models it holds in place, with the one
+    # cache of shared values of each model: the same money is one object everywhere.
+    wire = {"currencyCode": "USD", "amount": "2.00"}
+    active = structure({"phoneNumber": "+1", "money": dict(wire)}, ActiveNumber)
+    available = structure(
+        {"phoneNumber": "+1", "setupPrice": dict(wire), "monthlyPrice": dict(wire)},
+        AvailableNumber,
+    )
+    alone = structure(dict(wire), Money)
+    assert alone == Money("USD", Decimal("2.00"))
+    assert active.money is available.setup_price is available.monthly_price is alone
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -405,3 +412,88 @@ def test_a_field_type_without_a_decoder_is_refused_when_generating() -> None:
 
     with pytest.raises(TypeError, match="no decoder for Odd field type <class 'float'>"):
         _convert.make_converter().get_structure_hook(Odd)
+
+
+# --- what the generated code does in place ----------------------------------------------------
+
+_USUAL = "2024-06-06T14:42:42.022227Z"
+
+
+def _decoded_or_refused(text: str) -> datetime | str:
+    """What the number decoder makes of ``text`` as a timestamp, or the path it refuses."""
+    try:
+        number = structure({"phoneNumber": "+1", "nextChargeDate": text}, ActiveNumber)
+    except FieldError as error:
+        return error.path
+    assert number.next_charge_date is not None
+    return number.next_charge_date
+
+
+def _parsed_or_refused(text: str) -> datetime | str:
+    try:
+        return parse_datetime(text)
+    except ValueError:
+        return "nextChargeDate"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-06-06X14:42:42.022227Z",  # any separator: fromisoformat takes it, RFC 3339 not
+        "2024-W23-4T14:42:42.022227Z",  # an ISO week date
+        "2024-06-06T14:42:42,022227Z",  # a decimal comma
+        "2024-06-06T14-42:42.022227Z",
+        "2024-06-06T14:42-42.022227Z",
+        "2024-06-06T14:42:42.022227+",
+        "2024-06-06 14:42:42.022227Z",  # RFC 3339 allows a space and lower case
+        "2024-06-06t14:42:42.022227Z",
+        "2024-06-06T14:42:42.022227z",
+    ],
+)
+def test_the_usual_timestamp_form_is_read_in_place_only_when_it_is_rfc_3339(text: str) -> None:
+    # The decoders parse 'YYYY-MM-DDTHH:MM:SS.ffffffZ' with datetime.fromisoformat, which
+    # takes more than RFC 3339 does: whatever else comes is decided by parse_datetime.
+    assert _decoded_or_refused(text) == _parsed_or_refused(text)
+
+
+@given(
+    changes=st.lists(
+        st.tuples(st.integers(0, len(_USUAL) - 1), st.sampled_from("0123456789-T:.Z ,tW+x")),
+        min_size=1,
+        max_size=2,
+    )
+)
+def test_a_timestamp_one_or_two_characters_off_is_decoded_as_parse_datetime_says(
+    changes: list[tuple[int, str]],
+) -> None:
+    text = list(_USUAL)
+    for index, character in changes:
+        text[index] = character
+    assert _decoded_or_refused("".join(text)) == _parsed_or_refused("".join(text))
+
+
+def test_a_failing_item_is_named_by_its_first_place_even_when_listed_twice() -> None:
+    bad = {"phoneNumber": "+2", "money": {"amount": 2}}
+    page = {"activeNumbers": [{"phoneNumber": "+1"}, bad, bad]}
+    with pytest.raises(FieldError) as caught:
+        structure(page, Page)
+    assert caught.value.path == "activeNumbers[1].money.amount"
+
+
+@attrs.frozen
+class _Node:
+    name: str
+    child: _Node | None = None
+    children: tuple[_Node, ...] | None = None
+
+
+def test_a_model_inside_itself_is_decoded_through_its_own_decoder() -> None:
+    # Models held by a model are decoded in place, except one inside itself (which
+    # would never end): its decoder is called, once it has been written.
+    conv = _convert.make_converter()
+    wire = {"name": "a", "child": {"name": "b"}, "children": [{"name": "c", "children": []}]}
+    node = conv.structure(wire, _Node)
+    assert node == _Node("a", _Node("b"), (_Node("c", None, ()),))
+    with pytest.raises(FieldError) as caught:
+        conv.structure({"name": "a", "children": [{"name": "c", "child": {"name": 5}}]}, _Node)
+    assert caught.value.path == "children[0].child.name"

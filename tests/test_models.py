@@ -288,10 +288,10 @@ def test_repeated_values_in_a_page_decode_once_and_distinct_ones_stay_distinct()
 
 
 def test_the_shared_value_caches_stay_bounded() -> None:
-    from numbers_async import _decoders
+    from numbers_async import _fields
 
-    _decoders.clear_caches()  # whatever earlier tests left
-    for i in range(_decoders._INTERNED_MAX + 10):
+    _fields.clear_caches()  # whatever earlier tests left
+    for i in range(_fields._INTERNED_MAX + 10):
         structure(
             {
                 "phoneNumber": "+1",
@@ -302,8 +302,8 @@ def test_the_shared_value_caches_stay_bounded() -> None:
             },
             ActiveNumber,
         )
-    sizes = [len(cache) for cache in _decoders._CACHES]
-    assert max(sizes) <= _decoders._INTERNED_MAX
+    sizes = [len(cache) for cache in _fields._CACHES]
+    assert max(sizes) <= _fields._INTERNED_MAX
     assert sum(sizes) > 50  # the caches were used
     known = len(NumberType.__members__)
-    assert known < len(_decoders._open_members(NumberType)) <= known + _decoders._INTERNED_MAX
+    assert known < len(_fields._open_members(NumberType)) <= known + _fields._INTERNED_MAX

@@ -9,6 +9,7 @@ import functools
 import pytest
 
 from numbers_async import (
+    ActiveNumber,
     ApiError,
     AuthenticationError,
     CallbackConfiguration,
@@ -23,6 +24,7 @@ from numbers_async._auth import OAuth2
 from numbers_async._call import CallOptions
 from numbers_async._rate import RateGate
 from numbers_async._responses import decode
+from numbers_async._retrying import Deferred
 from numbers_async._sender import Sender
 from numbers_async._transport import AiohttpTransport
 from numbers_async.testing import FakeNumbersServer, Fault
@@ -162,3 +164,43 @@ async def test_a_token_expired_again_after_the_replay_is_not_replayed_forever(
     with pytest.raises(AuthenticationError):
         await asyncio.wait_for(client.callbacks.get(), 10)
     assert len(fake.requests_for("get_callbacks")) == 2  # the call and one replay
+
+
+async def test_a_decode_finished_after_an_await_is_finished_on_the_done_exit_too(
+    fake: FakeNumbersServer,
+) -> None:
+    # A listing page's decode finishes after an await (Deferred); no other operation's
+    # does today, so this sends a release with such a decode: its lost attempt is
+    # settled as done (the retry says "not owned") and that result is finished as well.
+    (phone,) = fake.add_active_numbers(1)
+    finished: list[str] = []
+
+    async def finish(status: int, body: bytes) -> ActiveNumber:
+        await asyncio.sleep(0)
+        number = decode(status, body, ActiveNumber)
+        finished.append(number.phone_number)
+        return number
+
+    def later(status: int, body: bytes) -> ActiveNumber | Deferred[ActiveNumber]:
+        return Deferred(functools.partial(finish, status, body))
+
+    auth = OAuth2(fake.key_id, fake.key_secret, fake.auth_url)
+    transport = AiohttpTransport()
+    sender = Sender(
+        base_url=fake.url,
+        project_id=fake.project_id,
+        auth=auth,
+        transport=transport,
+        close_transport=transport.aclose,
+        limiter=RateGate(None),
+        max_concurrency=4,
+    )
+    options = CallOptions(RetryPolicy(backoff=0.001, max_backoff=0.002), Timeouts())
+    fake.inject(Fault.status_after(502), route="release", times=1)
+    try:
+        released = await sender.send(ops.release(phone), options, later, None)
+    finally:
+        await sender.aclose()
+    assert released == ActiveNumber(phone_number=phone)
+    assert finished == [phone]
+    assert [r.status for r in fake.requests_for("release")] == [502, 404]

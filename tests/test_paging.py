@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
-from numbers_async import NumbersClient, Page
+from numbers_async import ActiveNumber, DecodeError, NumbersClient, Page, RetryPolicy
+from numbers_async._transport import TransportResponse
 from numbers_async.testing import FakeNumbersServer, MockTransport
 from numbers_async.testing._transport import MockResponse
 
@@ -95,7 +97,7 @@ async def test_every_iteration_starts_again(client: NumbersClient, fake: FakeNum
 async def test_a_server_repeating_its_page_token_is_stopped() -> None:
     from numbers_async import ActiveNumber, ActiveNumbersPager, DecodeError
 
-    async def stuck(token: str | None, deadline_at: float | None) -> Page:
+    async def stuck(token: str | None, deadline_at: float | None, ahead: object) -> Page:
         return Page(items=(ActiveNumber(phone_number="+12025550134"),), next_page_token="same")
 
     pager = ActiveNumbersPager(stuck, page_token=None, max_items=None)
@@ -130,3 +132,146 @@ async def test_the_next_page_is_requested_before_the_caller_finishes_the_current
         requested_while_holding_the_first_page = len(transport.requests)
         await pages.aclose()
     assert requested_while_holding_the_first_page == 2
+
+
+# --- the page after next is requested before a page's items are decoded ------------------------
+
+
+class Pages:
+    """A listing served from a MockTransport: each token's queue of answers, in order.
+
+    ``pages[token]`` is a list of (items, next token) answers, the last one repeated;
+    ``None`` is the first page's token. Every page token asked for is kept in ``asked``.
+    An answer comes after ``TURNS`` turns of the event loop, as from a server: a caller
+    that does not hold on to its page is waiting for the next one by then.
+    """
+
+    TURNS = 10
+
+    def __init__(self, pages: dict[str | None, list[tuple[list[object], str]]]) -> None:
+        self.pages = pages
+        self.asked: list[str | None] = []
+
+    async def __call__(self, method: str, url: str, headers: object, body: object) -> MockResponse:
+        query = dict(part.split("=", 1) for part in url.split("?", 1)[1].split("&"))
+        token = query.get("pageToken")
+        self.asked.append(token)
+        for _ in range(self.TURNS):
+            await asyncio.sleep(0)
+        answers = self.pages[token]
+        items, next_token = answers.pop(0) if len(answers) > 1 else answers[0]
+        page = {"activeNumbers": items, "nextPageToken": next_token}
+        return 200, {"Content-Type": "application/json"}, json.dumps(page)
+
+
+def numbers(first: int, count: int) -> list[object]:
+    return [{"phoneNumber": f"+1202555{first + i:04d}"} for i in range(count)]
+
+
+def listing_client(pages: Pages, **options: object) -> NumbersClient:
+    transport = MockTransport(pages)
+    return NumbersClient("p", "key", "secret", auth="basic", transport=transport, **options)  # type: ignore[arg-type]
+
+
+ONE_ATTEMPT = RetryPolicy(attempts=1)
+QUICK = RetryPolicy(attempts=3, backoff=0.001, max_backoff=0.001)
+BAD_ITEM: list[object] = [{"phoneNumber": "+12025550001"}, {"phoneNumber": 5}]
+
+
+async def test_the_page_after_next_is_requested_before_a_page_s_items_are_decoded() -> None:
+    # Page 2 names page 3, then fails to decode: page 3 was asked for by then, because a
+    # caller waiting for page 2 gets page 3's request sent before page 2's items decode.
+    pages = Pages({None: [(numbers(0, 2), "p2")], "p2": [(BAD_ITEM, "p3")], "p3": [([], "")]})
+    async with listing_client(pages, retry=ONE_ATTEMPT) as client:
+        with pytest.raises(DecodeError, match=r"activeNumbers\[1\]\.phoneNumber"):
+            await client.active_numbers.list().collect()
+    assert pages.asked == [None, "p2", "p3"]
+
+
+async def test_no_more_than_one_page_is_requested_ahead_of_the_caller() -> None:
+    pages = Pages({None: [(numbers(0, 2), "p2")]})
+    for index in range(2, 6):
+        pages.pages[f"p{index}"] = [(numbers(index * 10, 2), f"p{index + 1}")]
+    pages.pages["p6"] = [([], "")]
+    async with listing_client(pages) as client:
+        listing = client.active_numbers.list().pages()
+        await anext(listing)  # page 2 was requested while page 1 arrived
+        for _ in range(3 * Pages.TURNS):  # the caller holds page 1: page 2 arrives
+            await asyncio.sleep(0)
+        assert pages.asked == [None, "p2"]
+        await anext(listing)
+        for _ in range(3 * Pages.TURNS):
+            await asyncio.sleep(0)
+        assert pages.asked == [None, "p2", "p3"]
+        rest = [page async for page in listing]
+    assert len(rest) == 4
+    assert pages.asked == [None, "p2", "p3", "p4", "p5", "p6"]
+
+
+async def test_a_page_whose_items_do_not_decode_is_retried_and_its_next_page_kept() -> None:
+    pages = Pages(
+        {
+            None: [(numbers(0, 2), "p2")],
+            "p2": [(BAD_ITEM, "p3"), (numbers(20, 2), "p3")],
+            "p3": [(numbers(30, 1), "")],
+        }
+    )
+    async with listing_client(pages, retry=QUICK) as client:
+        listed = [n.phone_number async for n in client.active_numbers.list()]
+    assert listed == [f"+1202555{i:04d}" for i in (0, 1, 20, 21, 30)]
+    # Page 3 was asked for once, early, and its answer used after page 2's retry.
+    assert pages.asked == [None, "p2", "p3", "p2"]
+
+
+async def test_a_retried_page_naming_another_next_page_is_followed_there() -> None:
+    pages = Pages(
+        {
+            None: [(numbers(0, 1), "p2")],
+            "p2": [(BAD_ITEM, "stale"), (numbers(20, 1), "p3")],
+            "stale": [(numbers(90, 1), "")],
+            "p3": [(numbers(30, 1), "")],
+        }
+    )
+    async with listing_client(pages, retry=QUICK) as client:
+        listed = [n.phone_number async for n in client.active_numbers.list()]
+    assert listed == ["+12025550000", "+12025550020", "+12025550030"]
+    assert pages.asked == [None, "p2", "stale", "p2", "p3"]  # the stale one was dropped
+
+
+async def test_a_page_looping_back_is_not_requested_ahead() -> None:
+    pages = Pages({None: [(numbers(0, 1), "p2")], "p2": [(numbers(20, 1), "p2")]})
+    async with listing_client(pages) as client:
+        with pytest.raises(DecodeError, match="already followed"):
+            await client.active_numbers.list().collect()
+    assert pages.asked == [None, "p2"]
+
+
+async def test_a_listing_cancelled_while_a_page_decodes_ends_that_page_s_exchange(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Page 3's request goes out after page 2's answer is read and before page 2 is decoded;
+    # cancelling the caller right then (as the transport is asked for page 3) cancels page
+    # 2's call in its decoding. The exchange that brought page 2 is ended as cancelled (a
+    # watched call logs it), not left open.
+    consumer: asyncio.Task[list[ActiveNumber]] | None = None
+
+    class Cancelling(MockTransport):
+        async def request(self, method: str, url: str, *args: Any) -> TransportResponse:
+            if "pageToken=p3" in url and consumer is not None:
+                consumer.cancel()
+            return await super().request(method, url, *args)
+
+    pages = Pages({None: [(numbers(0, 1), "p2")], "p2": [(numbers(20, 1), "p3")]})
+    pages.pages["p3"] = [([], "")]
+    caplog.set_level("DEBUG", logger="numbers_async.http")  # a watched call
+    transport = Cancelling(pages)
+    async with NumbersClient("p", "k", "s", auth="basic", transport=transport) as client:
+        consumer = asyncio.ensure_future(client.active_numbers.list().collect())
+        with pytest.raises(asyncio.CancelledError):
+            await consumer
+    exchanges = [m for m in caplog.messages if m.startswith("active_numbers.list attempt 1: GET")]
+    assert [m.split(" -> ")[1].split(" in ")[0] for m in exchanges] == [
+        "200",  # page 1
+        "CancelledError",  # page 2, answered, cancelled while decoding
+        "CancelledError",  # page 3, cancelled while in flight
+    ], caplog.messages

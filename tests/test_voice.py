@@ -159,6 +159,36 @@ def test_the_union_decoder_reads_type_once_and_calls_one_decoder() -> None:
     assert number.count("(_find") == 1
 
 
+class _CountingReads(dict[str, Any]):
+    """A JSON object that records in ``reads`` which members are read through ``get``."""
+
+    def __init__(self, reads: list[str], members: dict[str, Any]) -> None:
+        super().__init__(members)
+        self.reads = reads
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.reads.append(key)
+        return super().get(key, default)
+
+
+def test_a_model_with_a_union_field_reads_each_type_once() -> None:
+    # The type of a voice configuration and of its scheduled change is read once each:
+    # no class is tried in turn.
+    reads: list[str] = []
+    scheduled = {"type": "FAX", "serviceId": "fax-1", "status": "WAITING"}
+    voice: dict[str, Any] = {"type": "EST", "trunkId": "t-1"}
+    voice["scheduledVoiceProvisioning"] = _CountingReads(reads, scheduled)
+    wire = {"phoneNumber": "+1", "voiceConfiguration": _CountingReads(reads, voice)}
+    number = structure(wire, ActiveNumber)
+    assert number.voice_configuration == EstVoiceConfiguration(
+        "t-1", None, FaxScheduledVoiceProvisioning("fax-1", ProvisioningStatus.WAITING)
+    )
+    assert reads.count("type") == 2  # once per object
+    voice_reads = ["type", "trunkId", "lastUpdatedTime", "scheduledVoiceProvisioning"]
+    scheduled_reads = ["type", "serviceId", "status", "lastUpdatedTime"]
+    assert sorted(reads) == sorted([*voice_reads, *scheduled_reads])
+
+
 # --- the old name, and the classes themselves ----------------------------------------------------
 
 

@@ -696,7 +696,7 @@ class FakeNumbersServer:
             if fault.kind == "expire_token":
                 self.expire_tokens()
                 return token_expired().answer()
-            return fault.answer()
+            return fault._answer()
         # Handling is synchronous, so each request's state change is atomic.
         try:
             answer = json_answer(
@@ -704,7 +704,7 @@ class FakeNumbersServer:
             )
         except ApiFailure as failure:
             answer = failure.answer()
-        return answer if fault is None else fault.distort(answer)
+        return answer if fault is None else fault._distort(answer)
 
     def _record_status(self, record: RecordedRequest, status: int, request_id: str) -> None:
         # Search from the end: the entry is recent, and the list may have been cleared.

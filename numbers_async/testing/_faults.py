@@ -111,7 +111,7 @@ class Fault:
         """Whether this fault answers instead of the request being handled."""
         return self.kind in _PRE_EMPTIVE
 
-    def answer(self) -> Answer:
+    def _answer(self) -> Answer:
         """The answer of a ``status``, ``status_after`` or ``reset_before`` fault."""
         if self.kind == "reset_before":
             return Answer(0, drop=True)
@@ -123,10 +123,10 @@ class Fault:
             return Answer(code, gateway_html(code), "text/html", headers)
         return Answer(code, headers=headers)
 
-    def distort(self, answer: Answer) -> Answer:
+    def _distort(self, answer: Answer) -> Answer:
         """Spoil the answer of a handled request (``reset_after``, ``status_after``...)."""
         if self.kind == "status_after":
-            return self.answer()
+            return self._answer()
         if self.kind == "reset_after":
             return attrs.evolve(answer, drop=True)
         if self.kind == "truncated_json":
