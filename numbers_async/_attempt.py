@@ -18,6 +18,7 @@ it knows whether another will follow.
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import Callable, Mapping
 from typing import Final
 
@@ -29,7 +30,7 @@ from numbers_async._rate import RateGate, RateLimiter
 from numbers_async._transport import AiohttpTransport, Timeout, Transport
 from numbers_async.errors import ClientClosedError, ResponseTooLargeError, TransportError
 
-__all__ = ["NOTABLE_WAIT", "Attempts"]
+__all__ = ["NOTABLE_WAIT", "Attempts", "Slots"]
 
 #: The shortest wait for the rate limiter that a watched call is told of (seconds): a
 #: limiter that let the attempt through at once is no wait.
@@ -57,7 +58,7 @@ class Attempts:
         self._limiter = limiter
         # The in-process gate has a synchronous fast path: no await when nothing limits.
         self._gate = limiter if isinstance(limiter, RateGate) else None
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._slots = Slots(max_concurrency)
         self._max_response_size = max_response_size
         self._clock = clock
         self.closed = False  # the transport is closed: no more attempts
@@ -70,7 +71,10 @@ class Attempts:
         if gate is None or not gate.try_pass():
             await self._rate_wait(call)  # no slot is held while waiting here
         request = call.request
-        async with self._slots:
+        slots = self._slots
+        if not slots.take_free():
+            await slots.take()
+        try:
             deadline_at = call.deadline_at
             timeout = (
                 call.timeout if deadline_at is None else self._bounded(call.timeout, deadline_at)
@@ -88,6 +92,8 @@ class Attempts:
             except TransportError as exc:
                 _name(exc, call)
                 raise
+        finally:
+            slots.give_back()
         elapsed = self._clock() - started
         limit = self._max_response_size
         if limit is not None and len(body) > limit:
@@ -147,6 +153,57 @@ class Attempts:
         return ResponseTooLargeError(
             f"{call.request.method} {path}: the response body is too large", limit=limit
         )
+
+
+class Slots:
+    """``size`` slots for attempts in flight, handed out in arrival order.
+
+    ``asyncio.Semaphore`` does the same, but taking one of its slots is a coroutine
+    even when one is free (with two more calls inside); here a free slot is a plain
+    call, ``take_free``, and only a caller that must wait awaits ``take``
+    (``benchmarks/b1_counts.py`` counts the difference on every request). A slot given
+    back goes straight to the first caller still waiting, so none can be overtaken;
+    a waiter cancelled as it was handed a slot passes it on.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._free = size
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def take_free(self) -> bool:
+        """Take a slot if one is free; whether it was taken.
+
+        None is free while anyone waits: ``give_back`` hands slots to waiters first.
+        """
+        if self._free:
+            self._free -= 1
+            return True
+        return False
+
+    async def take(self) -> None:
+        """Take a slot, waiting behind the callers that came first."""
+        if self.take_free():
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            # Cancelled while waiting, the waiter stays in line until give_back skips
+            # it; cancelled as it was handed a slot, it passes the slot on.
+            if not waiter.cancelled():
+                self.give_back()
+            raise
+
+    def give_back(self) -> None:
+        """Return a slot: to the first caller still waiting, else to the free ones."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
 
 
 def _name(error: TransportError, call: Call) -> None:

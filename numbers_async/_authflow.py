@@ -44,7 +44,9 @@ class AuthFlow:
         self._auth = auth
         self._attempts = attempts
         self._tokens = Tokens(attempts, retrying, clock, observer)
-        self._with_token: dict[tuple[int, str], dict[str, str]] = {}
+        # The headers of a request without and with a body, by credential.
+        self._with_token: dict[str, dict[str, str]] = {}
+        self._json_with_token: dict[str, dict[str, str]] = {}
 
     async def send(self, call: Call) -> Response:
         """One attempt of ``call`` with its credential, replayed once after a 401."""
@@ -74,13 +76,15 @@ class AuthFlow:
 
     def _headers(self, call: Call, authorization: str) -> dict[str, str]:
         # The merged headers change only when the token does: build them once per token.
-        headers = _JSON_HEADERS if call.request.body is not None else _HEADERS
-        key = (id(headers), authorization)
-        merged = self._with_token.get(key)
+        if call.request.body is None:
+            headers, cache = _HEADERS, self._with_token
+        else:
+            headers, cache = _JSON_HEADERS, self._json_with_token
+        merged = cache.get(authorization)
         if merged is None:
-            if len(self._with_token) > 8:  # old tokens: forget them
-                self._with_token.clear()
-            merged = self._with_token[key] = {**headers, "Authorization": authorization}
+            if len(cache) > 8:  # old tokens: forget them
+                cache.clear()
+            merged = cache[authorization] = {**headers, "Authorization": authorization}
         return merged
 
     async def aclose(self) -> None:

@@ -49,11 +49,10 @@ class OutageGate:
         self._pause = self.FIRST_PAUSE
         self.probing = False  # a probe is in flight
         self._changed: asyncio.Event | None = None  # set when a probe ends
-
-    @property
-    def active(self) -> bool:
+        # A plain attribute, not a property over _until: the retry layer reads it twice
+        # per attempt, and a property is a Python call each time (b1_counts.py).
+        self.active = False
         """Whether the client is in an outage (calls wait before each attempt)."""
-        return self._until > 0
 
     async def wait(self, deadline_at: float | None) -> bool:
         """Wait until the outage is over or this call may probe (True), or ``deadline_at``."""
@@ -84,6 +83,7 @@ class OutageGate:
             self.probing = False
             self._pause = min(self.MAX_PAUSE, self._pause * 2)
             self._until = now + self._pause
+            self.active = True
             self._notify()
             return True
         if self._until:
@@ -97,6 +97,7 @@ class OutageGate:
                 self.WINDOW,
             )
             self._until = now + self._pause
+            self.active = True
             return True
         return False
 
@@ -105,6 +106,7 @@ class OutageGate:
         if self._until:
             logger.info("the server can be reached again; resuming calls")
         self._until = 0.0
+        self.active = False
         self._pause = self.FIRST_PAUSE
         self._failures.clear()
         self.probing = False

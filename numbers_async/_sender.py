@@ -107,7 +107,8 @@ class Sender:
         ``WrongEventLoopError`` from an event loop other than the one the sender first
         ran in; nothing is sent for either.
         """
-        self._admit(request)
+        if self._closing or asyncio.get_running_loop() is not self._loop:
+            self._admit(request)  # refused, or this sender's first call (no call otherwise)
         self._in_flight += 1
         try:
             return await self._settle.run(request, options, decode, deadline_at)
@@ -120,7 +121,8 @@ class Sender:
         self, request: Request, options: CallOptions, decode: Decode[T], deadline_at: float | None
     ) -> RawResponse[T]:
         """``send``, returning the result with what its answer said (``RawResponse``)."""
-        self._admit(request)
+        if self._closing or asyncio.get_running_loop() is not self._loop:
+            self._admit(request)  # as in send
         self._in_flight += 1
         try:
             return await self._settle.run_raw(request, options, decode, deadline_at)

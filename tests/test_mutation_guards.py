@@ -13,6 +13,7 @@ from numbers_async import (
     ApiError,
     AuthenticationError,
     CallbackConfiguration,
+    ClientClosedError,
     NumbersClient,
     RetryEvent,
     RetryPolicy,
@@ -114,6 +115,24 @@ async def test_a_closed_client_refuses_calls(fake: FakeNumbersServer) -> None:
     with pytest.raises(RuntimeError, match="this NumbersClient is closed"):
         await client.callbacks.get()
     assert len(fake.requests_for("get_callbacks")) == 1
+
+
+async def test_a_call_made_while_the_client_closes_is_refused_and_sends_nothing(
+    fake: FakeNumbersServer,
+) -> None:
+    # aclose() lets calls in flight finish; one made meanwhile must not start. The
+    # 0.5 s latency only keeps the first call in flight across a few loop passes.
+    fake.inject(Fault.latency(0.5), route="get_callbacks")
+    client = fake.client()
+    in_flight = asyncio.create_task(client.callbacks.get())
+    await asyncio.sleep(0)  # it has started: counted in flight
+    closing = asyncio.create_task(client.aclose())
+    await asyncio.sleep(0)  # aclose() refuses new calls and waits for that one
+    with pytest.raises(ClientClosedError, match="nothing was sent"):
+        await client.available_regions.list()
+    await in_flight
+    await closing
+    assert fake.requests_for("list_regions") == []
 
 
 async def test_only_requests_with_a_body_declare_json_content(

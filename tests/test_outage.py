@@ -17,6 +17,7 @@ import time
 import pytest
 
 from numbers_async import BulkProgress, NumbersClient, RetryPolicy, Timeouts, TransportError
+from numbers_async._outage import OutageGate
 from numbers_async.testing import FakeNumbersServer
 
 OUTAGE = 4.0  # seconds; see the module docstring
@@ -117,3 +118,25 @@ async def test_an_outage_ends_at_the_call_deadline() -> None:
 def test_outage_wait_must_not_be_negative() -> None:
     with pytest.raises(ValueError, match="outage_wait"):
         RetryPolicy(outage_wait=-1)
+
+
+def active(gate: OutageGate) -> bool:
+    """``gate.active`` read afresh (a call, so the type checker does not narrow it)."""
+    return gate.active
+
+
+def test_the_gate_is_active_from_the_threshold_until_the_server_answers() -> None:
+    # ``active`` is read on every attempt; it must follow the gate's state exactly.
+    gate = OutageGate(clock=lambda: 100.0, sleep=asyncio.sleep)
+    for _ in range(OutageGate.THRESHOLD - 1):  # a few refused connections: no outage
+        assert not gate.connect_failed(100.0, probe=False)
+        assert not active(gate)
+    assert gate.connect_failed(100.0, probe=False)
+    assert active(gate)
+    gate.reached()
+    assert not active(gate)
+    # A probe that fails after another call's answer ended the outage starts a new one.
+    assert gate.connect_failed(201.0, probe=True)
+    assert active(gate)
+    gate.reached()
+    assert not active(gate)
