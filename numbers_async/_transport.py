@@ -177,6 +177,12 @@ class AiohttpTransport:
             raise TransportError(
                 f"{type(exc).__name__}: {exc}", method=method, path=target.path
             ) from exc
+        except RuntimeError as exc:
+            # aiohttp refuses a closed session this way, before sending anything: ours
+            # closing under a request that had read it, or a session its owner closed.
+            if not http.closed:
+                raise
+            raise ClientClosedError("the HTTP session is closed; nothing was sent") from exc
         return response.status, response.headers, payload
 
     async def aclose(self) -> None:
@@ -187,9 +193,10 @@ class AiohttpTransport:
         if self._closed:
             return
         self._closed = True
-        if self._owns_session and self._session is not None:
-            await self._session.close()
-        self._session = None
+        # Forgotten before it is closed: a request from now on is refused by _http().
+        session, self._session = self._session, None
+        if self._owns_session and session is not None:
+            await session.close()
 
 
 def _read_whole(response: aiohttp.ClientResponse, limit: int, method: str) -> bool:

@@ -15,6 +15,7 @@ from numbers_async import (
     ApiError,
     AuthenticationError,
     CallbackConfiguration,
+    ClientClosedError,
     DecodeError,
     InvalidArgumentError,
     InvalidInputError,
@@ -313,6 +314,23 @@ async def test_an_injected_session_stays_open_after_the_client_closes(
         assert not session.closed
         async with session.get(fake.url + "/v1/projects/x/availableRegions") as response:
             assert response.status == 401  # still usable
+
+
+async def test_a_call_on_an_injected_session_its_owner_closed_is_refused_unsent(
+    fake: FakeNumbersServer,
+) -> None:
+    # aiohttp refuses a closed session with a bare RuntimeError before sending anything;
+    # a rent must end in the library's ClientClosedError, and nothing was rented.
+    session = aiohttp.ClientSession()
+    async with fake.client(session=session, retry=NO_RETRY) as client:
+        await client.available_regions.list()  # the token is fetched: only the rent is left
+        (number,) = await client.available_numbers.search("US", "LOCAL", size=1)
+        await session.close()
+        with pytest.raises(ClientClosedError, match="session is closed; nothing was sent"):
+            await client.available_numbers.rent(number.phone_number)
+
+    assert fake.requests_for("rent") == []
+    assert fake.rent_counts == {}
 
 
 async def test_a_closed_client_refuses_new_calls(fake: FakeNumbersServer) -> None:
