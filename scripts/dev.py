@@ -48,8 +48,12 @@ def venv_python(where: Path) -> Path:
 
 
 def wanted_stamp() -> dict[str, object]:
-    """What a usable bootstrap environment was made from."""
-    return {"python": sys.version, "executable": sys.executable, "requirements": REQUIREMENTS}
+    """What a usable bootstrap environment was made from, as its JSON stamp reads back."""
+    return {
+        "python": sys.version,
+        "executable": sys.executable,
+        "requirements": list(REQUIREMENTS),  # JSON has lists, not tuples
+    }
 
 
 def is_current() -> bool:
