@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from _common import BENCH_DIR, ServerInfo, client_json, pythonpath, server
+from _common import BENCH_DIR, ServerInfo, pythonpath, server
 from _payloads import SHAPES, phone_number
-from b1_get import bare_token, drive
+from b1_get import bare_get, drive
 
 #: Called just before and just after the measured requests.
 Mark = Callable[[], None]
@@ -77,20 +77,9 @@ async def ours(info: ServerInfo, concurrency: int, total: int, start: Mark, stop
 
 async def bare(info: ServerInfo, concurrency: int, total: int, start: Mark, stop: Mark) -> None:
     """B1's baseline (bare aiohttp + the client's parser), measured the same way."""
-    loads = client_json()[0]
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        token = await bare_token(session, info)
-        url = f"{info.url}/v1/projects/{info.project_id}/activeNumbers/{phone_number(0)}"
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-
-        async def get() -> Any:
-            async with session.get(url, headers=headers) as response:
-                body = await response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"unexpected status {response.status}")
-                return loads(body)
-
+        get = await bare_get(session, info)
         await drive(concurrency, concurrency * 4, get)
         start()
         await drive(concurrency, total, get)

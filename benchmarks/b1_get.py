@@ -76,22 +76,33 @@ async def bare_token(session: aiohttp.ClientSession, info: ServerInfo) -> str:
         return str((await response.json())["access_token"])
 
 
+async def bare_get(
+    session: aiohttp.ClientSession, info: ServerInfo
+) -> Callable[[], Awaitable[Any]]:
+    """B1's baseline request: a bare aiohttp GET parsed with the client's JSON parser.
+
+    ``b1_counts.py`` counts this same request, so the two never drift apart.
+    """
+    loads = client_json()[0]
+    token = await bare_token(session, info)
+    url = f"{info.url}/v1/projects/{info.project_id}/activeNumbers/{phone_number(0)}"
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+
+    async def get() -> Any:
+        async with session.get(url, headers=headers) as response:
+            body = await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"unexpected status {response.status}")
+            return loads(body)
+
+    return get
+
+
 async def bare(info: ServerInfo, *, concurrency: int, total: int) -> float:
     """Bare aiohttp GET + the client's JSON parser: requests per second."""
-    loads = client_json()[0]
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        token = await bare_token(session, info)
-        url = f"{info.url}/v1/projects/{info.project_id}/activeNumbers/{phone_number(0)}"
-        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-
-        async def get() -> Any:
-            async with session.get(url, headers=headers) as response:
-                body = await response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"unexpected status {response.status}")
-                return loads(body)
-
+        get = await bare_get(session, info)
         await drive(concurrency, concurrency * 4, get)
         started = time.perf_counter()
         await drive(concurrency, total, get)
