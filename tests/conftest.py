@@ -16,6 +16,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from numbers_async import NumbersClient
+from numbers_async._auth import OAuth2
+from numbers_async._rate import RateGate
+from numbers_async._sender import Sender
+from numbers_async._transport import AiohttpTransport
 from numbers_async.testing import FakeNumbersServer
 
 # Hypothesis's per-example deadline (200 ms) and its "too slow" health check measure wall
@@ -48,6 +52,27 @@ def basic_authorization(fake: FakeNumbersServer) -> dict[str, str]:
     """The header that authenticates a raw request to the fake with its key pair."""
     key_pair = base64.b64encode(f"{fake.key_id}:{fake.key_secret}".encode()).decode()
     return {"Authorization": f"Basic {key_pair}"}
+
+
+def bare_sender(
+    fake: FakeNumbersServer, *, max_concurrency: int, clock: Callable[[], float] = time.monotonic
+) -> Sender:
+    """The request pipeline alone, on ``fake``, without a client around it.
+
+    ``clock`` is the token's clock (for moving a token past its refresh point); ``aclose``
+    the sender when done.
+    """
+    auth = OAuth2(fake.key_id, fake.key_secret, fake.auth_url, clock=clock)
+    transport = AiohttpTransport()
+    return Sender(
+        base_url=fake.url,
+        project_id=fake.project_id,
+        auth=auth,
+        transport=transport,
+        close_transport=transport.aclose,
+        limiter=RateGate(None),
+        max_concurrency=max_concurrency,
+    )
 
 
 async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -20,32 +20,18 @@ from numbers_async import (
     Timeouts,
 )
 from numbers_async import _operations as ops
-from numbers_async._auth import OAuth2
 from numbers_async._call import CallOptions
-from numbers_async._rate import RateGate
 from numbers_async._responses import decode
 from numbers_async._retrying import Deferred
-from numbers_async._sender import Sender
-from numbers_async._transport import AiohttpTransport
 from numbers_async.testing import FakeNumbersServer, Fault
-from tests.conftest import eventually
+from tests.conftest import bare_sender, eventually
 
 
 async def test_an_early_refresh_that_fails_keeps_the_still_valid_token(
     fake: FakeNumbersServer,
 ) -> None:
     now = 0.0
-    auth = OAuth2(fake.key_id, fake.key_secret, fake.auth_url, clock=lambda: now)
-    transport = AiohttpTransport()
-    sender = Sender(
-        base_url=fake.url,
-        project_id=fake.project_id,
-        auth=auth,
-        transport=transport,
-        close_transport=transport.aclose,
-        limiter=RateGate(None),
-        max_concurrency=4,
-    )
+    sender = bare_sender(fake, max_concurrency=4, clock=lambda: now)
     options = CallOptions(RetryPolicy(), Timeouts())
     read = functools.partial(decode, cls=CallbackConfiguration)
     try:
@@ -184,17 +170,7 @@ async def test_a_decode_finished_after_an_await_is_finished_on_the_done_exit_too
     def later(status: int, body: bytes) -> ActiveNumber | Deferred[ActiveNumber]:
         return Deferred(functools.partial(finish, status, body))
 
-    auth = OAuth2(fake.key_id, fake.key_secret, fake.auth_url)
-    transport = AiohttpTransport()
-    sender = Sender(
-        base_url=fake.url,
-        project_id=fake.project_id,
-        auth=auth,
-        transport=transport,
-        close_transport=transport.aclose,
-        limiter=RateGate(None),
-        max_concurrency=4,
-    )
+    sender = bare_sender(fake, max_concurrency=4)
     options = CallOptions(RetryPolicy(backoff=0.001, max_backoff=0.002), Timeouts())
     fake.inject(Fault.status_after(502), route="release", times=1)
     try:

@@ -31,15 +31,11 @@ from numbers_async import (
     TransportError,
 )
 from numbers_async import _operations as ops
-from numbers_async._auth import OAuth2
 from numbers_async._call import CallOptions
-from numbers_async._rate import RateGate
 from numbers_async._responses import decode
-from numbers_async._sender import Sender
-from numbers_async._transport import AiohttpTransport
 from numbers_async.testing import FakeNumbersServer, Fault
 
-from .conftest import api_requests
+from .conftest import api_requests, bare_sender
 
 NO_RETRY = RetryPolicy(attempts=1)
 
@@ -76,17 +72,7 @@ async def test_token_is_refreshed_ahead_of_expiry_without_any_401(
     # hour's token expires) while the fake, on real time, still honours the token. A call
     # that waited for expiry would meet a 401; fifty calls share the one refresh.
     now = 0.0
-    auth = OAuth2(fake.key_id, fake.key_secret, fake.auth_url, clock=lambda: now)
-    transport = AiohttpTransport()
-    sender = Sender(
-        base_url=fake.url,
-        project_id=fake.project_id,
-        auth=auth,
-        transport=transport,
-        close_transport=transport.aclose,
-        limiter=RateGate(None),
-        max_concurrency=10,
-    )
+    sender = bare_sender(fake, max_concurrency=10, clock=lambda: now)
     options = CallOptions(RetryPolicy(), Timeouts())
     read = functools.partial(decode, cls=CallbackConfiguration)
     try:
