@@ -94,13 +94,7 @@ class Attempts:
                 raise
         finally:
             slots.give_back()
-        elapsed = self._clock() - started
-        limit = self._max_response_size
-        if limit is not None and len(body) > limit:
-            raise self._too_large(call, limit)
-        if not (self._headers_ignore_case or isinstance(answer_headers, Headers)):
-            answer_headers = Headers(answer_headers)
-        return Response(status, answer_headers, body, request, call.url, call.attempt, elapsed)
+        return self._response(call, status, answer_headers, body, self._clock() - started)
 
     async def send_unmetered(self, call: Call, headers: Mapping[str, str]) -> Response:
         """One token-endpoint attempt: neither rate-gated nor holding a slot."""
@@ -120,13 +114,19 @@ class Attempts:
         except TransportError as exc:
             _name(exc, call)
             raise
-        elapsed = self._clock() - started
+        return self._response(call, status, answer_headers, body, self._clock() - started)
+
+    def _response(
+        self, call: Call, status: int, headers: Mapping[str, str], body: bytes, elapsed: float
+    ) -> Response:
+        """The answer as a ``Response``: its size checked, its headers ignoring case."""
         limit = self._max_response_size
         if limit is not None and len(body) > limit:
             raise self._too_large(call, limit)
-        if not (self._headers_ignore_case or isinstance(answer_headers, Headers)):
-            answer_headers = Headers(answer_headers)
-        return Response(status, answer_headers, body, request, call.url, call.attempt, elapsed)
+        if not (self._headers_ignore_case or isinstance(headers, Headers)):
+            headers = Headers(headers)
+        request = call.request
+        return Response(status, headers, body, request, call.url, call.attempt, elapsed)
 
     async def _rate_wait(self, call: Call) -> None:
         """Wait for the rate limiter; a watched call is told how long it waited."""
