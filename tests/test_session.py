@@ -319,6 +319,24 @@ async def test_a_call_on_an_injected_session_its_owner_closed_is_refused_unsent(
     assert fake.rent_counts == {}
 
 
+async def test_a_runtime_error_from_an_open_session_is_not_taken_for_a_closed_one(
+    fake: FakeNumbersServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Only a closed session's refusal means "nothing was sent"; any other RuntimeError
+    # from aiohttp is a fault of its own and goes up as it is.
+    async with fake.client(retry=NO_RETRY) as client:
+        await client.available_regions.list()
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("not about closing")
+
+        monkeypatch.setattr(aiohttp.ClientSession, "request", broken)
+        with pytest.raises(RuntimeError, match="not about closing") as caught:
+            await client.callbacks.get()
+
+    assert not isinstance(caught.value, ClientClosedError)
+
+
 async def test_a_closed_client_refuses_new_calls(fake: FakeNumbersServer) -> None:
     client = fake.client()
     await client.aclose()
