@@ -396,7 +396,10 @@ class RedisRateLimiter:
             )
         if replicas:
             self._replicas = replicas
-        if self._fallback is not None:
+        # Only a probe, sent while falling back, ends the fallback: an answer to a command
+        # sent before Redis was found unreachable (a late reply while it shuts down) says
+        # nothing of Redis now, and would make the limiter flap between the two.
+        if probing and self._fallback is not None:
             self._fallback = None
             logger.warning(
                 "Redis is reachable again: back on the rate limit shared under %r",

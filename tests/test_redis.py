@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -383,6 +383,64 @@ async def test_redis_stopped_mid_run_falls_back_warns_once_and_rejoins(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len([w for w in warnings if "unreachable" in w]) == 1, warnings
     assert len([w for w in warnings if "reachable again" in w]) == 1, warnings
+
+
+class ScriptedRedis:
+    """Stands in for a Redis client: each acquire-script call plays the next answer.
+
+    An answer is an ``asyncio.Event`` to wait for and then a reply, or an exception.
+    """
+
+    def __init__(self) -> None:
+        self.answers: list[tuple[asyncio.Event | None, Any]] = []
+
+    def register_script(self, source: str) -> Callable[..., Any]:
+        async def script(keys: Any = None, args: Any = None) -> Any:
+            released, answer = self.answers.pop(0)
+            if released is not None:
+                await released.wait()
+            if isinstance(answer, BaseException):
+                raise answer
+            return answer
+
+        return script
+
+
+async def test_a_late_answer_sent_before_the_fallback_does_not_end_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # One caller's command was sent before Redis stopped and is answered late (a server
+    # shutting down); another's failed meanwhile. The late answer says nothing of Redis
+    # now: the fallback stays until a probe succeeds, with one warning each way.
+    caplog.set_level(logging.WARNING, logger="numbers_async")
+    redis = ScriptedRedis()
+    late = asyncio.Event()
+    redis.answers = [
+        (late, [0, 0, 1, 0]),  # sent first, answered after the failure
+        (None, aioredis.ConnectionError("gone")),
+        (None, [0, 0, 1, 0]),  # the probe, once retry_interval has passed
+    ]
+    limiter = RedisRateLimiter(
+        cast(aioredis.Redis, redis), rate=1000, key="k", fallback_rate=1000, retry_interval=0.05
+    )
+    shared = []
+    first = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)  # its command is in flight
+    await limiter.acquire()  # fails over to the fallback
+    shared.append(limiter.shared)
+    late.set()
+    await first
+    shared.append(limiter.shared)  # still falling back: no probe has answered
+    await asyncio.sleep(0.06)
+    await limiter.acquire()  # the probe
+    shared.append(limiter.shared)
+
+    assert shared == [False, False, True]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [w.split(" (")[0].split(":")[0] for w in warnings] == [
+        "Redis is unreachable",
+        "Redis is reachable again",
+    ]
 
 
 async def test_unreachable_redis_never_fails_a_call() -> None:
