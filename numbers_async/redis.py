@@ -396,9 +396,7 @@ class RedisRateLimiter:
             )
         if replicas:
             self._replicas = replicas
-        # Only a probe, sent while falling back, ends the fallback: an answer to a command
-        # sent before Redis was found unreachable (a late reply while it shuts down) says
-        # nothing of Redis now, and would make the limiter flap between the two.
+        # Only a probe ends the fallback: a late answer sent before it says nothing of now.
         if probing and self._fallback is not None:
             self._fallback = None
             logger.warning(
