@@ -396,8 +396,7 @@ class RedisRateLimiter:
             )
         if replicas:
             self._replicas = replicas
-        # Only a probe ends the fallback: a late answer sent before it says nothing of now.
-        if probing and self._fallback is not None:
+        if probing and self._fallback is not None:  # a late pre-fallback answer is no probe
             self._fallback = None
             logger.warning(
                 "Redis is reachable again: back on the rate limit shared under %r",
