@@ -150,9 +150,10 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         """Outcomes reached but never yielded: the stream was closed or cancelled first.
 
         That happens on ``break`` out of ``async for`` or a second Ctrl-C in the CLI. Items
-        that had finished by then (a number rented, say) are here rather than lost; items
-        still in flight were cancelled and are not. Empty for a job that ran to its end. A
-        journal records these outcomes too.
+        the server had answered by then (a number rented, say, even while its journal entry
+        was still being written) are here rather than lost; items still waiting for an
+        answer were cancelled and are not. Empty for a job that ran to its end. A journal
+        records these outcomes too (one cut off mid-write is checked again on a rerun).
         """
         return tuple(self._unreported)
 
@@ -420,18 +421,34 @@ class BulkJob(Coroutine[Any, Any, BulkReport]):
         except NumbersError as exc:
             error, unknown = exc, maybe_processed(exc)
         else:
-            if journal is not None:
-                try:
-                    await journal.record_success(item_key, number, seq=seq)
-                except Withdrawn:
-                    return None  # reported by the worker the journal hands it to
-            return BulkOutcome(item, number=number)
-        if journal is not None:
-            try:
-                await journal.record_failure(item_key, error, unknown=unknown, seq=seq)
-            except Withdrawn:
-                return None  # checked again, and reported, by whoever gets it next
-        return BulkOutcome(item, error=error, outcome_unknown=unknown)
+            outcome = BulkOutcome(item, number=number)
+            if journal is None:
+                return outcome
+            return await self._journaled(journal.record_success(item_key, number, seq=seq), outcome)
+        outcome = BulkOutcome(item, error=error, outcome_unknown=unknown)
+        if journal is None:
+            return outcome
+        return await self._journaled(
+            journal.record_failure(item_key, error, unknown=unknown, seq=seq), outcome
+        )
+
+    async def _journaled(
+        self, record: Coroutine[Any, Any, None], outcome: BulkOutcome
+    ) -> BulkOutcome | None:
+        """``outcome`` once ``record``, its journal entry, is durable.
+
+        None if the journal has handed the item to another worker (which reports it). A job
+        cancelled during the write still has the outcome (the server's answer is known,
+        whether or not the entry made it to the journal): it goes to ``unreported``.
+        """
+        try:
+            await record
+        except Withdrawn:
+            return None
+        except asyncio.CancelledError:
+            self._unreported.append(outcome)
+            raise
+        return outcome
 
     @staticmethod
     async def _traced(

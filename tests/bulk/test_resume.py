@@ -361,3 +361,42 @@ async def test_rent_any_cancelled_again_and_again_still_rents_exactly_count(
     assert len(set(phones_of(report))) == count
     assert sum(fake.rent_counts.values()) == count
     assert set(fake.rent_counts.values()) == {1}
+
+
+@pytest.mark.parametrize("kind", ["succeeded", "failed"])
+async def test_an_outcome_being_journaled_when_the_job_is_cancelled_is_still_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """The server answered, the journal write was under way, then the job was cancelled
+    (the CLI's second Ctrl-C): the answer is known, so it is in ``unreported``, not lost."""
+    written = asyncio.Event()
+    gate = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    write = Journal._write
+
+    def slow_write(self: Journal, data: bytes) -> None:
+        write(self, data)
+        if f'"event":"{kind}"'.encode() in data:
+            loop.call_soon_threadsafe(written.set)
+            asyncio.run_coroutine_threadsafe(gate.wait(), loop).result(timeout=10)
+
+    monkeypatch.setattr(Journal, "_write", slow_write)
+    async with FakeNumbersServer() as fake, fake.client(**QUICK) as client:
+        numbers = fake.add_active_numbers(1) if kind == "succeeded" else ["+19995550000"]
+        job = client.bulk.release(numbers, journal=tmp_path / "release.jsonl")
+
+        async def consume() -> list[Any]:
+            async with job.stream() as stream:
+                return [outcome async for outcome in stream]
+
+        consumer = asyncio.create_task(consume())
+        await asyncio.wait_for(written.wait(), 10)
+        consumer.cancel()
+        await asyncio.sleep(0.05)  # the cancellation reaches the item while it waits
+        gate.set()
+        with pytest.raises(asyncio.CancelledError):
+            await consumer
+
+    assert events(tmp_path / "release.jsonl")[-1] == (numbers[0], kind)
+    assert [outcome.item for outcome in job.unreported] == numbers
+    assert [outcome.ok for outcome in job.unreported] == [kind == "succeeded"]
