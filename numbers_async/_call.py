@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -20,6 +21,7 @@ from numbers_async._config import Timeouts
 from numbers_async._operations import Request
 from numbers_async._retry import RetryPolicy, RetryRules, maybe_processed
 from numbers_async._transport import Timeout
+from numbers_async.errors import NumbersTimeoutError
 
 if TYPE_CHECKING:
     from numbers_async._observe import Watch
@@ -107,6 +109,22 @@ class Call:
         self.rules = rules
         self.timeout = timeout  # per attempt, before the deadline cuts it short
         self.deadline_at = deadline_at  # clock time by which the call must be over
+
+    @property
+    def path(self) -> str:
+        """The request's path, as errors show it: no query string (it may hold page tokens)."""
+        return urlsplit(self.url).path
+
+    def deadline_passed(self) -> NumbersTimeoutError:
+        """The error of a call whose deadline passed before its next attempt: nothing sent."""
+        request = self.request
+        return NumbersTimeoutError(
+            "deadline passed",
+            request_sent=False,
+            operation=request.op.value,
+            method=request.method,
+            path=self.path,
+        )
 
     def failed(self, error: BaseException, *, answered: bool) -> None:
         """Record that the current attempt failed with ``error`` (``answered``: by the server)."""

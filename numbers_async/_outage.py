@@ -11,9 +11,12 @@ import asyncio
 import collections
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from numbers_async.errors import TransportError
+from numbers_async.errors import NumbersError, TransportError
+
+if TYPE_CHECKING:
+    from numbers_async._call import Call
 
 __all__ = ["OutageGate", "connect_failure"]
 
@@ -76,6 +79,46 @@ class OutageGate:
             except asyncio.TimeoutError:  # not the builtin TimeoutError on Python 3.10
                 return False
         return False
+
+    async def wait_for(self, call: Call) -> bool:
+        """Wait here before ``call``'s next attempt; whether that attempt is the probe.
+
+        Bounded by the call's ``outage_wait`` (counted from its first wait) and its
+        deadline, which, if it passes meanwhile, ends the call (``deadline_passed``).
+        """
+        now = self._clock()
+        if call.ride_until is None:
+            call.ride_until = now + call.retry.outage_wait
+        if now >= call.ride_until:
+            return False  # waited long enough: attempts count again
+        deadline_at = call.deadline_at
+        bound = call.ride_until if deadline_at is None else min(call.ride_until, deadline_at)
+        probe = await self.wait(bound)
+        if call.watch is not None:
+            call.watch.waited("outage", self._clock() - now)
+        if deadline_at is not None and self._clock() >= deadline_at:
+            if probe:
+                self.abandon()
+            raise call.deadline_passed()
+        return probe
+
+    def rides_out(self, call: Call, error: NumbersError, probe: bool) -> bool:
+        """Whether ``call`` waits out the outage ``error`` shows, its attempt uncounted."""
+        if not call.rules.rides_outages:
+            return False
+        if not isinstance(error, TransportError) or error.request_sent:
+            if self.active or probe:
+                self.reached()  # something answered, or took the request: not an outage
+            return False
+        now = self._clock()
+        if not self.connect_failed(now, probe) or call.retry.outage_wait <= 0:
+            return False
+        if call.ride_until is None:
+            call.ride_until = now + call.retry.outage_wait
+        if now >= call.ride_until:
+            return False
+        logger.debug("%s: waiting out an outage", call.request.op.value)
+        return True
 
     def connect_failed(self, now: float, probe: bool) -> bool:
         """Record a connect failure; whether the client is (now) in an outage."""

@@ -13,7 +13,8 @@ Where the rules say so (API requests, not token fetches), two things are shared 
 every call of the client: a 429 pauses the rate limiter, and connect failures feed the
 ``OutageGate``, which pauses every call while the server cannot be reached and lets one
 probe through at a time; attempts that meet an outage are not counted (up to
-``RetryPolicy.outage_wait``). No slot is held while sleeping or waiting here.
+``RetryPolicy.outage_wait``; how a call waits there is the gate's: ``wait_for``,
+``rides_out``). No slot is held while sleeping or waiting here.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
-from urllib.parse import urlsplit
 
 from numbers_async._call import Call, Response
 from numbers_async._observe import Watch
@@ -32,7 +32,6 @@ from numbers_async._retry import notify_retry, retry_delay
 from numbers_async.errors import (
     DecodeError,
     NumbersError,
-    NumbersTimeoutError,
     RateLimitedError,
     ResponseTooLargeError,
     TransportError,
@@ -92,20 +91,20 @@ class Retrying:
         while True:
             call.attempt += 1
             if call.deadline_at is not None and self._clock() >= call.deadline_at:
-                raise _deadline_passed(call)
+                raise call.deadline_passed()
             probe = False
             if outage.active and call.rules.rides_outages and call.retry.outage_wait > 0:
-                probe = await self._wait_out_outage(call)
+                probe = await outage.wait_for(call)
             answer: Response | None = None
             try:
                 answer = await send(call)
             except (TransportError, ResponseTooLargeError) as exc:
-                if self._cut_by_deadline(call, exc):
+                if _cut_by_deadline(call, exc, self._clock):
                     if probe:
                         outage.abandon()
                     _abandon(call, exc)
                     raise  # the deadline ended the call before anything was sent
-                if self._rides_out(call, exc, probe):
+                if outage.rides_out(call, exc, probe):
                     call.attempt -= 1  # the call waits at the gate; this did not count
                     if call.watch is not None and call.watch.open:
                         await call.watch.exchange_failed(exc, True)
@@ -135,7 +134,14 @@ class Retrying:
                             await _succeeded(call, call.watch, answer)
                         return result
                 else:
-                    error = _error(answer)
+                    error = error_for(
+                        answer.status,
+                        answer.headers,
+                        answer.body,
+                        operation=answer.operation,
+                        method=call.request.method,
+                        path=call.path,
+                    )
                 call.failed(error, answered=True)
             delay = self._delay(call, error)
             watch = call.watch
@@ -152,56 +158,6 @@ class Retrying:
             if watch is not None:
                 watch.retrying(call.attempt, delay, error)
             await self._sleep(delay)
-
-    async def _wait_out_outage(self, call: Call) -> bool:
-        """Wait at the outage gate; whether this call's next attempt is the probe."""
-        now = self._clock()
-        if call.ride_until is None:
-            call.ride_until = now + call.retry.outage_wait
-        if now >= call.ride_until:
-            return False  # waited long enough: attempts count again
-        deadline_at = call.deadline_at
-        bound = call.ride_until if deadline_at is None else min(call.ride_until, deadline_at)
-        probe = await self._outage.wait(bound)
-        if call.watch is not None:
-            call.watch.waited("outage", self._clock() - now)
-        if deadline_at is not None and self._clock() >= deadline_at:
-            if probe:
-                self._outage.abandon()
-            raise _deadline_passed(call)
-        return probe
-
-    def _cut_by_deadline(self, call: Call, error: NumbersError) -> bool:
-        """Whether the call's deadline passed before ``error``'s attempt sent anything.
-
-        Not a failed attempt, nor a sign of an outage (a wait for a token, or a connection,
-        cut short by the call's own deadline): the call just ends.
-        """
-        return (
-            isinstance(error, TransportError)
-            and not error.request_sent
-            and call.deadline_at is not None
-            and self._clock() >= call.deadline_at
-        )
-
-    def _rides_out(self, call: Call, error: NumbersError, probe: bool) -> bool:
-        """Whether a transport failure is an outage this call waits out, uncounted."""
-        outage = self._outage
-        if not call.rules.rides_outages:
-            return False
-        if not isinstance(error, TransportError) or error.request_sent:
-            if outage.active or probe:
-                outage.reached()  # something answered, or took the request: not an outage
-            return False
-        now = self._clock()
-        if not outage.connect_failed(now, probe) or call.retry.outage_wait <= 0:
-            return False
-        if call.ride_until is None:
-            call.ride_until = now + call.retry.outage_wait
-        if now >= call.ride_until:
-            return False
-        logger.debug("%s: waiting out an outage", call.request.op.value)
-        return True
 
     def _delay(self, call: Call, error: NumbersError) -> float | None:
         """Seconds to wait before the next attempt, or None to stop retrying."""
@@ -221,15 +177,17 @@ class Retrying:
         return delay
 
 
-def _deadline_passed(call: Call) -> NumbersTimeoutError:
-    """The call's deadline passed before its next attempt: nothing was sent for it."""
-    request = call.request
-    return NumbersTimeoutError(
-        "deadline passed",
-        request_sent=False,
-        operation=request.op.value,
-        method=request.method,
-        path=urlsplit(call.url).path,
+def _cut_by_deadline(call: Call, error: NumbersError, clock: Callable[[], float]) -> bool:
+    """Whether the call's deadline passed before ``error``'s attempt sent anything.
+
+    Not a failed attempt, nor a sign of an outage (a wait for a token, or a connection,
+    cut short by the call's own deadline): the call just ends.
+    """
+    return (
+        isinstance(error, TransportError)
+        and not error.request_sent
+        and call.deadline_at is not None
+        and clock() >= call.deadline_at
     )
 
 
@@ -262,15 +220,3 @@ def _abandon(call: Call, error: BaseException) -> None:
     watch = call.watch
     if watch is not None and watch.open:
         watch.abandon(error)
-
-
-def _error(response: Response) -> NumbersError:
-    """The ``ApiError`` an answer that is not a 2xx stands for."""
-    return error_for(
-        response.status,
-        response.headers,
-        response.body,
-        operation=response.operation,
-        method=response.request.method,
-        path=urlsplit(response.url).path,  # no query string: it may carry page tokens
-    )
