@@ -26,18 +26,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
-from urllib.parse import urlsplit
 
-from numbers_async import _json
 from numbers_async import _operations as ops
 from numbers_async._call import Call, CallOptions, Response
-from numbers_async._headers import request_id
+from numbers_async._endings import ambiguous_outcome, check_failed, done_before
 from numbers_async._observe import Observer, outcome_of
 from numbers_async._operations import Op, Request
 from numbers_async._raw import RawResponse
-from numbers_async._retry import API_RULES, Safety, Settlement, reason_for, settlement
+from numbers_async._retry import API_RULES, Settlement, settlement
 from numbers_async._retrying import Decode, Deferred, Retrying
-from numbers_async.errors import AmbiguousOutcomeError, ClientClosedError, NotFoundError
+from numbers_async.errors import AmbiguousOutcomeError, NotFoundError
 
 __all__ = ["Settle"]
 
@@ -146,11 +144,11 @@ class Settle:
         if verdict is Settlement.RAISE:
             raise error
         if verdict is Settlement.AMBIGUOUS:
-            ambiguous = _ambiguous(call, error)
+            ambiguous = ambiguous_outcome(call, error)
             logger.warning("%s", ambiguous)
             raise ambiguous from error
         if verdict is Settlement.DONE:
-            done = _done(request, decode)
+            done = done_before(request, decode)
             return await done.finish() if isinstance(done, Deferred) else done
         return await self._reconcile(call, error, decode)
 
@@ -176,12 +174,7 @@ class Settle:
         except Exception as exc:
             if watch is not None:
                 watch.ended("failed", follow_up.attempt, exc)
-            ambiguous = AmbiguousOutcomeError(
-                request.op.value,
-                f"{phone} may have been rented, and checking failed ({reason_for(exc)})",
-                request.json,
-                **_named(call),
-            )
+            ambiguous = check_failed(call, exc)
             logger.warning("%s", ambiguous)
             raise ambiguous from exc
         else:
@@ -191,54 +184,3 @@ class Settle:
             logger.info("%s %s: rented by an earlier attempt (reconciled)", request.op.value, phone)
             return owned
         raise error
-
-
-def _done(request: Request, decode: Decode[T]) -> T | Deferred[T]:
-    """The result of a release or a deprovision that an earlier, lost attempt did."""
-    phone = request.phone_number
-    if request.op is Op.DEPROVISION_EMERGENCY_ADDRESS:
-        logger.info("%s %s: already removed by an earlier attempt", request.op.value, phone)
-        return decode(200, b"")  # what the deprovision itself answers: nothing
-    logger.info("%s %s: already released by an earlier attempt", request.op.value, phone)
-    # The API has nothing more to say about a number the project no longer owns, so the
-    # answer carries only the number.
-    return decode(200, _json.dumps({"phoneNumber": phone}))
-
-
-def _named(call: Call) -> dict[str, str | None]:
-    """The method, path and last request id an ``AmbiguousOutcomeError`` of ``call`` shows."""
-    answer = call.response
-    return {
-        "method": call.request.method,
-        "path": urlsplit(call.url).path,
-        "request_id": None if answer is None else request_id(answer.headers),
-    }
-
-
-def _ambiguous(call: Call, error: BaseException) -> AmbiguousOutcomeError:
-    """The error of a call that may have acted and can no longer tell."""
-    request = call.request
-    reason = reason_for(error)
-    if isinstance(error, ClientClosedError):
-        message = (
-            "the client was closed while the call was in flight, after an attempt that "
-            "may have been processed; whether it took effect is unknown"
-        )
-    elif request.op is Op.REQUEST:
-        message = (
-            f"the request may have been processed but its outcome is unknown ({reason}); "
-            "it was not sent again because it was sent with idempotent=False. Check "
-            "what it did before sending it again."
-        )
-    elif request.safety is Safety.AT_MOST_ONCE:
-        message = (
-            f"the request may have been processed but its outcome is unknown ({reason}); "
-            "it was not retried because a repeat could rent a second number. Check "
-            "active_numbers.list before trying again."
-        )
-    else:
-        message = (
-            f"an attempt may have been processed, and the call then ended ({reason}); "
-            "whether the change took effect is unknown"
-        )
-    return AmbiguousOutcomeError(request.op.value, message, request.json, **_named(call))
