@@ -7,6 +7,8 @@ alike), so a cycle hidden behind a lazy import still counts.
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,6 +130,47 @@ def test_no_module_is_larger_than_the_limit() -> None:
         if (n := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert set(large) <= LARGE_ALLOWED, large
+
+
+#: The request pipeline's layers (docs/architecture.md), each kept small enough to read at once.
+SENDER_LAYERS = ("_sender", "_settle", "_retrying", "_authflow", "_attempt", "_transport")
+MAX_LAYER_CODE_LINES = 150
+
+
+def _code_lines(source: str) -> int:
+    """Lines holding code: not blank, not only a comment, not part of a docstring."""
+    tree = ast.parse(source)
+    docstrings: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+                and first.end_lineno is not None
+            ):
+                docstrings.update(range(first.lineno, first.end_lineno + 1))
+    skipped = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT}
+    lines: set[int] = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type not in skipped and token.type != tokenize.ENDMARKER:
+            lines.update(range(token.start[0], token.end[0] + 1))
+    return len(lines - docstrings)
+
+
+def test_code_lines_count_code_only() -> None:
+    source = (
+        '"""Doc.\n\nMore."""\n\n# a comment\nx = (\n    1,\n)\n\n'
+        'def f():\n    """Doc."""\n    return x  # why\n'
+    )
+    assert _code_lines(source) == 5  # x = ( / 1, / ) / def f(): / return x
+
+
+@pytest.mark.parametrize("layer", SENDER_LAYERS)
+def test_no_sender_layer_is_over_the_layer_limit(layer: str) -> None:
+    lines = _code_lines((PACKAGE / f"{layer}.py").read_text())
+    assert lines <= MAX_LAYER_CODE_LINES, f"{layer}: {lines} lines of code"
 
 
 def test_the_retry_module_is_a_leaf() -> None:
