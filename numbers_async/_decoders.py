@@ -23,7 +23,10 @@ form parsed inline, and the value built by setting its slots in field order wher
 is all the class's ``__init__`` would do (``_slot_setters``). The models a model holds
 are decoded in place, not by calling their decoders: a nested model's fields and the
 items of an array of models (a page's numbers) are written into the holder's function,
-their failures named by the same paths. A union field reads ``type`` in place and calls
+their failures named by the same paths (an array item by its index). Called with
+``consume=True`` (a page parsed for this decode only), a decoder takes each item out of
+its array as it decodes it, so the item's JSON is freed as soon as its model is built. A
+union field reads ``type`` in place and calls
 that class's decoder; a model inside itself is decoded by a call too (``_late_hook``).
 Immutable values that repeat across a listing (prices, capability lists, SMS settings,
 unknown enum values) are decoded once and shared, in bounded caches
@@ -53,7 +56,6 @@ from numbers_async._fields import (
     _decimal,
     _fail,
     _from_utc_text,
-    _index_of,
     _is_open_enum,
     _open_member_maker,
     _open_members,
@@ -128,7 +130,6 @@ class _Generator:
             "_fromiso": _from_utc_text,
             "_decimal": _decimal,
             "_remember": _remember,
-            "_index_of": _index_of,
             "_new": object.__new__,
         }
         self.lines: list[str] = []
@@ -166,7 +167,7 @@ class _Generator:
         self.emit(indent + 1, "raise")
 
     def source(self) -> str:
-        self.emit(0, f"def decode_{self.cls.__name__}(value, _=None):")
+        self.emit(0, f"def decode_{self.cls.__name__}(value, _=None, consume=False):")
         self.emit(1, "if value.__class__ is not dict and not isinstance(value, _Mapping):")
         self.emit(2, "raise FieldError('an object', value)")
         self.model(1, self.cls, "value", "result", "v")
@@ -313,19 +314,25 @@ class _Generator:
         return f"{v}_found if {v}_found is not None else {name}({v})"
 
     def items(self, indent: int, v: str, element: type[Any]) -> None:
-        """Lines that decode the array ``v`` of ``element`` models, each in place."""
-        item, obj = f"{v}_item", f"{v}_obj"
+        """Lines that decode the array ``v`` of ``element`` models, each in place.
+
+        With ``consume``, each item of a list is dropped from it once it is in hand, so
+        it is freed as soon as it is decoded (``_responses.decode_object``).
+        """
+        item, obj, index = f"{v}_item", f"{v}_obj", f"{v}_index"
         self.emit(indent, f"if {v}.__class__ is not list and not isinstance({v}, (list, tuple)):")
         self.emit(indent + 1, f"raise FieldError('an array', {v})")
         self.emit(indent, f"{v}_items = []")
         self.emit(indent, f"{v}_append = {v}_items.append")
-        self.emit(indent, f"for {item} in {v}:")
+        self.emit(indent, f"{v}_drain = consume and {v}.__class__ is list")
+        self.emit(indent, f"for {index}, {item} in enumerate({v}):")
+        self.emit(indent + 1, f"if {v}_drain:")
+        self.emit(indent + 2, f"{v}[{index}] = None")
         self.emit(indent + 1, "try:")
         self.check_object(indent + 2, item)
         self.model(indent + 2, element, item, obj, f"{v}_")
         self.emit(indent + 1, "except FieldError as error:")
-        # The failing item is the one in hand: its index is looked up only now.
-        self.emit(indent + 2, f"error.segments.append(f'[{{_index_of({v}, {item})}}]')")
+        self.emit(indent + 2, f"error.segments.append(f'[{{{index}}}]')")
         self.emit(indent + 2, "raise")
         self.emit(indent + 1, f"{v}_append({obj})")
         self.emit(indent, f"{v} = tuple({v}_items)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
@@ -215,11 +215,6 @@ def clear_caches() -> None:
     """Empty every cache of shared decoded values."""
     for cache in _CACHES:
         cache.clear()
-
-
-def _index_of(items: Sequence[Any], item: Any) -> int:
-    """Where ``item`` (the very object) is in ``items``: the index a failure names."""
-    return next(index for index, candidate in enumerate(items) if candidate is item)
 
 
 _MEMBERS: dict[type[Any], dict[str, Any]] = {}

@@ -14,7 +14,7 @@ from typing import Final, Literal, TypeAlias, cast
 from urllib.parse import urlencode
 
 from numbers_async import _operations as ops
-from numbers_async._paging import ActiveNumbersPager, Ahead, decode_page
+from numbers_async._paging import ActiveNumbersPager, Ahead, decode_page, decode_page_now
 from numbers_async._raw import RawActiveNumbersPager, RawResponse
 from numbers_async._resource import _many, _one, _Resource
 from numbers_async.models import (
@@ -53,7 +53,6 @@ _CapabilitiesArg: TypeAlias = Iterable[_CapabilityArg] | Capability | Capability
 _ACTIVE_NUMBER: Final = _one(ActiveNumber)
 _AVAILABLE_NUMBER: Final = _one(AvailableNumber)
 _CALLBACKS: Final = _one(CallbackConfiguration)
-_PAGE: Final = _one(Page)
 _AVAILABLE_NUMBERS: Final = _many(AvailableNumber, "availableNumbers")
 _REGIONS: Final = _many(AvailableRegion, "availableRegions")
 
@@ -219,7 +218,7 @@ class ActiveNumbers(_Resource):
 
             async def fetch_raw(token: str | None, deadline_at: float | None) -> RawResponse[Page]:
                 request = ops.list_active_page(query, token)
-                return await sender.send_raw(request, options, _PAGE, deadline_at)
+                return await sender.send_raw(request, options, decode_page_now, deadline_at)
 
             # client.with_raw_response types this method as returning the raw pager.
             raw = RawActiveNumbersPager(

@@ -6,6 +6,10 @@ soon as the arrived page's envelope is read (``nextPageToken``), before its item
 decoded: the server prepares one page while the client decodes the other. The items are
 still decoded within the attempt (``Deferred``), so a page that does not decode is retried
 like any other answer that does not, and at most one request runs ahead of the caller.
+
+A page's numbers are let go of before the next page is decoded, and that page's parsed
+JSON is taken apart as its numbers are built (``_responses.consume_page``): the two are
+never alive in full together, so a listing does not keep the garbage collector busy.
 """
 
 from __future__ import annotations
@@ -15,12 +19,12 @@ import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from numbers_async._responses import decode_object, loads_object
+from numbers_async._responses import consume_page, loads_object
 from numbers_async._retrying import Deferred
 from numbers_async.errors import DecodeError
 from numbers_async.models import ActiveNumber, Page
 
-__all__ = ["ActiveNumbersPager", "Ahead", "FetchPage", "decode_page"]
+__all__ = ["ActiveNumbersPager", "Ahead", "FetchPage", "decode_page", "decode_page_now"]
 
 #: Called with the next page's token and the count of items of the page whose envelope
 #: was just read; says whether the next page's request has been started.
@@ -39,12 +43,17 @@ def decode_page(status: int, body: bytes, ahead: Ahead) -> Page | Deferred[Page]
     token, items = data.get("nextPageToken"), data.get("activeNumbers")
     if token.__class__ is str and token and items.__class__ is list and ahead(token, len(items)):
         return Deferred(functools.partial(_decode_after_a_turn, status, body, data))
-    return decode_object(status, body, data, Page)
+    return consume_page(status, body, data)
+
+
+def decode_page_now(status: int, body: bytes) -> Page:
+    """A listing page from its 2xx body, decoded at once (no page is started ahead)."""
+    return consume_page(status, body, loads_object(status, body))
 
 
 async def _decode_after_a_turn(status: int, body: bytes, data: dict[str, Any]) -> Page:
     await asyncio.sleep(0)  # the next page's task runs first: its request is sent
-    return decode_object(status, body, data, Page)
+    return consume_page(status, body, data)
 
 
 class ActiveNumbersPager:
@@ -79,7 +88,11 @@ class ActiveNumbersPager:
 
     async def _items(self) -> AsyncGenerator[ActiveNumber, None]:
         async for page in self.pages():
-            for item in page.items:
+            # Only the iterator holds the page's numbers, and lets go of them once it is
+            # exhausted: they are freed before the next page is decoded, not after.
+            items = iter(page.items)
+            del page
+            for item in items:
                 yield item
 
     async def pages(self) -> AsyncGenerator[Page, None]:
@@ -103,7 +116,9 @@ class ActiveNumbersPager:
                 yield page
                 if upcoming is None:
                     return
-                page = await run.take(page, upcoming)
+                run.done_with(page)
+                del page  # freed, if the caller is done with it too, before the next decodes
+                page = await run.take(upcoming)
         finally:
             await run.close()
 
@@ -168,10 +183,13 @@ class _Listing:
         await asyncio.sleep(0)
         return self._upcoming
 
-    async def take(self, page: Page, upcoming: asyncio.Future[Page]) -> Page:
-        """The next page, once the caller is done with ``page``."""
+    def done_with(self, page: Page) -> None:
+        """The caller is done with ``page``: its items count against ``max_items``."""
         if self.remaining is not None:
             self.remaining -= len(page.items)
+
+    async def take(self, upcoming: asyncio.Future[Page]) -> Page:
+        """The next page, once the caller is done with the one before (``done_with``)."""
         self._waiting = True
         try:
             return await upcoming

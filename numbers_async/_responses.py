@@ -9,8 +9,8 @@ onto the ``ApiError`` tree, with ``Retry-After`` parsed once. Nothing here does 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any, Final, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar, cast
 
 from numbers_async import _json
 from numbers_async._convert import FieldError, structure_hook
@@ -27,6 +27,7 @@ from numbers_async.errors import (
     ServerError,
     UnexpectedRedirectError,
 )
+from numbers_async.models import Page
 
 T = TypeVar("T")
 
@@ -47,6 +48,22 @@ def loads_object(status: int, body: bytes) -> dict[str, Any]:
 def decode(status: int, body: bytes, cls: type[T]) -> T:
     """Decode a 2xx body into ``cls``; a body that does not fit is a ``DecodeError``."""
     return decode_object(status, body, loads_object(status, body), cls)
+
+
+def consume_page(status: int, body: bytes, data: dict[str, Any]) -> Page:
+    """``decode_object`` of a listing page parsed for this decode only, consuming it.
+
+    Its numbers are taken out of ``data`` as they are decoded, so each one's parsed JSON
+    is freed as soon as its model is built: a page never holds both in full, which keeps
+    the garbage collector from running (and promoting both) once or twice a page.
+    """
+    hook = cast("Callable[[Any, type[Page], bool], Page]", structure_hook(Page))
+    try:
+        return hook(data, Page, True)
+    except FieldError as exc:
+        raise DecodeError(f"cannot decode Page: {exc}", status=status, body=body) from None
+    except Exception as exc:  # as in decode_object
+        raise DecodeError(f"cannot decode Page: {exc}", status=status, body=body) from exc
 
 
 def decode_object(status: int, body: bytes, data: dict[str, Any], cls: type[T]) -> T:

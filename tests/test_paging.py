@@ -8,7 +8,14 @@ from typing import Any, Literal
 
 import pytest
 
-from numbers_async import ActiveNumber, DecodeError, NumbersClient, Page, RetryPolicy
+from numbers_async import (
+    ActiveNumber,
+    AttemptEvent,
+    DecodeError,
+    NumbersClient,
+    Page,
+    RetryPolicy,
+)
 from numbers_async._transport import TransportResponse
 from numbers_async.testing import FakeNumbersServer, MockTransport
 from numbers_async.testing._transport import MockResponse
@@ -275,3 +282,107 @@ async def test_a_listing_cancelled_while_a_page_decodes_ends_that_page_s_exchang
         "CancelledError",  # page 2, answered, cancelled while decoding
         "CancelledError",  # page 3, cancelled while in flight
     ], caplog.messages
+
+
+# --- memory: a page's numbers are freed before the next page is decoded --------------------
+
+
+def _page_of(count: int, first: int, token: str | None) -> Page:
+    numbers = tuple(ActiveNumber(phone_number=f"+1202555{first + i:04d}") for i in range(count))
+    return Page(items=numbers, next_page_token=token)
+
+
+@pytest.mark.parametrize("how", ["numbers", "pages"])
+async def test_a_listing_lets_go_of_a_page_before_the_next_one_is_decoded(how: str) -> None:
+    """The caller is done with page 1 and waits for page 2: by the time page 2 is decoded
+    (here: built), nothing in the pager still holds page 1's numbers, so a page's numbers
+    and the next page's parsed JSON are never alive together."""
+    import weakref
+
+    from numbers_async import ActiveNumbersPager
+
+    first: list[weakref.ref[ActiveNumber]] = []
+    alive_when_decoding: list[int] = []
+
+    async def fetch(token: str | None, deadline_at: float | None, ahead: object) -> Page:
+        if token is None:
+            page = _page_of(3, 0, "p2")
+            first.extend(weakref.ref(number) for number in page.items)
+            return page
+        await asyncio.sleep(0.05)  # the caller has gone through page 1 meanwhile
+        alive_when_decoding.append(sum(ref() is not None for ref in first))
+        return _page_of(2, 3, None)
+
+    pager = ActiveNumbersPager(fetch, page_token=None, max_items=None)
+    seen: list[str] = []
+    if how == "numbers":
+        async for number in pager:
+            seen.append(number.phone_number)
+            del number  # the caller keeps nothing
+    else:
+        async for page in pager.pages():
+            seen.extend(number.phone_number for number in page.items)
+            del page
+    assert len(seen) == 5
+    # Iterating numbers, the pager may still hold the last one it handed out (as a
+    # caller's own loop variable does); page 1 as a whole is gone.
+    assert alive_when_decoding == ([1] if how == "numbers" else [0])
+
+
+def test_a_page_decoded_from_its_own_parse_takes_its_numbers_out_as_it_goes() -> None:
+    from numbers_async._convert import structure
+    from numbers_async._responses import consume_page
+
+    def body() -> dict[str, Any]:
+        numbers = [{"phoneNumber": f"+1202555000{i}", "regionCode": "US"} for i in range(3)]
+        return {"activeNumbers": numbers, "nextPageToken": "next"}
+
+    kept, consumed = body(), body()
+    assert consume_page(200, b"", consumed) == structure(kept, Page)
+    assert consumed["activeNumbers"] == [None, None, None]  # each freed once decoded
+    assert kept == body()  # decoding data it was given changes nothing in it
+
+
+@pytest.mark.parametrize("consume", [False, True])
+def test_a_bad_number_on_a_page_is_named_by_its_index(consume: bool) -> None:
+    from numbers_async._convert import structure
+    from numbers_async._responses import consume_page
+
+    same = {"phoneNumber": "+12025550000"}
+    numbers: list[Any] = [same, {"phoneNumber": "+12025550001"}, same, {"phoneNumber": 5}]
+    data = {"activeNumbers": numbers}
+    with pytest.raises(Exception, match=r"activeNumbers\[3\]\.phoneNumber"):
+        consume_page(200, b"{}", data) if consume else structure(data, Page)
+
+
+async def test_a_watched_listing_cancelled_while_a_page_waits_to_be_decoded_is_cancelled() -> None:
+    """Page 1 has arrived and its items wait one loop turn (page 2's request goes out
+    first); the caller is cancelled in that turn: it sees its ``CancelledError``, and page
+    1's exchange is abandoned (no ``response`` event for it), whatever watches the call."""
+    consumer: asyncio.Task[Any] | None = None
+    responses: list[str] = []
+
+    def answer(method: str, url: str, headers: object, body: object) -> MockResponse:
+        if "pageToken" in url:  # page 2's request: page 1 is waiting to be decoded
+            assert consumer is not None
+            consumer.cancel()
+        page = {"activeNumbers": [{"phoneNumber": "+12025550199"}], "nextPageToken": "next"}
+        return 200, {"Content-Type": "application/json"}, json.dumps(page)
+
+    async def response(event: AttemptEvent) -> None:
+        responses.append("page 2" if "pageToken" in event.url else "page 1")
+
+    transport = MockTransport(answer)
+    async with NumbersClient(
+        "p",
+        "key",
+        "secret",
+        auth="basic",
+        transport=transport,
+        event_hooks={"response": [response]},
+    ) as client:
+        consumer = asyncio.create_task(client.active_numbers.list().collect())
+        with pytest.raises(asyncio.CancelledError):
+            await consumer
+    assert len(transport.requests) == 2  # page 1, then page 2
+    assert "page 1" not in responses  # its exchange was abandoned before its hook ran
