@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -175,11 +176,14 @@ async def test_an_ambiguous_rent_s_span_has_error_status_and_error_type(
     async with fake.client(retry=RetryPolicy(attempts=2, backoff=0.001), **telemetry.options) as c:
         with pytest.raises(AmbiguousOutcomeError):
             await c.available_numbers.rent(phone)
+        # The rent's span was current while it ran, and is no longer once it has failed.
+        assert not trace.get_current_span().get_span_context().is_valid
 
     (operation,) = telemetry.spans("available_numbers.rent")
     assert operation.status.status_code is StatusCode.ERROR
     assert attrs(operation)["error.type"] == "numbers_async.errors.AmbiguousOutcomeError"
     assert attrs(operation)["numbers_async.outcome"] == "ambiguous"
+    assert attrs(operation)["numbers_async.attempts"] == 2  # the lost one and the retry
     (check,) = telemetry.spans("active_numbers.get")
     assert check.parent is not None
     assert check.parent.span_id == operation.context.span_id
