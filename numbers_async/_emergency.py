@@ -9,7 +9,6 @@ decided in `_retry` (`SAFETY`, `STATE_CHANGING`, `AFTER_UNKNOWN`).
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import TYPE_CHECKING, Any, Final
 
@@ -31,16 +30,14 @@ __all__ = [
     "validate_address",
 ]
 
+# The models (``_addresses``) are imported when first needed, and the patterns compiled
+# then, through ``re``'s cache: most programs never manage an emergency address, and
+# ``import numbers_async`` stays lean (benchmark B7).
+_STATE: Final = r"[A-Za-z]{2}"
+_ZIP: Final = r"\d{5}"
+_ZIP_PLUS_FOUR: Final = r"(\d{4})?"
 #: The fields a request must give (the API marks them required when sent).
 _REQUIRED: Final = ("street_number", "street_info", "city", "state", "postal_code")
-
-
-# The models and patterns are made when first needed, not at import: most programs never
-# manage an emergency address, and ``import numbers_async`` stays lean (benchmark B7).
-@functools.cache
-def _patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-    """The state, the ZIP code and its +4 extension."""
-    return re.compile(r"[A-Za-z]{2}"), re.compile(r"\d{5}"), re.compile(r"(\d{4})?")
 
 
 def check_address(argument: str, value: object) -> dict[str, Any]:
@@ -53,12 +50,11 @@ def check_address(argument: str, value: object) -> dict[str, Any]:
         field = getattr(value, name)
         if not isinstance(field, str) or not field.strip():
             raise InvalidInputError(f"{argument}.{name}", "must be a non-empty string", field)
-    state, zip_code, zip_plus_four = _patterns()
-    if state.fullmatch(str(value.state)) is None:
+    if re.fullmatch(_STATE, str(value.state)) is None:
         raise InvalidInputError(
             f"{argument}.state", "must be the state's two-letter code, e.g. 'GA'", value.state
         )
-    if zip_code.fullmatch(str(value.postal_code)) is None:
+    if re.fullmatch(_ZIP, str(value.postal_code)) is None:
         raise InvalidInputError(
             f"{argument}.postal_code",
             "must be a five-digit ZIP code, e.g. '30326'",
@@ -66,7 +62,7 @@ def check_address(argument: str, value: object) -> dict[str, Any]:
         )
     plus_four: object = value.postal_code_plus_four  # typed as text; given, maybe not
     if plus_four is not None and (
-        not isinstance(plus_four, str) or zip_plus_four.fullmatch(plus_four) is None
+        not isinstance(plus_four, str) or re.fullmatch(_ZIP_PLUS_FOUR, plus_four) is None
     ):
         raise InvalidInputError(
             f"{argument}.postal_code_plus_four", "must be four digits, or ''", plus_four
