@@ -44,8 +44,9 @@ MIN_LIFETIME: Final = 60.0
 #: ``expires_in`` (``1e300``, ``"Infinity"``) is capped, so every token is refreshed.
 MAX_LIFETIME: Final = 86_400.0
 
-#: RFC 6750's ``b64token``: what a bearer token may hold to travel in a header as it is.
-_B64TOKEN: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+#: RFC 6750's ``b64token``: what a bearer token may hold to travel in a header as it is
+#: (compiled on first use, through ``re``'s cache: the import stays lean, B7).
+_B64TOKEN: Final = r"[A-Za-z0-9\-._~+/]+=*"
 
 
 def basic_header(key_id: str, key_secret: str) -> str:
@@ -97,7 +98,7 @@ def parse_token(status: int, body: bytes) -> TokenGrant:
         ) from None
     if not isinstance(token, str) or not token:
         raise TokenEndpointError("the token endpoint sent no access_token", status=status)
-    if not _B64TOKEN.fullmatch(token):
+    if not re.fullmatch(_B64TOKEN, token):
         raise TokenEndpointError(
             "the token endpoint sent an access_token that is not a valid bearer token "
             "(RFC 6750 b64token: letters, digits and -._~+/ then any '='); it was not kept "

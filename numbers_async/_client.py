@@ -13,8 +13,6 @@ from numbers_async._auth import Auth, BasicAuth, OAuth2
 from numbers_async._call import CallOptions
 from numbers_async._config import ClientOptions, RetryPolicy, Timeouts, unknown_option
 from numbers_async._emergency import EmergencyAddresses
-from numbers_async._generic import build as build_request
-from numbers_async._generic import decode_any
 from numbers_async._groups import ActiveNumbers, AvailableNumbers, AvailableRegions, Callbacks
 from numbers_async._observe import Observer, load_otel
 from numbers_async._rate import RateGate, RateLimiter
@@ -310,7 +308,11 @@ class NumbersClient:
             asyncio.run(main())
             ```
         """
-        built = build_request(method, path, params=params, json=json, idempotent=idempotent)
+        # Imported on first use: only programs that call endpoints the client does not
+        # wrap need it, and the import is kept lean for the others (benchmark B7).
+        from numbers_async._generic import build, decode_any
+
+        built = build(method, path, params=params, json=json, idempotent=idempotent)
         sender, options = self._sender, self._options
         return await sender.send_raw(built, options, decode_any, sender.deadline_for(options))
 

@@ -23,9 +23,10 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
-from numbers_async import _json, models
+from numbers_async import _json
 from numbers_async._decoders import _SOURCES, _decoder_factory, is_secret, wire_name
-from numbers_async._fields import FieldError, _is_open_enum
+from numbers_async._enums import _OpenEnum
+from numbers_async._fields import FieldError
 from numbers_async._timestamps import format_datetime
 from numbers_async._voice import RAW, UNIONS
 from numbers_async.models import Page
@@ -92,11 +93,9 @@ def make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=False, unstruct_collection_overrides={tuple: list})
     conv.register_unstructure_hook(datetime, format_datetime)
     conv.register_unstructure_hook(Decimal, str)
-    # Each enum class directly: as a str subclass it would otherwise be passed through.
-    for name in models.__all__:
-        enum_cls = getattr(models, name)
-        if _is_open_enum(enum_cls):
-            conv.register_unstructure_hook(enum_cls, _enum_value)
+    # Every open enum by its value, through their base class (dispatch follows the MRO, where
+    # _OpenEnum comes before str): as a str subclass it would otherwise be passed through.
+    conv.register_unstructure_hook(_OpenEnum, _enum_value)
     conv.register_structure_hook_factory(attrs.has, _decoder_factory(conv))
     conv.register_unstructure_hook_factory(attrs.has, _encoder_factory(conv))
     # A field typed as a union holds one of its classes: encode by that class.

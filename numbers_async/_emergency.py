@@ -10,13 +10,16 @@ decided in `_retry` (`SAFETY`, `STATE_CHANGING`, `AFTER_UNKNOWN`).
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from numbers_async._convert import unstructure
 from numbers_async._operations import Op, Request, _json_request, check_phone, check_str
-from numbers_async._resource import _one, _Resource
+from numbers_async._resource import _Resource
+from numbers_async._responses import decode
 from numbers_async.errors import InvalidInputError
-from numbers_async.models import AddressValidation, EmergencyAddress
+
+if TYPE_CHECKING:
+    from numbers_async._addresses import AddressValidation, EmergencyAddress
 
 __all__ = [
     "EmergencyAddresses",
@@ -27,26 +30,31 @@ __all__ = [
     "validate_address",
 ]
 
-_STATE: Final = re.compile(r"[A-Za-z]{2}")
-_ZIP: Final = re.compile(r"\d{5}")
-_ZIP_PLUS_FOUR: Final = re.compile(r"(\d{4})?")
+# The models (``_addresses``) are imported when first needed, and the patterns compiled
+# then, through ``re``'s cache: most programs never manage an emergency address, and
+# ``import numbers_async`` stays lean (benchmark B7).
+_STATE: Final = r"[A-Za-z]{2}"
+_ZIP: Final = r"\d{5}"
+_ZIP_PLUS_FOUR: Final = r"(\d{4})?"
 #: The fields a request must give (the API marks them required when sent).
 _REQUIRED: Final = ("street_number", "street_info", "city", "state", "postal_code")
 
 
 def check_address(argument: str, value: object) -> dict[str, Any]:
     """An `EmergencyAddress` a request may carry, as wire JSON (the state upper-cased)."""
+    from numbers_async._addresses import EmergencyAddress
+
     if not isinstance(value, EmergencyAddress):
         raise InvalidInputError(argument, "must be an EmergencyAddress", value)
     for name in _REQUIRED:
         field = getattr(value, name)
         if not isinstance(field, str) or not field.strip():
             raise InvalidInputError(f"{argument}.{name}", "must be a non-empty string", field)
-    if _STATE.fullmatch(str(value.state)) is None:
+    if re.fullmatch(_STATE, str(value.state)) is None:
         raise InvalidInputError(
             f"{argument}.state", "must be the state's two-letter code, e.g. 'GA'", value.state
         )
-    if _ZIP.fullmatch(str(value.postal_code)) is None:
+    if re.fullmatch(_ZIP, str(value.postal_code)) is None:
         raise InvalidInputError(
             f"{argument}.postal_code",
             "must be a five-digit ZIP code, e.g. '30326'",
@@ -54,7 +62,7 @@ def check_address(argument: str, value: object) -> dict[str, Any]:
         )
     plus_four: object = value.postal_code_plus_four  # typed as text; given, maybe not
     if plus_four is not None and (
-        not isinstance(plus_four, str) or _ZIP_PLUS_FOUR.fullmatch(plus_four) is None
+        not isinstance(plus_four, str) or re.fullmatch(_ZIP_PLUS_FOUR, plus_four) is None
     ):
         raise InvalidInputError(
             f"{argument}.postal_code_plus_four", "must be four digits, or ''", plus_four
@@ -114,8 +122,18 @@ def _nothing(status: int, body: bytes) -> None:
     """A 2xx whose body says nothing (deprovision answers none)."""
 
 
-_ADDRESS: Final = _one(EmergencyAddress)
-_VALIDATION: Final = _one(AddressValidation)
+def _address(status: int, body: bytes) -> EmergencyAddress:
+    """A 2xx carrying an address."""
+    from numbers_async._addresses import EmergencyAddress
+
+    return decode(status, body, EmergencyAddress)
+
+
+def _validation(status: int, body: bytes) -> AddressValidation:
+    """A 2xx carrying a validation."""
+    from numbers_async._addresses import AddressValidation
+
+    return decode(status, body, AddressValidation)
 
 
 class EmergencyAddresses(_Resource):
@@ -167,7 +185,7 @@ class EmergencyAddresses(_Resource):
             NotFoundError: the project does not own the number, or it has no address.
             InvalidArgumentError: the number cannot have one (not a US voice number).
         """
-        return await self._call(get_address(phone_number), _ADDRESS)
+        return await self._call(get_address(phone_number), _address)
 
     async def provision(
         self, phone_number: str, address: EmergencyAddress, *, display_name: str
@@ -184,7 +202,7 @@ class EmergencyAddresses(_Resource):
                 ZIP code not five digits); nothing was sent.
             InvalidArgumentError: the API refused the number or the address.
         """
-        return await self._call(provision_address(phone_number, address, display_name), _ADDRESS)
+        return await self._call(provision_address(phone_number, address, display_name), _address)
 
     async def deprovision(self, phone_number: str) -> None:
         """Remove the emergency address of `phone_number`.
@@ -210,4 +228,4 @@ class EmergencyAddresses(_Resource):
         Raises:
             InvalidInputError: an argument breaks its rule; nothing was sent.
         """
-        return await self._call(validate_address(phone_number, address, display_name), _VALIDATION)
+        return await self._call(validate_address(phone_number, address, display_name), _validation)

@@ -12,9 +12,9 @@ from datetime import datetime, timezone
 
 __all__ = ["format_datetime", "parse_datetime"]
 
-_RFC3339 = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:?\d{2})?"
-)
+#: Compiled on first use, through ``re``'s cache: only a timestamp the decoders do not read
+#: inline (``_fields``), or a callback's, comes here, and the import stays lean (B7).
+_RFC3339 = r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:?\d{2})?"
 
 
 def parse_datetime(text: str) -> datetime:
@@ -23,7 +23,7 @@ def parse_datetime(text: str) -> datetime:
     Fractional digits beyond microseconds are truncated (never rounded up into the next
     second). Raises ``ValueError`` for anything else.
     """
-    match = _RFC3339.fullmatch(text)
+    match = re.fullmatch(_RFC3339, text)
     if match is None:
         raise ValueError(f"not an RFC 3339 timestamp: {text[:40]!r}")
     day, clock, fraction, zone = match.groups()

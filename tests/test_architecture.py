@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import ast
 import io
+import os
+import subprocess
+import sys
 import tokenize
 from collections.abc import Iterator
 from pathlib import Path
@@ -277,3 +280,41 @@ def test_the_runtime_import_finder_skips_type_checking_blocks() -> None:
         "def f():\n    from d import e\n"
     )
     assert list(_runtime_imports(tree)) == ["typing", "a", "c", "d"]
+
+
+#: What ``import numbers_async`` must not import: each is for some programs only and is
+#: imported when first used (benchmark B7 times the import; OpenTelemetry has its own test
+#: in tests/test_otel.py). A module here and its submodules.
+NOT_IMPORTED_WITH_THE_PACKAGE = (
+    "numbers_async._addresses",  # the emergency-address models
+    "numbers_async._generic",  # client.request
+    "numbers_async.bulk",
+    "numbers_async.cli",
+    "numbers_async.redis",
+    "numbers_async.testing",
+    "numbers_async.webhooks",
+    "aiohttp.web",  # the fake server's
+    "redis",
+)
+
+
+def test_importing_the_package_imports_only_what_every_program_needs() -> None:
+    code = "import sys, numbers_async\nprint(' '.join(sorted(sys.modules)))"
+    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-W", "error", "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)},
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = set(result.stdout.split())
+    assert "numbers_async._client" in loaded  # the package, from this checkout
+    imported = {
+        name
+        for name in loaded
+        for module in NOT_IMPORTED_WITH_THE_PACKAGE
+        if name == module or name.startswith(f"{module}.")
+    }
+    assert sorted(imported) == []

@@ -114,6 +114,21 @@ def test_bulk_stream_is_exported_lazily() -> None:
     assert numbers_async.BulkStream is bulk.BulkStream
 
 
+def test_the_emergency_address_models_are_exported_lazily() -> None:
+    from numbers_async import _addresses
+
+    for name in _addresses.__all__:
+        assert name in models.__all__
+        assert getattr(numbers_async, name) is getattr(models, name) is getattr(_addresses, name)
+
+
+@pytest.mark.parametrize("module", [numbers_async, models], ids=lambda module: module.__name__)
+def test_dir_lists_every_exported_name_lazy_ones_included(module: Any) -> None:
+    assert set(module.__all__) <= set(dir(module))
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        module.Nothing  # noqa: B018 - the module's __getattr__ refuses what it does not export
+
+
 def _keywords(function: Callable[..., Any]) -> dict[str, inspect.Parameter]:
     return {
         name: parameter
