@@ -18,7 +18,7 @@ from numbers_async.errors import NumbersError, TransportError
 if TYPE_CHECKING:
     from numbers_async._call import Call
 
-__all__ = ["OutageGate", "connect_failure"]
+__all__ = ["OutageGate"]
 
 logger = logging.getLogger("numbers_async")
 
@@ -164,8 +164,3 @@ class OutageGate:
         if self._changed is not None:
             self._changed.set()
             self._changed = None
-
-
-def connect_failure(result: object) -> bool:
-    """Whether an attempt's result is a failure to connect (the request was never sent)."""
-    return isinstance(result, TransportError) and not result.request_sent
