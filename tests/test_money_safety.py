@@ -35,7 +35,7 @@ async def first_available(client: NumbersClient) -> str:
 
 
 async def test_a_lost_rent_whose_check_fails_is_ambiguous_not_unavailable(
-    fake: FakeNumbersServer,
+    fake: FakeNumbersServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with fake.client(retry=QUICK) as client:
         phone = await first_available(client)
@@ -52,6 +52,14 @@ async def test_a_lost_rent_whose_check_fails_is_ambiguous_not_unavailable(
     assert phone in fake.active
     assert [r.status for r in fake.requests_for("rent")] == [503, 404]
     assert fake.requests_for("get_active")  # it did try to check
+    # An operator sees it in the log as the caller does, the call's method and path included.
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"][-1] == str(
+        caught.value
+    )
+    assert (caught.value.method, caught.value.path) == (
+        "POST",
+        f"/v1/projects/{fake.project_id}/availableNumbers/{phone}:rent",
+    )
 
 
 async def test_a_lost_rent_answered_400_on_retry_is_reconciled(

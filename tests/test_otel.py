@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from numbers_async import AmbiguousOutcomeError, RetryPolicy, Timeouts
+from numbers_async import AmbiguousOutcomeError, NotFoundError, RetryPolicy, Timeouts
 from numbers_async._otel import ITEM_SPANS
 from numbers_async.testing import FakeNumbersServer, Fault
 from tests.conftest import eventually
@@ -189,6 +189,7 @@ async def test_an_ambiguous_rent_s_span_has_error_status_and_error_type(
     assert check.parent.span_id == operation.context.span_id
     assert attrs(check)["numbers_async.settles"] == "available_numbers.rent"
     assert attrs(check)["numbers_async.outcome"] == "failed"
+    assert attrs(check)["numbers_async.attempts"] == 2
     assert [attrs(s)["http.response.status_code"] for s in telemetry.children(check)] == [503] * 2
     attempts = telemetry.children(operation, SpanKind.CLIENT)
     lost = [s for s in attempts if "http.response.status_code" not in attrs(s)]
@@ -912,8 +913,10 @@ async def test_a_rent_a_check_finds_rented_is_reconciled(
 ) -> None:
     (phone,) = fake.add_available_numbers(1)
     fake.inject(Fault.reset_after(), route="rent")  # rented, the answer lost
-    async with fake.client(retry=QUICK, **telemetry.options) as client:
+    options = {"trace_phone_numbers": True, **telemetry.options}
+    async with fake.client(retry=QUICK, **options) as client:
         number = await client.available_numbers.rent(phone)
+        assert not trace.get_current_span().get_span_context().is_valid  # the rent's is done
     assert number.phone_number == phone
     (rent,) = telemetry.spans("available_numbers.rent")
     (check,) = telemetry.spans("active_numbers.get")
@@ -922,9 +925,31 @@ async def test_a_rent_a_check_finds_rented_is_reconciled(
         "reconciled",
         "succeeded",
     )
+    # The check is a call of its own on the same number: one attempt; the rent had two.
+    assert attrs(check)["numbers_async.phone_number"] == phone
+    assert (attrs(check)["numbers_async.attempts"], attrs(rent)["numbers_async.attempts"]) == (1, 2)
     [reconciled] = [
         p
         for p in telemetry.points("numbers_async.client.operation.duration")
         if p.attributes["numbers_async.operation"] == "available_numbers.rent"
     ]
     assert reconciled.attributes["numbers_async.outcome"] == "reconciled"
+
+
+async def test_a_rent_a_check_finds_not_rented_keeps_its_error(
+    fake: FakeNumbersServer, telemetry: Telemetry
+) -> None:
+    # A 503 that did not rent, then "not available": the check finds the number not owned.
+    (phone,) = fake.add_available_numbers(1)
+    fake.inject(Fault.status(503), route="rent")
+    fake.inject(Fault.status(404), route="rent")
+    async with fake.client(retry=QUICK, **telemetry.options) as client:
+        with pytest.raises(NotFoundError):
+            await client.available_numbers.rent(phone)
+    (rent,) = telemetry.spans("available_numbers.rent")
+    (check,) = telemetry.spans("active_numbers.get")
+    assert attrs(rent)["numbers_async.outcome"] == "failed"
+    assert (attrs(check)["numbers_async.outcome"], attrs(check)["numbers_async.attempts"]) == (
+        "failed",
+        1,
+    )

@@ -140,3 +140,125 @@ def test_the_gate_is_active_from_the_threshold_until_the_server_answers() -> Non
     assert active(gate)
     gate.reached()
     assert not active(gate)
+
+
+# --- the gate itself, on a clock of the test's -------------------------------------------------
+
+
+class Clock:
+    """A clock that only sleeping moves; every sleep is recorded."""
+
+    def __init__(self, now: float = 100.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 6))
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+def in_outage(clock: Clock) -> OutageGate:
+    """A gate that has just seen enough refused connections: paused for FIRST_PAUSE."""
+    gate = OutageGate(clock, clock.sleep)
+    for _ in range(OutageGate.THRESHOLD):
+        gate.connect_failed(clock.now, probe=False)
+    assert active(gate)
+    return gate
+
+
+async def test_without_an_outage_nobody_waits() -> None:
+    clock = Clock()
+    gate = OutageGate(clock, clock.sleep)
+    assert await gate.wait(None) is False
+    assert await gate.wait(clock.now + 1) is False
+    assert clock.sleeps == []
+
+
+async def test_in_an_outage_the_first_caller_waits_out_the_pause_and_probes() -> None:
+    clock = Clock()
+    gate = in_outage(clock)
+    assert await gate.wait(None) is True  # the probe
+    assert clock.sleeps == [OutageGate.FIRST_PAUSE]
+    assert gate.probing
+
+
+async def test_a_wait_ends_at_the_callers_deadline() -> None:
+    clock = Clock()
+    gate = in_outage(clock)
+    assert await gate.wait(clock.now + 0.1) is False  # the deadline comes before the pause ends
+    assert clock.sleeps == [0.1]
+    assert not gate.probing
+    assert await gate.wait(clock.now) is False  # past it already: no sleep at all
+    assert clock.sleeps == [0.1]
+
+
+async def test_while_one_call_probes_the_others_wait_for_its_outcome() -> None:
+    clock = Clock()
+    gate = in_outage(clock)
+    assert await gate.wait(None) is True
+    second = asyncio.ensure_future(gate.wait(None))
+    await asyncio.sleep(0)
+    assert not second.done()  # waits for the probe, without sleeping
+    gate.reached()  # the probe got an answer: the outage is over
+    assert await second is False  # nothing to probe: go ahead
+    assert not active(gate)
+    assert clock.sleeps == [OutageGate.FIRST_PAUSE]
+
+
+async def test_an_abandoned_probe_hands_the_probe_to_a_waiting_call() -> None:
+    clock = Clock()
+    gate = in_outage(clock)
+    assert await gate.wait(None) is True
+    second = asyncio.ensure_future(gate.wait(None))
+    await asyncio.sleep(0)
+    gate.abandon()  # the probe was cancelled: it has no outcome
+    assert await second is True
+    assert gate.probing
+
+
+async def test_a_call_waiting_for_a_probe_gives_up_at_its_deadline() -> None:
+    clock = Clock()
+    gate = in_outage(clock)
+    assert await gate.wait(None) is True
+    started = time.monotonic()
+    assert await gate.wait(clock.now + 0.05) is False  # the probe never ends
+    assert 0.04 <= time.monotonic() - started < 5
+
+
+async def test_each_failed_probe_doubles_the_pause_up_to_its_cap() -> None:
+    clock = Clock()
+    gate = in_outage(clock)
+    for _ in range(5):
+        assert await gate.wait(None) is True
+        assert gate.connect_failed(clock.now, probe=True)
+        assert not gate.probing
+    pauses = [OutageGate.FIRST_PAUSE, 0.5, 1.0, OutageGate.MAX_PAUSE, OutageGate.MAX_PAUSE]
+    assert clock.sleeps == pauses
+
+
+async def test_an_answer_ends_the_outage_and_starts_the_next_one_afresh(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    gate = in_outage(clock)
+    assert await gate.wait(None) is True
+    assert gate.connect_failed(clock.now, probe=True)  # the pause is doubled now
+    caplog.clear()
+    with caplog.at_level("INFO", logger="numbers_async"):
+        gate.reached()
+        gate.reached()  # no outage: nothing more to say
+    assert [r.getMessage() for r in caplog.records] == [
+        "the server can be reached again; resuming calls"
+    ]
+    assert not gate.probing
+    # The refused connections before the answer no longer count, and the pause is short again.
+    for _ in range(OutageGate.THRESHOLD - 1):
+        assert not gate.connect_failed(clock.now, probe=False)
+    assert gate.connect_failed(clock.now, probe=False)
+    clock.sleeps.clear()
+    assert await gate.wait(None) is True
+    assert clock.sleeps == [OutageGate.FIRST_PAUSE]
