@@ -190,6 +190,7 @@ async def test_an_ambiguous_rent_s_span_has_error_status_and_error_type(
     assert attrs(check)["numbers_async.settles"] == "available_numbers.rent"
     assert attrs(check)["numbers_async.outcome"] == "failed"
     assert attrs(check)["numbers_async.attempts"] == 2
+    assert attrs(check)["error.type"] == "numbers_async.errors.ServerError"
     assert [attrs(s)["http.response.status_code"] for s in telemetry.children(check)] == [503] * 2
     attempts = telemetry.children(operation, SpanKind.CLIENT)
     lost = [s for s in attempts if "http.response.status_code" not in attrs(s)]

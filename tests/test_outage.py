@@ -16,8 +16,18 @@ import time
 
 import pytest
 
-from numbers_async import BulkProgress, NumbersClient, RetryPolicy, Timeouts, TransportError
+from numbers_async import (
+    BulkProgress,
+    NumbersClient,
+    NumbersTimeoutError,
+    RetryPolicy,
+    Timeouts,
+    TransportError,
+)
+from numbers_async._call import Call, CallOptions
+from numbers_async._operations import get_active
 from numbers_async._outage import OutageGate
+from numbers_async._retry import API_RULES
 from numbers_async.testing import FakeNumbersServer
 
 OUTAGE = 4.0  # seconds; see the module docstring
@@ -262,3 +272,38 @@ async def test_an_answer_ends_the_outage_and_starts_the_next_one_afresh(
     clock.sleeps.clear()
     assert await gate.wait(None) is True
     assert clock.sleeps == [OutageGate.FIRST_PAUSE]
+
+
+def _call(deadline_at: float | None, outage_wait: float = 10.0) -> Call:
+    request = get_active("+12025550100")
+    retry = RetryPolicy(outage_wait=outage_wait)
+    timeout = CallOptions(retry, Timeouts()).timeout
+    return Call(
+        request, "https://numbers.example" + request.target, retry, API_RULES, timeout, deadline_at
+    )
+
+
+async def test_a_call_that_has_waited_out_its_outage_wait_no_longer_waits_nor_probes() -> None:
+    clock = Clock()
+    gate = in_outage(clock)
+    assert await gate.wait(None) is True  # another call probes
+    call = _call(None, outage_wait=1.0)
+    call.ride_until = clock.now  # its outage_wait is over
+    assert await gate.wait_for(call) is False  # not the probe: its attempts count again
+    assert gate.probing  # still the other call's
+    assert clock.sleeps == [OutageGate.FIRST_PAUSE]
+
+
+async def test_a_call_waiting_at_the_gate_ends_at_its_deadline() -> None:
+    clock = Clock()
+    gate = in_outage(clock)
+    for _ in range(4):  # failed probes: the pause is at its cap, 2 s
+        assert await gate.wait(None) is True
+        gate.connect_failed(clock.now, probe=True)
+    clock.sleeps.clear()
+    call = _call(clock.now + 0.1)  # outage_wait 10 s: the deadline comes first
+    with pytest.raises(NumbersTimeoutError) as caught:
+        await gate.wait_for(call)
+    assert caught.value.request_sent is False
+    assert clock.sleeps == [0.1]
+    assert call.ride_until == 100.0 + sum([0.25, 0.5, 1.0, 2.0]) + 10.0
