@@ -34,6 +34,7 @@ Examples:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
@@ -56,6 +57,7 @@ except ImportError as exc:  # pragma: no cover - covered by a test that hides re
 
 from numbers_async import _operations as ops
 from numbers_async._rate import RateGate
+from numbers_async._rate_scripts import ACQUIRE, PAUSE
 from numbers_async._retry import MAX_RETRY_AFTER
 from numbers_async.bulk._redis_journal import RedisJournal
 from numbers_async.errors import InvalidInputError, NumbersError
@@ -75,57 +77,6 @@ _HEARTBEAT: Final = 1.0  # seconds between a replica's registrations in the live
 # slots. Anything further was not written by a limiter: a corrupt or foreign value.
 MAX_AHEAD: Final = 2 * MAX_RETRY_AFTER
 _MAX_AHEAD_US: Final = round(MAX_AHEAD * 1_000_000)
-
-# KEYS[1]: the project's schedule (hash: tat = next free slot, paused = end of the shared
-# pause; microseconds of the Redis clock). KEYS[2]: sorted set of live replicas.
-# ARGV: interval (us per request), tolerance (us of burst), replica id ("" = no heartbeat),
-# the replica window (us), the furthest ahead a slot or pause may lie (us): a schedule
-# beyond it was not written by a limiter (no pause is that long) and is reset.
-# Returns {microseconds to wait for the slot taken, microseconds of pause left, live replicas
-# (0 when not counted), 1 if the schedule was reset}.
-_ACQUIRE: Final = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local state = redis.call('HMGET', KEYS[1], 'tat', 'paused')
-local tat = math.max(tonumber(state[1]) or 0, now)
-local paused = tonumber(state[2]) or 0
-local reset = 0
-if tat > now + tonumber(ARGV[5]) or paused > now + tonumber(ARGV[5]) then
-  tat = now
-  paused = 0
-  reset = 1
-  redis.call('HDEL', KEYS[1], 'paused')
-end
-local slot = math.max(tat - tolerance, now, paused)
-redis.call('HSET', KEYS[1], 'tat', math.max(tat, slot) + interval)
-redis.call('PEXPIRE', KEYS[1], math.floor((math.max(tat, paused) - now) / 1000) + 60000)
-local replicas = 0
-if ARGV[3] ~= '' then
-  redis.call('ZADD', KEYS[2], now, ARGV[3])
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[4]))
-  redis.call('PEXPIRE', KEYS[2], 60000)
-  replicas = redis.call('ZCARD', KEYS[2])
-end
-return {slot - now, math.max(paused - now, 0), replicas, reset}
-"""
-
-# KEYS[1]: the schedule. ARGV: pause (us), tolerance (us), the furthest ahead a pause may
-# lie (us). Extends the shared pause and moves the schedule past it so that nobody bursts
-# when it ends. Returns the pause left.
-_PAUSE: Final = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local state = redis.call('HMGET', KEYS[1], 'tat', 'paused')
-local before = tonumber(state[2]) or 0
-if before > now + tonumber(ARGV[3]) then before = 0 end
-local paused = math.max(before, now + tonumber(ARGV[1]))
-local tat = math.max(tonumber(state[1]) or 0, paused + tonumber(ARGV[2]))
-redis.call('HSET', KEYS[1], 'tat', tat, 'paused', paused)
-redis.call('PEXPIRE', KEYS[1], math.floor((tat - now) / 1000) + 60000)
-return paused - now
-"""
 
 
 class RedisReplyError(NumbersError):
@@ -241,8 +192,8 @@ class RedisRateLimiter:
         self._keys = [f"{prefix}:rate:{_key_part(key)}", f"{prefix}:replicas:{_key_part(key)}"]
         self._interval_us = max(1, round(1_000_000 / self._rate))
         self._tolerance_us = (burst - 1) * self._interval_us
-        self._acquire_script = redis.register_script(_ACQUIRE)
-        self._pause_script = redis.register_script(_PAUSE)
+        self._acquire_script = redis.register_script(ACQUIRE)
+        self._pause_script = redis.register_script(PAUSE)
         self._replica = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._heartbeat_at = -math.inf
         self._replicas = 0  # last count of live replicas sharing the limit
@@ -379,6 +330,8 @@ class RedisRateLimiter:
         self._probing = probing
         try:
             reply = await _command(self._acquire_script(keys=self._keys, args=args), self._timeout)
+            if probing and self._fallback is not None:
+                await self._drop_idle_connections()
         except BaseException:
             if heartbeat:
                 self._heartbeat_at = -math.inf
@@ -403,6 +356,19 @@ class RedisRateLimiter:
                 self._keys[0],
             )
         return wait_us / 1_000_000, paused_us / 1_000_000
+
+    async def _drop_idle_connections(self) -> None:
+        """Close the pool's idle connections: they may be from before Redis went away.
+
+        A connection left idle when the server went away can still look open; its first
+        command would fail, and the limiter take that for another outage (with Python
+        3.10 it did: unreachable, reachable, unreachable, reachable). Only this probe was
+        in flight, and its connection is idle again: fresh ones are opened as needed.
+        """
+        pool = getattr(self._redis, "connection_pool", None)
+        if pool is not None:
+            with contextlib.suppress(Exception):  # closing a dead connection may complain
+                await pool.disconnect(inuse_connections=False)
 
     def _unreachable(self, exc: BaseException) -> None:
         self._retry_at = time.monotonic() + self._retry_interval

@@ -489,6 +489,41 @@ class HungRedis:
             writer.close()
 
 
+async def test_idle_connections_from_before_an_outage_do_not_end_the_shared_limit_again(
+    own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Connections idle in the pool when Redis went away are dead when it comes back: the
+    first use of one fails. Once a probe has found Redis again, that must not be taken for
+    another outage (the limiter flapped: unreachable, reachable, unreachable, reachable)."""
+    caplog.set_level(logging.WARNING, logger="numbers_async")
+    limiter = RedisRateLimiter.from_url(
+        own_redis_server.url, rate=1000, key="project-a", retry_interval=0.2, timeout=0.5
+    )
+    try:
+        # Several commands at once: the pool holds several connections, idle afterwards.
+        await asyncio.gather(*(limiter.acquire() for _ in range(8)))
+        own_redis_server.stop()
+        await limiter.acquire()  # finds Redis gone: the fallback begins
+        assert not limiter.shared
+        own_redis_server.start()
+        await asyncio.sleep(0.3)  # past retry_interval: the next caller probes
+        for _ in range(50):  # a probe may meet an old connection first, and fail
+            await limiter.acquire()
+            if limiter.shared:
+                break
+            await asyncio.sleep(0.1)
+        assert limiter.shared
+        await asyncio.gather(*(limiter.acquire() for _ in range(8)))  # the old connections
+        assert limiter.shared
+    finally:
+        await limiter.aclose()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [w.split(":")[0].split(" (")[0] for w in warnings] == [
+        "Redis is unreachable",
+        "Redis is reachable again",
+    ], warnings
+
+
 async def test_a_hung_redis_is_probed_by_one_caller_while_the_others_fall_back() -> None:
     # Each probe of a Redis that never answers costs its caller the whole timeout: one
     # caller at a time spends it, the others pass the in-process gate meanwhile.
