@@ -136,7 +136,9 @@ async def test_a_rent_out_of_attempts_that_did_not_happen_raises_its_last_error(
     assert sum(fake.rent_counts.values()) == 0
 
 
-async def test_an_ambiguous_rent_any_says_why_and_what_to_check(fake: FakeNumbersServer) -> None:
+async def test_an_ambiguous_rent_any_says_why_and_what_to_check(
+    fake: FakeNumbersServer, caplog: pytest.LogCaptureFixture
+) -> None:
     async with fake.client(retry=QUICK) as client:
         fake.inject(Fault.status_after(504), route="rent_any", times=1)
         with pytest.raises(AmbiguousOutcomeError) as caught:
@@ -144,6 +146,8 @@ async def test_an_ambiguous_rent_any_says_why_and_what_to_check(fake: FakeNumber
     message = str(caught.value)
     assert "HTTP 504" in message
     assert "Check active_numbers.list before trying again" in message
+    # The log says it as the caller hears it.
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [message]
 
 
 async def test_a_rent_cut_by_the_deadline_while_the_server_works_is_ambiguous(

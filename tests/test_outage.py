@@ -307,3 +307,58 @@ async def test_a_call_waiting_at_the_gate_ends_at_its_deadline() -> None:
     assert caught.value.request_sent is False
     assert clock.sleeps == [0.1]
     assert call.ride_until == 100.0 + sum([0.25, 0.5, 1.0, 2.0]) + 10.0
+
+
+async def test_the_first_call_at_the_gate_waits_out_the_pause_and_probes() -> None:
+    clock = Clock()
+    gate = in_outage(clock)
+    waits: list[tuple[str, float]] = []
+
+    class Watch:  # what a watched call is told of its waits
+        def waited(self, what: str, seconds: float) -> None:
+            waits.append((what, round(seconds, 6)))
+
+    call = _call(None)
+    call.watch = Watch()  # type: ignore[assignment]
+    assert await gate.wait_for(call) is True
+    assert gate.probing
+    assert clock.sleeps == [OutageGate.FIRST_PAUSE]
+    assert waits == [("outage", OutageGate.FIRST_PAUSE)]
+
+
+def test_connect_failures_make_an_outage_only_within_the_window() -> None:
+    clock = Clock()
+    gate = OutageGate(clock, clock.sleep)
+    # Five refused connections, the last exactly WINDOW after the first: an outage.
+    found = [gate.connect_failed(at, probe=False) for at in (100.0, 100.5, 100.5, 100.5, 101.0)]
+    assert found == [False] * 4 + [True]
+    assert active(gate)
+    # Five spread over a little more than WINDOW: not one, until the five latest fit.
+    gate = OutageGate(clock, clock.sleep)
+    failures = [200.0, 200.9, 200.9, 200.9, 201.05]
+    assert [gate.connect_failed(at, probe=False) for at in failures] == [False] * 5
+    assert not active(gate)
+    assert gate.connect_failed(201.1, probe=False)  # 200.9 .. 201.1: five within a second
+
+
+def test_during_an_outage_every_connect_failure_is_the_outage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = Clock()
+    caplog.set_level("WARNING", logger="numbers_async")
+    gate = in_outage(clock)
+    assert [r.getMessage() for r in caplog.records] == [
+        "5 connections failed within 1.0s: pausing every call until the server can be reached again"
+    ]
+    # An attempt that was under way when the outage began fails too: it waits it out.
+    assert gate.connect_failed(clock.now, probe=False)
+    assert len(caplog.records) == 1  # said once
+
+
+def test_an_answer_or_a_sent_request_during_an_outage_ends_it() -> None:
+    clock = Clock()
+    gate = in_outage(clock)
+    # Another call's attempt (not the probe) reached the server: it is not an outage.
+    sent = TransportError("connection reset", request_sent=True)
+    assert gate.rides_out(_call(None), sent, probe=False) is False
+    assert not active(gate)
