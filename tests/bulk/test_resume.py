@@ -151,8 +151,12 @@ async def test_cancelled_rent_rerun_rents_every_number_exactly_once(
             after=cancel_after,
         )
         await asyncio.sleep(0.05)  # the server finishes what the cancelled client sent
-        interrupted = {item for item, event in dict(events(journal)).items() if event == "intent"}
+        last = dict(events(journal))
+        interrupted = {item for item, event in last.items() if event == "intent"}
         assert interrupted  # some rents were in flight when the job was cancelled
+        # A rent can also have ended unknown before the cancel (its settling check timed
+        # out on a loaded machine): the rerun checks those too, and nothing else.
+        unknown = interrupted | {item for item, event in last.items() if event == "unknown"}
 
         fake.requests.clear()
         # The rerun's attempts may take longer (its ownership checks timed out at 0.5 s on
@@ -165,7 +169,7 @@ async def test_cancelled_rent_rerun_rents_every_number_exactly_once(
     assert sorted(phones_of(report)) == sorted(wanted)
     assert {phone: fake.rent_counts[phone] for phone in wanted} == dict.fromkeys(wanted, 1)
     assert sum(fake.rent_counts.values()) == len(wanted)
-    assert checked == interrupted  # each unknown outcome was checked before acting
+    assert checked == unknown, last  # each unknown outcome was checked before acting
 
 
 @pytest.mark.parametrize("cancel_after", [0, 9])
