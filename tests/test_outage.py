@@ -362,3 +362,43 @@ def test_an_answer_or_a_sent_request_during_an_outage_ends_it() -> None:
     sent = TransportError("connection reset", request_sent=True)
     assert gate.rides_out(_call(None), sent, probe=False) is False
     assert not active(gate)
+
+
+async def test_an_attempt_that_meets_the_outage_does_not_count_and_waits_at_the_gate() -> None:
+    """Five refused connections make an outage; the fifth attempt is not counted, the
+    call waits at the gate (FIRST_PAUSE) and its probe gets the answer: four retries in
+    all, each failed exchange told it is followed by another."""
+    from numbers_async import AttemptEvent
+    from numbers_async.testing import MockTransport
+
+    answered: list[str] = []
+
+    def handler(method: str, url: str, headers: object, body: object) -> object:
+        if len(answered) < OutageGate.THRESHOLD:
+            answered.append("refused")
+            raise TransportError("connection refused", request_sent=False)
+        answered.append("200")
+        return 200, {"Content-Type": "application/json"}, '{"phoneNumber": "+12025550100"}'
+
+    events: list[AttemptEvent] = []
+
+    def response(event: AttemptEvent) -> None:
+        events.append(event)
+
+    retry = RetryPolicy(attempts=10, backoff=0.001, max_backoff=0.001, outage_wait=0.8)
+    async with NumbersClient(
+        "p",
+        "k",
+        "s",
+        auth="basic",
+        transport=MockTransport(handler),  # type: ignore[arg-type]
+        retry=retry,
+        event_hooks={"response": [response]},
+    ) as client:
+        started = time.monotonic()
+        raw = await client.with_raw_response.active_numbers.get("+12025550100")
+        took = time.monotonic() - started
+    assert answered == ["refused"] * 5 + ["200"]
+    assert raw.retries == 4  # attempts 1-4 refused, the 5th met the outage, its probe answered
+    assert took >= OutageGate.FIRST_PAUSE * 0.9  # the probe waited out the pause
+    assert [(e.status, e.will_retry) for e in events] == [(None, True)] * 5 + [(200, False)]
