@@ -8,8 +8,9 @@ still decoded within the attempt (``Deferred``), so a page that does not decode 
 like any other answer that does not, and at most one request runs ahead of the caller.
 
 A page's numbers are let go of before the next page is decoded, and that page's parsed
-JSON is taken apart as its numbers are built (``_responses.consume_page``): the two are
-never alive in full together, so a listing does not keep the garbage collector busy.
+JSON is taken apart as its numbers are built (``_responses.decode_object`` with
+``consume``): the two are never alive in full together, so a listing does not keep the
+garbage collector busy.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from numbers_async._responses import consume_page, loads_object
+from numbers_async._responses import decode_object, loads_object
 from numbers_async._retrying import Deferred
 from numbers_async.errors import DecodeError
 from numbers_async.models import ActiveNumber, Page
@@ -43,17 +44,17 @@ def decode_page(status: int, body: bytes, ahead: Ahead) -> Page | Deferred[Page]
     token, items = data.get("nextPageToken"), data.get("activeNumbers")
     if token.__class__ is str and token and items.__class__ is list and ahead(token, len(items)):
         return Deferred(functools.partial(_decode_after_a_turn, status, body, data))
-    return consume_page(status, body, data)
+    return decode_object(status, body, data, Page, consume=True)
 
 
 def decode_page_now(status: int, body: bytes) -> Page:
     """A listing page from its 2xx body, decoded at once (no page is started ahead)."""
-    return consume_page(status, body, loads_object(status, body))
+    return decode_object(status, body, loads_object(status, body), Page, consume=True)
 
 
 async def _decode_after_a_turn(status: int, body: bytes, data: dict[str, Any]) -> Page:
     await asyncio.sleep(0)  # the next page's task runs first: its request is sent
-    return consume_page(status, body, data)
+    return decode_object(status, body, data, Page, consume=True)
 
 
 class ActiveNumbersPager:

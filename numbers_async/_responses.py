@@ -27,7 +27,6 @@ from numbers_async.errors import (
     ServerError,
     UnexpectedRedirectError,
 )
-from numbers_async.models import Page
 
 T = TypeVar("T")
 
@@ -50,26 +49,21 @@ def decode(status: int, body: bytes, cls: type[T]) -> T:
     return decode_object(status, body, loads_object(status, body), cls)
 
 
-def consume_page(status: int, body: bytes, data: dict[str, Any]) -> Page:
-    """``decode_object`` of a listing page parsed for this decode only, consuming it.
+def decode_object(
+    status: int, body: bytes, data: dict[str, Any], cls: type[T], *, consume: bool = False
+) -> T:
+    """``decode`` of a body already parsed into ``data`` (``loads_object``).
 
-    Its numbers are taken out of ``data`` as they are decoded, so each one's parsed JSON
-    is freed as soon as its model is built: a page never holds both in full, which keeps
-    the garbage collector from running (and promoting both) once or twice a page.
+    ``consume``: ``data`` was parsed for this decode only, so its arrays of models are
+    emptied as they are decoded and each item's JSON is freed as soon as its model is
+    built (a listing page: the page never holds both in full, which keeps the garbage
+    collector from running, and promoting both, once or twice a page).
     """
-    hook = cast("Callable[[Any, type[Page], bool], Page]", structure_hook(Page))
+    hook = structure_hook(cls)
     try:
-        return hook(data, Page, True)
-    except FieldError as exc:
-        raise DecodeError(f"cannot decode Page: {exc}", status=status, body=body) from None
-    except Exception as exc:  # as in decode_object
-        raise DecodeError(f"cannot decode Page: {exc}", status=status, body=body) from exc
-
-
-def decode_object(status: int, body: bytes, data: dict[str, Any], cls: type[T]) -> T:
-    """``decode`` of a body already parsed into ``data`` (``loads_object``)."""
-    try:
-        return structure_hook(cls)(data, cls)
+        if consume:
+            return cast("Callable[[Any, type[T], bool], T]", hook)(data, cls, True)
+        return hook(data, cls)
     except FieldError as exc:  # names the path, the expected type and what came
         raise DecodeError(
             f"cannot decode {cls.__name__}: {exc}", status=status, body=body

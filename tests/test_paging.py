@@ -331,28 +331,27 @@ async def test_a_listing_lets_go_of_a_page_before_the_next_one_is_decoded(how: s
 
 def test_a_page_decoded_from_its_own_parse_takes_its_numbers_out_as_it_goes() -> None:
     from numbers_async._convert import structure
-    from numbers_async._responses import consume_page
+    from numbers_async._responses import decode_object
 
     def body() -> dict[str, Any]:
         numbers = [{"phoneNumber": f"+1202555000{i}", "regionCode": "US"} for i in range(3)]
         return {"activeNumbers": numbers, "nextPageToken": "next"}
 
     kept, consumed = body(), body()
-    assert consume_page(200, b"", consumed) == structure(kept, Page)
+    assert decode_object(200, b"", consumed, Page, consume=True) == structure(kept, Page)
     assert consumed["activeNumbers"] == [None, None, None]  # each freed once decoded
     assert kept == body()  # decoding data it was given changes nothing in it
 
 
 @pytest.mark.parametrize("consume", [False, True])
 def test_a_bad_number_on_a_page_is_named_by_its_index(consume: bool) -> None:
-    from numbers_async._convert import structure
-    from numbers_async._responses import consume_page
+    from numbers_async._responses import decode_object
 
     same = {"phoneNumber": "+12025550000"}
     numbers: list[Any] = [same, {"phoneNumber": "+12025550001"}, same, {"phoneNumber": 5}]
     data = {"activeNumbers": numbers}
     with pytest.raises(Exception, match=r"activeNumbers\[3\]\.phoneNumber"):
-        consume_page(200, b"{}", data) if consume else structure(data, Page)
+        decode_object(200, b"{}", data, Page, consume=consume)
 
 
 async def test_a_watched_listing_cancelled_while_a_page_waits_to_be_decoded_is_cancelled() -> None:
