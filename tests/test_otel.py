@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -936,3 +937,37 @@ async def test_a_rent_a_check_finds_rented_is_reconciled(
         if p.attributes["numbers_async.operation"] == "available_numbers.rent"
     ]
     assert reconciled.attributes["numbers_async.outcome"] == "reconciled"
+
+
+async def test_an_attempt_the_deadline_cut_before_sending_ends_its_span_with_the_failure(
+    telemetry: Telemetry,
+) -> None:
+    """A connection that fails only after the call's deadline has passed ends the call at
+    once (nothing was sent, so no retry and no outage); the HTTP span it opened still
+    says why it ended."""
+    from numbers_async import NumbersClient
+    from numbers_async.errors import TransportError
+    from numbers_async.testing import MockTransport
+
+    def handler(method: str, url: str, headers: object, body: object) -> object:
+        time.sleep(0.15)  # blocks the loop: no timer can cut it before the deadline passes
+        raise TransportError("connection refused", request_sent=False)
+
+    async with NumbersClient(
+        "p",
+        "k",
+        "s",
+        auth="basic",
+        transport=MockTransport(handler),  # type: ignore[arg-type]
+        retry=RetryPolicy(attempts=5, backoff=0.001, max_backoff=0.001),
+        timeouts=Timeouts(deadline=0.1),
+        **telemetry.options,
+    ) as client:
+        with pytest.raises(TransportError):
+            await client.active_numbers.get("+12025550100")
+
+    (operation,) = telemetry.spans("active_numbers.get")
+    (exchange,) = telemetry.children(operation, SpanKind.CLIENT)
+    assert attrs(exchange)["error.type"] == "numbers_async.errors.TransportError"
+    assert exchange.status.status_code is StatusCode.ERROR
+    assert attrs(operation)["numbers_async.attempts"] == 1

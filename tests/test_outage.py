@@ -27,7 +27,7 @@ from numbers_async import (
 from numbers_async._call import Call, CallOptions
 from numbers_async._operations import get_active
 from numbers_async._outage import OutageGate
-from numbers_async._retry import API_RULES
+from numbers_async._retry import API_RULES, TOKEN_RULES, RetryRules
 from numbers_async.testing import FakeNumbersServer
 
 OUTAGE = 4.0  # seconds; see the module docstring
@@ -402,3 +402,48 @@ async def test_an_attempt_that_meets_the_outage_does_not_count_and_waits_at_the_
     assert raw.retries == 4  # attempts 1-4 refused, the 5th met the outage, its probe answered
     assert took >= OutageGate.FIRST_PAUSE * 0.9  # the probe waited out the pause
     assert [(e.status, e.will_retry) for e in events] == [(None, True)] * 5 + [(200, False)]
+
+
+class _Unlimited:
+    """A rate limiter that never waits; its pauses are recorded."""
+
+    def __init__(self) -> None:
+        self.paused: list[float] = []
+
+    async def acquire(self) -> None:
+        return None
+
+    def pause(self, seconds: float) -> None:
+        self.paused.append(seconds)
+
+
+@pytest.mark.parametrize(
+    ("rules", "sent"),
+    [(API_RULES, 3), (TOKEN_RULES, 1)],
+    ids=["api rules: retried", "token rules: not retried"],
+)
+async def test_the_retry_layer_decides_by_the_calls_own_rules(rules: RetryRules, sent: int) -> None:
+    """An undecodable 2xx is retried under the API's rules and ends the call at once under
+    the token endpoint's: the retry layer asks the call's rules, not the API's."""
+    from numbers_async._call import Response
+    from numbers_async._retrying import Retrying
+    from numbers_async.errors import DecodeError
+
+    clock = Clock()
+    request = get_active("+12025550100")
+    retry = RetryPolicy(attempts=3, backoff=0.001, max_backoff=0.001)
+    timeout = CallOptions(retry, Timeouts()).timeout
+    call = Call(request, "https://numbers.example" + request.target, retry, rules, timeout, None)
+    answers: list[int] = []
+
+    async def send(call: Call) -> Response:
+        answers.append(call.attempt)
+        return Response(200, {}, b"{", call.request, call.url, call.attempt, 0.0)
+
+    def decode(status: int, body: bytes) -> object:
+        raise DecodeError("response is not valid JSON", status=status, body=body)
+
+    retrying = Retrying(_Unlimited(), OutageGate(clock, clock.sleep), clock, clock.sleep)
+    with pytest.raises(DecodeError):
+        await retrying.run(call, send, decode)
+    assert answers == list(range(1, sent + 1))
