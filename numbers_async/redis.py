@@ -34,7 +34,6 @@ Examples:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import os
@@ -60,6 +59,7 @@ from numbers_async._rate import RateGate
 from numbers_async._rate_scripts import ACQUIRE, PAUSE
 from numbers_async._retry import MAX_RETRY_AFTER
 from numbers_async.bulk._redis_journal import RedisJournal
+from numbers_async.bulk._redis_link import drop_idle_connections
 from numbers_async.errors import InvalidInputError, NumbersError
 
 __all__ = ["RedisEventDeduplicator", "RedisJournal", "RedisRateLimiter", "RedisReplyError"]
@@ -331,7 +331,7 @@ class RedisRateLimiter:
         try:
             reply = await _command(self._acquire_script(keys=self._keys, args=args), self._timeout)
             if probing and self._fallback is not None:
-                await self._drop_idle_connections()
+                await drop_idle_connections(self._redis)
         except BaseException:
             if heartbeat:
                 self._heartbeat_at = -math.inf
@@ -356,19 +356,6 @@ class RedisRateLimiter:
                 self._keys[0],
             )
         return wait_us / 1_000_000, paused_us / 1_000_000
-
-    async def _drop_idle_connections(self) -> None:
-        """Close the pool's idle connections: they may be from before Redis went away.
-
-        A connection left idle when the server went away can still look open; its first
-        command would fail, and the limiter take that for another outage (with Python
-        3.10 it did: unreachable, reachable, unreachable, reachable). Only this probe was
-        in flight, and its connection is idle again: fresh ones are opened as needed.
-        """
-        pool = getattr(self._redis, "connection_pool", None)
-        if pool is not None:
-            with contextlib.suppress(Exception):  # closing a dead connection may complain
-                await pool.disconnect(inuse_connections=False)
 
     def _unreachable(self, exc: BaseException) -> None:
         self._retry_at = time.monotonic() + self._retry_interval
@@ -496,6 +483,7 @@ class RedisEventDeduplicator:
         if self._down:
             self._down = False
             logger.warning("Redis is reachable again: de-duplicating events again")
+            await drop_idle_connections(self._redis)
         return bool(claimed)
 
     async def forget(self, event_id: str) -> None:

@@ -665,6 +665,36 @@ async def test_deduplicator_warns_once_while_redis_is_down_and_once_when_it_is_b
     ]
 
 
+async def test_a_deduplicator_back_from_an_outage_does_not_use_connections_from_before_it(
+    own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Connections idle in the pool when Redis went away are dead when it comes back. Once
+    a claim has found Redis again, none of them may fail a later claim: that event would
+    be handed over unrecorded, and its redelivery handed over again."""
+    caplog.set_level(logging.WARNING, logger="numbers_async")
+    deduplicator = RedisEventDeduplicator.from_url(
+        own_redis_server.url, key="project-a", timeout=0.5
+    )
+    try:
+        # Several claims at once: the pool holds several connections, idle afterwards.
+        await asyncio.gather(*(deduplicator.claim(f"before-{i}") for i in range(8)))
+        own_redis_server.stop()
+        assert await deduplicator.claim("during") is True  # unrecorded: handed over
+        own_redis_server.start()
+        assert await deduplicator.claim("back") is True  # recorded: Redis found again
+        ids = [f"after-{i}" for i in range(8)]
+        first = await asyncio.gather(*(deduplicator.claim(i) for i in ids))
+        again = await asyncio.gather(*(deduplicator.claim(i) for i in ids))
+    finally:
+        await deduplicator.aclose()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert (first, again) == ([True] * 8, [False] * 8), warnings
+    assert [w.split(" (")[0].split(":")[0] for w in warnings] == [
+        "Redis is unreachable",
+        "Redis is reachable again",
+    ]
+
+
 async def test_a_deduplicator_leaves_a_client_it_was_given_open(
     connect: Callable[[], aioredis.Redis],
 ) -> None:

@@ -73,6 +73,19 @@ _GONE: Final = (
 _STATUSES: Final = frozenset({"succeeded", "failed", "unknown"})
 
 
+async def drop_idle_connections(redis: aioredis.Redis) -> None:
+    """Close ``redis``'s idle pooled connections once it answers again after an outage.
+
+    A connection left idle in the pool while the server was away can still look open
+    when it is back (seen with Python 3.10); its first command would fail, and be taken
+    for another outage. Connections in use are left alone; fresh ones open as needed.
+    """
+    pool = getattr(redis, "connection_pool", None)
+    if pool is not None:
+        with contextlib.suppress(Exception):  # closing a dead connection may complain
+            await pool.disconnect(inuse_connections=False)
+
+
 class Link:
     """The scripts of one job, called with outages waited out and replies checked."""
 
@@ -92,6 +105,7 @@ class Link:
         self._timeout = timeout
         self._max_outage = max_outage
         self._count = count
+        self._redis = redis
         self._scripts = {name: redis.register_script(source) for name, source in scripts.items()}
         self._down_since: float | None = None  # monotonic: when Redis stopped answering
 
@@ -126,6 +140,7 @@ class Link:
             if self._down_since is not None:
                 self._down_since = None
                 logger.warning("Redis is reachable again: the journal %s goes on", self.where)
+                await drop_idle_connections(self._redis)
             if not isinstance(reply, list) or not reply:
                 raise self.garbage(f"{name} answered {reply!r:.80}")
             if text(reply[0], self) == "gone":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -328,6 +329,45 @@ async def test_redis_gone_for_longer_than_max_outage_stops_the_job_within_it(
     after = await journal_at(persistent_redis_server.url).report()
     assert after.failed == []  # nothing recorded as failed that may have succeeded
     assert after.in_flight + after.succeeded == 2
+
+
+async def test_a_journal_back_from_an_outage_does_not_use_connections_from_before_it(
+    own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Connections idle in the pool when Redis went away are dead when it comes back. Once
+    a call has found Redis again, none of them may fail a later call: that would be taken
+    for another outage (the job's writes waiting again, and two more warnings)."""
+    caplog.set_level(logging.WARNING, logger="numbers_async")
+    redis = aioredis.from_url(own_redis_server.url)
+    link = Link(
+        redis,
+        {"ping": "return {'ok'}"},
+        ["{job}:k"],
+        where="test",
+        timeout=0.5,
+        max_outage=30,
+        count=lambda: None,
+    )
+    try:
+        # Several calls at once: the pool holds several connections, idle afterwards.
+        await asyncio.gather(*(link.call("ping") for _ in range(8)))
+        own_redis_server.stop()
+        waiting = asyncio.create_task(link.call("ping"))  # waits the outage out
+        await eventually(lambda: link.down)
+        own_redis_server.start()
+        await waiting
+        downs = []
+        for _ in range(3):
+            await asyncio.gather(*(link.call("ping") for _ in range(8)))
+            downs.append(link.down)
+    finally:
+        await redis.aclose()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [w.split(" (")[0].split(":")[0] for w in warnings] == [
+        "Redis is unreachable",
+        "Redis is reachable again",
+    ], warnings
+    assert downs == [False, False, False]
 
 
 async def test_the_report_lists_the_failures_of_every_worker(
