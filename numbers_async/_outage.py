@@ -28,13 +28,14 @@ class OutageGate:
 
     A 429 slows the whole client down; an outage (connections refused or timing out) is
     met the same way, so that a job rides out a short one instead of each call burning its
-    attempts on its own. ``THRESHOLD`` connect failures within ``WINDOW`` seconds (a lone
-    refused connection is not an outage) close the gate: calls wait, holding no slot,
+    attempts on its own. ``THRESHOLD`` connect failures within ``WINDOW`` seconds with
+    no answer in between (a lone refused connection is not an outage, nor are a few among
+    answers: one backend of several down) close the gate: calls wait, holding no slot,
     then one call at a time probes the server. A failed probe doubles the pause (from
     ``FIRST_PAUSE`` up to ``MAX_PAUSE``); any answer from the server, whatever its
-    status, opens the gate again. Calls waiting here do not count the attempts that met
-    the outage; ``RetryPolicy.outage_wait`` and the call's deadline bound how long one
-    call waits.
+    status, opens the gate again and starts the count of failures again. Calls waiting
+    here do not count the attempts that met the outage; ``RetryPolicy.outage_wait`` and
+    the call's deadline bound how long one call waits.
     """
 
     THRESHOLD: Final = 5
@@ -56,6 +57,8 @@ class OutageGate:
         # per attempt, and a property is a Python call each time (b1_counts.py).
         self.active = False
         """Whether the client is in an outage (calls wait before each attempt)."""
+        self.suspect = False
+        """Whether a connection failed since the server last answered (a plain attribute too)."""
 
     async def wait(self, deadline_at: float | None) -> bool:
         """Wait until the outage is over or this call may probe (True), or ``deadline_at``."""
@@ -107,7 +110,7 @@ class OutageGate:
         if not call.rules.rides_outages:
             return False
         if not isinstance(error, TransportError) or error.request_sent:
-            if self.active or probe:
+            if self.active or probe or self.suspect:
                 self.reached()  # something answered, or took the request: not an outage
             return False
         now = self._clock()
@@ -132,6 +135,7 @@ class OutageGate:
         if self._until:
             return True
         self._failures.append(now)
+        self.suspect = True
         if len(self._failures) == self.THRESHOLD and now - self._failures[0] <= self.WINDOW:
             logger.warning(
                 "%d connections failed within %.1fs: pausing every call until the server "
@@ -152,6 +156,7 @@ class OutageGate:
         self.active = False
         self._pause = self.FIRST_PAUSE
         self._failures.clear()
+        self.suspect = False
         self.probing = False
         self._notify()
 

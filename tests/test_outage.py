@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 import socket
 import time
 
@@ -447,3 +448,61 @@ async def test_the_retry_layer_decides_by_the_calls_own_rules(rules: RetryRules,
     with pytest.raises(DecodeError):
         await retrying.run(call, send, decode)
     assert answers == list(range(1, sent + 1))
+
+
+async def test_connect_failures_among_answers_are_no_outage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Four refused connections, an answer, four more: the answer started the count
+    again, so no call waits at the gate (one backend of several down is no outage),
+    while a fifth failure without an answer in between would have closed it."""
+    from numbers_async.testing import MockTransport
+
+    plan = ["refused"] * 4 + ["200"] + ["refused"] * 4 + ["200"]
+
+    def handler(method: str, url: str, headers: object, body: object) -> object:
+        if plan.pop(0) == "refused":
+            raise TransportError("connection refused", request_sent=False)
+        return 200, {"Content-Type": "application/json"}, '{"phoneNumber": "+12025550100"}'
+
+    retry = RetryPolicy(attempts=1, outage_wait=30.0)
+    caplog.set_level(logging.INFO, logger="numbers_async")
+    async with NumbersClient(
+        "p",
+        "k",
+        "s",
+        auth="basic",
+        transport=MockTransport(handler),  # type: ignore[arg-type]
+        retry=retry,
+    ) as client:
+        outcomes = []
+        for _ in range(10):
+            try:
+                await asyncio.wait_for(client.active_numbers.get("+12025550100"), 5.0)
+                outcomes.append("ok")
+            except TransportError:
+                outcomes.append("refused")
+    assert outcomes == ["refused"] * 4 + ["ok"] + ["refused"] * 4 + ["ok"]
+    assert plan == []
+    assert not [r for r in caplog.records if "pausing every call" in r.getMessage()]
+
+
+async def test_an_answer_from_the_token_endpoint_does_not_end_the_apis_outage() -> None:
+    """The token endpoint is another host: its answering says nothing of the API's."""
+    from numbers_async._call import Response
+    from numbers_async._retrying import Retrying
+
+    clock = Clock()
+    gate = in_outage(clock)
+    request = get_active("+12025550100")
+    retry = RetryPolicy()
+    timeout = CallOptions(retry, Timeouts()).timeout
+    call = Call(request, "https://auth.example/oauth2/token", retry, TOKEN_RULES, timeout, None)
+
+    async def send(call: Call) -> Response:
+        return Response(200, {}, b"{}", call.request, call.url, call.attempt, 0.0)
+
+    retrying = Retrying(_Unlimited(), gate, clock, clock.sleep)
+    assert await retrying.run(call, send, lambda status, body: body) == b"{}"
+    assert active(gate)
+    assert clock.sleeps == []  # nor did it wait at the API's gate
