@@ -27,6 +27,7 @@ from numbers_async import (
     AttemptEvent,
     AuthenticationError,
     ClientClosedError,
+    NotFoundError,
     NumbersClient,
     NumbersTimeoutError,
     ResponseTooLargeError,
@@ -282,6 +283,26 @@ async def test_a_release_reset_until_out_of_attempts_is_ambiguous(script: Script
             await numbers.active_numbers.release(PHONE)
     assert isinstance(caught.value.__cause__, TransportError)
     assert script.sent == ["token", *["release"] * 3]
+
+
+@pytest.mark.parametrize("operation", ["release", "rent"])
+async def test_a_refusal_after_an_attempt_that_never_connected_stands(
+    script: Script, operation: str
+) -> None:
+    """A first attempt that never connected did nothing, so the 404 that answers the retry
+    means what it says: a release is not taken as done by an earlier attempt, a rent is
+    not checked."""
+    refused = TransportError("connection refused", request_sent=False)
+    script.on(operation, refused, NOT_FOUND)
+    async with client(script) as numbers:
+        call = (
+            numbers.active_numbers.release
+            if operation == "release"
+            else numbers.available_numbers.rent
+        )
+        with pytest.raises(NotFoundError):
+            await call(PHONE)
+    assert script.sent == ["token", operation, operation]
 
 
 async def test_a_read_answered_5xx_until_out_of_attempts_stands(script: Script) -> None:
