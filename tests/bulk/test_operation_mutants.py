@@ -2,8 +2,9 @@
 
 Each test pins one detail a changed line of ``_operations`` would get wrong: the options
 passed through to the client, the request a journal header records, the window an intent
-after an unknown outcome allows, what settling a ``rent_any`` job forgets, how long one
-attempt and one call can run, and what ``Unsettled`` carries.
+after an unknown outcome allows, what settling a ``rent_any`` job forgets and names, the
+cap on how long a journal may ask a rerun to wait, how long one attempt and one call can
+run, and what ``Unsettled`` carries.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 
 from numbers_async import (
     ActiveNumber,
+    InvalidInputError,
     NotFoundError,
     NumberType,
     ServerError,
@@ -34,6 +36,7 @@ from numbers_async.bulk._operations import (
     Unsettled,
     Update,
 )
+from numbers_async.bulk._store import MAX_WINDOW
 from numbers_async.testing import FakeNumbersServer
 
 PHONE = "+12065550100"
@@ -367,3 +370,68 @@ def test_attempt_and_call_windows_are_floats_even_from_whole_seconds() -> None:
     one = RetryPolicy(attempts=1)
     windows = (attempt_window(total=10, deadline=5), call_window(one, total=10, deadline=5))
     assert (type(windows[0]), type(windows[1])) == (float, float)
+
+
+# --- the journal's cap on how long a rerun may be asked to wait -------------------------------
+
+
+class Slow(Recorder):
+    """A project whose client lets one call run up to ``deadline`` seconds."""
+
+    retry = RetryPolicy(attempts=200, max_retry_after=3600)
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.timeouts = Timeouts(total=None, deadline=deadline)
+
+
+async def test_a_rent_journal_is_refused_when_a_call_after_an_unknown_outcome_outlasts_the_cap(
+    tmp_path: Path,
+) -> None:
+    """A rent after an unknown outcome may check first: two windows from its intent. A
+    window of 0.6 weeks is within the one-week cap, twice it is not: refused, naming
+    the argument and what to change, before anything is written."""
+    window = 0.6 * MAX_WINDOW
+    with pytest.raises(InvalidInputError) as caught:
+        await Rent(Slow(window), {}, None, None, None).open_journal(tmp_path / "rent.jsonl")
+    assert caught.value.argument == "journal"
+    assert caught.value.rule == (
+        f"the client's retries and timeouts let one call run {2 * window:g} s, longer than "
+        f"the {MAX_WINDOW:g} s a journal may ask a rerun to wait; set "
+        "Timeouts(deadline=...) on the client"
+    )
+    assert not (tmp_path / "rent.jsonl").exists()
+    # A release under the same client waits one window: within the cap.
+    journal = await Release(Slow(window)).open_journal(tmp_path / "release.jsonl")
+    await journal.aclose()
+
+
+async def test_a_journal_whose_longest_wait_is_exactly_the_cap_is_accepted(
+    tmp_path: Path,
+) -> None:
+    journal = await Rent(Slow(MAX_WINDOW / 2), {}, None, None, None).open_journal(
+        tmp_path / "rent.jsonl"
+    )
+    await journal.aclose()
+
+
+async def test_rent_any_reconciling_names_the_numbers_no_request_accounts_for(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = Recorder(owned={PHONE})
+    operation = RentAny(project, RENT_ANY_REQUEST, 1, None, None, None)
+    journal = await operation.open_journal(tmp_path / "j.jsonl")
+    try:
+        await journal.record_baseline([PHONE])
+        await journal.record_intent(0)
+        await journal.record_failure(0, ServerError(503), unknown=True)
+        project.owned |= {OTHER, "+12065550102", "+12065550103"}  # one lost rent, two others
+        with caplog.at_level("WARNING", logger="numbers_async"):
+            await operation.reconcile(journal)
+    finally:
+        await journal.aclose()
+    assert [n.phone_number for n in operation.unaccounted] == ["+12065550102", "+12065550103"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "bulk rent_any: 3 numbers appeared since the job began but only 1 requests had "
+        "unknown outcomes; the rest (+12065550102, +12065550103) are reported as unaccounted"
+    ]
