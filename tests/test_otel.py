@@ -971,3 +971,20 @@ async def test_an_attempt_the_deadline_cut_before_sending_ends_its_span_with_the
     assert attrs(exchange)["error.type"] == "numbers_async.errors.TransportError"
     assert exchange.status.status_code is StatusCode.ERROR
     assert attrs(operation)["numbers_async.attempts"] == 1
+
+
+async def test_a_retry_is_an_event_of_the_operation_with_its_attempt_delay_and_reason(
+    fake: FakeNumbersServer, telemetry: Telemetry
+) -> None:
+    (phone,) = fake.add_available_numbers(1)
+    fake.inject(Fault.status(503), route="rent")
+    async with fake.client(retry=QUICK, **telemetry.options) as client:
+        await client.available_numbers.rent(phone)
+
+    (operation,) = telemetry.spans("available_numbers.rent")
+    (retry,) = [e for e in operation.events if e.name == "retry"]
+    found = dict(retry.attributes or {})
+    delay = found.pop("numbers_async.delay")
+    assert found == {"numbers_async.attempt": 1, "numbers_async.reason": "HTTP 503"}
+    assert isinstance(delay, float)
+    assert 0.0 <= delay <= QUICK.max_backoff

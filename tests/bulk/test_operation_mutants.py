@@ -346,6 +346,9 @@ def test_the_windows_come_from_the_settings_the_client_says_it_runs_with() -> No
     project.timeouts = Timeouts(total=7.0)
     operation = Release(project)
     assert (operation.window, operation.attempt_window) == (15.0, 7.0)  # 7 + 1 + 7
+    project.timeouts = Timeouts(total=7.0, deadline=5.0)  # the deadline cuts both
+    operation = Release(project)
+    assert (operation.window, operation.attempt_window) == (5.0, 5.0)
 
 
 async def test_a_views_bulk_jobs_take_the_views_settings(fake: FakeNumbersServer) -> None:
