@@ -506,3 +506,16 @@ async def test_an_answer_from_the_token_endpoint_does_not_end_the_apis_outage() 
     assert await retrying.run(call, send, lambda status, body: body) == b"{}"
     assert active(gate)
     assert clock.sleeps == []  # nor did it wait at the API's gate
+
+
+def test_a_connect_failure_is_suspect_until_the_server_answers() -> None:
+    """What lets the retry layer skip the gate on an answer when nothing failed since
+    the last one (every answered request of a healthy client)."""
+    clock = Clock()
+    gate = OutageGate(clock, clock.sleep)
+    assert not gate.suspect
+    gate.connect_failed(clock.now, probe=False)
+    assert gate.suspect
+    assert not active(gate)
+    gate.reached()
+    assert not gate.suspect
