@@ -414,6 +414,82 @@ async def test_a_changed_stream_names_the_argument_and_what_to_do(tmp_path: Path
     )
 
 
+async def test_a_stream_that_changes_after_its_first_item_is_refused_at_that_item(
+    tmp_path: Path,
+) -> None:
+    """Streamed items are numbered 0, 1, 2... on every run, so the second is checked
+    against the second the journal saw succeed."""
+    journal = tmp_path / "release.jsonl"
+    async with FakeNumbersServer() as fake, fake.client() as client:
+        owned = fake.add_active_numbers(3)
+        await client.bulk.release(owned[:2], journal=journal)
+
+        async def other() -> AsyncIterator[str]:
+            yield owned[0]
+            yield owned[2]
+
+        with pytest.raises(InvalidInputError) as raised:
+            await client.bulk.release(other(), journal=journal)
+        assert owned[2] in fake.active  # not released: the job stopped there
+
+    assert raised.value.rule.startswith(
+        f"the input changed since {journal} was written: item 1 is {owned[2]!r} but the "
+        f"journal records {owned[1]!r} as succeeded there"
+    )
+
+
+@pytest.mark.parametrize("dropped", [3, 5])
+async def test_a_list_lacking_succeeded_items_names_the_first_three_and_counts_the_rest(
+    tmp_path: Path, dropped: int
+) -> None:
+    journal = tmp_path / "release.jsonl"
+    async with FakeNumbersServer() as fake, fake.client() as client:
+        owned = sorted(fake.add_active_numbers(6))
+        await client.bulk.release(owned, journal=journal)
+        with pytest.raises(InvalidInputError) as raised:
+            await client.bulk.release(owned[dropped:], journal=journal)
+
+    shown = ", ".join(owned[:3])
+    more = f" and {dropped - 3} more" if dropped > 3 else ""
+    assert raised.value.argument == "phone_numbers"
+    assert raised.value.rule == (
+        f"the input changed since {journal} was written: it lacks {dropped} items the "
+        f"journal records as succeeded ({shown}{more}), so it is not the same job (a new "
+        "search returns other numbers: the rented ones are gone). Rerun with the list the "
+        "journal was written for (save it before the first run), or start a new journal "
+        "(another file) for a new job"
+    )
+
+
+async def test_a_file_journal_reports_what_its_file_records(tmp_path: Path) -> None:
+    from numbers_async.bulk import FileJournal, JournalFailure
+
+    path = tmp_path / "release.jsonl"
+    missing = "+12025550199"
+    async with FakeNumbersServer() as fake, fake.client() as client:
+        owned = fake.add_active_numbers(2)
+        await client.bulk.release([*owned, missing], journal=path)
+
+    store = FileJournal(str(path))
+    report = await store.report()
+    assert (report.operation, report.journal, report.items) == ("release", str(path), None)
+    assert (report.succeeded, report.in_flight) == (2, 0)
+    (failure,) = report.failed
+    assert isinstance(failure, JournalFailure)
+    assert (failure.item, failure.error, failure.status) == (missing, "NotFoundError", 404)
+    assert not failure.outcome_unknown
+    assert repr(store) == f"FileJournal({str(path)!r})"
+
+
+def test_a_file_journal_of_something_not_a_path_is_refused() -> None:
+    from numbers_async.bulk import FileJournal
+
+    with pytest.raises(InvalidInputError) as raised:
+        FileJournal(42)  # type: ignore[arg-type]
+    assert (raised.value.argument, raised.value.rule) == ("journal", "must be a file path")
+    assert str(raised.value) == "journal: must be a file path (got 42)"
+
+
 # --- a rerun's wait, as it is shown -------------------------------------------------------
 
 
