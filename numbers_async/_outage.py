@@ -58,7 +58,8 @@ class OutageGate:
         self.active = False
         """Whether the client is in an outage (calls wait before each attempt)."""
         self.suspect = False
-        """Whether a connection failed since the server last answered (a plain attribute too)."""
+        """Whether a connection failed since the server last answered (a plain attribute
+        too). Always true in an outage: an answer is what ends both."""
 
     async def wait(self, deadline_at: float | None) -> bool:
         """Wait until the outage is over or this call may probe (True), or ``deadline_at``."""
@@ -110,7 +111,7 @@ class OutageGate:
         if not call.rules.rides_outages:
             return False
         if not isinstance(error, TransportError) or error.request_sent:
-            if self.active or probe or self.suspect:
+            if self.suspect:
                 self.reached()  # something answered, or took the request: not an outage
             return False
         now = self._clock()

@@ -118,7 +118,7 @@ class Retrying:
                 raise
             else:
                 call.response = answer
-                if (probe or outage.active or outage.suspect) and call.rules.rides_outages:
+                if outage.suspect and call.rules.rides_outages:
                     outage.reached()
                 if 200 <= answer.status < 300:
                     try:

@@ -450,19 +450,22 @@ async def test_the_retry_layer_decides_by_the_calls_own_rules(rules: RetryRules,
     assert answers == list(range(1, sent + 1))
 
 
+@pytest.mark.parametrize("between", ["answered", "reset after sending"])
 async def test_connect_failures_among_answers_are_no_outage(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, between: str
 ) -> None:
-    """Four refused connections, an answer, four more: the answer started the count
-    again, so no call waits at the gate (one backend of several down is no outage),
-    while a fifth failure without an answer in between would have closed it."""
+    """Four refused connections, an answer (or a connection the server took and then
+    reset), four more: that started the count again, so no call waits at the gate (one
+    backend of several down is no outage), while a fifth failure without it in between
+    would have closed the gate."""
     from numbers_async.testing import MockTransport
 
-    plan = ["refused"] * 4 + ["200"] + ["refused"] * 4 + ["200"]
+    plan = ["refused"] * 4 + [between] + ["refused"] * 4 + ["answered"]
 
     def handler(method: str, url: str, headers: object, body: object) -> object:
-        if plan.pop(0) == "refused":
-            raise TransportError("connection refused", request_sent=False)
+        step = plan.pop(0)
+        if step != "answered":
+            raise TransportError(step, request_sent=step != "refused")
         return 200, {"Content-Type": "application/json"}, '{"phoneNumber": "+12025550100"}'
 
     retry = RetryPolicy(attempts=1, outage_wait=30.0)
@@ -479,10 +482,10 @@ async def test_connect_failures_among_answers_are_no_outage(
         for _ in range(10):
             try:
                 await asyncio.wait_for(client.active_numbers.get("+12025550100"), 5.0)
-                outcomes.append("ok")
-            except TransportError:
-                outcomes.append("refused")
-    assert outcomes == ["refused"] * 4 + ["ok"] + ["refused"] * 4 + ["ok"]
+                outcomes.append("answered")
+            except TransportError as error:
+                outcomes.append(str(error).rsplit(": ", 1)[-1])
+    assert outcomes == ["refused"] * 4 + [between] + ["refused"] * 4 + ["answered"]
     assert plan == []
     assert not [r for r in caplog.records if "pausing every call" in r.getMessage()]
 
