@@ -2,7 +2,8 @@
 
 Each test pins one detail a changed line of ``_journal`` or ``_lines`` would get wrong:
 the rule a bad line is reported by, what an intent writes, the order of items to check,
-what ``forget`` clears, and when the earlier run's requests must have ended.
+what ``forget`` clears, when the earlier run's requests must have ended, and how a write
+ends that is cut off or fails.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -299,3 +301,49 @@ async def test_an_intent_written_with_the_old_attempt_name_still_bounds_the_wait
 def test_an_attempt_window_that_is_not_seconds_is_reported() -> None:
     entry = {"item": PHONE, "event": "intent", "at": AT, "attempt_window": "60"}
     assert line_problem(entry) == f"attempt_window must be {SECONDS}"
+
+
+async def test_a_write_cut_off_by_cancelling_the_writer_reaches_the_file_before_it_closes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write in progress when the journal's writer task is cancelled (as ``asyncio.run``
+    cancels what is left on Ctrl-C) is finished by the journal's own thread, and closing
+    waits for that thread: the line is in the file, whole."""
+    path = tmp_path / "j.jsonl"
+    journal = await reopen(path)
+    real_write = journal._write
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow_write(data: bytes) -> None:
+        loop.call_soon_threadsafe(started.set)
+        time.sleep(0.3)  # in the writer thread
+        real_write(data)
+
+    monkeypatch.setattr(journal, "_write", slow_write)
+    recording = asyncio.create_task(journal.record_intent(PHONE))
+    await started.wait()
+    writer = journal._writer
+    assert writer is not None
+    writer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await recording
+    with pytest.raises(asyncio.CancelledError):  # the writer's: the loop is going away
+        await journal.aclose()
+    assert last_line(path)["item"] == PHONE
+
+
+async def test_a_write_failing_otherwise_than_on_the_disk_fails_the_recording(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = await reopen(tmp_path / "j.jsonl")
+
+    def broken_write(data: bytes) -> None:
+        raise RuntimeError("the writer broke")
+
+    monkeypatch.setattr(journal, "_write", broken_write)
+    try:
+        with pytest.raises(RuntimeError, match="the writer broke"):
+            await asyncio.wait_for(journal.record_intent(PHONE), 5.0)
+    finally:
+        await journal.aclose()
