@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -343,7 +345,27 @@ async def test_a_write_failing_otherwise_than_on_the_disk_fails_the_recording(
 
     monkeypatch.setattr(journal, "_write", broken_write)
     try:
-        with pytest.raises(RuntimeError, match="the writer broke"):
-            await asyncio.wait_for(journal.record_intent(PHONE), 5.0)
+        for item in (PHONE, OTHER):  # the next write is tried again, and fails as well
+            with pytest.raises(RuntimeError, match="the writer broke"):
+                await asyncio.wait_for(journal.record_intent(item), 5.0)
     finally:
         await journal.aclose()
+
+
+async def test_lines_are_written_by_the_journal_thread_with_utc_times_in_z(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = await reopen(path)
+    real_write = journal._write
+    threads: list[str] = []
+
+    def write(data: bytes) -> None:
+        threads.append(threading.current_thread().name)
+        real_write(data)
+
+    monkeypatch.setattr(journal, "_write", write)
+    await journal.record_intent(PHONE)
+    await journal.aclose()
+    assert [name.rsplit("_", 1)[0] for name in threads] == ["numbers-async-journal"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", last_line(path)["at"])
