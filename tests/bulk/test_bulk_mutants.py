@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from numbers_async import InvalidInputError, NotFoundError, TransportError
+from numbers_async.bulk._inputs import key
 from numbers_async.bulk._journal import Journal
 from numbers_async.bulk._lines import epoch, epoch_or_none, line_problem
 
@@ -369,3 +370,62 @@ async def test_lines_are_written_by_the_journal_thread_with_utc_times_in_z(
     await journal.aclose()
     assert [name.rsplit("_", 1)[0] for name in threads] == ["numbers-async-journal"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", last_line(path)["at"])
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [("+12065550100", "+12065550100"), (7, 7), (True, "True"), (1.5, "1.5"), (None, "None")],
+)
+def test_an_item_is_its_own_journal_key_if_a_string_or_an_integer_else_its_repr(
+    item: object, expected: object
+) -> None:
+    assert key(item) == expected
+
+
+async def test_a_new_journal_s_header_says_when_it_was_created(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = await reopen(path)
+    await journal.aclose()
+    header = json.loads(path.read_text().splitlines()[0])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", header["created"])
+
+
+async def test_closing_waits_for_the_lines_queued_before_it(tmp_path: Path) -> None:
+    path = tmp_path / "j.jsonl"
+    journal = await reopen(path)
+    recording = asyncio.create_task(journal.record_intent(PHONE))
+    await asyncio.sleep(0)  # queued, and the writer started
+    await journal.aclose()
+    assert last_line(path)["item"] == PHONE
+    await recording
+
+
+async def test_a_close_cancelled_while_a_line_is_written_still_closes_once_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file (and its lock) is released when the write ends, so the job can be
+    rerun in the same process."""
+    path = tmp_path / "j.jsonl"
+    journal = await reopen(path)
+    real_write = journal._write
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow_write(data: bytes) -> None:
+        loop.call_soon_threadsafe(started.set)
+        time.sleep(0.3)  # in the writer thread
+        real_write(data)
+
+    monkeypatch.setattr(journal, "_write", slow_write)
+    recording = asyncio.create_task(journal.record_intent(PHONE))
+    await started.wait()
+    closing = asyncio.create_task(journal.aclose())
+    await asyncio.sleep(0.05)
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    await recording  # the write ends
+    await asyncio.sleep(0.1)  # the writer's own end, and the close it calls
+    again = await reopen(path)
+    await again.aclose()
+    assert last_line(path)["item"] == PHONE

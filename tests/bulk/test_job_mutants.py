@@ -360,7 +360,7 @@ async def test_a_job_raises_what_is_thrown_into_it_with_its_traceback(
 # --- what a report says -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("source", ["list", "stream"])
+@pytest.mark.parametrize("source", ["list", "stream", "iterator"])
 async def test_stop_after_the_last_item_started_does_not_make_the_report_stopped(
     client: NumbersClient, fake: FakeNumbersServer, source: str
 ) -> None:
@@ -375,8 +375,14 @@ async def test_stop_after_the_last_item_started_does_not_make_the_report_stopped
             job.stop()
 
     # The list one at a time: the job has not read past its last item when that item
-    # ends. The stream with room to spare: the job has seen it end by then.
-    items, concurrency = (owned, 1) if source == "list" else (streamed(), 3)
+    # ends. The stream, and an iterator of unknown length, with room to spare: the job
+    # has seen them end by then.
+    sources: dict[str, tuple[Any, int]] = {
+        "list": (owned, 1),
+        "stream": (streamed(), 3),
+        "iterator": (iter(owned), 3),
+    }
+    items, concurrency = sources[source]
     job = client.bulk.release(items, concurrency=concurrency, on_progress=stop_at_the_end)
     report = await job
 
