@@ -370,7 +370,9 @@ def test_an_answer_or_a_sent_request_during_an_outage_ends_it() -> None:
     assert not active(gate)
 
 
-async def test_an_attempt_that_meets_the_outage_does_not_count_and_waits_at_the_gate() -> None:
+async def test_an_attempt_that_meets_the_outage_does_not_count_and_waits_at_the_gate(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """Five refused connections make an outage; the fifth attempt is not counted, the
     call waits at the gate (FIRST_PAUSE) and its probe gets the answer: four retries in
     all, each failed exchange told it is followed by another."""
@@ -392,6 +394,7 @@ async def test_an_attempt_that_meets_the_outage_does_not_count_and_waits_at_the_
         events.append(event)
 
     retry = RetryPolicy(attempts=10, backoff=0.001, max_backoff=0.001, outage_wait=0.8)
+    caplog.set_level(logging.DEBUG, logger="numbers_async")
     async with NumbersClient(
         "p",
         "k",
@@ -408,6 +411,8 @@ async def test_an_attempt_that_meets_the_outage_does_not_count_and_waits_at_the_
     assert raw.retries == 4  # attempts 1-4 refused, the 5th met the outage, its probe answered
     assert took >= OutageGate.FIRST_PAUSE * 0.9  # the probe waited out the pause
     assert [(e.status, e.will_retry) for e in events] == [(None, True)] * 5 + [(200, False)]
+    riding = [r.getMessage() for r in caplog.records if "outage" in r.getMessage()]
+    assert "active_numbers.get: waiting out an outage" in riding
 
 
 class _Unlimited:
