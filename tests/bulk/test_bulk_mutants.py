@@ -40,6 +40,24 @@ def last_line(path: Path) -> dict[str, Any]:
     return line
 
 
+async def record_slowly(journal: Journal, monkeypatch: pytest.MonkeyPatch) -> asyncio.Task[None]:
+    """Record an intent for ``PHONE`` whose write takes 0.3 s in the writer thread; return
+    once that write has begun."""
+    real_write = journal._write
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow_write(data: bytes) -> None:
+        loop.call_soon_threadsafe(started.set)
+        time.sleep(0.3)  # in the writer thread
+        real_write(data)
+
+    monkeypatch.setattr(journal, "_write", slow_write)
+    recording = asyncio.create_task(journal.record_intent(PHONE))
+    await started.wait()
+    return recording
+
+
 @pytest.mark.parametrize(
     ("entry", "problem"),
     [
@@ -314,18 +332,7 @@ async def test_a_write_cut_off_by_cancelling_the_writer_reaches_the_file_before_
     waits for that thread: the line is in the file, whole."""
     path = tmp_path / "j.jsonl"
     journal = await reopen(path)
-    real_write = journal._write
-    started = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def slow_write(data: bytes) -> None:
-        loop.call_soon_threadsafe(started.set)
-        time.sleep(0.3)  # in the writer thread
-        real_write(data)
-
-    monkeypatch.setattr(journal, "_write", slow_write)
-    recording = asyncio.create_task(journal.record_intent(PHONE))
-    await started.wait()
+    recording = await record_slowly(journal, monkeypatch)
     writer = journal._writer
     assert writer is not None
     writer.cancel()
@@ -407,18 +414,7 @@ async def test_a_close_cancelled_while_a_line_is_written_still_closes_once_it_is
     rerun in the same process."""
     path = tmp_path / "j.jsonl"
     journal = await reopen(path)
-    real_write = journal._write
-    started = asyncio.Event()
-    loop = asyncio.get_running_loop()
-
-    def slow_write(data: bytes) -> None:
-        loop.call_soon_threadsafe(started.set)
-        time.sleep(0.3)  # in the writer thread
-        real_write(data)
-
-    monkeypatch.setattr(journal, "_write", slow_write)
-    recording = asyncio.create_task(journal.record_intent(PHONE))
-    await started.wait()
+    recording = await record_slowly(journal, monkeypatch)
     closing = asyncio.create_task(journal.aclose())
     await asyncio.sleep(0.05)
     closing.cancel()
