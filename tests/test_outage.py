@@ -14,6 +14,7 @@ import collections
 import logging
 import socket
 import time
+from typing import Any
 
 import pytest
 
@@ -139,6 +140,13 @@ def active(gate: OutageGate) -> bool:
 def suspect(gate: OutageGate) -> bool:
     """``gate.suspect`` read afresh, as ``active``."""
     return gate.suspect
+
+
+def mock_client(handler: Any, **options: Any) -> NumbersClient:
+    """A client (Basic auth) whose requests ``handler`` answers (``MockTransport``)."""
+    from numbers_async.testing import MockTransport
+
+    return NumbersClient("p", "k", "s", auth="basic", transport=MockTransport(handler), **options)
 
 
 def test_the_gate_is_active_from_the_threshold_until_the_server_answers() -> None:
@@ -377,7 +385,6 @@ async def test_an_attempt_that_meets_the_outage_does_not_count_and_waits_at_the_
     call waits at the gate (FIRST_PAUSE) and its probe gets the answer: four retries in
     all, each failed exchange told it is followed by another."""
     from numbers_async import AttemptEvent
-    from numbers_async.testing import MockTransport
 
     answered: list[str] = []
 
@@ -395,15 +402,7 @@ async def test_an_attempt_that_meets_the_outage_does_not_count_and_waits_at_the_
 
     retry = RetryPolicy(attempts=10, backoff=0.001, max_backoff=0.001, outage_wait=0.8)
     caplog.set_level(logging.DEBUG, logger="numbers_async")
-    async with NumbersClient(
-        "p",
-        "k",
-        "s",
-        auth="basic",
-        transport=MockTransport(handler),  # type: ignore[arg-type]
-        retry=retry,
-        event_hooks={"response": [response]},
-    ) as client:
+    async with mock_client(handler, retry=retry, event_hooks={"response": [response]}) as client:
         started = time.monotonic()
         raw = await client.with_raw_response.active_numbers.get("+12025550100")
         took = time.monotonic() - started
@@ -468,7 +467,6 @@ async def test_connect_failures_among_answers_are_no_outage(
     reset), four more: that started the count again, so no call waits at the gate (one
     backend of several down is no outage), while a fifth failure without it in between
     would have closed the gate."""
-    from numbers_async.testing import MockTransport
 
     plan = ["refused"] * 4 + [between] + ["refused"] * 4 + ["answered"]
 
@@ -480,14 +478,7 @@ async def test_connect_failures_among_answers_are_no_outage(
 
     retry = RetryPolicy(attempts=1, outage_wait=30.0)
     caplog.set_level(logging.INFO, logger="numbers_async")
-    async with NumbersClient(
-        "p",
-        "k",
-        "s",
-        auth="basic",
-        transport=MockTransport(handler),  # type: ignore[arg-type]
-        retry=retry,
-    ) as client:
+    async with mock_client(handler, retry=retry) as client:
         outcomes = []
         for _ in range(10):
             try:
