@@ -58,9 +58,8 @@ async def test_a_bulk_release_rides_out_an_outage_longer_than_its_retries(
     async def outage() -> None:
         await fifth_done.wait()
         started = time.monotonic()
-        await fake.aclose()
-        await asyncio.sleep(OUTAGE)
-        await fake.start()
+        async with fake.down():
+            await asyncio.sleep(OUTAGE)
         down.append(time.monotonic() - started)
 
     started = time.monotonic()

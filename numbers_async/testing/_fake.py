@@ -11,9 +11,12 @@ import logging
 import math
 import random
 import secrets
+import socket
+import sys
 import time
 import warnings
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
@@ -156,6 +159,28 @@ class _Call:
     query: tuple[tuple[str, str], ...]
     headers: Mapping[str, str]  # case-insensitive (aiohttp's CIMultiDictProxy)
     body: bytes
+
+
+def _hold_ports(addresses: Sequence[Any]) -> list[socket.socket]:
+    """Bind (without listening) each address a stopped server listened on, to keep it.
+
+    With ``SO_REUSEADDR`` on both, Linux lets the server's next listening socket bind the
+    same address while this one holds it, and refuses it to anyone else meanwhile: to a
+    bind to port 0 and to the ports the kernel picks for outgoing connections.
+    """
+    holds: list[socket.socket] = []
+    try:
+        for address in addresses:
+            family = socket.AF_INET6 if len(address) == 4 else socket.AF_INET
+            hold = socket.socket(family, socket.SOCK_STREAM)
+            holds.append(hold)
+            hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            hold.bind(address)
+    except BaseException:
+        for hold in holds:
+            hold.close()
+        raise
+    return holds
 
 
 class FakeNumbersServer:
@@ -389,6 +414,38 @@ class FakeNumbersServer:
             await runner.cleanup()
         await self._finish_event_tasks()
         await self._callbacks.aclose()
+
+    @asynccontextmanager
+    async def down(self) -> AsyncIterator[None]:
+        """Be down inside the block: an outage, then the same server on the same port.
+
+        Entering stops serving as [`aclose`][] does (connections to the port are refused,
+        in-flight requests get a second to finish); leaving starts serving again, with
+        the same state, even when the block raises. Unlike ``aclose()`` then
+        ``start()``, the port stays this fake's meanwhile (on Linux a bound, unlistening
+        socket holds it), so no other server asking the system for a free port, nor an
+        outgoing connection, can take it before the fake comes back.
+
+        Examples:
+            ```python
+            async with fake.down():
+                await asyncio.sleep(4)  # every connection is refused meanwhile
+            ```
+        """
+        runner = self._runner
+        if runner is None:
+            raise RuntimeError("FakeNumbersServer is not started")
+        addresses = list(runner.addresses)
+        await self.aclose()
+        holds = _hold_ports(addresses) if sys.platform == "linux" else []
+        try:
+            yield
+        finally:
+            try:
+                await self.start()
+            finally:
+                for hold in holds:
+                    hold.close()
 
     async def close(self) -> None:
         """Deprecated: the same as [`aclose`][], the name every other close here has."""

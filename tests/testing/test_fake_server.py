@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import json
 import logging
 import re
+import socket
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -1512,6 +1515,43 @@ async def test_close_cancels_a_hook_that_does_not_finish(http: aiohttp.ClientSes
         await rented(http, fake, voiceConfiguration={"appId": "a"})
         fake.complete_provisioning()
     assert cancelled.is_set()
+
+
+async def test_down_refuses_connections_and_keeps_the_port_until_it_is_up_again(
+    http: aiohttp.ClientSession,
+) -> None:
+    async with FakeNumbersServer() as fake:
+        url = fake.url
+        phone = await rented(http, fake, smsConfiguration={"servicePlanId": "p"})
+        async with fake.down():
+            with pytest.raises(aiohttp.ClientConnectorError):
+                await http.get(url)
+            if sys.platform == "linux":
+                taker = socket.socket()  # another program asking for this very port
+                with taker, pytest.raises(OSError, match="in use") as caught:
+                    taker.bind((fake.host, fake.port))
+                assert caught.value.errno == errno.EADDRINUSE
+        assert fake.url == url
+        assert (await call(http, fake, "GET", f"activeNumbers/{phone}")).status == 200
+        fake.complete_provisioning(phone)
+
+
+async def test_down_is_up_again_after_a_block_that_raises(http: aiohttp.ClientSession) -> None:
+    async with FakeNumbersServer() as fake:
+        with pytest.raises(ZeroDivisionError):
+            async with fake.down():
+                _ = 1 / 0
+        assert (await call(http, fake, "GET", "callbackConfiguration")).status == 200
+        async with fake.down():
+            pass  # and it may go down again
+        assert (await call(http, fake, "GET", "callbackConfiguration")).status == 200
+
+
+async def test_down_needs_a_started_server() -> None:
+    fake = FakeNumbersServer()
+    with pytest.raises(RuntimeError, match="not started"):
+        async with fake.down():
+            pass
 
 
 async def test_a_closed_server_starts_again_on_the_same_port_with_its_state(
