@@ -29,6 +29,10 @@ NO_RETRY = RetryPolicy(attempts=1)
 # An attempt lasts at most this: a rerun waits that long after a lost request's intent.
 SHORT = Timeouts(total=0.5)
 QUICK: dict[str, Any] = {"retry": NO_RETRY, "timeouts": SHORT}
+# A rerun's own attempts may take longer than SHORT on a loaded machine (in CI they timed
+# out at 0.5 s and ended unknown); what a rerun waits for is the earlier runs' windows,
+# which their journal records, not its own.
+RERUN: dict[str, Any] = {"retry": NO_RETRY, "timeouts": Timeouts(total=5.0)}
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
@@ -116,8 +120,9 @@ async def test_rerun_skips_what_succeeded_and_retries_what_failed(
     fake.inject(Fault.status(403), route="release", times=4)  # refused: a definite failure
     async with fake.client(**QUICK) as client:
         first = await client.bulk.release(owned, journal=journal, concurrency=4)
-        assert (len(first.succeeded), len(first.failed)) == (16, 4)
-        fake.requests.clear()
+    assert (len(first.succeeded), len(first.failed)) == (16, 4)
+    fake.requests.clear()
+    async with fake.client(**RERUN) as client:
         second = await client.bulk.release(owned, journal=journal, concurrency=4)
 
     assert second.ok
@@ -163,9 +168,7 @@ async def test_cancelled_rent_rerun_rents_every_number_exactly_once(
         # server, on a loaded machine) would make one of the rerun's own rents unknown and
         # checked: the rerun meets a server that tells the truth.
         fake.clear_faults()
-        # The rerun's attempts may take longer (its ownership checks timed out at 0.5 s on
-        # a loaded machine); what it waits for is the first run's window, in the journal.
-        async with fake.client(retry=NO_RETRY, timeouts=Timeouts(total=5.0)) as rerun:
+        async with fake.client(**RERUN) as rerun:
             report = await rerun.bulk.rent(wanted, sms=sms, journal=journal, concurrency=8)
         checked = {unquote(r.path.rsplit("/", 1)[-1]) for r in fake.requests_for("get_active")}
 
@@ -204,8 +207,7 @@ async def test_cancelled_rent_any_rerun_rents_exactly_count_numbers(
         # would only make the rerun's own outcomes unknown: the rerun tests settling.
         fake.clear_faults()
 
-        # The rerun's own attempts may take longer than SHORT on a loaded machine.
-        async with fake.client(retry=NO_RETRY, timeouts=Timeouts(total=5.0)) as rerun:
+        async with fake.client(**RERUN) as rerun:
             report = await rerun.bulk.rent_any(count, "US", "LOCAL", journal=journal, concurrency=6)
         baseline = next(e["baseline"] for e in lines(journal) if "baseline" in e)
 
@@ -225,9 +227,10 @@ async def test_lost_rent_any_responses_are_settled_from_the_listing(
     fake.inject(Fault.reset_after(), route="rent_any", times=3)
     async with fake.client(**QUICK) as client:
         first = await client.bulk.rent_any(10, "US", "LOCAL", journal=journal, concurrency=1)
-        assert first.unknown == 3
-        rented_by_lost_requests = set(fake.rent_counts) - set(phones_of(first))
-        fake.requests.clear()
+    assert first.unknown == 3
+    rented_by_lost_requests = set(fake.rent_counts) - set(phones_of(first))
+    fake.requests.clear()
+    async with fake.client(**RERUN) as client:
         second = await client.bulk.rent_any(10, "US", "LOCAL", journal=journal, concurrency=1)
 
     assert second.ok
@@ -247,7 +250,8 @@ async def test_a_release_whose_answer_was_lost_is_settled_on_rerun(
     fake.inject(Fault.reset_after(), route="release", times=2)
     async with fake.client(**QUICK) as client:
         first = await client.bulk.release(owned, journal=journal, concurrency=1)
-        assert first.unknown == 2
+    assert first.unknown == 2
+    async with fake.client(**RERUN) as client:
         second = await client.bulk.release(owned, journal=journal)
 
     assert second.ok
@@ -366,10 +370,7 @@ async def test_rent_any_cancelled_again_and_again_still_rents_exactly_count(
                 await task
             await asyncio.sleep(0.02)  # what the server was handling completes
         fake.clear_faults()
-        # The last run's attempts may take longer than SHORT on a loaded machine (in CI
-        # its rentAny calls timed out at 0.5 s and ended unknown); what it waits for is
-        # the earlier runs' windows, in the journal.
-        async with fake.client(retry=NO_RETRY, timeouts=Timeouts(total=5.0)) as last:
+        async with fake.client(**RERUN) as last:
             report = await last.bulk.rent_any(count, "US", "LOCAL", journal=journal)
 
     assert report.ok, report.failed
