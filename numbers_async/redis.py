@@ -466,11 +466,22 @@ class RedisEventDeduplicator:
 
     async def claim(self, event_id: str) -> bool:
         """True if no receiver has claimed ``event_id`` yet (it is now this one's)."""
+        key = self._prefix + event_id
+        mark = os.urandom(8)  # this claim's own value: a reply lost on the way is told apart
         try:
-            claimed = await _command(
-                self._redis.set(self._prefix + event_id, b"1", nx=True, px=self._ttl_ms),
-                self._timeout,
-            )
+            try:
+                claimed = await self._set(key, mark)
+            except _UNREACHABLE:
+                if self._down:
+                    raise
+                # The first command after a quiet spell may meet a pooled connection that
+                # died idle (Redis restarted meanwhile, and no command noticed): once more,
+                # on a fresh connection. If the first try was applied and only its reply
+                # lost, the key holds this claim's mark: the event is still this one's.
+                await drop_idle_connections(self._redis)
+                claimed = await self._set(key, mark) or (
+                    await _command(self._redis.get(key), self._timeout) == mark
+                )
         except _UNREACHABLE as exc:
             if not self._down:
                 self._down = True
@@ -484,12 +495,19 @@ class RedisEventDeduplicator:
             self._down = False
             logger.warning("Redis is reachable again: de-duplicating events again")
             await drop_idle_connections(self._redis)
-        return bool(claimed)
+        return claimed
 
     async def forget(self, event_id: str) -> None:
         """Release the claim on ``event_id`` so that a redelivery is handed over again."""
+        key = self._prefix + event_id
         try:
-            await _command(self._redis.delete(self._prefix + event_id), self._timeout)
+            try:
+                await _command(self._redis.delete(key), self._timeout)
+            except _UNREACHABLE:
+                if self._down:
+                    raise
+                await drop_idle_connections(self._redis)  # as in claim; a delete may repeat
+                await _command(self._redis.delete(key), self._timeout)
         except _UNREACHABLE as exc:
             logger.warning(
                 "could not release event %s in Redis (%s): a redelivery before it expires "
@@ -502,3 +520,9 @@ class RedisEventDeduplicator:
         """Close the connection if ``from_url`` made it."""
         if self._owns_redis:
             await self._redis.aclose()
+
+    async def _set(self, key: str, mark: bytes) -> bool:
+        """Set ``key`` to ``mark`` unless it exists; whether it was set."""
+        return bool(
+            await _command(self._redis.set(key, mark, nx=True, px=self._ttl_ms), self._timeout)
+        )

@@ -695,6 +695,119 @@ async def test_a_deduplicator_back_from_an_outage_does_not_use_connections_from_
     ]
 
 
+async def test_a_deduplicator_idle_while_redis_restarted_still_records_every_claim(
+    persistent_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis restarted while no event arrived: no claim saw it go, and every connection
+    idle in the pool is dead. Neither the forget nor the claims after it may be lost on
+    them: a lost forget would drop the failed event's redelivery as a duplicate, and a
+    claim that failed would hand its event over unrecorded (its redelivery handed over
+    again)."""
+    caplog.set_level(logging.WARNING, logger="numbers_async")
+    redis = persistent_redis_server
+    deduplicator = RedisEventDeduplicator.from_url(redis.url, key="project-a", timeout=0.5)
+    try:
+        # Several claims at once: the pool holds several connections, idle afterwards.
+        await asyncio.gather(*(deduplicator.claim(f"before-{i}") for i in range(8)))
+        handed_over = await deduplicator.claim("failed")
+        redis.stop()
+        redis.start()  # with its data: "failed" is still claimed
+        await deduplicator.forget("failed")  # the application failed to handle it
+        redelivered = await deduplicator.claim("failed")
+        ids = [f"after-{i}" for i in range(8)]
+        first = await asyncio.gather(*(deduplicator.claim(i) for i in ids))
+        again = await asyncio.gather(*(deduplicator.claim(i) for i in ids))
+    finally:
+        await deduplicator.aclose()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert (handed_over, redelivered) == (True, True), warnings
+    assert (first, again) == ([True] * 8, [False] * 8), warnings
+    assert warnings == []
+
+
+async def test_a_claim_whose_reply_was_lost_is_still_its_own_when_tried_again(
+    redis_server: RedisServer,
+) -> None:
+    """The first try of a claim was applied but its reply never came (a timeout): the
+    second finds the key set, by this very claim, and hands the event over."""
+    redis = aioredis.from_url(redis_server.url)
+    deduplicator = RedisEventDeduplicator(redis, key="project-a", timeout=0.5)
+    real_set = redis.set
+    tries = 0
+
+    async def set_then_lose_the_reply(*args: Any, **kwargs: Any) -> Any:
+        nonlocal tries
+        tries += 1
+        result = await real_set(*args, **kwargs)
+        if tries == 1:
+            raise aioredis.ConnectionError("connection lost after the command was sent")
+        return result
+
+    redis.set = set_then_lose_the_reply  # type: ignore[method-assign]
+    try:
+        assert await deduplicator.claim("evt-1") is True
+        assert tries == 2
+        assert await deduplicator.claim("evt-1") is False  # and it was recorded
+    finally:
+        await redis.aclose()
+
+
+async def test_a_claim_tried_again_finds_another_receivers_claim_a_duplicate(
+    redis_server: RedisServer,
+) -> None:
+    """A claim's first try failed before reaching Redis; the second finds the event
+    claimed, by another receiver, not by this claim: a duplicate, not handed over."""
+    redis = aioredis.from_url(redis_server.url)
+    other = RedisEventDeduplicator(redis, key="project-a")
+    assert await other.claim("evt-1") is True
+    deduplicator = RedisEventDeduplicator(redis, key="project-a", timeout=0.5)
+    real_set = redis.set
+    tries = 0
+
+    async def fail_before_sending(*args: Any, **kwargs: Any) -> Any:
+        nonlocal tries
+        tries += 1
+        if tries == 1:
+            raise aioredis.ConnectionError("the pooled connection was dead")
+        return await real_set(*args, **kwargs)
+
+    redis.set = fail_before_sending  # type: ignore[method-assign]
+    try:
+        assert await deduplicator.claim("evt-1") is False
+        assert tries == 2
+    finally:
+        await redis.aclose()
+
+
+async def test_a_deduplicator_tries_once_more_only_while_redis_is_not_known_down(
+    redis_server: RedisServer,
+) -> None:
+    """Once a claim found Redis unreachable, later commands are tried once each (an
+    outage is not waited out twice per event) until a claim finds Redis again."""
+    redis = aioredis.from_url(redis_server.url)
+    deduplicator = RedisEventDeduplicator(redis, key="project-a", timeout=0.5)
+    tries: list[str] = []
+
+    async def unreachable(*args: Any, **kwargs: Any) -> Any:
+        tries.append(str(args[0]).rsplit(":", 1)[-1])
+        raise aioredis.ConnectionError("Redis is away")
+
+    real_set = redis.set
+    redis.set = unreachable  # type: ignore[method-assign]
+    redis.delete = unreachable  # type: ignore[method-assign]
+    try:
+        assert await deduplicator.claim("evt-1") is True  # handed over, unrecorded
+        assert tries == ["evt-1", "evt-1"]
+        assert await deduplicator.claim("evt-2") is True
+        await deduplicator.forget("evt-2")
+        assert tries == ["evt-1", "evt-1", "evt-2", "evt-2"]
+        redis.set = real_set  # type: ignore[method-assign]
+        assert await deduplicator.claim("evt-3") is True  # Redis found again
+        assert await deduplicator.claim("evt-3") is False
+    finally:
+        await redis.aclose()
+
+
 async def test_a_deduplicator_leaves_a_client_it_was_given_open(
     connect: Callable[[], aioredis.Redis],
 ) -> None:
