@@ -47,6 +47,7 @@ try:
     import redis.asyncio as aioredis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import RedisError
 except ImportError as exc:  # pragma: no cover - covered by a test that hides redis
     raise ImportError(
@@ -89,6 +90,9 @@ class RedisReplyError(NumbersError):
 
 
 _UNREACHABLE: Final = (RedisError, OSError, asyncio.TimeoutError, RedisReplyError)
+# What a pooled connection that died idle raises on its next command (so does a refused
+# one); a timeout is not among them: a hung Redis is not worth waiting for twice.
+_CLOSED: Final = (RedisConnectionError, ConnectionError)
 
 
 async def _command(command: Awaitable[T], timeout: float) -> T:
@@ -254,6 +258,7 @@ class RedisRateLimiter:
 
     async def acquire(self) -> None:
         """Wait for this process's turn in the fleet-wide schedule, and take it."""
+        tried_again = False
         while True:
             now = time.monotonic()
             if now < self._paused_until:
@@ -266,6 +271,13 @@ class RedisRateLimiter:
             try:
                 wait, paused = await self._take_slot(now)
             except _UNREACHABLE as exc:
+                if isinstance(exc, _CLOSED) and self._fallback is None and not tried_again:
+                    # Perhaps a pooled connection that died idle (Redis restarted while
+                    # no call was made): once more on a fresh one before falling back. A
+                    # slot the first try took after all is one request's worth of rate.
+                    tried_again = True
+                    await drop_idle_connections(self._redis)
+                    continue
                 self._unreachable(exc)
                 continue
             if paused > 0:
@@ -471,7 +483,7 @@ class RedisEventDeduplicator:
         try:
             try:
                 claimed = await self._set(key, mark)
-            except _UNREACHABLE:
+            except _CLOSED:
                 if self._down:
                     raise
                 # The first command after a quiet spell may meet a pooled connection that
@@ -503,7 +515,7 @@ class RedisEventDeduplicator:
         try:
             try:
                 await _command(self._redis.delete(key), self._timeout)
-            except _UNREACHABLE:
+            except _CLOSED:
                 if self._down:
                     raise
                 await drop_idle_connections(self._redis)  # as in claim; a delete may repeat

@@ -330,6 +330,29 @@ def test_missing_redis_raises_import_error_naming_the_extra(
 # --- Redis going away and coming back -----------------------------------------------------------
 
 
+async def test_a_limiter_idle_while_redis_restarted_stays_shared(
+    own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis restarted while no call was made: the connections idle in the pool are dead.
+    The next calls take their slots from the shared schedule all the same, rather than
+    falling back to a limit of this process alone for ``retry_interval``."""
+    caplog.set_level(logging.WARNING, logger="numbers_async")
+    limiter = RedisRateLimiter.from_url(
+        own_redis_server.url, rate=1000, key="project-a", timeout=0.5
+    )
+    try:
+        await asyncio.gather(*(limiter.acquire() for _ in range(8)))  # pooled, then idle
+        own_redis_server.stop()
+        own_redis_server.start()
+        await asyncio.gather(*(limiter.acquire() for _ in range(8)))
+        shared = limiter.shared
+    finally:
+        await limiter.aclose()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert shared, warnings
+    assert warnings == []
+
+
 async def test_redis_stopped_mid_run_falls_back_warns_once_and_rejoins(
     own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -428,6 +451,7 @@ async def test_a_late_answer_sent_before_the_fallback_does_not_end_it(
     redis.answers = [
         (late, [0, 0, 1, 0]),  # sent first, answered after the failure
         (None, aioredis.ConnectionError("gone")),
+        (None, aioredis.ConnectionError("gone")),  # its try on a fresh connection
         (None, [0, 0, 1, 0]),  # the probe, once retry_interval has passed
     ]
     limiter = RedisRateLimiter(
