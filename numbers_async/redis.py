@@ -60,7 +60,7 @@ from numbers_async._rate import RateGate
 from numbers_async._rate_scripts import ACQUIRE, PAUSE
 from numbers_async._retry import MAX_RETRY_AFTER
 from numbers_async.bulk._redis_journal import RedisJournal
-from numbers_async.bulk._redis_link import drop_idle_connections
+from numbers_async.bulk._redis_link import drop_idle_connections, within
 from numbers_async.errors import InvalidInputError, NumbersError
 
 __all__ = ["RedisEventDeduplicator", "RedisJournal", "RedisRateLimiter", "RedisReplyError"]
@@ -101,9 +101,11 @@ async def _command(command: Awaitable[T], timeout: float) -> T:
     Besides the errors of an unreachable Redis, redis-py raises whatever it trips on when
     a reply is not what it expects (a server that is not Redis): all of that is a
     ``RedisReplyError``, which the limiter and the deduplicator treat as an outage.
+    Cancelling the caller always cancels it (``within``; ``asyncio.wait_for`` on Python
+    3.10 and 3.11 returns a reply that lands at the same moment instead).
     """
     try:
-        return await asyncio.wait_for(command, timeout)
+        return await within(command, timeout)
     except _UNREACHABLE:
         raise
     except Exception as exc:  # redis-py's own failure on a garbage reply: not a bug of ours

@@ -832,6 +832,28 @@ async def test_a_deduplicator_tries_once_more_only_while_redis_is_not_known_down
         await redis.aclose()
 
 
+async def test_a_claim_cancelled_as_its_reply_lands_is_cancelled() -> None:
+    """The caller's cancellation and Redis's reply in the same step: the claim is
+    cancelled (``asyncio.wait_for`` on 3.10 and 3.11 returned the reply instead, and the
+    cancelled request went on)."""
+    loop = asyncio.get_running_loop()
+    reply: asyncio.Future[bool] = loop.create_future()
+
+    class OneReply:
+        def set(self, *args: Any, **kwargs: Any) -> asyncio.Future[bool]:
+            return reply
+
+    deduplicator = RedisEventDeduplicator(cast(aioredis.Redis, OneReply()), key="project-a")
+    claiming = loop.create_task(deduplicator.claim("evt-1"))
+    await asyncio.sleep(0)  # waiting for the reply
+    reply.set_result(True)
+    claiming.cancel()  # in the same step
+
+    await asyncio.wait({claiming}, timeout=5)
+
+    assert claiming.cancelled()
+
+
 async def test_a_deduplicator_leaves_a_client_it_was_given_open(
     connect: Callable[[], aioredis.Redis],
 ) -> None:

@@ -161,15 +161,23 @@ async def test_items_are_claimed_in_batches_and_cost_few_round_trips(
     held: list[int] = []
     claimed = "numbers_async:job:{job}:claimed"
 
+    done = asyncio.Event()
+
     async def watch() -> None:
-        while True:
+        # Stopped by an event, not cancelled: redis-py 8 on Python 3.10 and 3.11 can
+        # swallow a cancellation that arrives during a command (it uses asyncio.wait_for
+        # inside), and a watcher that missed one ran forever, hanging the test's teardown.
+        while not done.is_set():
             held.append(await redis_client.hlen(claimed))
             await asyncio.sleep(0.005)
 
     watcher = asyncio.create_task(watch())
-    async with fake.client() as client:
-        report = await client.bulk.release(owned, journal=journal, concurrency=20)
-    watcher.cancel()
+    try:
+        async with fake.client() as client:
+            report = await client.bulk.release(owned, journal=journal, concurrency=20)
+    finally:
+        done.set()
+        await watcher
 
     assert report.ok
     assert 0 < max(held) <= 25 + 20  # one batch waiting, the rest in flight: never the job
