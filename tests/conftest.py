@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -98,9 +99,16 @@ class RedisServer:
     def __init__(self, binary: str, directory: str | None = None) -> None:
         self.binary = binary
         self.directory = directory
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        # The port stays ours until close(), also while the server is stopped: a socket
+        # bound to it with SO_REUSEADDR, never listening, which redis-server (also
+        # SO_REUSEADDR) may bind beside on Linux, and no other server or outgoing
+        # connection of the machine's test workers may take before a restart.
+        self._hold = socket.socket()
+        self._hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._hold.bind(("127.0.0.1", 0))
+        self.port = self._hold.getsockname()[1]
+        if sys.platform != "linux":  # elsewhere redis-server could not bind beside it
+            self._hold.close()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._child: subprocess.Popen[bytes] | None = None
 
@@ -146,6 +154,11 @@ class RedisServer:
             child.kill()
             child.wait()
 
+    def close(self) -> None:
+        """Stop the server, and let its port go."""
+        self.stop()
+        self._hold.close()
+
     def flush(self) -> None:
         """Delete every key (between tests)."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as conn:
@@ -171,7 +184,7 @@ def redis_server_session() -> Iterator[RedisServer]:
     try:
         yield server
     finally:
-        server.stop()
+        server.close()
 
 
 @pytest.fixture
@@ -189,7 +202,7 @@ def persistent_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     try:
         yield server
     finally:
-        server.stop()
+        server.close()
 
 
 @pytest.fixture
@@ -200,4 +213,4 @@ def own_redis_server() -> Iterator[RedisServer]:
     try:
         yield server
     finally:
-        server.stop()
+        server.close()

@@ -137,7 +137,7 @@ def redis_for(request: pytest.FixtureRequest) -> Callable[[Program], str | None]
             return None
         server = RedisServer(redis_binary())
         server.start()
-        request.addfinalizer(server.stop)
+        request.addfinalizer(server.close)
         return server.url
 
     return start
