@@ -275,10 +275,10 @@ class RedisRateLimiter:
             except _UNREACHABLE as exc:
                 if isinstance(exc, _CLOSED) and self._fallback is None and not tried_again:
                     # Perhaps a pooled connection that died idle (Redis restarted while
-                    # no call was made): once more on a fresh one before falling back. A
-                    # slot the first try took after all is one request's worth of rate.
+                    # no call was made): once more before falling back, on a fresh one
+                    # (redis-py reconnects a connection that failed). A slot the first
+                    # try took after all is one request's worth of rate.
                     tried_again = True
-                    await drop_idle_connections(self._redis)
                     continue
                 self._unreachable(exc)
                 continue
@@ -490,9 +490,9 @@ class RedisEventDeduplicator:
                     raise
                 # The first command after a quiet spell may meet a pooled connection that
                 # died idle (Redis restarted meanwhile, and no command noticed): once more,
-                # on a fresh connection. If the first try was applied and only its reply
-                # lost, the key holds this claim's mark: the event is still this one's.
-                await drop_idle_connections(self._redis)
+                # on a fresh connection (redis-py reconnects a connection that failed). If
+                # the first try was applied and only its reply lost, the key holds this
+                # claim's mark: the event is still this one's.
                 claimed = await self._set(key, mark) or (
                     await _command(self._redis.get(key), self._timeout) == mark
                 )
@@ -517,10 +517,9 @@ class RedisEventDeduplicator:
         try:
             try:
                 await _command(self._redis.delete(key), self._timeout)
-            except _CLOSED:
+            except _CLOSED:  # as in claim; a delete may be repeated
                 if self._down:
                     raise
-                await drop_idle_connections(self._redis)  # as in claim; a delete may repeat
                 await _command(self._redis.delete(key), self._timeout)
         except _UNREACHABLE as exc:
             logger.warning(

@@ -854,6 +854,109 @@ async def test_a_claim_cancelled_as_its_reply_lands_is_cancelled() -> None:
     assert claiming.cancelled()
 
 
+CLOSED = aioredis.ConnectionError("the pooled connection was dead")
+STALL = object()  # a reply that never comes
+
+
+class CommandScript:
+    """Stands in for a Redis client: each command plays the next of its scripted answers
+    (an exception raised, ``STALL``, or a reply)."""
+
+    def __init__(self, **answers: list[Any]) -> None:
+        self.answers = answers
+        self.calls: list[str] = []
+
+    def _next(self, name: str) -> Any:
+        self.calls.append(name)
+        answer = self.answers[name].pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        future = asyncio.get_running_loop().create_future()
+        if answer is not STALL:
+            future.set_result(answer)
+        return future
+
+    def set(self, *args: Any, **kwargs: Any) -> Any:
+        return self._next("set")
+
+    def get(self, *args: Any) -> Any:
+        return self._next("get")
+
+    def delete(self, *args: Any) -> Any:
+        return self._next("delete")
+
+
+def script(**answers: list[Any]) -> tuple[CommandScript, RedisEventDeduplicator]:
+    redis = CommandScript(**answers)
+    return redis, RedisEventDeduplicator(cast(aioredis.Redis, redis), key="k", timeout=0.2)
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"set": [CLOSED, STALL]},  # tried again, and Redis stops answering
+        {"set": [CLOSED, None], "get": [STALL]},  # set after all? reading the mark stalls
+    ],
+    ids=["set", "get"],
+)
+async def test_a_claim_tried_again_still_ends_within_its_timeout(
+    answers: dict[str, list[Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every command of a claim tried again has the deduplicator's timeout: a Redis that
+    stops answering then hands the event over (unrecorded); it does not hang it."""
+    caplog.set_level(logging.WARNING, logger="numbers_async")
+    redis, deduplicator = script(**answers)
+
+    claimed = await asyncio.wait_for(deduplicator.claim("evt-1"), 5)
+
+    assert claimed is True
+    assert redis.answers == {name: [] for name in answers}  # every answer played
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "Redis is unreachable (TimeoutError): handing every event over without "
+        "de-duplication until it is back"
+    ]
+
+
+@pytest.mark.parametrize("answers", [[CLOSED, STALL], [STALL]], ids=["tried again", "hung"])
+async def test_a_forget_ends_within_its_timeout(
+    answers: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A forget's delete, first or tried again after a closed connection, has the
+    deduplicator's timeout; a timeout is not tried again."""
+    caplog.set_level(logging.WARNING, logger="numbers_async")
+    redis, deduplicator = script(delete=list(answers))
+
+    await asyncio.wait_for(deduplicator.forget("evt-7"), 5)
+
+    assert redis.calls == ["delete"] * len(answers)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "could not release event evt-7 in Redis (TimeoutError): a redelivery before it "
+        "expires will be taken for a duplicate"
+    ]
+
+
+async def test_a_limiter_takes_its_slot_after_waiting_out_a_pause(
+    redis_server: RedisServer,
+) -> None:
+    limiter = RedisRateLimiter.from_url(redis_server.url, rate=1000, key="project-a")
+    taken: list[float] = []
+    take_slot = limiter._take_slot
+
+    async def counted(now: float) -> tuple[float, float]:
+        taken.append(now)
+        return await take_slot(now)
+
+    limiter._take_slot = counted  # type: ignore[method-assign]
+    try:
+        limiter.pause(0.05)
+        await limiter.acquire()
+    finally:
+        await limiter.aclose()
+    assert taken  # the pause waited out, then a slot of the shared schedule
+
+
 async def test_a_deduplicator_leaves_a_client_it_was_given_open(
     connect: Callable[[], aioredis.Redis],
 ) -> None:
