@@ -887,7 +887,8 @@ class CommandScript:
 
 
 def script(**answers: list[Any]) -> tuple[CommandScript, RedisEventDeduplicator]:
-    redis = CommandScript(**answers)
+    # Copies: a parameter's list is played (emptied), and must be whole for a rerun.
+    redis = CommandScript(**{name: list(played) for name, played in answers.items()})
     return redis, RedisEventDeduplicator(cast(aioredis.Redis, redis), key="k", timeout=0.2)
 
 
@@ -925,7 +926,7 @@ async def test_a_forget_ends_within_its_timeout(
     """A forget's delete, first or tried again after a closed connection, has the
     deduplicator's timeout; a timeout is not tried again."""
     caplog.set_level(logging.WARNING, logger="numbers_async")
-    redis, deduplicator = script(delete=list(answers))
+    redis, deduplicator = script(delete=answers)
 
     await asyncio.wait_for(deduplicator.forget("evt-7"), 5)
 
