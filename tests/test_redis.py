@@ -251,15 +251,22 @@ async def test_aclose_leaves_a_client_it_was_given_open(
         ({"fallback_rate": -1}, "fallback_rate"),
         ({"retry_interval": 0}, "retry_interval"),
         ({"timeout": 0}, "timeout"),
+        ({"url": ""}, "url"),
     ],
 )
 def test_invalid_limiter_settings_raise_invalid_input_error_naming_the_argument(
     options: dict[str, Any], argument: str
 ) -> None:
-    settings: dict[str, Any] = {"rate": 10, "key": "project-a", **options}
+    settings: dict[str, Any] = {
+        "url": "redis://127.0.0.1:1/0",
+        "rate": 10,
+        "key": "project-a",
+        **options,
+    }
 
-    with pytest.raises(InvalidInputError, match=argument):
-        RedisRateLimiter.from_url("redis://127.0.0.1:1/0", **settings)
+    with pytest.raises(InvalidInputError, match=argument) as caught:
+        RedisRateLimiter.from_url(**settings)
+    assert caught.value.argument == argument
 
 
 async def test_aclose_finishes_sharing_a_pause_still_on_its_way(
@@ -557,6 +564,35 @@ async def test_idle_connections_from_before_an_outage_do_not_end_the_shared_limi
         "Redis is unreachable",
         "Redis is reachable again",
     ], warnings
+
+
+async def test_a_pause_shared_with_a_hung_redis_gives_up_after_its_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="numbers_async")
+    async with HungRedis() as hung:
+        # A client of the application's, without a socket timeout of redis-py's own.
+        redis = aioredis.from_url(hung.url)
+        limiter = RedisRateLimiter(redis, rate=100, key="project-a", timeout=0.2)
+        limiter.pause(1.0)  # shared in the background, with a Redis that never answers
+        sharing = set(limiter._tasks)
+
+        done, _ = await asyncio.wait(sharing, timeout=5)  # by itself, before any aclose
+        await limiter.aclose()
+        await redis.aclose()
+
+    assert done == sharing
+    assert limiter._tasks == set()  # the sharing task ended and was let go
+    assert "could not share a pause through Redis (TimeoutError)" in caplog.messages
+
+
+async def test_a_pause_of_no_time_does_not_pause(redis_server: RedisServer) -> None:
+    limiter = RedisRateLimiter.from_url(redis_server.url, rate=100, key="project-a")
+    try:
+        limiter.pause(-5.0)  # a Retry-After in the past
+        assert limiter._paused_until <= time.monotonic()
+    finally:
+        await limiter.aclose()
 
 
 async def test_a_hung_redis_is_probed_by_one_caller_while_the_others_fall_back() -> None:
@@ -971,12 +1007,18 @@ async def test_a_deduplicator_leaves_a_client_it_was_given_open(
 
 @pytest.mark.parametrize(
     ("options", "argument"),
-    [({"key": ""}, "key"), ({"ttl": 0}, "ttl"), ({"timeout": -1}, "timeout")],
+    [
+        ({"key": ""}, "key"),
+        ({"ttl": 0}, "ttl"),
+        ({"timeout": -1}, "timeout"),
+        ({"url": ""}, "url"),
+    ],
 )
 def test_invalid_deduplicator_settings_raise_invalid_input_error_naming_the_argument(
     options: dict[str, Any], argument: str
 ) -> None:
-    settings: dict[str, Any] = {"key": "project-a", **options}
+    settings: dict[str, Any] = {"url": "redis://127.0.0.1:1/0", "key": "project-a", **options}
 
-    with pytest.raises(InvalidInputError, match=argument):
-        RedisEventDeduplicator.from_url("redis://127.0.0.1:1/0", **settings)
+    with pytest.raises(InvalidInputError, match=argument) as caught:
+        RedisEventDeduplicator.from_url(**settings)
+    assert caught.value.argument == argument
