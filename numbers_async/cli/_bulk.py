@@ -201,6 +201,12 @@ class _Run:
             # The handler stays until the loop closes, ignoring presses from now on: a
             # Ctrl-C that lands after the job ended must not cut the summary short.
             self.finished = True
+            # And no press reaches the loop any more: asyncio closes its self-pipe before
+            # it removes its signal handlers, and a press in between made Python print
+            # "Exception ignored when trying to write to the signal wakeup fd" with a
+            # traceback (seen with Ctrl-C held down, Python 3.13).
+            with contextlib.suppress(ValueError):  # not the main thread
+                signal.set_wakeup_fd(-1)
         if self.shared is not None:
             try:
                 self.job_report = await self.shared.report()
