@@ -791,28 +791,36 @@ async def test_a_deduplicator_idle_while_redis_restarted_still_records_every_cla
     assert warnings == []
 
 
-async def test_a_claim_whose_reply_was_lost_is_still_its_own_when_tried_again(
-    redis_server: RedisServer,
-) -> None:
-    """The first try of a claim was applied but its reply never came (a timeout): the
-    second finds the key set, by this very claim, and hands the event over."""
-    redis = aioredis.from_url(redis_server.url)
-    deduplicator = RedisEventDeduplicator(redis, key="project-a", timeout=0.5)
+def first_set_fails(redis: aioredis.Redis, *, after_sending: bool) -> list[int]:
+    """Make ``redis``'s first SET fail on a closed connection, before or after Redis
+    applied it; the list returned counts the SETs tried."""
     real_set = redis.set
-    tries = 0
+    tries: list[int] = []
 
-    async def set_then_lose_the_reply(*args: Any, **kwargs: Any) -> Any:
-        nonlocal tries
-        tries += 1
+    async def set_once_failing(*args: Any, **kwargs: Any) -> Any:
+        tries.append(1)
+        if len(tries) == 1 and not after_sending:
+            raise aioredis.ConnectionError("the pooled connection was dead")
         result = await real_set(*args, **kwargs)
-        if tries == 1:
+        if len(tries) == 1:
             raise aioredis.ConnectionError("connection lost after the command was sent")
         return result
 
-    redis.set = set_then_lose_the_reply  # type: ignore[method-assign]
+    redis.set = set_once_failing  # type: ignore[method-assign]
+    return tries
+
+
+async def test_a_claim_whose_reply_was_lost_is_still_its_own_when_tried_again(
+    redis_server: RedisServer,
+) -> None:
+    """The first try of a claim was applied but its reply never came: the second finds
+    the key set, by this very claim, and hands the event over."""
+    redis = aioredis.from_url(redis_server.url)
+    deduplicator = RedisEventDeduplicator(redis, key="project-a", timeout=0.5)
+    tries = first_set_fails(redis, after_sending=True)
     try:
         assert await deduplicator.claim("evt-1") is True
-        assert tries == 2
+        assert len(tries) == 2
         assert await deduplicator.claim("evt-1") is False  # and it was recorded
     finally:
         await redis.aclose()
@@ -827,20 +835,10 @@ async def test_a_claim_tried_again_finds_another_receivers_claim_a_duplicate(
     other = RedisEventDeduplicator(redis, key="project-a")
     assert await other.claim("evt-1") is True
     deduplicator = RedisEventDeduplicator(redis, key="project-a", timeout=0.5)
-    real_set = redis.set
-    tries = 0
-
-    async def fail_before_sending(*args: Any, **kwargs: Any) -> Any:
-        nonlocal tries
-        tries += 1
-        if tries == 1:
-            raise aioredis.ConnectionError("the pooled connection was dead")
-        return await real_set(*args, **kwargs)
-
-    redis.set = fail_before_sending  # type: ignore[method-assign]
+    tries = first_set_fails(redis, after_sending=False)
     try:
         assert await deduplicator.claim("evt-1") is False
-        assert tries == 2
+        assert len(tries) == 2
     finally:
         await redis.aclose()
 
