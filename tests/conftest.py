@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import shutil
 import socket
@@ -83,6 +84,39 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
             return
         await asyncio.sleep(0.01)
     raise AssertionError("condition not reached in time")
+
+
+class LoopLag:
+    """How long a loaded machine kept this event loop from running, while it is entered.
+
+    A ticker sleeps ``period`` at a time and adds up how much later than asked it woke:
+    the time the process waited for a core, or the loop was blocked. An upper bound on
+    elapsed wall time adds ``total`` to what it allows, so a busy CI machine cannot fail
+    it, while on an idle one the bound still holds to within a few milliseconds.
+    """
+
+    def __init__(self, period: float = 0.01) -> None:
+        self.period = period
+        self.total = 0.0
+        self._ticker: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> LoopLag:
+        self._ticker = asyncio.create_task(self._tick())
+        await asyncio.sleep(0)  # the ticker is running before the measured code starts
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._ticker is not None
+        self._ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._ticker
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            asked = loop.time() + self.period
+            await asyncio.sleep(self.period)
+            self.total += max(0.0, loop.time() - asked)
 
 
 # --- a real Redis server ------------------------------------------------------------------------
