@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import itertools
 import logging
@@ -197,6 +198,31 @@ async def test_a_caller_waiting_for_its_slot_when_a_pause_begins_waits_for_the_p
     await waiting
 
     assert time.monotonic() - started >= 0.55
+
+
+async def test_a_caller_waiting_for_its_slot_waits_for_a_pause_another_caller_learned_of(
+    connect: Callable[[], aioredis.Redis],
+) -> None:
+    """A pause shared by another replica reaches this process in a reply to one caller;
+    a caller of the same limiter already asleep until its slot must then wait for the
+    pause too, not send in the middle of it."""
+    pauser = RedisRateLimiter(connect(), rate=1, key="project-a")
+    limiter = RedisRateLimiter(connect(), rate=1, key="project-a")
+    await limiter.acquire()  # the next slot is a second away
+    waiting = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0.1)
+
+    pause_began = time.monotonic()
+    pauser.pause(2.0)
+    await pauser.aclose()  # the pause is in Redis once this returns
+    learner = asyncio.create_task(limiter.acquire())  # its reply tells of the pause
+    await waiting
+    passed = time.monotonic()
+    learner.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await learner
+
+    assert passed - pause_began >= 1.95, passed - pause_began
 
 
 async def test_a_client_sends_through_the_limiter_and_shares_its_429_pause(
