@@ -468,8 +468,10 @@ async def test_redis_stopped_mid_run_falls_back_warns_once_and_rejoins(
     assert 70 <= shared_after <= 130, timeline
     assert rejoined_at - restarted_at <= 0.5 + 1.0, timeline  # retry_interval, plus a margin
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert len([w for w in warnings if "unreachable" in w]) == 1, warnings
     assert len([w for w in warnings if "reachable again" in w]) == 1, warnings
+    unreachable = [w for w in warnings if "unreachable" in w]
+    assert len(unreachable) == 1, warnings
+    assert unreachable[0].startswith("Redis is unreachable (ConnectionError)"), warnings
 
 
 class ScriptedRedis:
@@ -665,6 +667,18 @@ async def test_a_hung_redis_is_probed_by_one_caller_while_the_others_fall_back()
             await limiter.aclose()
 
     assert hung.connections == 2  # the first caller's, then one probe: not ten
+
+
+async def test_replicas_are_counted_once_each_however_many_calls_they_make(
+    connect: Callable[[], aioredis.Redis],
+) -> None:
+    first = RedisRateLimiter(connect(), rate=1000, key="project-a")
+    second = RedisRateLimiter(connect(), rate=1000, key="project-a")
+    for _ in range(5):  # one registration, then four calls within the heartbeat
+        await first.acquire()
+    await second.acquire()
+
+    assert (first.replicas, second.replicas) == (1, 2)
 
 
 async def test_default_fallback_rate_divides_the_rate_by_the_replicas_seen(
