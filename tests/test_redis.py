@@ -533,6 +533,18 @@ async def test_a_late_answer_sent_before_the_fallback_does_not_end_it(
     ]
 
 
+async def test_a_limiter_that_never_counted_its_replicas_falls_back_to_the_whole_rate(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    limiter = RedisRateLimiter.from_url("redis://127.0.0.1:1/0", rate=40, key="project-a")
+    with caplog.at_level(logging.WARNING, logger="numbers_async"):
+        await limiter.acquire()
+    await limiter.aclose()
+
+    assert (limiter.shared, limiter.replicas) == (False, 0)
+    assert "limiting this process alone to 40.0 req/s" in caplog.text
+
+
 async def test_unreachable_redis_never_fails_a_call() -> None:
     limiter = RedisRateLimiter.from_url(
         "redis://127.0.0.1:1/0", rate=100, key="project-a", fallback_rate=50

@@ -159,6 +159,8 @@ async def test_a_garbage_reply_from_redis_is_a_warned_fallback_within_a_second(
     assert "Redis is unreachable (" in caplog.text
     if not hello:  # the script's reply itself was read, and refused
         assert "unexpected reply" in caplog.text or "beyond MAX_AHEAD" in caplog.text
+        if reply == GARBAGE_REPLIES["not numbers"]:  # the refused reply is quoted
+            assert "an unexpected reply \"[b'abc', 1, 0, 0]\"" in caplog.text
 
 
 async def test_a_client_whose_redis_answers_garbage_still_completes_its_calls(
