@@ -315,6 +315,13 @@ def test_invalid_limiter_settings_raise_invalid_input_error_naming_the_argument(
     assert caught.value.argument == argument
 
 
+def test_an_infinite_setting_is_refused_as_not_finite() -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        RedisRateLimiter.from_url("redis://127.0.0.1:1/0", rate=float("inf"), key="project-a")
+
+    assert str(caught.value) == "rate: must be a finite number (got inf)"
+
+
 async def test_aclose_finishes_sharing_a_pause_still_on_its_way(
     redis_server: RedisServer, connect: Callable[[], aioredis.Redis]
 ) -> None:
@@ -751,6 +758,21 @@ async def test_event_ids_of_other_keys_do_not_collide(
     second = RedisEventDeduplicator(redis, key="project-b")
 
     assert (await first.claim("evt-1"), await second.claim("evt-1")) == (True, True)
+
+
+@pytest.mark.parametrize(
+    ("key", "event", "other_key", "other_event"),
+    [("a:b", "c", "a", "b:c"), ("a%3Ab", "c", "a:b", "c")],
+    ids=["colon", "percent"],
+)
+async def test_keys_that_differ_by_a_colon_or_a_percent_do_not_collide(
+    connect: Callable[[], aioredis.Redis], key: str, event: str, other_key: str, other_event: str
+) -> None:
+    redis = connect()
+    first = RedisEventDeduplicator(redis, key=key)
+    second = RedisEventDeduplicator(redis, key=other_key)
+
+    assert (await first.claim(event), await second.claim(other_event)) == (True, True)
 
 
 async def test_an_event_id_is_forgotten_after_its_ttl(
