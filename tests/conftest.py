@@ -86,6 +86,15 @@ async def eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> Non
     raise AssertionError("condition not reached in time")
 
 
+LIVE_TIMEOUT = 5.0
+"""A Redis call timeout for tests whose calls must succeed.
+
+No load on a CI machine makes a live call this slow (0.5 s was within reach, and a live
+call then looked like an outage), while a stopped server still refuses at once and a
+dead pooled connection is still reset at once.
+"""
+
+
 class LoopLag:
     """How long a loaded machine kept this event loop from running, while it is entered.
 

@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from numbers_async.errors import InvalidInputError
 from numbers_async.redis import RedisEventDeduplicator, RedisRateLimiter
 from numbers_async.testing import FakeNumbersServer
-from tests.conftest import LoopLag, RedisServer, eventually
+from tests.conftest import LIVE_TIMEOUT, LoopLag, RedisServer, eventually
 
 
 @pytest.fixture
@@ -426,7 +426,7 @@ async def test_redis_stopped_mid_run_falls_back_warns_once_and_rejoins(
         key="project-a",
         fallback_rate=20,
         retry_interval=0.5,
-        timeout=5,  # a stopped server refuses at once; no load makes a live call this slow
+        timeout=LIVE_TIMEOUT,
     )
     passes: list[tuple[float, bool]] = []
     stop = asyncio.Event()
@@ -608,9 +608,12 @@ async def test_idle_connections_from_before_an_outage_do_not_end_the_shared_limi
     first use of one fails. Once a probe has found Redis again, that must not be taken for
     another outage (the limiter flapped: unreachable, reachable, unreachable, reachable)."""
     caplog.set_level(logging.WARNING, logger="numbers_async")
-    # A timeout no load on the machine reaches: the dead connections fail at once (reset).
     limiter = RedisRateLimiter.from_url(
-        own_redis_server.url, rate=1000, key="project-a", retry_interval=0.2, timeout=5
+        own_redis_server.url,
+        rate=1000,
+        key="project-a",
+        retry_interval=0.2,
+        timeout=LIVE_TIMEOUT,
     )
     try:
         # Several commands at once: the pool holds several connections, idle afterwards.
@@ -833,8 +836,9 @@ async def test_a_deduplicator_back_from_an_outage_does_not_use_connections_from_
     a claim has found Redis again, none of them may fail a later claim: that event would
     be handed over unrecorded, and its redelivery handed over again."""
     caplog.set_level(logging.WARNING, logger="numbers_async")
-    # A timeout no load on the machine reaches: the dead connections fail at once (reset).
-    deduplicator = RedisEventDeduplicator.from_url(own_redis_server.url, key="project-a", timeout=5)
+    deduplicator = RedisEventDeduplicator.from_url(
+        own_redis_server.url, key="project-a", timeout=LIVE_TIMEOUT
+    )
     try:
         # Several claims at once: the pool holds several connections, idle afterwards.
         await asyncio.gather(*(deduplicator.claim(f"before-{i}") for i in range(8)))

@@ -156,12 +156,6 @@ async def test_a_429_pauses_the_whole_client_not_just_its_caller(
 
 async def test_a_rate_limit_spaces_requests_out(fake: FakeNumbersServer) -> None:
     async with fake.client(rate_limit=50) as client:
-        # The gate is passed before the access token is attached: while the first call
-        # fetches the token, calls passing the gate queue behind it and reach the server
-        # together, which shortens the spread by the fetch's time (0.1 s on a loaded
-        # machine was seen). So the token is fetched first, and the bucket refilled.
-        await client.callbacks.get()
-        await asyncio.sleep(0.2)
         started = asyncio.get_running_loop().time()  # the fake's clock (same loop)
         await asyncio.gather(*(client.callbacks.get() for _ in range(30)))
     last = max(r.at for r in fake.requests_for("get_callbacks"))

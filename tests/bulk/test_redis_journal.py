@@ -28,7 +28,7 @@ from numbers_async import (
 from numbers_async.bulk._redis_link import Link
 from numbers_async.redis import RedisJournal, RedisRateLimiter
 from numbers_async.testing import FakeNumbersServer, Fault
-from tests.conftest import RedisServer, eventually
+from tests.conftest import LIVE_TIMEOUT, RedisServer, eventually
 
 QUICK: dict[str, Any] = {
     "retry": RetryPolicy(attempts=2, backoff=0.01, max_retry_after=0.1),
@@ -352,9 +352,7 @@ async def test_a_journal_back_from_an_outage_does_not_use_connections_from_befor
         {"ping": "return {'ok'}"},
         ["{job}:k"],
         where="test",
-        # A timeout no load on the machine reaches (0.5 s may be, and a live call then looks
-        # like another outage): the dead connections fail at once, reset by the peer.
-        timeout=5,
+        timeout=LIVE_TIMEOUT,
         max_outage=30,
         count=lambda: None,
     )
